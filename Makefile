@@ -1,0 +1,60 @@
+# Front door over the CMake presets. `make run` and `make test` are the two commands a
+# fresh Debian 12 machine needs; both install missing packages when run as root.
+PKGS := cmake make gcc pkg-config libfyaml-dev libsqlite3-dev
+JOBS ?= 2
+ULTRASIM := build/release/ultrasim
+
+.PHONY: all deps build run test test-asan test-release bench install fuzz clean format
+
+all: build
+
+deps:
+	@missing=""; for p in $(PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends$$missing; \
+	  else \
+	    echo "missing packages; run:"; \
+	    echo "  sudo apt-get install -y --no-install-recommends$$missing"; exit 1; \
+	  fi; \
+	fi
+
+build: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS)
+
+run: build
+	$(ULTRASIM) compare examples/frontier.yaml --systems trn3-ultraserver,gb300-nvl72
+
+test: test-asan test-release
+
+test-asan: deps
+	cmake --preset asan >/dev/null
+	cmake --build --preset asan -j $(JOBS)
+	ctest --preset asan -j $(JOBS)
+
+test-release: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release -j $(JOBS)
+	ctest --preset release -j $(JOBS)
+
+bench: build
+	cmake --build --preset release --target bench
+
+install: build
+	cmake --install build/release --prefix $${PREFIX:-/usr/local}
+
+fuzz: deps
+	@command -v clang >/dev/null || { echo "fuzzing needs clang: apt-get install -y --no-install-recommends clang"; exit 1; }
+	cmake --preset fuzz >/dev/null
+	cmake --build --preset fuzz -j $(JOBS)
+	ctest --preset fuzz -L fuzz
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build

@@ -1,0 +1,249 @@
+/* ultrasim.h - the public C API of ultrasim.
+ *
+ * ultrasim predicts what one training step of a transformer costs on a cluster of AI
+ * accelerators (time, memory, energy, money) and searches for the parallel layout that
+ * trains fastest, cheapest or greenest.
+ *
+ * A short tour:
+ *
+ *     struct us_ctx *ctx = us_ctx_create();
+ *     struct us_diag d;
+ *     struct us_job *job;
+ *     const char *sets[] = {"parallel.tp=8"};
+ *     if (us_job_load(ctx, "job.yaml", sets, 1, &job, &d) != US_OK) {
+ *         char line[1024];
+ *         us_diag_format(&d, line, sizeof line);     // "job.yaml:4:7: parallel.tp: ..."
+ *         ...
+ *     }
+ *     struct us_result r;
+ *     enum us_status st = us_run(ctx, job, NULL, &r, &d);   // US_INFEASIBLE: r.reason says why
+ *     printf("%.3f s/step, MFU %.1f%%\n", r.step_time_s, 100 * r.mfu);
+ *     us_job_destroy(job);
+ *     us_ctx_destroy(ctx);
+ *
+ * Conventions
+ *   - Units are SI and appear in names: _s seconds, _B bytes, _Bps bytes/s, _flop, _W, _J, _usd.
+ *   - Objects are opaque; x_create/x_destroy pairs; x_destroy(NULL) is a no-op.
+ *   - Nothing here prints or exits. Errors return a status and fill a struct us_diag.
+ *   - A context is not shared between threads; create one per thread (they are cheap).
+ *   - Strings passed in are copied; strings returned are owned by the object they come from
+ *     and live as long as it does.
+ */
+#ifndef ULTRASIM_H
+#define ULTRASIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define US_VERSION "0.1.0"
+
+/* Status codes double as process exit codes of the command-line tool. */
+enum us_status {
+    US_OK = 0,
+    US_INFEASIBLE = 1, /* the plan does not fit or does not divide: a result, not an error */
+    US_EINPUT = 2,     /* bad input or usage */
+    US_ENOMEM = 3,
+    US_EIO = 4,
+};
+
+/* One diagnostic: where (file, 1-based line and column, field path) and what. */
+struct us_diag {
+    char file[512]; /* file name, "--set" for overrides, "" when not tied to a file */
+    int line;       /* 1-based; 0 = unknown */
+    int col;        /* 1-based; 0 = unknown */
+    char path[256]; /* field path such as "parallel.tp" or "model.moe.top_k"; "" = none */
+    char msg[512];
+    enum us_status status;
+};
+
+/* Writes "file:line:col: path: msg" (parts that are unknown are left out). */
+void us_diag_format(const struct us_diag *d, char *buf, size_t n);
+
+enum us_dtype {
+    US_DTYPE_FP32 = 0,
+    US_DTYPE_FP16,
+    US_DTYPE_BF16,
+    US_DTYPE_FP8,
+    US_DTYPE_FP4,
+    US_DTYPE_COUNT
+};
+const char *us_dtype_name(enum us_dtype t);
+
+enum us_recompute { US_RECOMPUTE_NONE = 0, US_RECOMPUTE_SELECTIVE, US_RECOMPUTE_FULL };
+const char *us_recompute_name(enum us_recompute r);
+
+enum us_schedule {
+    US_SCHEDULE_1F1B = 0,
+    US_SCHEDULE_GPIPE,
+    US_SCHEDULE_INTERLEAVED /* interleaved 1F1B with vpp virtual stages per chip */
+};
+const char *us_schedule_name(enum us_schedule s);
+
+enum us_format { US_FORMAT_TABLE = 0, US_FORMAT_JSON, US_FORMAT_CSV };
+
+enum us_kind { US_KIND_SYSTEM = 0, US_KIND_MODEL = 1 };
+
+struct us_ctx;
+struct us_job;
+
+struct us_ctx *us_ctx_create(void);
+void us_ctx_destroy(struct us_ctx *ctx);
+
+/* --- catalog ----------------------------------------------------------------------- */
+size_t us_catalog_count(enum us_kind kind);
+/* Name and one-line description of preset i; NULL when i is out of range. */
+const char *us_catalog_name(enum us_kind kind, size_t i);
+const char *us_catalog_description(enum us_kind kind, size_t i);
+
+/* Writes the full description of a system or model (a preset name or a file) to out.
+ * Table and JSON formats; JSON for models includes params, active_params and the
+ * per-layer FLOPs for one sequence of seq_len tokens (0 = 4096). */
+enum us_status us_show(struct us_ctx *ctx, const char *name_or_file, enum us_format fmt,
+                       int seq_len, FILE *out, struct us_diag *d);
+
+/* --- jobs -------------------------------------------------------------------------- */
+/* Loads a job spec (YAML or JSON) and applies overrides "a.b.c=value" in order.
+ * path "-" is not accepted; text may be given with us_job_load_text instead. */
+enum us_status us_job_load(struct us_ctx *ctx, const char *path, const char *const *sets,
+                           size_t nsets, struct us_job **out, struct us_diag *d);
+/* Same, from memory; name is used in diagnostics. text is copied. */
+enum us_status us_job_load_text(struct us_ctx *ctx, const char *name, const char *text,
+                                size_t len, const char *const *sets, size_t nsets,
+                                struct us_job **out, struct us_diag *d);
+void us_job_destroy(struct us_job *job);
+/* Name of the job's system and model (preset name or file base name). */
+const char *us_job_system_name(const struct us_job *job);
+const char *us_job_model_name(const struct us_job *job);
+
+/* --- results ----------------------------------------------------------------------- */
+/* Where the time of one step goes, in seconds on the critical path. Communication
+ * entries are the exposed (not hidden behind compute) part. */
+struct us_breakdown {
+    double compute_s;   /* forward + backward (+ recompute) math and memory-bound ops */
+    double tp_comm_s;   /* tensor-parallel all-gather / reduce-scatter / all-reduce */
+    double cp_comm_s;   /* context-parallel ring exchange */
+    double ep_comm_s;   /* expert-parallel all-to-all dispatch and combine */
+    double pp_comm_s;   /* pipeline point-to-point sends on the critical path */
+    double dp_comm_s;   /* data-parallel gradient reduction and parameter gathering */
+    double bubble_s;    /* pipeline fill and drain */
+    double optimizer_s; /* the optimizer step */
+    double overhead_s;  /* host overheads per step (launch, data loading) */
+};
+
+/* Memory per chip on the most loaded pipeline stage, bytes. */
+struct us_memory {
+    double weights_B;
+    double grads_B;
+    double optimizer_B; /* master weights + Adam moments */
+    double activations_B;
+    double comm_buffers_B;
+    double reserve_B; /* fragmentation and runtime reserve */
+    double peak_B;
+    double capacity_B;
+    int stage; /* which pipeline stage is the peak */
+};
+
+/* The parallel layout a run used; chosen_mask has bit i set when field i was chosen by
+ * ultrasim rather than given (bits: US_FIELD_*). */
+enum us_field {
+    US_FIELD_TP = 0,
+    US_FIELD_PP,
+    US_FIELD_DP,
+    US_FIELD_CP,
+    US_FIELD_EP,
+    US_FIELD_VPP,
+    US_FIELD_ZERO,
+    US_FIELD_SP,
+    US_FIELD_RECOMPUTE,
+    US_FIELD_MICRO_BATCH,
+    US_FIELD_COUNT
+};
+
+struct us_layout {
+    int tp, pp, dp, cp, ep, vpp, zero;
+    bool sequence_parallel;
+    enum us_recompute recompute;
+    enum us_schedule schedule;
+    int micro_batch;
+    int microbatches; /* per pipeline per step (gradient accumulation steps) */
+    int first_stage_layers, last_stage_layers; /* uneven pipeline ends; 0 = even */
+    unsigned chosen_mask;
+};
+
+#define US_MAX_WARNINGS 12
+#define US_MSG_LEN 256
+
+struct us_result {
+    /* feasibility */
+    bool fits;                  /* false when the plan does not fit in memory */
+    bool valid;                 /* false when degrees do not divide (reason says why) */
+    char reason[US_MSG_LEN];    /* why it is infeasible; "" otherwise */
+    struct us_layout layout;
+    const char *engine;         /* "event" or "closed-form" */
+
+    /* speed */
+    double step_time_s;
+    double tokens_per_step;
+    double tokens_per_s;
+    double tokens_per_chip_per_step;
+    double model_flop_per_step; /* 6*N*tokens plus attention, no recompute */
+    double hw_flop_per_step;    /* what the chips execute, recompute included */
+    double mfu, hfu;
+    double model_tflops_per_chip; /* model FLOP/s per chip, 1e12 */
+    double straggler_factor;    /* expected max over replicas / mean step time */
+    struct us_breakdown breakdown;
+    struct us_memory memory;
+
+    /* power, energy, money per step and per hour */
+    double chip_power_W;        /* average per chip over the step */
+    double facility_power_W;    /* whole cluster incl. host, network and PUE */
+    double energy_j_per_step;
+    double cost_usd_per_hour;
+
+    /* whole run: set when the job gives training.tokens */
+    bool has_run;
+    double run_tokens;
+    double steps;
+    double time_to_train_s;
+    double goodput;             /* useful time / wall time */
+    double checkpoint_interval_s;
+    double checkpoint_write_s;
+    double failures_expected;
+    double mtbf_s;              /* of the whole job */
+    double energy_J;
+    double avg_power_W;         /* facility, averaged over the run */
+    double cost_usd;
+    double usd_per_million_tokens;
+    double cost_of_failures_usd;
+
+    int nchips;
+    int nwarnings;
+    char warnings[US_MAX_WARNINGS][US_MSG_LEN]; /* includes what is not modelled */
+};
+
+struct us_run_options {
+    bool closed_form_only; /* skip the event simulator */
+    const char *trace_path; /* write a Chrome trace-event JSON here (atomically); NULL = none */
+    int threads;            /* for filling unset parallel fields; 0 = all cores */
+};
+
+/* Runs one job. Unset parallel fields are chosen by a quick search. Returns US_OK,
+ * US_INFEASIBLE (result filled, reason set) or an error with d filled. */
+enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
+                      const struct us_run_options *opt, struct us_result *out,
+                      struct us_diag *d);
+
+/* Writes a result as a table, one JSON object, or CSV (header + one row). */
+void us_result_write(const struct us_result *r, const struct us_job *job, enum us_format fmt,
+                     FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

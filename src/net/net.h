@@ -1,0 +1,85 @@
+/* net: the topology of a system at a given chip count and the time of one collective on it.
+ * Levels: the scale-up domain (switch, torus, hypercube, mesh) and the scale-out fabric
+ * (fat tree or rail-optimized, tiers with radix and oversubscription). Groups are placed
+ * on ranks in Megatron order; a group's span (chips per domain, domains, tiers crossed)
+ * decides which links it uses. Costs are alpha-beta per level; docs/MODEL.md has every
+ * formula and constant. Pricing one collective does no allocation: search calls it
+ * millions of times. */
+#ifndef US_NET_H
+#define US_NET_H
+
+#include <stdint.h>
+
+#include "spec/spec.h"
+
+enum net_op {
+    NET_ALL_REDUCE = 0,
+    NET_ALL_GATHER,
+    NET_REDUCE_SCATTER,
+    NET_ALL_TO_ALL,
+    NET_BROADCAST,
+    NET_P2P, /* one send/recv between neighbours (pipeline); size = message bytes */
+    NET_OP_COUNT
+};
+
+enum net_algo {
+    NET_ALGO_NONE = 0, /* group of one: nothing to do */
+    NET_ALGO_RING,
+    NET_ALGO_TREE,     /* double binary tree */
+    NET_ALGO_HIER,     /* intra-domain RS, inter-domain AR, intra-domain AG */
+    NET_ALGO_INR,      /* in-network reduction (NVLS/SHARP-style) */
+    NET_ALGO_DIRECT,   /* pairwise (all-to-all, p2p) */
+    NET_ALGO_COUNT
+};
+
+const char *net_op_name(enum net_op op);
+const char *net_algo_name(enum net_algo a);
+/* Parses "all_reduce" etc.; returns -1 when unknown. */
+int net_op_parse(const char *s);
+
+/* The topology of `chips` chips of a system. Plain value; cheap to copy. */
+struct net_topo {
+    const struct spec_system *sys; /* not owned; must outlive the topo */
+    int64_t chips;
+    int domain;                    /* chips per scale-up domain (<= chips) */
+    int64_t domains;               /* number of domains */
+    int tiers_needed;              /* scale-out tiers needed to connect all domains */
+    double tier_Bps[SPEC_MAX_TIERS + 1]; /* per-chip bandwidth when crossing up to tier t */
+    double comm_eff;               /* achievable fraction of link bandwidth */
+};
+
+/* Where a group of `size` ranks at rank stride `stride` lands (Megatron placement:
+ * members are r, r+stride, r+2*stride, ...). */
+struct net_span {
+    int size;
+    int per_domain;      /* members inside one scale-up domain */
+    int64_t domains;     /* scale-up domains the group touches */
+    int tiers;           /* scale-out tiers crossed: 0 = stays inside one domain */
+};
+
+struct net_cost {
+    double time_s;
+    enum net_algo algo;
+    double algbw_Bps;    /* size / time (nccl-tests) */
+    double busbw_Bps;    /* algbw * op factor (nccl-tests: AR 2(n-1)/n, AG/RS (n-1)/n) */
+    struct net_span span;
+};
+
+/* Returns false (and fills reason) when the system cannot hold `chips` chips. */
+bool net_topo_init(struct net_topo *t, const struct spec_system *sys, int64_t chips,
+                   char *reason, size_t reason_n);
+
+struct net_span net_span_of(const struct net_topo *t, int size, int64_t stride);
+
+/* Time of one collective of `bytes` (nccl-tests size: AR/RS input, AG output, A2A total
+ * per rank) over a group of `size` ranks at `stride`. `concurrent` says every group of this
+ * kind in the cluster runs at once (they share tier bandwidth; the default for training).
+ * Picks the fastest algorithm unless `force` is not NET_ALGO_NONE. */
+void net_collective(const struct net_topo *t, enum net_op op, double bytes, int size,
+                    int64_t stride, bool concurrent, enum net_algo force, struct net_cost *out);
+
+/* Convenience: time only, best algorithm, concurrent. */
+double net_time_s(const struct net_topo *t, enum net_op op, double bytes, int size,
+                  int64_t stride);
+
+#endif
