@@ -97,9 +97,11 @@ void us_ctx_destroy(struct us_ctx *ctx);
 
 /* --- catalog ----------------------------------------------------------------------- */
 size_t us_catalog_count(enum us_kind kind);
-/* Name and one-line description of preset i; NULL when i is out of range. */
+/* Name of preset i (sorted by name); NULL when i is out of range. */
 const char *us_catalog_name(enum us_kind kind, size_t i);
-const char *us_catalog_description(enum us_kind kind, size_t i);
+/* Writes the one-line description of preset i into buf; returns false when i is out of
+ * range or the preset does not parse. */
+bool us_catalog_describe(enum us_kind kind, size_t i, char *buf, size_t n);
 
 /* Writes the full description of a system or model (a preset name or a file) to out.
  * Table and JSON formats; JSON for models includes params, active_params and the
