@@ -1,0 +1,18 @@
+/* report: writers shared by the result, search, compare and validate outputs. */
+#ifndef US_REPORT_H
+#define US_REPORT_H
+
+#include <stdio.h>
+
+#include "report/json.h"
+#include "ultrasim.h"
+
+const char *report_field_name(enum us_field f);
+/* "tp 8 pp 16 ... micro-batch 1 x 16"; fields chosen by ultrasim carry a '*'. */
+void report_layout_line(const struct us_layout *l, char *buf, size_t n);
+/* Writes the members of a result object (caller opens and closes the object). */
+void report_result_json_fields(struct json_w *w, const struct us_result *r);
+void report_csv_header(FILE *f);
+void report_csv_row(const struct us_result *r, const struct us_job *job, FILE *f);
+
+#endif
