@@ -136,6 +136,7 @@ struct us_breakdown {
     double bubble_s;    /* pipeline fill and drain */
     double optimizer_s; /* the optimizer step */
     double overhead_s;  /* host overheads per step (launch, data loading) */
+    double straggler_s; /* waiting for the slowest replica of a synchronous step */
 };
 
 /* Memory per chip on the most loaded pipeline stage, bytes. */
