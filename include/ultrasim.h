@@ -246,6 +246,83 @@ enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
 void us_result_write(const struct us_result *r, const struct us_job *job, enum us_format fmt,
                      FILE *out);
 
+/* --- search ------------------------------------------------------------------------ */
+/* What a search minimises. Constraints (deadline, budget) are options beside it. */
+enum us_objective { US_OBJECTIVE_TIME = 0, US_OBJECTIVE_COST, US_OBJECTIVE_ENERGY };
+const char *us_objective_name(enum us_objective o);
+
+/* Why candidates were dropped before (or, for constraints, after) being priced. */
+enum us_prune {
+    US_PRUNE_DIVISIBILITY = 0, /* degrees do not divide chips, heads, experts, batch, layers */
+    US_PRUNE_DOMAIN,           /* tp group would leave the scale-up domain */
+    US_PRUNE_INVALID,          /* the planner rejects it for another reason */
+    US_PRUNE_MEMORY,           /* does not fit in HBM */
+    US_PRUNE_DOMINATED,        /* another layout is at least as good in every objective */
+    US_PRUNE_CONSTRAINT,       /* priced, but misses the deadline or the budget */
+    US_PRUNE_COUNT
+};
+const char *us_prune_name(enum us_prune p);
+
+#define US_SEARCH_MAX_TOP 64
+#define US_SEARCH_MAX_PARETO 32
+#define US_SEARCH_MAX_NOTES 4
+
+struct us_search_options {
+    enum us_objective objective;
+    double deadline_s;  /* > 0: only layouts whose time_s is within it */
+    double budget_usd;  /* > 0: only layouts whose cost_usd is within it */
+    int top_k;          /* layouts returned (and refined by the event simulator); 0 = 8 */
+    int threads;        /* 0 = the context's default (0 there = all cores) */
+    const int64_t *chips; /* chip counts to search over (copied); NULL = the job's */
+    size_t nchips;
+    bool closed_form_only;  /* do not refine with the event simulator */
+    bool tp_beyond_domain;  /* let tp groups span more than one scale-up domain */
+    /* Called from the calling thread now and then; the library never prints. */
+    void (*progress)(void *user, const char *phase, uint64_t done, uint64_t total);
+    void *progress_user;
+};
+
+/* One layout found. time/cost/energy are for the whole run when the job gives
+ * training.tokens (us_search_result.per_run), else for one step. */
+struct us_search_entry {
+    int64_t chips;
+    struct us_layout layout;   /* chosen_mask: the fields search chose */
+    const char *engine;        /* "event" or "closed-form" (static string) */
+    double step_time_s;        /* by engine */
+    double closed_form_step_time_s;
+    double time_s;
+    double cost_usd;
+    double energy_J;           /* 0 when energy is not priced (notes say so) */
+    double mfu;
+    double peak_memory_B;
+    double capacity_B;
+    bool pareto;               /* on the (time, cost, energy) front of all priced layouts */
+};
+
+struct us_search_result {
+    int ntop;
+    struct us_search_entry top[US_SEARCH_MAX_TOP]; /* best first */
+    int npareto;
+    bool pareto_truncated;     /* the front had more than US_SEARCH_MAX_PARETO points */
+    struct us_search_entry pareto[US_SEARCH_MAX_PARETO]; /* fastest first, closed form */
+    bool per_run;
+    enum us_objective objective;
+    uint64_t space;            /* layouts in the space (the product of every open field) */
+    uint64_t pruned[US_PRUNE_COUNT];
+    uint64_t estimated;        /* priced by the closed form */
+    uint64_t simulated;        /* priced by the event simulator */
+    double enumerate_s, estimate_s, simulate_s, total_s; /* wall time of each phase */
+    int threads;
+    int nnotes;
+    char notes[US_SEARCH_MAX_NOTES][US_MSG_LEN]; /* what was fixed, not searched, not priced */
+};
+
+/* Searches the layouts a job leaves open. Returns US_OK (out->ntop may be 0 when nothing
+ * valid fits: US_INFEASIBLE then), or an error with d filled. opt may be NULL. */
+enum us_status us_search(struct us_ctx *ctx, const struct us_job *job,
+                         const struct us_search_options *opt, struct us_search_result *out,
+                         struct us_diag *d);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,907 @@
+/* search: the engine - enumerate the layouts a job leaves open, prune (divisibility,
+ * scale-up domain, memory, dominance), price the survivors with an evaluator on a static
+ * partition over threads, merge by a strict total order, refine the best K, and keep the
+ * Pareto front. Knows nothing about the cost model: tests drive it with a fake evaluator.
+ * Not here: the real evaluator (search_eval.c) and the public wrapper (search_api.c). */
+#define _POSIX_C_SOURCE 200809L
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "search/search.h"
+
+#define MAX_DIVISORS 8192 /* every n <= 2^40 has fewer (963761198400 has 6720) */
+#define MAX_SPLITS   64
+#define MAX_THREADS  256
+
+const char *us_objective_name(enum us_objective o)
+{
+    static const char *const n[] = {"time", "cost", "energy"};
+    return (unsigned)o < 3 ? n[o] : "?";
+}
+
+const char *us_prune_name(enum us_prune p)
+{
+    static const char *const n[] = {"divisibility", "domain",    "invalid",
+                                    "memory",       "dominated", "constraint"};
+    return (unsigned)p < US_PRUNE_COUNT ? n[p] : "?";
+}
+
+/* --- small pieces ---------------------------------------------------------------------- */
+
+int search_divisors(int64_t n, int64_t *out, int max)
+{
+    int k = 0;
+    if (n < 1)
+        return 0;
+    int64_t root = 1;
+    for (int64_t i = 1; i <= n / i; i++) {
+        root = i;
+        if (n % i == 0 && k < max)
+            out[k++] = i;
+    }
+    for (int64_t i = root; i >= 1; i--)
+        if (n % i == 0 && i != n / i && k < max)
+            out[k++] = n / i;
+    return k;
+}
+
+static int gcd_int(int a, int b)
+{
+    while (b) {
+        int t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+int search_stage_splits(int layers, int pp, int (*out)[2], int max)
+{
+    int n = 0;
+    if (max < 1)
+        return 0;
+    if (pp <= 1 || layers % pp == 0 || layers < pp) {
+        out[n][0] = 0;
+        out[n][1] = 0;
+        return 1;
+    }
+    /* Layers do not divide: middle stages hold m = ceil(L/pp) and the two ends share the
+     * rest r = L - (pp-2)m, each holding 1..m (the Llama 3 405B layout: 126 layers on 16
+     * stages = 7 + 14x8 + 7, Dubey et al. 2024, sec. 3.3.2). pp = 2 has no middle. */
+    int m = (layers + pp - 1) / pp;
+    int r = pp == 2 ? layers : layers - (pp - 2) * m;
+    int hi = pp == 2 ? r - 1 : m;
+    for (int f = 1; f <= hi && n < max; f++) {
+        int l = r - f;
+        if (l >= 1 && l <= hi) {
+            out[n][0] = f;
+            out[n][1] = l;
+            n++;
+        }
+    }
+    if (n == 0) { /* no uneven split either: keep "even" so the count shows the prune */
+        out[0][0] = 0;
+        out[0][1] = 0;
+        n = 1;
+    }
+    return n;
+}
+
+/* The strict order of layouts used for every tie: the fields in a fixed sequence. */
+static int layout_key_cmp(int64_t ca, const struct us_layout *a, int64_t cb,
+                          const struct us_layout *b)
+{
+    if (ca != cb)
+        return ca < cb ? -1 : 1;
+    const int ka[] = {a->tp,
+                      a->pp,
+                      a->dp,
+                      a->cp,
+                      a->ep,
+                      a->vpp,
+                      a->zero,
+                      (int)a->sequence_parallel,
+                      (int)a->recompute,
+                      a->micro_batch,
+                      a->first_stage_layers,
+                      a->last_stage_layers,
+                      (int)a->schedule};
+    const int kb[] = {b->tp,
+                      b->pp,
+                      b->dp,
+                      b->cp,
+                      b->ep,
+                      b->vpp,
+                      b->zero,
+                      (int)b->sequence_parallel,
+                      (int)b->recompute,
+                      b->micro_batch,
+                      b->first_stage_layers,
+                      b->last_stage_layers,
+                      (int)b->schedule};
+    for (size_t i = 0; i < US_ARRAY_LEN(ka); i++)
+        if (ka[i] != kb[i])
+            return ka[i] < kb[i] ? -1 : 1;
+    return 0;
+}
+
+/* NaN sorts last so a broken evaluation never wins. */
+static int num_cmp(double a, double b)
+{
+    bool na = isnan(a), nb = isnan(b);
+    if (na || nb)
+        return na == nb ? 0 : (na ? 1 : -1);
+    return a < b ? -1 : (a > b ? 1 : 0);
+}
+
+static double objective_value(const struct us_search_entry *e, enum us_objective obj)
+{
+    switch (obj) {
+    case US_OBJECTIVE_COST:
+        return e->cost_usd;
+    case US_OBJECTIVE_ENERGY:
+        return e->energy_J;
+    case US_OBJECTIVE_TIME:
+    default:
+        return e->time_s;
+    }
+}
+
+int search_entry_cmp(const struct us_search_entry *a, const struct us_search_entry *b,
+                     enum us_objective obj)
+{
+    int c = num_cmp(objective_value(a, obj), objective_value(b, obj));
+    if (c)
+        return c;
+    if ((c = num_cmp(a->time_s, b->time_s)) != 0)
+        return c;
+    return layout_key_cmp(a->chips, &a->layout, b->chips, &b->layout);
+}
+
+bool search_dominates(const struct us_search_entry *a, const struct us_search_entry *b)
+{
+    const double va[3] = {a->time_s, a->cost_usd, a->energy_J};
+    const double vb[3] = {b->time_s, b->cost_usd, b->energy_J};
+    bool strictly = false;
+    for (int i = 0; i < 3; i++) {
+        if (va[i] > vb[i])
+            return false;
+        if (va[i] < vb[i])
+            strictly = true;
+    }
+    if (strictly)
+        return true;
+    return layout_key_cmp(a->chips, &a->layout, b->chips, &b->layout) < 0;
+}
+
+static void add_note(struct us_search_result *out, const char *fmt, const char *arg)
+{
+    if (out->nnotes >= US_SEARCH_MAX_NOTES)
+        return;
+    core_fmt(out->notes[out->nnotes++], US_MSG_LEN, fmt, arg);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* --- the space --------------------------------------------------------------------------- */
+
+enum us_status search_space_from_job(const struct spec_job *job, const int64_t *chips,
+                                     size_t nchips, bool tp_beyond_domain, struct search_space *sp,
+                                     struct us_diag *d)
+{
+    memset(sp, 0, sizeof *sp);
+    if (!chips || nchips == 0) {
+        chips = &job->chips;
+        nchips = 1;
+    }
+    if (nchips > SEARCH_MAX_CHIPS)
+        return core_diag_set(d, NULL, 0, 0, "search.chips", "%zu chip counts; at most %d", nchips,
+                             SEARCH_MAX_CHIPS);
+    for (size_t i = 0; i < nchips; i++) {
+        int64_t c = chips[i];
+        if (c < 1 || c > ((int64_t)1 << 40))
+            return core_diag_set(d, NULL, 0, 0, "search.chips",
+                                 "chip count %lld is out of range (1..2^40)", (long long)c);
+        int j = sp->nchips; /* insertion, dropping duplicates */
+        bool dup = false;
+        for (int k = 0; k < sp->nchips; k++)
+            dup = dup || sp->chips[k] == c;
+        if (dup)
+            continue;
+        while (j > 0 && sp->chips[j - 1] > c) {
+            sp->chips[j] = sp->chips[j - 1];
+            j--;
+        }
+        sp->chips[j] = c;
+        sp->nchips++;
+    }
+    sp->layers = job->model.layers;
+    sp->heads = job->model.heads;
+    sp->experts = job->model.has_moe ? job->model.moe.experts : 0;
+    sp->global_batch = job->train.global_batch;
+    sp->seq_len = job->train.seq_len;
+    sp->domain = job->system.up.chips;
+    sp->fixed = job->par;
+    sp->fixed_micro_batch = job->train.micro_batch;
+    sp->tp_beyond_domain = tp_beyond_domain;
+    return US_OK;
+}
+
+/* One degree tuple: the unit of work the threads share. */
+struct tuple {
+    int64_t chips;
+    int tp, cp, pp, dp, ep;
+};
+
+/* The open values of the fields below the degrees, shared by all tuples. */
+struct inner_doms {
+    int64_t mb[MAX_DIVISORS];
+    int nmb;
+    int zero[4], nzero;
+    int sp[2], nsp;
+    int rc[3], nrc;
+};
+
+static void inner_doms_init(const struct search_space *sp, struct inner_doms *in)
+{
+    if (sp->fixed_micro_batch > 0) {
+        in->mb[0] = sp->fixed_micro_batch;
+        in->nmb = 1;
+    } else {
+        in->nmb = search_divisors(sp->global_batch, in->mb, MAX_DIVISORS);
+    }
+    in->nzero = 0;
+    for (int z = 0; z <= 3; z++)
+        if (sp->fixed.zero < 0 || sp->fixed.zero == z)
+            in->zero[in->nzero++] = z;
+    in->nsp = 0;
+    for (int s = 0; s <= 1; s++)
+        if (sp->fixed.sequence_parallel < 0 || sp->fixed.sequence_parallel == s)
+            in->sp[in->nsp++] = s;
+    in->nrc = 0; /* ascending time, descending memory: the order dominance relies on */
+    for (int r = US_RECOMPUTE_NONE; r <= US_RECOMPUTE_FULL; r++)
+        if (sp->fixed.recompute < 0 || sp->fixed.recompute == r)
+            in->rc[in->nrc++] = r;
+}
+
+/* Stage splits for pp (the job's pair when it fixes one). */
+static int splits_for(const struct search_space *sp, int pp, int (*out)[2])
+{
+    if (sp->fixed.first_stage_layers > 0 || sp->fixed.last_stage_layers > 0) {
+        out[0][0] = sp->fixed.first_stage_layers;
+        out[0][1] = sp->fixed.last_stage_layers;
+        return 1;
+    }
+    return search_stage_splits(sp->layers, pp, out, MAX_SPLITS);
+}
+
+/* Virtual stages per chip that split every stage's layers evenly. */
+static int vpp_for(const struct search_space *sp, int pp, const int split[2], int64_t *out)
+{
+    if (sp->fixed.vpp > 0) {
+        out[0] = sp->fixed.vpp;
+        return 1;
+    }
+    if (pp <= 1 || sp->layers < pp) {
+        out[0] = 1;
+        return 1;
+    }
+    int g;
+    if (split[0] == 0 && split[1] == 0) {
+        g = sp->layers / pp;
+    } else {
+        g = gcd_int(split[0], split[1]);
+        if (pp > 2) {
+            int m = (sp->layers - split[0] - split[1]) / (pp - 2);
+            g = m > 0 ? gcd_int(g, m) : g;
+        }
+    }
+    return search_divisors(g > 0 ? g : 1, out, MAX_DIVISORS);
+}
+
+/* Layouts below one tuple: every split, vpp, zero, sp, micro-batch and recompute. */
+static uint64_t tuple_leaves(const struct search_space *sp, const struct inner_doms *in, int pp)
+{
+    int splits[MAX_SPLITS][2];
+    int64_t v[MAX_DIVISORS];
+    int ns = splits_for(sp, pp, splits);
+    uint64_t per = (uint64_t)in->nzero * (uint64_t)in->nsp * (uint64_t)in->nmb * (uint64_t)in->nrc;
+    uint64_t n = 0;
+    for (int i = 0; i < ns; i++)
+        n += (uint64_t)vpp_for(sp, pp, splits[i], v) * per;
+    return n;
+}
+
+/* Why a tuple is dropped before any layout below it is priced; US_PRUNE_COUNT = kept. */
+static enum us_prune tuple_verdict(const struct search_space *sp, const struct tuple *t)
+{
+    const struct spec_parallel *f = &sp->fixed;
+    if (sp->heads % t->tp || sp->seq_len % t->cp || t->pp > sp->layers)
+        return US_PRUNE_DIVISIBILITY;
+    if (f->dp > 0 && f->dp != t->dp)
+        return US_PRUNE_DIVISIBILITY;
+    if (t->dp > sp->global_batch || sp->global_batch % t->dp)
+        return US_PRUNE_DIVISIBILITY;
+    if (sp->experts > 0 ? sp->experts % t->ep != 0 : t->ep != 1)
+        return US_PRUNE_DIVISIBILITY;
+    if (((int64_t)t->dp * t->cp) % t->ep)
+        return US_PRUNE_DIVISIBILITY; /* EP groups are carved out of dp x cp (Megatron-Core) */
+    if (f->tp <= 0 && !sp->tp_beyond_domain && (t->tp > sp->domain || sp->domain % t->tp))
+        return US_PRUNE_DOMAIN;
+    return US_PRUNE_COUNT;
+}
+
+/* The degree tuples of the space, in a fixed order (chips, tp, cp, ep, pp) that keeps the
+ * layouts sharing a model split next to each other. Counts what is pruned here. */
+struct tuple_list {
+    struct tuple *v;
+    size_t n, cap;
+    uint64_t space;
+    uint64_t pruned[US_PRUNE_COUNT];
+};
+
+static bool tuple_push(struct tuple_list *l, const struct tuple *t)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 256;
+        struct tuple *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return false;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = *t;
+    return true;
+}
+
+static bool enumerate_tuples(const struct search_space *sp, const struct inner_doms *in,
+                             struct tuple_list *l)
+{
+    int64_t dtp[MAX_DIVISORS], dcp[MAX_DIVISORS], dpp[MAX_DIVISORS], dep[MAX_DIVISORS];
+    int nep;
+    if (sp->fixed.ep > 0) {
+        dep[0] = sp->fixed.ep;
+        nep = 1;
+    } else if (sp->experts > 0) {
+        nep = search_divisors(sp->experts, dep, MAX_DIVISORS);
+    } else {
+        dep[0] = 1;
+        nep = 1;
+    }
+    for (int c = 0; c < sp->nchips; c++) {
+        int64_t chips = sp->chips[c];
+        int ntp = search_divisors(chips, dtp, MAX_DIVISORS);
+        for (int i = 0; i < ntp; i++) {
+            if ((sp->fixed.tp > 0 && dtp[i] != sp->fixed.tp) || dtp[i] > INT32_MAX)
+                continue;
+            int64_t r1 = chips / dtp[i];
+            int ncp = search_divisors(r1, dcp, MAX_DIVISORS);
+            for (int j = 0; j < ncp; j++) {
+                if ((sp->fixed.cp > 0 && dcp[j] != sp->fixed.cp) || dcp[j] > INT32_MAX)
+                    continue;
+                int64_t r2 = r1 / dcp[j];
+                int npp = search_divisors(r2, dpp, MAX_DIVISORS);
+                for (int e = 0; e < nep; e++) {
+                    for (int k = 0; k < npp; k++) {
+                        if ((sp->fixed.pp > 0 && dpp[k] != sp->fixed.pp) || dpp[k] > INT32_MAX ||
+                            r2 / dpp[k] > INT32_MAX)
+                            continue;
+                        struct tuple t = {chips,       (int)dtp[i],        (int)dcp[j],
+                                          (int)dpp[k], (int)(r2 / dpp[k]), (int)dep[e]};
+                        uint64_t leaves = tuple_leaves(sp, in, t.pp);
+                        l->space += leaves;
+                        enum us_prune why = tuple_verdict(sp, &t);
+                        if (why != US_PRUNE_COUNT)
+                            l->pruned[why] += leaves;
+                        else if (!tuple_push(l, &t))
+                            return false;
+                    }
+                }
+            }
+        }
+    }
+    return true;
+}
+
+/* --- per-thread work ------------------------------------------------------------------- */
+
+struct front {
+    struct us_search_entry *v;
+    size_t n, cap;
+};
+
+struct worker {
+    void *scratch;
+    struct us_search_entry top[US_SEARCH_MAX_TOP];
+    int ntop;
+    struct front front;
+    uint64_t pruned[US_PRUNE_COUNT];
+    uint64_t estimated, simulated;
+    bool oom;
+};
+
+struct shared {
+    const struct search_space *sp;
+    const struct search_evaluator *ev;
+    const struct search_opts *opt;
+    const struct inner_doms *in;
+    const struct tuple *tuples;
+    size_t ntuples;
+    int nthreads, top_k;
+    struct worker *w;
+    atomic_ullong done;
+    /* refine phase */
+    struct us_search_entry *refine;
+    bool *refined_ok;
+    int nrefine;
+};
+
+static void top_insert(struct worker *w, int k, const struct us_search_entry *e,
+                       enum us_objective obj)
+{
+    if (w->ntop == k && search_entry_cmp(e, &w->top[k - 1], obj) >= 0)
+        return;
+    int i = w->ntop < k ? w->ntop++ : k - 1;
+    while (i > 0 && search_entry_cmp(e, &w->top[i - 1], obj) < 0) {
+        w->top[i] = w->top[i - 1];
+        i--;
+    }
+    w->top[i] = *e;
+}
+
+/* Adds e to a Pareto front unless a member dominates it; drops members it dominates. */
+static bool front_insert(struct front *f, const struct us_search_entry *e)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (search_dominates(&f->v[i], e))
+            return true;
+    size_t j = 0;
+    for (size_t i = 0; i < f->n; i++)
+        if (!search_dominates(e, &f->v[i]))
+            f->v[j++] = f->v[i];
+    f->n = j;
+    if (f->n == f->cap) {
+        size_t cap = f->cap ? 2 * f->cap : 64;
+        struct us_search_entry *v = realloc(f->v, cap * sizeof *v);
+        if (!v)
+            return false;
+        f->v = v;
+        f->cap = cap;
+    }
+    f->v[f->n++] = *e;
+    return true;
+}
+
+static void entry_from(struct us_search_entry *e, const struct search_cand *c,
+                       const struct search_metrics *m, const char *engine)
+{
+    memset(e, 0, sizeof *e);
+    e->chips = c->chips;
+    e->layout = c->lay;
+    e->engine = engine;
+    e->step_time_s = m->step_s;
+    e->closed_form_step_time_s = m->step_s;
+    e->time_s = m->time_s;
+    e->cost_usd = m->cost_usd;
+    e->energy_J = m->energy_J;
+    e->mfu = m->mfu;
+    e->peak_memory_B = m->peak_B;
+    e->capacity_B = m->capacity_B;
+}
+
+static bool meets_constraints(const struct search_opts *opt, const struct us_search_entry *e)
+{
+    if (opt->deadline_s > 0 && !(e->time_s <= opt->deadline_s))
+        return false;
+    if (opt->budget_usd > 0 && !(e->cost_usd <= opt->budget_usd))
+        return false;
+    return true;
+}
+
+static unsigned chosen_mask(const struct search_space *sp)
+{
+    const struct spec_parallel *f = &sp->fixed;
+    unsigned m = 0;
+    m |= f->tp <= 0 ? 1u << US_FIELD_TP : 0;
+    m |= f->pp <= 0 ? 1u << US_FIELD_PP : 0;
+    m |= f->dp <= 0 ? 1u << US_FIELD_DP : 0;
+    m |= f->cp <= 0 ? 1u << US_FIELD_CP : 0;
+    m |= f->ep <= 0 ? 1u << US_FIELD_EP : 0;
+    m |= f->vpp <= 0 ? 1u << US_FIELD_VPP : 0;
+    m |= f->zero < 0 ? 1u << US_FIELD_ZERO : 0;
+    m |= f->sequence_parallel < 0 ? 1u << US_FIELD_SP : 0;
+    m |= f->recompute < 0 ? 1u << US_FIELD_RECOMPUTE : 0;
+    m |= sp->fixed_micro_batch <= 0 ? 1u << US_FIELD_MICRO_BATCH : 0;
+    return m;
+}
+
+/* Everything below one degree tuple. Dominance used here:
+ *  - recompute runs none -> selective -> full (more FLOPs, less memory): once one fits,
+ *    the heavier ones are slower, costlier and hungrier for energy for the same layout;
+ *  - micro-batches ascend: when no recompute fits at b, nothing fits at b' > b
+ *    (activations grow with b; the other terms do not shrink);
+ *  - sequence parallelism with tp = 1 is the same layout as without. */
+static void expand_tuple(struct shared *sh, struct worker *w, const struct tuple *t)
+{
+    const struct search_space *sp = sh->sp;
+    const struct inner_doms *in = sh->in;
+    const struct search_evaluator *ev = sh->ev;
+    enum us_objective obj = sh->opt->objective;
+    int splits[MAX_SPLITS][2];
+    int64_t vpps[MAX_DIVISORS];
+    int ns = splits_for(sp, t->pp, splits);
+    uint64_t nrc = (uint64_t)in->nrc;
+    struct search_cand c;
+    memset(&c, 0, sizeof c);
+    c.chips = t->chips;
+    c.lay.tp = t->tp;
+    c.lay.pp = t->pp;
+    c.lay.dp = t->dp;
+    c.lay.cp = t->cp;
+    c.lay.ep = t->ep;
+    c.lay.chosen_mask = chosen_mask(sp);
+    int per_replica = sp->global_batch / t->dp;
+
+    for (int s = 0; s < ns; s++) {
+        int nv = vpp_for(sp, t->pp, splits[s], vpps);
+        if (splits[s][0] == 0 && splits[s][1] == 0 && sp->layers % t->pp) {
+            w->pruned[US_PRUNE_DIVISIBILITY] +=
+                (uint64_t)nv * (uint64_t)in->nzero * (uint64_t)in->nsp * (uint64_t)in->nmb * nrc;
+            continue;
+        }
+        c.lay.first_stage_layers = splits[s][0];
+        c.lay.last_stage_layers = splits[s][1];
+        for (int v = 0; v < nv; v++) {
+            c.lay.vpp = (int)vpps[v];
+            if (sp->fixed.schedule >= 0)
+                c.lay.schedule = (enum us_schedule)sp->fixed.schedule;
+            else
+                c.lay.schedule = c.lay.vpp > 1 ? US_SCHEDULE_INTERLEAVED : US_SCHEDULE_1F1B;
+            for (int z = 0; z < in->nzero; z++) {
+                c.lay.zero = in->zero[z];
+                for (int q = 0; q < in->nsp; q++) {
+                    c.lay.sequence_parallel = in->sp[q] != 0;
+                    if (sp->fixed.sequence_parallel < 0 && t->tp == 1 && in->sp[q]) {
+                        w->pruned[US_PRUNE_DOMINATED] += (uint64_t)in->nmb * nrc;
+                        continue;
+                    }
+                    bool nofit_above = false;
+                    for (int b = 0; b < in->nmb; b++) {
+                        if (nofit_above) {
+                            w->pruned[US_PRUNE_MEMORY] += nrc;
+                            continue;
+                        }
+                        if (in->mb[b] > per_replica || per_replica % in->mb[b]) {
+                            w->pruned[US_PRUNE_DIVISIBILITY] += nrc;
+                            continue;
+                        }
+                        c.lay.micro_batch = (int)in->mb[b];
+                        c.lay.microbatches = per_replica / c.lay.micro_batch;
+                        bool fitted = false, all_nofit = true;
+                        for (int r = 0; r < in->nrc; r++) {
+                            if (fitted) {
+                                w->pruned[US_PRUNE_DOMINATED]++;
+                                continue;
+                            }
+                            c.lay.recompute = (enum us_recompute)in->rc[r];
+                            struct search_metrics m;
+                            memset(&m, 0, sizeof m);
+                            enum search_verdict vd = ev->estimate(ev->user, w->scratch, &c, &m);
+                            if (vd == SEARCH_INVALID) {
+                                w->pruned[US_PRUNE_INVALID]++;
+                                all_nofit = false;
+                                continue;
+                            }
+                            if (vd == SEARCH_NOFIT) {
+                                w->pruned[US_PRUNE_MEMORY]++;
+                                continue;
+                            }
+                            fitted = true;
+                            all_nofit = false;
+                            w->estimated++;
+                            struct us_search_entry e;
+                            entry_from(&e, &c, &m, ev->engine_estimate);
+                            if (!meets_constraints(sh->opt, &e)) {
+                                w->pruned[US_PRUNE_CONSTRAINT]++;
+                                continue;
+                            }
+                            top_insert(w, sh->top_k, &e, obj);
+                            if (!front_insert(&w->front, &e))
+                                w->oom = true;
+                        }
+                        nofit_above = all_nofit;
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void report_progress(struct shared *sh, const char *phase, uint64_t done, uint64_t total)
+{
+    if (sh->opt->progress)
+        sh->opt->progress(sh->opt->progress_user, phase, done, total);
+}
+
+static void run_estimate(struct shared *sh, int tid)
+{
+    struct worker *w = &sh->w[tid];
+    uint64_t step = sh->ntuples / 100 + 1, last = 0;
+    /* Static round-robin partition: tuple i belongs to thread i mod T. */
+    for (size_t i = (size_t)tid; i < sh->ntuples; i += (size_t)sh->nthreads) {
+        expand_tuple(sh, w, &sh->tuples[i]);
+        uint64_t done = atomic_fetch_add(&sh->done, 1) + 1;
+        if (tid == 0 && done - last >= step) {
+            last = done;
+            report_progress(sh, "estimate", done, sh->ntuples);
+        }
+    }
+}
+
+static void run_refine(struct shared *sh, int tid)
+{
+    struct worker *w = &sh->w[tid];
+    for (int i = tid; i < sh->nrefine; i += sh->nthreads) {
+        struct us_search_entry *e = &sh->refine[i];
+        struct search_cand c = {e->chips, e->layout};
+        struct search_metrics m;
+        memset(&m, 0, sizeof m);
+        m.peak_B = e->peak_memory_B;
+        m.capacity_B = e->capacity_B;
+        sh->refined_ok[i] = sh->ev->refine(sh->ev->user, w->scratch, &c, &m);
+        if (sh->refined_ok[i]) {
+            w->simulated++;
+            e->engine = sh->ev->engine_refine;
+            e->step_time_s = m.step_s;
+            e->time_s = m.time_s;
+            e->cost_usd = m.cost_usd;
+            e->energy_J = m.energy_J;
+            e->mfu = m.mfu;
+            if (m.peak_B > 0)
+                e->peak_memory_B = m.peak_B;
+        }
+    }
+}
+
+enum phase { PHASE_ESTIMATE, PHASE_REFINE };
+struct thread_arg {
+    struct shared *sh;
+    int tid;
+    enum phase phase;
+};
+
+static void *thread_main(void *p)
+{
+    struct thread_arg *a = p;
+    if (a->phase == PHASE_ESTIMATE)
+        run_estimate(a->sh, a->tid);
+    else
+        run_refine(a->sh, a->tid);
+    return NULL;
+}
+
+/* Runs one phase on nthreads threads; the caller's thread is thread 0. A thread that cannot
+ * be started has its share run by the caller afterwards: same partition, same result. */
+static void run_phase(struct shared *sh, enum phase phase)
+{
+    pthread_t th[MAX_THREADS];
+    struct thread_arg args[MAX_THREADS];
+    bool started[MAX_THREADS];
+    for (int t = 0; t < sh->nthreads; t++) {
+        args[t] = (struct thread_arg){sh, t, phase};
+        started[t] = t > 0 && pthread_create(&th[t], NULL, thread_main, &args[t]) == 0;
+    }
+    thread_main(&args[0]);
+    for (int t = 1; t < sh->nthreads; t++) {
+        if (started[t])
+            pthread_join(th[t], NULL);
+        else
+            thread_main(&args[t]);
+    }
+}
+
+static int online_cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (n > MAX_THREADS ? MAX_THREADS : (int)n);
+}
+
+static void sort_entries(struct us_search_entry *v, size_t n, enum us_objective obj)
+{
+    for (size_t i = 1; i < n; i++) {
+        struct us_search_entry x = v[i];
+        size_t j = i;
+        while (j > 0 && search_entry_cmp(&x, &v[j - 1], obj) < 0) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+}
+
+static bool same_layout(const struct us_search_entry *a, const struct us_search_entry *b)
+{
+    return layout_key_cmp(a->chips, &a->layout, b->chips, &b->layout) == 0;
+}
+
+/* Front of the union of the per-thread fronts = front of all points (the dominance relation,
+ * ties broken by key, is a strict partial order). Sorted fastest first. */
+static bool merge_fronts(struct worker *w, int nthreads, struct front *all)
+{
+    memset(all, 0, sizeof *all);
+    for (int t = 0; t < nthreads; t++)
+        for (size_t i = 0; i < w[t].front.n; i++)
+            if (!front_insert(all, &w[t].front.v[i]))
+                return false;
+    sort_entries(all->v, all->n, US_OBJECTIVE_TIME);
+    return true;
+}
+
+enum us_status search_run(const struct search_space *sp, const struct search_evaluator *ev,
+                          const struct search_opts *opt, struct us_search_result *out,
+                          struct us_diag *d)
+{
+    double t0 = now_s();
+    memset(out, 0, sizeof *out);
+    out->objective = opt->objective;
+    if ((unsigned)opt->objective > US_OBJECTIVE_ENERGY)
+        return core_diag_set(d, NULL, 0, 0, "search.objective", "unknown objective %d",
+                             (int)opt->objective);
+    if (opt->top_k < 0 || opt->top_k > US_SEARCH_MAX_TOP)
+        return core_diag_set(d, NULL, 0, 0, "search.top", "top %d is out of range (1..%d)",
+                             opt->top_k, US_SEARCH_MAX_TOP);
+    if (opt->threads < 0)
+        return core_diag_set(d, NULL, 0, 0, "search.threads", "threads %d is negative",
+                             opt->threads);
+    if (sp->nchips < 1 || sp->layers < 1 || sp->heads < 1 || sp->global_batch < 1 ||
+        sp->seq_len < 1 || sp->domain < 1)
+        return core_diag_set(d, NULL, 0, 0, "search", "the job is not a searchable space");
+
+    struct inner_doms *in = malloc(sizeof *in);
+    struct tuple_list tl;
+    memset(&tl, 0, sizeof tl);
+    if (!in)
+        return core_diag_status(d, US_ENOMEM, NULL, 0, 0, "search", "out of memory");
+    inner_doms_init(sp, in);
+    if (!enumerate_tuples(sp, in, &tl)) {
+        free(tl.v);
+        free(in);
+        return core_diag_status(d, US_ENOMEM, NULL, 0, 0, "search", "out of memory");
+    }
+    double t1 = now_s();
+    out->enumerate_s = t1 - t0;
+    out->space = tl.space;
+    for (int r = 0; r < US_PRUNE_COUNT; r++)
+        out->pruned[r] = tl.pruned[r];
+
+    int nthreads = opt->threads > 0 ? opt->threads : online_cores();
+    nthreads = nthreads > MAX_THREADS ? MAX_THREADS : nthreads;
+    out->threads = nthreads;
+    struct worker *w = calloc((size_t)nthreads, sizeof *w);
+    if (!w) {
+        free(tl.v);
+        free(in);
+        return core_diag_status(d, US_ENOMEM, NULL, 0, 0, "search", "out of memory");
+    }
+    for (int t = 0; t < nthreads; t++)
+        w[t].scratch = ev->thread_init ? ev->thread_init(ev->user) : NULL;
+
+    struct shared sh;
+    memset(&sh, 0, sizeof sh);
+    sh.sp = sp;
+    sh.ev = ev;
+    sh.opt = opt;
+    sh.in = in;
+    sh.tuples = tl.v;
+    sh.ntuples = tl.n;
+    sh.nthreads = nthreads;
+    sh.top_k = opt->top_k > 0 ? opt->top_k : SEARCH_DEFAULT_TOP_K;
+    sh.w = w;
+    atomic_init(&sh.done, 0);
+    report_progress(&sh, "estimate", 0, tl.n);
+    run_phase(&sh, PHASE_ESTIMATE);
+    report_progress(&sh, "estimate", tl.n, tl.n);
+    double t2 = now_s();
+    out->estimate_s = t2 - t1;
+
+    /* merge: counts, the global top K (unique under the strict order), the front */
+    bool oom = false;
+    struct us_search_entry *cand = malloc((size_t)nthreads * US_SEARCH_MAX_TOP * sizeof *cand);
+    size_t ncand = 0;
+    for (int t = 0; t < nthreads; t++) {
+        for (int r = 0; r < US_PRUNE_COUNT; r++)
+            out->pruned[r] += w[t].pruned[r];
+        out->estimated += w[t].estimated;
+        oom = oom || w[t].oom;
+        for (int i = 0; cand && i < w[t].ntop; i++)
+            cand[ncand++] = w[t].top[i];
+    }
+    struct front all;
+    memset(&all, 0, sizeof all);
+    oom = oom || !cand || !merge_fronts(w, nthreads, &all);
+    if (oom) {
+        free(cand);
+        free(all.v);
+        goto fail_oom;
+    }
+    sort_entries(cand, ncand, opt->objective);
+    int k = (int)(ncand < (size_t)sh.top_k ? ncand : (size_t)sh.top_k);
+
+    /* refine the best K with the reference engine, then order again */
+    bool ok[US_SEARCH_MAX_TOP] = {false};
+    sh.refine = cand;
+    sh.refined_ok = ok;
+    sh.nrefine = opt->refine && ev->refine ? k : 0;
+    if (sh.nrefine > 0) {
+        report_progress(&sh, "simulate", 0, (uint64_t)sh.nrefine);
+        run_phase(&sh, PHASE_REFINE);
+        report_progress(&sh, "simulate", (uint64_t)sh.nrefine, (uint64_t)sh.nrefine);
+    }
+    for (int t = 0; t < nthreads; t++)
+        out->simulated += w[t].simulated;
+    double t3 = now_s();
+    out->simulate_s = t3 - t2;
+    int kept = 0;
+    for (int i = 0; i < k; i++) {
+        if (!meets_constraints(opt, &cand[i])) {
+            out->pruned[US_PRUNE_CONSTRAINT]++;
+            continue;
+        }
+        cand[kept++] = cand[i];
+    }
+    sort_entries(cand, (size_t)kept, opt->objective);
+    for (int i = 0; i < kept; i++) {
+        for (size_t j = 0; j < all.n; j++)
+            if (same_layout(&cand[i], &all.v[j]))
+                cand[i].pareto = true;
+        out->top[out->ntop++] = cand[i];
+    }
+    out->pareto_truncated = all.n > US_SEARCH_MAX_PARETO;
+    for (size_t j = 0; j < all.n && out->npareto < US_SEARCH_MAX_PARETO; j++) {
+        all.v[j].pareto = true;
+        out->pareto[out->npareto++] = all.v[j];
+    }
+    if (out->ntop == 0) {
+        enum us_prune worst = US_PRUNE_DIVISIBILITY;
+        for (int r = 0; r < US_PRUNE_COUNT; r++)
+            if (out->pruned[r] > out->pruned[worst])
+                worst = (enum us_prune)r;
+        add_note(out, "no layout is valid and fits; most were dropped for %s",
+                 us_prune_name(worst));
+    }
+    free(cand);
+    free(all.v);
+    for (int t = 0; t < nthreads; t++) {
+        if (ev->thread_fini)
+            ev->thread_fini(ev->user, w[t].scratch);
+        free(w[t].front.v);
+    }
+    free(w);
+    free(tl.v);
+    free(in);
+    out->total_s = now_s() - t0;
+    return US_OK;
+
+fail_oom:
+    for (int t = 0; t < nthreads; t++) {
+        if (ev->thread_fini)
+            ev->thread_fini(ev->user, w[t].scratch);
+        free(w[t].front.v);
+    }
+    free(w);
+    free(tl.v);
+    free(in);
+    return core_diag_status(d, US_ENOMEM, NULL, 0, 0, "search", "out of memory");
+}
