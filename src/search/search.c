@@ -74,13 +74,12 @@ int search_stage_splits(int layers, int pp, int (*out)[2], int max)
     }
     /* Layers do not divide: middle stages hold m = ceil(L/pp) and the two ends share the
      * rest r = L - (pp-2)m, each holding 1..m (the Llama 3 405B layout: 126 layers on 16
-     * stages = 7 + 14x8 + 7, Dubey et al. 2024, sec. 3.3.2). pp = 2 has no middle. */
+     * stages = 7 + 14x8 + 7, Dubey et al. 2024, sec. 3.3.2). With pp = 2, r = L. */
     int m = (layers + pp - 1) / pp;
-    int r = pp == 2 ? layers : layers - (pp - 2) * m;
-    int hi = pp == 2 ? r - 1 : m;
-    for (int f = 1; f <= hi && n < max; f++) {
+    int r = layers - (pp - 2) * m;
+    for (int f = 1; f <= m && n < max; f++) {
         int l = r - f;
-        if (l >= 1 && l <= hi) {
+        if (l >= 1 && l <= m) {
             out[n][0] = f;
             out[n][1] = l;
             n++;

@@ -1,0 +1,511 @@
+/* test_search: the layout search. Part 1 drives the engine with a fake evaluator whose
+ * answers are known in closed form: divisors, stage splits, the size of the space counted
+ * by hand, pruning by reason, dominance, top K and Pareto front against brute force,
+ * fixed fields, constraints and identical results for any thread count. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "search/search.h"
+#include "test.h"
+
+/* --- a fake cost model --------------------------------------------------------------- */
+
+struct fake {
+    double capacity_B;       /* memory per chip */
+    bool invalid_interleave; /* vpp > 1 needs microbatches % pp == 0 */
+    bool record;             /* keep every priced entry (single thread only) */
+    struct us_search_entry *seen;
+    size_t nseen, cap;
+    pthread_mutex_t lock;
+    unsigned long calls; /* estimate calls, all threads */
+};
+
+static double log2i(int x)
+{
+    return log((double)x) / log(2.0);
+}
+
+static double fake_mem_B(const struct search_cand *c)
+{
+    const struct us_layout *l = &c->lay;
+    double w = 8e9 / (l->tp * l->pp); /* weights + grads */
+    double opt = 12e9 / (l->tp * l->pp) / (l->zero >= 1 ? l->dp : 1);
+    double rc = l->recompute == US_RECOMPUTE_NONE        ? 1.0
+                : l->recompute == US_RECOMPUTE_SELECTIVE ? 0.5
+                                                         : 0.1;
+    double act =
+        1e9 * l->micro_batch * rc / (l->sequence_parallel ? l->tp : 1) * l->pp / (l->cp * l->pp);
+    return w + opt + act;
+}
+
+static enum search_verdict fake_estimate(void *user, void *scratch, const struct search_cand *c,
+                                         struct search_metrics *m)
+{
+    struct fake *f = user;
+    const struct us_layout *l = &c->lay;
+    (void)scratch;
+    pthread_mutex_lock(&f->lock);
+    f->calls++;
+    pthread_mutex_unlock(&f->lock);
+    if (f->invalid_interleave && l->vpp > 1 && l->microbatches % l->pp)
+        return SEARCH_INVALID;
+    m->peak_B = fake_mem_B(c);
+    m->capacity_B = f->capacity_B;
+    if (m->peak_B > f->capacity_B)
+        return SEARCH_NOFIT;
+    double rcf = l->recompute == US_RECOMPUTE_NONE        ? 1.0
+                 : l->recompute == US_RECOMPUTE_SELECTIVE ? 1.03
+                                                          : 1.33;
+    double compute = 1e3 / (double)c->chips * (1 + 0.05 * log2i(l->tp)) * rcf *
+                     (l->micro_batch + 1.0) / l->micro_batch;
+    double bubble = (l->pp - 1.0) / (l->microbatches * l->vpp) * compute;
+    double comm = 0.02 * (l->tp - 1) + 0.01 * (l->cp - 1) + 0.01 * (l->ep - 1) +
+                  0.001 * log2i(l->dp + 1) * (l->zero == 3 ? 1.5 : 1.0); /* zero 0-2 tie */
+    m->step_s = compute + bubble + comm + 2.0; /* + host time that more chips do not shrink */
+    m->time_s = m->step_s;
+    m->cost_usd = (double)c->chips * m->step_s * 2.0 / 3600;
+    m->energy_J = (double)c->chips * m->step_s * (300 + 400 * compute / m->step_s);
+    m->mfu = compute / m->step_s;
+    if (f->record) {
+        if (f->nseen == f->cap) {
+            f->cap = f->cap ? 2 * f->cap : 1024;
+            f->seen = realloc(f->seen, f->cap * sizeof *f->seen);
+        }
+        struct us_search_entry *e = &f->seen[f->nseen++];
+        memset(e, 0, sizeof *e);
+        e->chips = c->chips;
+        e->layout = c->lay;
+        e->time_s = m->time_s;
+        e->cost_usd = m->cost_usd;
+        e->energy_J = m->energy_J;
+    }
+    return SEARCH_OK;
+}
+
+/* A reference engine that disagrees a little, differently per layout. */
+static bool fake_refine(void *user, void *scratch, const struct search_cand *c,
+                        struct search_metrics *m)
+{
+    struct search_metrics e;
+    memset(&e, 0, sizeof e);
+    struct fake copy = *(struct fake *)user;
+    copy.record = false;
+    copy.invalid_interleave = false;
+    if (fake_estimate(&copy, scratch, c, &e) != SEARCH_OK)
+        return false;
+    double k = 1.0 + 0.01 * (double)((c->lay.pp * 7 + c->lay.micro_batch * 3 + c->lay.zero) % 5);
+    *m = e;
+    m->step_s *= k;
+    m->time_s *= k;
+    m->cost_usd *= k;
+    m->energy_J *= k;
+    return true;
+}
+
+static void fake_init(struct fake *f, double cap)
+{
+    memset(f, 0, sizeof *f);
+    f->capacity_B = cap;
+    pthread_mutex_init(&f->lock, NULL);
+}
+
+static void fake_evaluator(struct fake *f, struct search_evaluator *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->user = f;
+    ev->estimate = fake_estimate;
+    ev->refine = fake_refine;
+    ev->engine_estimate = "closed-form";
+    ev->engine_refine = "event";
+}
+
+/* An open space: every parallel field unset. */
+static void space_open(struct search_space *sp, int64_t chips, int layers, int heads, int experts,
+                       int gb, int seq, int domain)
+{
+    memset(sp, 0, sizeof *sp);
+    sp->chips[0] = chips;
+    sp->nchips = 1;
+    sp->layers = layers;
+    sp->heads = heads;
+    sp->experts = experts;
+    sp->global_batch = gb;
+    sp->seq_len = seq;
+    sp->domain = domain;
+    sp->fixed.zero = -1;
+    sp->fixed.sequence_parallel = -1;
+    sp->fixed.recompute = -1;
+    sp->fixed.schedule = -1;
+}
+
+static uint64_t pruned_sum(const struct us_search_result *r, bool with_constraint)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < US_PRUNE_COUNT; i++)
+        if (with_constraint || i != US_PRUNE_CONSTRAINT)
+            n += r->pruned[i];
+    return n;
+}
+
+static struct us_search_result res1, res2; /* large: keep off the stack */
+
+/* --- tests ------------------------------------------------------------------------------- */
+
+static void test_divisors(void)
+{
+    int64_t d[64];
+    int n = search_divisors(12, d, 64);
+    CHECK(n == 6);
+    CHECK(d[0] == 1 && d[1] == 2 && d[2] == 3 && d[3] == 4 && d[4] == 6 && d[5] == 12);
+    n = search_divisors(36, d, 64);
+    CHECK(n == 9 && d[4] == 6 && d[5] == 9 && d[8] == 36);
+    CHECK(search_divisors(1, d, 64) == 1 && d[0] == 1);
+    CHECK(search_divisors(1 << 20, d, 64) == 21 && d[20] == (1 << 20));
+    CHECK(search_divisors(16384, d, 64) == 15);
+    CHECK(search_divisors(0, d, 64) == 0);
+    CHECK(search_divisors(12, d, 3) == 3 && d[2] == 3);
+}
+
+static void test_splits(void)
+{
+    int s[16][2];
+    /* Llama 3 405B: 126 layers on 16 stages, middle 8 each, ends share 14 */
+    int n = search_stage_splits(126, 16, s, 16);
+    CHECK(n == 3);
+    CHECK(s[0][0] == 6 && s[0][1] == 8);
+    CHECK(s[1][0] == 7 && s[1][1] == 7);
+    CHECK(s[2][0] == 8 && s[2][1] == 6);
+    n = search_stage_splits(128, 16, s, 16);
+    CHECK(n == 1 && s[0][0] == 0 && s[0][1] == 0);
+    n = search_stage_splits(7, 2, s, 16); /* 4+3 or 3+4 */
+    CHECK(n == 2 && s[0][0] == 3 && s[0][1] == 4 && s[1][0] == 4 && s[1][1] == 3);
+    n = search_stage_splits(17, 16, s, 16); /* middle 2 each already exceeds 17 */
+    CHECK(n == 1 && s[0][0] == 0 && s[0][1] == 0);
+    n = search_stage_splits(10, 4, s, 16); /* m = 3, ends share 4: 1+3, 2+2, 3+1 */
+    CHECK(n == 3 && s[1][0] == 2 && s[1][1] == 2);
+}
+
+/* 4 chips, 4 layers, 2 heads, dense, batch 4, everything fits. Counted by hand:
+ * (tp,cp,pp) with tp*cp*pp | 4: 10 triples; vpp options 1 (pp 1), 2 (pp 2: 2 layers per
+ * stage), 1 (pp 4): weights 6 + 3*2 + 1 = 13; below each: 4 zero x 2 sp x 3 mb x 3 rc = 72.
+ * Space 13 * 72 = 936. tp = 4 does not divide 2 heads: 72.
+ * sp with tp = 1 is the same as without: the tp = 1 triples weigh 1+2+1+1+2+1 = 8, times
+ * 4 zero x 3 mb x 3 rc = 288.
+ * Micro-batches that do not divide the per-replica batch 4/dp = tp*cp*pp (1 -> mb 2, 4 bad;
+ * 2 -> mb 4 bad), x 4 zero x 3 rc, sp 0 only for tp = 1: (1,1,1) 2 bad x 12 = 24,
+ * (1,1,2) 1 bad x 2 vpp x 12 = 24, (1,2,1) 12, (2,1,1) 1 bad x 2 sp x 12 = 24: 84.
+ * Left: 936 - 72 - 288 - 84 = 492 = 164 layouts x 3 recompute; one priced each (all fit),
+ * 2 dominated. */
+static void test_space_count(void)
+{
+    struct search_space sp;
+    struct fake f;
+    struct search_evaluator ev;
+    space_open(&sp, 4, 4, 2, 0, 4, 8, 4);
+    fake_init(&f, 1e30);
+    fake_evaluator(&f, &ev);
+    struct search_opts o = {.objective = US_OBJECTIVE_TIME, .threads = 1};
+    CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
+    CHECK(res1.space == 936);
+    CHECK(res1.pruned[US_PRUNE_DIVISIBILITY] == 156);
+    CHECK(res1.pruned[US_PRUNE_DOMINATED] == 288 + 328);
+    CHECK(res1.estimated == 164);
+    CHECK(f.calls == 164);
+    CHECK(res1.pruned[US_PRUNE_MEMORY] == 0 && res1.pruned[US_PRUNE_INVALID] == 0);
+    CHECK(res1.space == pruned_sum(&res1, false) + res1.estimated);
+    CHECK(res1.ntop == 8 && res1.simulated == 0);
+    CHECK_STR(res1.top[0].engine, "closed-form");
+}
+
+/* Memory: a micro-batch that fits under no recompute stops the larger ones unpriced. */
+static void test_memory_prune(void)
+{
+    struct search_space sp;
+    struct fake f;
+    struct search_evaluator ev;
+    /* 1 chip: tp = pp = cp = dp = 1; weights 8e9 + optimizer 12e9 = 20e9; activations
+     * 1e9 * mb * (1, 0.5, 0.1) for none, selective, full. Capacity 21.2e9: mb 1 fits
+     * under none; mb 2 needs selective (21e9); mb 4 and 8 need full (20.4e9, 20.8e9);
+     * mb 16 fits under nothing (21.6e9 at best), so 32 and 64 are never priced. */
+    space_open(&sp, 1, 2, 2, 0, 64, 8, 8);
+    sp.fixed.zero = 1;
+    sp.fixed.sequence_parallel = 0;
+    fake_init(&f, 21.2e9);
+    fake_evaluator(&f, &ev);
+    struct search_opts o = {.objective = US_OBJECTIVE_TIME, .threads = 1};
+    CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
+    /* pp = 1 or 2 (2 layers); pp 2: weights halve, so more fits. Check pp = 1 alone: */
+    sp.fixed.pp = 1;
+    f.calls = 0;
+    CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
+    CHECK(res1.space == 7 * 3);          /* mb in 1..64 (7 divisors) x 3 recompute */
+    CHECK(res1.estimated == 4);          /* mb 1 none, 2 selective, 4 and 8 full */
+    CHECK(f.calls == 1 + 2 + 3 + 3 + 3); /* then 32 and 64 are skipped */
+    CHECK(res1.pruned[US_PRUNE_MEMORY] == 1 + 2 + 2 + 3 + 2 * 3);
+    CHECK(res1.pruned[US_PRUNE_DOMINATED] == 2 + 1);
+    CHECK(res1.space == pruned_sum(&res1, false) + res1.estimated);
+    CHECK(res1.ntop == 4);
+    /* times 1e3 * recompute factor * (b+1)/b + 1e-3 + 2: mb 8 full 1496 beats mb 2 selective
+     * 1545, mb 4 full 1662 and mb 1 none 2000 */
+    CHECK(res1.top[0].layout.micro_batch == 8 && res1.top[0].layout.recompute == US_RECOMPUTE_FULL);
+    CHECK(res1.top[1].layout.micro_batch == 2 &&
+          res1.top[1].layout.recompute == US_RECOMPUTE_SELECTIVE);
+    CHECK_NEAR(res1.top[0].time_s, 1e3 * 1.33 * 9 / 8 + 1e-3 + 2.0, 1e-12);
+    for (int i = 0; i < res1.ntop; i++)
+        CHECK(res1.top[i].peak_memory_B <= 21.2e9);
+}
+
+static bool entries_equal(const struct us_search_entry *a, const struct us_search_entry *b)
+{
+    return a->chips == b->chips && memcmp(&a->layout, &b->layout, sizeof a->layout) == 0 &&
+           a->time_s == b->time_s && a->cost_usd == b->cost_usd && a->energy_J == b->energy_J &&
+           a->step_time_s == b->step_time_s && a->pareto == b->pareto &&
+           strcmp(a->engine, b->engine) == 0;
+}
+
+static bool results_equal(const struct us_search_result *a, const struct us_search_result *b)
+{
+    if (a->ntop != b->ntop || a->npareto != b->npareto || a->space != b->space ||
+        a->estimated != b->estimated || a->simulated != b->simulated ||
+        a->pareto_truncated != b->pareto_truncated)
+        return false;
+    for (int i = 0; i < US_PRUNE_COUNT; i++)
+        if (a->pruned[i] != b->pruned[i])
+            return false;
+    for (int i = 0; i < a->ntop; i++)
+        if (!entries_equal(&a->top[i], &b->top[i]))
+            return false;
+    for (int i = 0; i < a->npareto; i++)
+        if (!entries_equal(&a->pareto[i], &b->pareto[i]))
+            return false;
+    return true;
+}
+
+/* A bigger MoE space over three chip counts, with memory pressure, planner rejections
+ * and exact ties (ZeRO 0-2 price the same). */
+static void space_moe(struct search_space *sp)
+{
+    space_open(sp, 64, 12, 16, 8, 64, 4096, 8);
+    sp->chips[0] = 32;
+    sp->chips[1] = 64;
+    sp->chips[2] = 128;
+    sp->nchips = 3;
+}
+
+static void test_threads_identical(void)
+{
+    struct search_space sp;
+    struct fake f;
+    struct search_evaluator ev;
+    space_moe(&sp);
+    fake_init(&f, 4.0e9);
+    f.invalid_interleave = true;
+    fake_evaluator(&f, &ev);
+    struct search_opts o = {
+        .objective = US_OBJECTIVE_TIME, .threads = 1, .top_k = 12, .refine = true};
+    CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
+    CHECK(res1.ntop == 12 && res1.simulated == 12);
+    CHECK(res1.pruned[US_PRUNE_MEMORY] > 0 && res1.pruned[US_PRUNE_INVALID] > 0);
+    CHECK(res1.space == pruned_sum(&res1, false) + res1.estimated);
+    printf("fake MoE space: %llu layouts, %llu priced, %d on the front\n",
+           (unsigned long long)res1.space, (unsigned long long)res1.estimated, res1.npareto);
+    const int threads[] = {2, 3, 7};
+    for (size_t i = 0; i < sizeof threads / sizeof threads[0]; i++) {
+        o.threads = threads[i];
+        CHECK(search_run(&sp, &ev, &o, &res2, NULL) == US_OK);
+        CHECK(res2.threads == threads[i]);
+        CHECK(results_equal(&res1, &res2));
+    }
+    for (int obj = US_OBJECTIVE_TIME; obj <= US_OBJECTIVE_ENERGY; obj++) {
+        o.objective = (enum us_objective)obj;
+        o.threads = 1;
+        CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
+        o.threads = 2;
+        CHECK(search_run(&sp, &ev, &o, &res2, NULL) == US_OK);
+        CHECK(results_equal(&res1, &res2));
+    }
+}
+
+/* The top K and the front against brute force over every priced layout. */
+static void test_brute_force(void)
+{
+    struct search_space sp;
+    struct fake f;
+    struct search_evaluator ev;
+    space_moe(&sp);
+    sp.nchips = 2; /* 32 and 64 chips: a few thousand priced points for an O(n^2) check */
+    sp.fixed.cp = 1;
+    fake_init(&f, 4.0e9);
+    f.record = true;
+    fake_evaluator(&f, &ev);
+    for (int obj = US_OBJECTIVE_TIME; obj <= US_OBJECTIVE_ENERGY; obj++) {
+        f.nseen = 0;
+        struct search_opts o = {.objective = (enum us_objective)obj, .threads = 1, .top_k = 10};
+        CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
+        CHECK(f.nseen == res1.estimated);
+        /* brute-force top 10: selection by the same strict order */
+        bool *used = calloc(f.nseen, sizeof *used);
+        for (int k = 0; k < res1.ntop; k++) {
+            size_t best = f.nseen;
+            for (size_t i = 0; i < f.nseen; i++)
+                if (!used[i] && (best == f.nseen ||
+                                 search_entry_cmp(&f.seen[i], &f.seen[best], o.objective) < 0))
+                    best = i;
+            used[best] = true;
+            CHECK(res1.top[k].chips == f.seen[best].chips &&
+                  memcmp(&res1.top[k].layout, &f.seen[best].layout, sizeof f.seen[best].layout) ==
+                      0);
+        }
+        free(used);
+        /* brute-force front: no point dominated by another */
+        size_t nfront = 0;
+        for (size_t i = 0; i < f.nseen; i++) {
+            bool dom = false;
+            for (size_t j = 0; j < f.nseen && !dom; j++)
+                dom = j != i && search_dominates(&f.seen[j], &f.seen[i]);
+            if (dom)
+                continue;
+            nfront++;
+            bool found = false;
+            for (int k = 0; k < res1.npareto; k++)
+                found = found || (res1.pareto[k].chips == f.seen[i].chips &&
+                                  memcmp(&res1.pareto[k].layout, &f.seen[i].layout,
+                                         sizeof f.seen[i].layout) == 0);
+            CHECK(found || res1.pareto_truncated);
+        }
+        CHECK(nfront == (size_t)res1.npareto || res1.pareto_truncated);
+        CHECK(nfront >= 2); /* three chip counts trade time for energy */
+        for (int k = 1; k < res1.npareto; k++)
+            CHECK(res1.pareto[k - 1].time_s <= res1.pareto[k].time_s);
+    }
+    free(f.seen);
+}
+
+/* The refined order is by the reference engine; fixed fields stay; constraints hold. */
+static void test_refine_fixed_constraints(void)
+{
+    struct search_space sp;
+    struct fake f;
+    struct search_evaluator ev;
+    space_moe(&sp);
+    sp.fixed.tp = 2;
+    sp.fixed.zero = 1;
+    sp.fixed_micro_batch = 2;
+    fake_init(&f, 4.0e9);
+    fake_evaluator(&f, &ev);
+    struct search_opts o = {.objective = US_OBJECTIVE_TIME, .threads = 2, .refine = true};
+    CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
+    CHECK(res1.ntop == 8 && res1.simulated == 8);
+    for (int i = 0; i < res1.ntop; i++) {
+        const struct us_search_entry *e = &res1.top[i];
+        CHECK(e->layout.tp == 2 && e->layout.zero == 1 && e->layout.micro_batch == 2);
+        CHECK(!(e->layout.chosen_mask & (1u << US_FIELD_TP)));
+        CHECK(!(e->layout.chosen_mask & (1u << US_FIELD_ZERO)));
+        CHECK(!(e->layout.chosen_mask & (1u << US_FIELD_MICRO_BATCH)));
+        CHECK(e->layout.chosen_mask & (1u << US_FIELD_PP));
+        CHECK_STR(e->engine, "event");
+        CHECK(e->step_time_s >= e->closed_form_step_time_s); /* the fake adds 0-4% */
+        CHECK(e->layout.tp * e->layout.pp * e->layout.cp * e->layout.dp == e->chips);
+        if (i > 0)
+            CHECK(res1.top[i - 1].time_s <= res1.top[i].time_s);
+    }
+    /* deadline: half-way between the best and the 8th closed-form time */
+    o.refine = false;
+    CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
+    double deadline = 0.5 * (res1.top[0].time_s + res1.top[7].time_s);
+    o.deadline_s = deadline;
+    o.objective = US_OBJECTIVE_COST;
+    CHECK(search_run(&sp, &ev, &o, &res2, NULL) == US_OK);
+    CHECK(res2.ntop > 0 && res2.pruned[US_PRUNE_CONSTRAINT] > 0);
+    for (int i = 0; i < res2.ntop; i++) {
+        CHECK(res2.top[i].time_s <= deadline);
+        if (i > 0)
+            CHECK(res2.top[i - 1].cost_usd <= res2.top[i].cost_usd);
+    }
+    CHECK(res2.space == pruned_sum(&res2, false) + res2.estimated);
+    /* a budget nothing meets */
+    o.deadline_s = 0;
+    o.budget_usd = 1e-12;
+    CHECK(search_run(&sp, &ev, &o, &res2, NULL) == US_OK);
+    CHECK(res2.ntop == 0 && res2.npareto == 0 && res2.nnotes == 1);
+    CHECK(res2.pruned[US_PRUNE_CONSTRAINT] == res2.estimated);
+}
+
+/* tp stays inside the scale-up domain unless allowed or fixed. */
+static void test_domain(void)
+{
+    struct search_space sp;
+    struct fake f;
+    struct search_evaluator ev;
+    space_open(&sp, 64, 4, 64, 0, 64, 64, 8);
+    fake_init(&f, 1e30);
+    fake_evaluator(&f, &ev);
+    struct search_opts o = {.objective = US_OBJECTIVE_TIME, .threads = 1, .top_k = 64};
+    CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
+    CHECK(res1.pruned[US_PRUNE_DOMAIN] > 0);
+    for (int i = 0; i < res1.ntop; i++)
+        CHECK(res1.top[i].layout.tp <= 8);
+    sp.tp_beyond_domain = true;
+    CHECK(search_run(&sp, &ev, &o, &res2, NULL) == US_OK);
+    CHECK(res2.pruned[US_PRUNE_DOMAIN] == 0 && res2.space == res1.space);
+    sp.tp_beyond_domain = false;
+    sp.fixed.tp = 16; /* the job forces it */
+    CHECK(search_run(&sp, &ev, &o, &res2, NULL) == US_OK);
+    CHECK(res2.pruned[US_PRUNE_DOMAIN] == 0 && res2.ntop > 0 && res2.top[0].layout.tp == 16);
+}
+
+struct progress_log {
+    int calls;
+    uint64_t last_done, last_total;
+};
+
+static void on_progress(void *user, const char *phase, uint64_t done, uint64_t total)
+{
+    struct progress_log *p = user;
+    (void)phase;
+    p->calls++;
+    p->last_done = done;
+    p->last_total = total;
+}
+
+static void test_progress_and_errors(void)
+{
+    struct search_space sp;
+    struct fake f;
+    struct search_evaluator ev;
+    struct progress_log log = {0, 0, 0};
+    space_moe(&sp);
+    fake_init(&f, 4.0e9);
+    fake_evaluator(&f, &ev);
+    struct search_opts o = {.objective = US_OBJECTIVE_TIME,
+                            .threads = 2,
+                            .refine = true,
+                            .progress = on_progress,
+                            .progress_user = &log};
+    CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
+    CHECK(log.calls >= 4 && log.last_done == log.last_total && log.last_total == 8);
+    struct us_diag d;
+    o.top_k = US_SEARCH_MAX_TOP + 1;
+    CHECK(search_run(&sp, &ev, &o, &res1, &d) == US_EINPUT);
+    CHECK_STR(d.path, "search.top");
+    o.top_k = 0;
+    o.objective = (enum us_objective)7;
+    CHECK(search_run(&sp, &ev, &o, &res1, &d) == US_EINPUT);
+    CHECK_STR(us_objective_name(US_OBJECTIVE_ENERGY), "energy");
+    CHECK_STR(us_prune_name(US_PRUNE_DOMINATED), "dominated");
+}
+
+int main(void)
+{
+    test_divisors();
+    test_splits();
+    test_space_count();
+    test_memory_prune();
+    test_threads_identical();
+    test_brute_force();
+    test_refine_fixed_constraints();
+    test_domain();
+    test_progress_and_errors();
+    return test_summary("test_search");
+}
