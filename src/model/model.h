@@ -13,40 +13,54 @@ enum model_op_kind {
     MODEL_OP_MEM       /* memory-bound elementwise / norm / softmax / router ops */
 };
 
-#define MODEL_MAX_OPS 24
+/* 22 ops for an MLA + MoE layer; the MTP module adds its projection and head (27). */
+#define MODEL_MAX_OPS 32
 
 /* One op on one chip for one micro-batch. For a GEMM, (m, n, k) is the shape of one
  * multiply on this chip and count how many such multiplies run (e.g. local experts);
  * flop = 2*m*n*k*count for the forward. */
 struct model_op {
-    const char *name;       /* static string, e.g. "qkv_proj" */
+    const char *name; /* static string, e.g. "qkv_proj" */
     enum model_op_kind kind;
     double m, n, k, count;
-    double fwd_flop, bwd_flop;   /* FLOPs, forward and backward (bwd = 2x fwd for GEMMs) */
-    double fwd_B, bwd_B;         /* HBM bytes read + written */
-    bool recomputed_selective;   /* re-run in backward under selective recompute */
+    double fwd_flop, bwd_flop; /* FLOPs, forward and backward (bwd = 2x fwd for GEMMs) */
+    double fwd_B, bwd_B;       /* HBM bytes read + written */
+    bool recomputed_selective; /* re-run in backward under selective recompute */
 };
 
 /* Communication of one layer on one chip for one micro-batch. Sizes are the collective's
- * total buffer size as nccl-tests counts it (all-gather: the gathered output). */
+ * total buffer size as nccl-tests counts it (all-gather: the gathered output).
+ * Backward counts include what recomputation repeats: under full recompute the forward's
+ * collectives run again before the backward (docs/MODEL.md section 1.6). */
 struct model_comm {
-    int tp_collectives_fwd;  /* number of TP collectives in forward (AG/RS with SP, AR without) */
+    int tp_collectives_fwd; /* number of TP collectives in forward (AG/RS with SP, AR without) */
     int tp_collectives_bwd;
-    double tp_B;             /* size of each TP collective */
-    double cp_B;             /* KV bytes exchanged by context parallelism, fwd (bwd = 2x) */
-    int ep_a2a_fwd;          /* all-to-alls in forward (dispatch + combine = 2) */
-    double ep_B;             /* bytes per EP all-to-all per chip */
+    double tp_B;    /* mean size of one TP collective (tp_fwd_B / tp_collectives_fwd) */
+    double cp_B;    /* KV bytes this chip sends around the CP ring, forward */
+    int ep_a2a_fwd; /* all-to-alls in forward (dispatch + combine = 2) */
+    double ep_B;    /* bytes per EP all-to-all per chip */
+    /* Added by model: exact totals, since a layer's collectives differ in size (MLA gathers
+     * its low-rank latents, MoE gathers top_k routed copies of each token). */
+    double tp_fwd_B, tp_bwd_B; /* sum of the sizes of the TP collectives, fwd / bwd */
+    double cp_bwd_B;           /* K/V + dK/dV ring traffic in backward (+ recompute) */
+    int ep_a2a_bwd;            /* all-to-alls in backward (2, or 4 under full recompute) */
 };
 
 struct model_layer {
     struct model_op ops[MODEL_MAX_OPS];
     int nops;
-    double fwd_flop, bwd_flop;   /* sums over ops */
-    double recompute_flop;       /* extra forward FLOPs in backward for the layout's recompute */
+    double fwd_flop, bwd_flop; /* sums over ops */
+    double recompute_flop;     /* extra forward FLOPs in backward for the layout's recompute */
     double fwd_B, bwd_B;
     double act_B;                /* activation bytes kept for backward (layout's recompute) */
     double params;               /* parameters of this layer held by this chip (before ZeRO) */
     double params_full;          /* parameters of this layer, unsplit */
+    double params_expert;        /* part of params in routed experts: sharded over ep, their
+                                    optimizer over the expert-data-parallel group dp*cp/ep */
+    double params_tp_replicated; /* part of params every TP rank holds whole (norm weights,
+                                    router, MLA down-projections) */
+    double act_full_B;           /* activation bytes without recompute: what backward rebuilds
+                                    of one recomputed layer at a time */
     double model_flop;           /* model FLOPs of this layer per micro-batch, whole layer
                                     unsplit, forward + backward, no recompute */
     struct model_comm comm;
@@ -57,30 +71,55 @@ struct model_split {
     int tp, cp, ep;
     bool sequence_parallel;
     enum us_recompute recompute;
-    int micro_batch;  /* b: sequences per micro-batch */
-    int seq_len;      /* s: tokens per sequence */
+    int micro_batch; /* b: sequences per micro-batch */
+    int seq_len;     /* s: tokens per sequence */
     enum us_dtype dtype;
 };
 
 struct model_costs {
-    struct model_layer dense;   /* one dense transformer layer */
-    struct model_layer moe;     /* one MoE layer (zero when the model has none) */
-    struct model_layer embed;   /* embedding lookup (first pipeline stage) */
-    struct model_layer head;    /* final norm, logits and loss (last pipeline stage) */
-    int n_dense, n_moe;         /* layers of each kind in the whole model */
+    struct model_layer dense; /* one dense transformer layer */
+    struct model_layer moe;   /* one MoE layer (zero when the model has none) */
+    struct model_layer embed; /* embedding lookup (first pipeline stage) */
+    struct model_layer head;  /* final norm, logits and loss (last pipeline stage) */
+    int n_dense, n_moe;       /* layers of each kind in the whole model */
+    /* Added by model: DeepSeek-style multi-token-prediction modules, run on the last stage
+     * after the head. One module = two norms, the 2h->h projection, one transformer layer
+     * (MoE when the model has experts), the shared final norm, logits and loss. */
+    struct model_layer mtp;
+    int n_mtp;
 };
 
 /* Parameter counts of the whole model (embeddings and head included, untied unless the
- * model ties them). active = parameters one token touches (MoE: top_k + shared). */
+ * model ties them). active = parameters one token touches (MoE: top_k + shared).
+ * As DeepSeek reports them, MTP modules are not in these totals: see model_mtp_params. */
 void model_params(const struct spec_model *m, double *total, double *active);
 
-/* Model FLOPs of one training step for `tokens` tokens: 6 * active_params_non_embedding
- * * tokens + attention + logits, the MFU numerator (no recompute). */
+/* Parameters of the MTP modules that training adds (embedding and output head shared with
+ * the main model, so not counted again). 0 when mtp_layers = 0. */
+double model_mtp_params(const struct spec_model *m);
+
+/* Activation bytes one chip keeps for backward of one layer (dense or MoE) under the split's
+ * recompute mode. flash=false gives the Korthikanti et al. 2022 accounting (s^2 softmax and
+ * dropout tensors kept); model_costs_compute always uses flash=true. */
+double model_layer_act_B(const struct spec_model *m, const struct model_split *s, bool moe,
+                         bool flash);
+
+/* Model FLOPs per token, the MFU numerator (no recompute): 6 * active matmul parameters
+ * (embedding lookup excluded) + 6*s*heads*(qk_dim + v_dim) per layer for attention counted
+ * over the full s x s matrix (SC'21 eq. 3 / PaLM appendix B) + 6*h*V for the logits, plus
+ * the MTP modules. Multiply by tokens for a step. */
 double model_flop_per_token(const struct spec_model *m, int seq_len);
 
 /* Fills c for the split. Never fails: the split must have been checked (plan_check). */
 void model_costs_compute(const struct spec_model *m, const struct model_split *s,
                          struct model_costs *c);
+
+/* Bytes per element for a compute dtype: GEMM operands (fp32 4, fp16/bf16 2, fp8 1, fp4 0.5),
+ * activations (bf16, fp32 for fp32 training) and main grads (fp32; fp16 for fp16 training,
+ * as Megatron's accumulate_allreduce_grads_in_fp32 default does). */
+double model_gemm_elem_B(enum us_dtype dt);
+double model_act_elem_B(enum us_dtype dt);
+double model_grad_elem_B(enum us_dtype dt);
 
 /* Is layer index i (0-based) an MoE layer? */
 bool model_layer_is_moe(const struct spec_model *m, int i);

@@ -1,0 +1,634 @@
+/* model: FLOPs, HBM bytes, activation bytes, parameters and collective sizes of one
+ * transformer layer (dense, MoE, MLA), the embedding, the head and MTP modules, on one chip
+ * for one micro-batch of b sequences of s tokens under a TP/SP/CP/EP split.
+ * Formulas and their sources: docs/MODEL.md section 1. Not here: time, memory totals per
+ * chip (parallel/plan.c). Biases and learned position embeddings are not counted (the spec
+ * has no field for them; they are under 0.5% of GPT-3's parameters and absent in RoPE models). */
+#include <string.h>
+
+#include "core/core.h"
+#include "model/model.h"
+
+/* The paper's letters for one split (Korthikanti et al. 2022 notation), as doubles. */
+struct dims {
+    double b, s, h, a, f, V;
+    double t, c, e;
+    double a_chip;  /* query heads per chip: a/t */
+    double kv_chip; /* K/V heads materialised per chip: g/t, 1 when tp > g (KV replicated,
+                       as Megatron does), a/t for MLA (K/V expanded per head) */
+    double kv_full; /* the same, unsplit */
+    double dqk, dv; /* per-head widths of Q/K and of V */
+    double T;       /* tokens of the micro-batch on one chip entering the GEMMs: b*s/c */
+    double Tn;      /* tokens per chip outside the TP regions: T/t with SP, T without */
+    double w_in;    /* bytes per GEMM operand element (the compute dtype) */
+    double w_act;   /* bytes per activation element (bf16 unless fp32) */
+    double w_grad;  /* bytes per main-grad element */
+    double nmat;    /* GEMMs per MLP: 3 gated, 2 plain */
+    bool sp, mla, moe;
+    enum us_recompute rc;
+    /* MoE */
+    double E, k, fe, fs; /* experts, top_k, expert hidden, shared-expert hidden (shared*fe) */
+    double R;            /* routed rows per chip after dispatch and the TP gather: T*k*cf */
+    double Rl;           /* routed rows this chip sends into the dispatch: Tn*k*cf */
+};
+
+double model_gemm_elem_B(enum us_dtype dt)
+{
+    switch (dt) {
+    case US_DTYPE_FP32:
+        return 4.0;
+    case US_DTYPE_FP8:
+        return 1.0;
+    case US_DTYPE_FP4:
+        return 0.5;
+    default:
+        return 2.0;
+    }
+}
+
+double model_act_elem_B(enum us_dtype dt)
+{
+    return dt == US_DTYPE_FP32 ? 4.0 : 2.0;
+}
+
+double model_grad_elem_B(enum us_dtype dt)
+{
+    /* Megatron sets accumulate_allreduce_grads_in_fp32 for bf16 (arguments.py), so main
+     * grads are fp32 for bf16 and the fp8/fp4 recipes built on it; fp16 keeps fp16 grads. */
+    return dt == US_DTYPE_FP16 ? 2.0 : 4.0;
+}
+
+static void dims_init(struct dims *D, const struct spec_model *m, const struct model_split *s)
+{
+    memset(D, 0, sizeof *D);
+    D->b = s->micro_batch > 0 ? s->micro_batch : 1;
+    D->s = s->seq_len > 0 ? s->seq_len : 1;
+    D->h = m->hidden;
+    D->a = m->heads;
+    D->f = m->ffn_hidden;
+    D->V = (double)m->vocab;
+    D->t = s->tp > 0 ? s->tp : 1;
+    D->c = s->cp > 0 ? s->cp : 1;
+    D->e = s->ep > 0 ? s->ep : 1;
+    D->sp = s->sequence_parallel && D->t > 1;
+    D->rc = s->recompute;
+    D->mla = m->has_mla;
+    D->moe = m->has_moe && m->moe.experts > 0;
+    D->nmat = m->gated_mlp ? 3.0 : 2.0;
+    D->a_chip = D->a / D->t;
+    double g = m->kv_heads > 0 ? m->kv_heads : m->heads;
+    double d = m->head_dim > 0 ? m->head_dim : D->h / D->a;
+    if (D->mla) {
+        D->dqk = m->mla.qk_nope_head_dim + m->mla.qk_rope_head_dim;
+        D->dv = m->mla.v_head_dim;
+        D->kv_full = D->a;
+        D->kv_chip = D->a_chip;
+    } else {
+        D->dqk = D->dv = d;
+        D->kv_full = g;
+        D->kv_chip = g >= D->t ? g / D->t : 1.0;
+    }
+    D->T = D->b * D->s / D->c;
+    D->Tn = D->sp ? D->T / D->t : D->T;
+    D->w_in = model_gemm_elem_B(s->dtype);
+    D->w_act = model_act_elem_B(s->dtype);
+    D->w_grad = model_grad_elem_B(s->dtype);
+    if (D->moe) {
+        D->E = m->moe.experts;
+        D->k = m->moe.top_k;
+        D->fe = m->moe.expert_ffn_hidden;
+        D->fs = (double)m->moe.shared_experts * D->fe;
+        double cf = m->moe.capacity_factor > 0 ? m->moe.capacity_factor : 1.0;
+        D->R = D->T * D->k * cf;
+        D->Rl = D->Tn * D->k * cf;
+    }
+}
+
+/* --- building a layer ---------------------------------------------------------------- */
+
+static void layer_reset(struct model_layer *L)
+{
+    L->nops = 0;
+    L->fwd_flop = L->bwd_flop = L->recompute_flop = 0;
+    L->fwd_B = L->bwd_B = L->act_B = L->act_full_B = 0;
+    L->params = L->params_full = L->params_expert = L->params_tp_replicated = 0;
+    L->model_flop = 0;
+    memset(&L->comm, 0, sizeof L->comm);
+}
+
+static struct model_op *op_add(struct model_layer *L, const char *name, enum model_op_kind kind)
+{
+    US_ASSERT(L->nops < MODEL_MAX_OPS, "layer has more than %d ops", MODEL_MAX_OPS);
+    struct model_op *o = &L->ops[L->nops++];
+    *o = (struct model_op){.name = name, .kind = kind};
+    return o;
+}
+
+/* A GEMM of (m x k) by (k x n), `count` times. Forward reads X and W at the GEMM width and
+ * writes Y at the activation width; backward is dgrad (dY, W -> dX) plus wgrad (X, dY ->
+ * dW accumulated into the fp32 main grad, read and written). bwd FLOPs = 2 x fwd. */
+static struct model_op *gemm(struct model_layer *L, const struct dims *D, const char *name,
+                             double m, double n, double k, double count)
+{
+    struct model_op *o = op_add(L, name, MODEL_OP_GEMM);
+    o->m = m;
+    o->n = n;
+    o->k = k;
+    o->count = count;
+    o->fwd_flop = 2.0 * m * n * k * count;
+    o->bwd_flop = 2.0 * o->fwd_flop;
+    o->fwd_B = count * (m * k * D->w_in + k * n * D->w_in + m * n * D->w_act);
+    o->bwd_B = count * ((m * n * D->w_in + k * n * D->w_in + m * k * D->w_act) +
+                        (m * k * D->w_in + m * n * D->w_in + 2.0 * k * n * D->w_grad));
+    return o;
+}
+
+/* A memory-bound op: priced by bytes. Its few vector FLOPs per element do not run on the
+ * matrix units and are left out of FLOP counts (docs/MODEL.md 1.2). */
+static void mem(struct model_layer *L, const char *name, double fwd_B, double bwd_B)
+{
+    struct model_op *o = op_add(L, name, MODEL_OP_MEM);
+    o->fwd_B = fwd_B;
+    o->bwd_B = bwd_B;
+}
+
+enum { PRM_SPLIT = 0, PRM_REPLICATED = 1, PRM_EXPERT = 2 };
+
+static void prm(struct model_layer *L, double chip, double full, int kind)
+{
+    L->params += chip;
+    L->params_full += full;
+    if (kind == PRM_REPLICATED)
+        L->params_tp_replicated += chip;
+    if (kind == PRM_EXPERT)
+        L->params_expert += chip;
+}
+
+static void tp_add(struct model_layer *L, const struct dims *D, int nfwd, int nbwd, double size_B)
+{
+    if (D->t <= 1)
+        return;
+    L->comm.tp_collectives_fwd += nfwd;
+    L->comm.tp_collectives_bwd += nbwd;
+    L->comm.tp_fwd_B += nfwd * size_B;
+    L->comm.tp_bwd_B += nbwd * size_B;
+}
+
+/* Column-parallel GEMM input of size_B (gathered): with SP an all-gather forward, and in
+ * backward the all-gather again (the input is kept split, Korthikanti et al. 2022 s4.2.2)
+ * plus the reduce-scatter of the input gradient; without SP one all-reduce in backward
+ * (Shoeybi et al. 2019, the f operator). */
+static void tp_column(struct model_layer *L, const struct dims *D, double size_B)
+{
+    if (D->sp)
+        tp_add(L, D, 1, 2, size_B);
+    else
+        tp_add(L, D, 0, 1, size_B);
+}
+
+/* Row-parallel GEMM output: with SP a reduce-scatter forward and an all-gather backward;
+ * without SP an all-reduce forward (the g operator). */
+static void tp_row(struct model_layer *L, const struct dims *D, double size_B)
+{
+    if (D->sp)
+        tp_add(L, D, 1, 1, size_B);
+    else
+        tp_add(L, D, 1, 0, size_B);
+}
+
+static void norm(struct model_layer *L, const struct dims *D, const char *name, double tokens,
+                 double width)
+{
+    /* fwd reads x, writes y; bwd reads dy and x, writes dx. */
+    mem(L, name, 2.0 * tokens * width * D->w_act, 3.0 * tokens * width * D->w_act);
+}
+
+static void residual(struct model_layer *L, const struct dims *D, const char *name)
+{
+    /* Fused dropout + residual add: reads x and the residual, writes the sum and a 1-byte
+     * mask; backward reads dy and the mask, writes dx. */
+    double n = D->Tn * D->h;
+    mem(L, name, 3.0 * n * D->w_act + n, 2.0 * n * D->w_act + n);
+}
+
+/* Attention block: input norm, projections, flash-attention core, output projection,
+ * residual. Returns the core's op index. */
+static int attn_block(struct model_layer *L, const struct dims *D, const struct spec_model *m)
+{
+    double T = D->T, Tn = D->Tn, h = D->h;
+    norm(L, D, "attn_norm", Tn, h);
+    prm(L, h, h, PRM_REPLICATED);
+    if (!D->mla) {
+        double n_chip = (D->a_chip + 2.0 * D->kv_chip) * D->dqk;
+        double n_full = (D->a + 2.0 * D->kv_full) * D->dqk;
+        gemm(L, D, "qkv_proj", T, n_chip, h, 1);
+        prm(L, h * n_chip, h * n_full, PRM_SPLIT);
+        tp_column(L, D, T * h * D->w_act);
+    } else {
+        /* Megatron-Core MLA: the down-projections are duplicated on every TP rank and run
+         * on the SP-local tokens; the up-projections are column-parallel, so the TP
+         * all-gather moves the low-rank latents, not h. */
+        double ql = m->mla.q_lora_rank, kvl = m->mla.kv_lora_rank;
+        double rope = m->mla.qk_rope_head_dim, nope = m->mla.qk_nope_head_dim;
+        if (ql > 0) {
+            gemm(L, D, "q_down", Tn, ql, h, 1);
+            prm(L, h * ql, h * ql, PRM_REPLICATED);
+            norm(L, D, "q_norm", Tn, ql);
+            prm(L, ql, ql, PRM_REPLICATED);
+            gemm(L, D, "q_up", T, D->a_chip * D->dqk, ql, 1);
+            prm(L, ql * D->a_chip * D->dqk, ql * D->a * D->dqk, PRM_SPLIT);
+            tp_column(L, D, T * ql * D->w_act);
+        } else {
+            gemm(L, D, "q_proj", T, D->a_chip * D->dqk, h, 1);
+            prm(L, h * D->a_chip * D->dqk, h * D->a * D->dqk, PRM_SPLIT);
+            tp_column(L, D, T * h * D->w_act);
+        }
+        gemm(L, D, "kv_down", Tn, kvl + rope, h, 1);
+        prm(L, h * (kvl + rope), h * (kvl + rope), PRM_REPLICATED);
+        norm(L, D, "kv_norm", Tn, kvl);
+        prm(L, kvl, kvl, PRM_REPLICATED);
+        gemm(L, D, "kv_up", T, D->a_chip * (nope + D->dv), kvl, 1);
+        prm(L, kvl * D->a_chip * (nope + D->dv), kvl * D->a * (nope + D->dv), PRM_SPLIT);
+        tp_column(L, D, T * (kvl + rope) * D->w_act);
+    }
+
+    /* Flash-attention core, causal: half of the s x s score matrix is computed (the
+     * diagonal's extra s/2 is ignored). Full-matrix forward = 2*b*s^2*a*(dqk + dv), so
+     * causal = b*s^2*a*(dqk + dv); per chip / (t*c) with load-balanced CP. Backward =
+     * 2.5 x forward (Dao 2023, FlashAttention-2, s4: 5 matmuls backward vs 2 forward).
+     * Shape: s/c queries x s/2 keys on average, k = dqk + dv, count = b*a/t. */
+    int core = L->nops;
+    struct model_op *o = op_add(L, "attn_core", MODEL_OP_ATTN);
+    o->m = D->s / D->c;
+    o->n = D->s / 2.0;
+    o->k = D->dqk + D->dv;
+    o->count = D->b * D->a_chip;
+    o->fwd_flop = 2.0 * o->m * o->n * o->k * o->count;
+    o->bwd_flop = 2.5 * o->fwd_flop;
+    o->recomputed_selective = true;
+    {
+        /* Compulsory traffic: Q, O, LSE for the local queries; K, V for the whole context
+         * (each ring step's chunk read once). Backward reads Q, K, V, O, dO, LSE and
+         * writes dQ, dK, dV. */
+        double q = T * D->a_chip * D->dqk * D->w_act;
+        double out = T * D->a_chip * D->dv * D->w_act;
+        double kv = D->b * D->s * D->kv_chip * (D->dqk + D->dv) * D->w_act;
+        double lse = T * D->a_chip * 4.0;
+        o->fwd_B = q + kv + out + lse;
+        o->bwd_B = 2.0 * (q + kv) + 2.0 * out + lse;
+    }
+    if (D->c > 1) {
+        /* Ring attention: this chip's K/V chunk passes c-1 hops; backward circulates K/V
+         * and dK/dV (Liu et al. 2023; Megatron-Core context parallelism). */
+        double chunk = D->T * D->kv_chip * (D->dqk + D->dv) * D->w_act;
+        L->comm.cp_B += (D->c - 1.0) * chunk;
+        L->comm.cp_bwd_B += 2.0 * (D->c - 1.0) * chunk;
+        if (D->rc != US_RECOMPUTE_NONE)
+            L->comm.cp_bwd_B += (D->c - 1.0) * chunk;
+    }
+
+    gemm(L, D, "o_proj", T, h, D->a_chip * D->dv, 1);
+    prm(L, D->a_chip * D->dv * h, D->a * D->dv * h, PRM_SPLIT);
+    tp_row(L, D, T * h * D->w_act);
+    residual(L, D, "attn_residual");
+    return core;
+}
+
+static void act_fn(struct model_layer *L, const struct dims *D, const char *name, double rows,
+                   double width)
+{
+    /* plain: reads x, writes y; bwd reads dy, x, writes dx. gated (SwiGLU): reads gate and
+     * up, writes y; bwd reads dy, gate, up, writes dgate, dup. */
+    double n = rows * width * D->w_act;
+    if (D->nmat > 2.5)
+        mem(L, name, 3.0 * n, 5.0 * n);
+    else
+        mem(L, name, 2.0 * n, 3.0 * n);
+}
+
+static void dense_mlp(struct model_layer *L, const struct dims *D)
+{
+    double T = D->T, h = D->h, ft = D->f / D->t, ng = D->nmat - 1.0;
+    norm(L, D, "mlp_norm", D->Tn, h);
+    prm(L, h, h, PRM_REPLICATED);
+    gemm(L, D, "mlp_fc1", T, ft, h, ng);
+    prm(L, ng * h * ft, ng * h * D->f, PRM_SPLIT);
+    tp_column(L, D, T * h * D->w_act);
+    act_fn(L, D, "mlp_act", T, ft);
+    gemm(L, D, "mlp_fc2", T, h, ft, 1);
+    prm(L, h * ft, h * D->f, PRM_SPLIT);
+    tp_row(L, D, T * h * D->w_act);
+    residual(L, D, "mlp_residual");
+}
+
+static void moe_mlp(struct model_layer *L, const struct dims *D)
+{
+    double T = D->T, Tn = D->Tn, h = D->h, ng = D->nmat - 1.0;
+    double E = D->E, e = D->e, fet = D->fe / D->t, local = E / e;
+    norm(L, D, "mlp_norm", Tn, h);
+    prm(L, h, h, PRM_REPLICATED);
+    /* Router: replicated weights, run on the SP-local tokens (Megatron-Core TopKRouter). */
+    gemm(L, D, "router", Tn, E, h, 1);
+    prm(L, h * E, h * E, PRM_REPLICATED);
+    mem(L, "router_topk", 2.0 * Tn * E * 4.0, 2.0 * Tn * E * 4.0);
+    /* Permute: each local token copied top_k times (times the capacity factor). */
+    mem(L, "moe_permute", (Tn * h + D->Rl * h) * D->w_act, (Tn * h + D->Rl * h) * D->w_act);
+    if (e > 1) {
+        L->comm.ep_a2a_fwd += 2;
+        L->comm.ep_a2a_bwd += 2;
+        L->comm.ep_B = D->Rl * h * D->w_act;
+    }
+    /* Expert TP = TP (Megatron before parallel folding): after dispatch the routed tokens
+     * are all-gathered over TP, experts are column/row split, then reduce-scattered. */
+    if (D->sp) {
+        tp_add(L, D, 1, 1, D->R * h * D->w_act); /* AG fwd, RS of its gradient bwd */
+        tp_add(L, D, 1, 1, D->R * h * D->w_act); /* RS fwd, AG bwd */
+    } else {
+        tp_add(L, D, 1, 1, D->R * h * D->w_act); /* AR of the row-parallel output, AR of dX */
+    }
+    /* Each chip's E/e local experts process on average R rows in all: tokens of the EP
+     * group (e*T) x top_k / experts x local experts. */
+    double m_e = D->R / local;
+    gemm(L, D, "expert_fc1", m_e, fet, h, local * ng);
+    prm(L, local * ng * h * fet, E * ng * h * D->fe, PRM_EXPERT);
+    act_fn(L, D, "expert_act", D->R, fet);
+    gemm(L, D, "expert_fc2", m_e, h, fet, local);
+    prm(L, local * h * fet, E * h * D->fe, PRM_EXPERT);
+    mem(L, "moe_unpermute", (D->Rl * h + Tn * h) * D->w_act + D->Rl * 4.0,
+        (D->Rl * h + Tn * h) * D->w_act + D->Rl * 4.0);
+    if (D->fs > 0) {
+        double fst = D->fs / D->t;
+        gemm(L, D, "shared_fc1", T, fst, h, ng);
+        prm(L, ng * h * fst, ng * h * D->fs, PRM_SPLIT);
+        tp_column(L, D, T * h * D->w_act);
+        act_fn(L, D, "shared_act", T, fst);
+        gemm(L, D, "shared_fc2", T, h, fst, 1);
+        prm(L, h * fst, h * D->fs, PRM_SPLIT);
+        tp_row(L, D, T * h * D->w_act);
+    }
+    residual(L, D, "mlp_residual");
+}
+
+/* Activation bytes kept for backward by one layer on one chip. Korthikanti et al. 2022
+ * s4.1 term by term (2-byte activations, 1-byte dropout masks), generalised: widths a*dqk
+ * for Q and kv*dqk, kv*dv for K and V (GQA, MLA), the gated MLP's second f-sized tensor,
+ * MoE rows R = T*top_k*cf, CP through T = b*s/c. flash: the s^2 softmax, its dropout mask
+ * and output are replaced by the fp32 log-sum-exp per query and head. */
+static double act_layer(const struct dims *D, const struct spec_model *m, bool moe_layer,
+                        enum us_recompute rc, bool flash)
+{
+    double T = D->T, Tn = D->Tn, h = D->h, w = D->w_act;
+    if (rc == US_RECOMPUTE_FULL)
+        return w * Tn * h; /* the layer input only (Korthikanti Table 2: 2sbh, /t with SP) */
+    /* attention block */
+    double A = w * Tn * h + w * Tn * h; /* norm input; projection input (norm output) */
+    if (D->mla) {
+        double ql = m->mla.q_lora_rank, kvl = m->mla.kv_lora_rank;
+        A += 2.0 * w * Tn * ql + 2.0 * w * Tn * kvl; /* latent norm inputs and up inputs */
+    }
+    A += w * T * (D->a_chip * D->dqk + D->kv_chip * D->dqk + D->kv_chip * D->dv); /* Q K V */
+    double core =
+        flash ? 4.0 * T * D->a_chip : (2.0 * w + 1.0) * D->a_chip * D->b * (D->s / D->c) * D->s;
+    if (rc != US_RECOMPUTE_SELECTIVE)
+        A += core;
+    A += w * T * D->a_chip * D->dv; /* output-projection input */
+    A += Tn * h;                    /* dropout mask */
+    /* MLP block */
+    double M = w * Tn * h + w * Tn * h + Tn * h; /* norm input, fc1/router input, mask */
+    if (!moe_layer) {
+        double ft = D->f / D->t;
+        M += w * T * ft * (D->nmat - 1.0) + w * T * ft; /* activation input(s) and output */
+    } else {
+        double fet = D->fe / D->t;
+        M += 4.0 * Tn * D->E;                                   /* router probabilities fp32 */
+        M += w * D->R * h;                                      /* expert fc1 input (gathered) */
+        M += w * D->R * fet * (D->nmat - 1.0) + w * D->R * fet; /* expert activation in/out */
+        M += w * D->Rl * h;                                     /* expert outputs for combine */
+        if (D->fs > 0) {
+            double fst = D->fs / D->t;
+            M += w * T * fst * (D->nmat - 1.0) + w * T * fst;
+        }
+    }
+    return A + M;
+}
+
+static void layer_sum(struct model_layer *L)
+{
+    L->fwd_flop = L->bwd_flop = L->fwd_B = L->bwd_B = 0;
+    for (int i = 0; i < L->nops; i++) {
+        L->fwd_flop += L->ops[i].fwd_flop;
+        L->bwd_flop += L->ops[i].bwd_flop;
+        L->fwd_B += L->ops[i].fwd_B;
+        L->bwd_B += L->ops[i].bwd_B;
+    }
+    L->comm.tp_B =
+        L->comm.tp_collectives_fwd > 0 ? L->comm.tp_fwd_B / L->comm.tp_collectives_fwd : 0.0;
+}
+
+/* Matmul parameters one token uses in a layer, unsplit (the 6N of the MFU numerator). */
+static double layer_matmul_active(const struct spec_model *m, const struct dims *D, bool moe_layer)
+{
+    double h = D->h, attn;
+    if (D->mla) {
+        double ql = m->mla.q_lora_rank, kvl = m->mla.kv_lora_rank;
+        double rope = m->mla.qk_rope_head_dim, nope = m->mla.qk_nope_head_dim;
+        attn = (ql > 0 ? h * ql + ql * D->a * D->dqk : h * D->a * D->dqk) + h * (kvl + rope) +
+               kvl * D->a * (nope + D->dv) + D->a * D->dv * h;
+    } else {
+        attn = h * (D->a + 2.0 * D->kv_full) * D->dqk + D->a * D->dv * h;
+    }
+    if (!moe_layer)
+        return attn + D->nmat * h * D->f;
+    return attn + h * D->E + (D->k * D->fe + D->fs) * D->nmat * h;
+}
+
+/* Full-matrix attention FLOPs per token per layer, fwd + bwd: 3 x 2*s*a*(dqk + dv). */
+static double attn_model_flop_per_token(const struct dims *D)
+{
+    return 6.0 * D->s * D->a * (D->dqk + D->dv);
+}
+
+/* One transformer layer (attention + dense or MoE MLP) appended to L, with its recompute
+ * accounting. */
+static void transformer_layer(struct model_layer *L, const struct dims *D,
+                              const struct spec_model *m, bool moe_layer)
+{
+    int first = L->nops;
+    struct model_comm before = L->comm;
+    int core = attn_block(L, D, m);
+    if (moe_layer)
+        moe_mlp(L, D);
+    else
+        dense_mlp(L, D);
+    double fwd = 0;
+    for (int i = first; i < L->nops; i++)
+        fwd += L->ops[i].fwd_flop;
+    if (D->rc == US_RECOMPUTE_SELECTIVE) {
+        L->recompute_flop += L->ops[core].fwd_flop;
+    } else if (D->rc == US_RECOMPUTE_FULL) {
+        /* Full recompute re-runs the layer forward, collectives included. */
+        L->recompute_flop += fwd;
+        L->comm.tp_collectives_bwd += L->comm.tp_collectives_fwd - before.tp_collectives_fwd;
+        L->comm.tp_bwd_B += L->comm.tp_fwd_B - before.tp_fwd_B;
+        L->comm.ep_a2a_bwd += L->comm.ep_a2a_fwd - before.ep_a2a_fwd;
+    }
+    L->act_B += act_layer(D, m, moe_layer, D->rc, true);
+    L->act_full_B += act_layer(D, m, moe_layer, US_RECOMPUTE_NONE, true);
+    L->model_flop +=
+        D->b * D->s * (6.0 * layer_matmul_active(m, D, moe_layer) + attn_model_flop_per_token(D));
+}
+
+/* Final norm, vocab-parallel logits and cross-entropy (Megatron's vocab-parallel loss keeps
+ * the fp32 softmax, 4*s*b*V/t bytes: Korthikanti et al. 2022 s4.3). */
+static void head_ops(struct model_layer *L, const struct dims *D, bool own_weight)
+{
+    double T = D->T, h = D->h, Vt = D->V / D->t;
+    norm(L, D, "final_norm", D->Tn, h);
+    prm(L, h, h, PRM_REPLICATED);
+    gemm(L, D, "logits", T, Vt, h, 1);
+    if (own_weight)
+        prm(L, h * Vt, h * D->V, PRM_SPLIT);
+    tp_column(L, D, T * h * D->w_act);
+    mem(L, "cross_entropy", T * Vt * (D->w_act + 4.0), T * Vt * (4.0 + D->w_act));
+    /* Kept for backward: norm input and logits input (SP-split) and the fp32 softmax. */
+    L->act_B += D->w_act * D->Tn * h * 2.0 + 4.0 * T * Vt;
+    L->act_full_B += D->w_act * D->Tn * h * 2.0 + 4.0 * T * Vt;
+    L->model_flop += D->b * D->s * 6.0 * h * D->V;
+}
+
+static void build_embed(struct model_layer *L, const struct dims *D)
+{
+    double T = D->T, h = D->h, Vt = D->V / D->t;
+    layer_reset(L);
+    /* Vocab-parallel lookup: each rank gathers the T/t rows in its slice (on average) and
+     * writes a T x h partial; backward adds T/t rows into the fp32 main grad. */
+    mem(L, "embedding", (T / D->t) * h * D->w_act + T * h * D->w_act,
+        T * h * D->w_act + 2.0 * (T / D->t) * h * D->w_grad);
+    prm(L, h * Vt, h * D->V, PRM_SPLIT);
+    /* Partial sums combined over TP: reduce-scatter with SP (all-gather backward), else an
+     * all-reduce forward (identity backward). */
+    if (D->sp)
+        tp_add(L, D, 1, 1, T * h * D->w_act);
+    else
+        tp_add(L, D, 1, 0, T * h * D->w_act);
+    L->act_B = L->act_full_B = D->Tn * h; /* embedding dropout mask */
+    layer_sum(L);
+}
+
+static void build_mtp(struct model_layer *L, const struct dims *D, const struct spec_model *m)
+{
+    double T = D->T, h = D->h;
+    layer_reset(L);
+    /* DeepSeek-V3 s2.2: RMSNorm of the hidden state and of the next token's embedding,
+     * concatenated and projected 2h -> h, then one transformer block and the shared head. */
+    mem(L, "mtp_norms", 2.0 * 2.0 * D->Tn * h * D->w_act, 2.0 * 3.0 * D->Tn * h * D->w_act);
+    prm(L, 2.0 * h, 2.0 * h, PRM_REPLICATED);
+    gemm(L, D, "mtp_eh_proj", T, h / D->t, 2.0 * h, 1);
+    prm(L, 2.0 * h * h / D->t, 2.0 * h * h, PRM_SPLIT);
+    tp_column(L, D, T * 2.0 * h * D->w_act);
+    tp_add(L, D, 1, 1, T * h * D->w_act); /* output gathered back to full h */
+    L->act_B += D->w_act * D->Tn * h * 2.0 + D->w_act * D->Tn * 2.0 * h;
+    L->act_full_B += D->w_act * D->Tn * h * 2.0 + D->w_act * D->Tn * 2.0 * h;
+    L->model_flop += D->b * D->s * 6.0 * 2.0 * h * h;
+    transformer_layer(L, D, m, D->moe);
+    head_ops(L, D, false);
+    layer_sum(L);
+}
+
+void model_costs_compute(const struct spec_model *m, const struct model_split *s,
+                         struct model_costs *c)
+{
+    struct dims D;
+    dims_init(&D, m, s);
+
+    layer_reset(&c->dense);
+    transformer_layer(&c->dense, &D, m, false);
+    layer_sum(&c->dense);
+
+    layer_reset(&c->moe);
+    if (D.moe) {
+        transformer_layer(&c->moe, &D, m, true);
+        layer_sum(&c->moe);
+    }
+
+    build_embed(&c->embed, &D);
+
+    layer_reset(&c->head);
+    head_ops(&c->head, &D, !m->tied_embeddings);
+    layer_sum(&c->head);
+
+    c->n_mtp = m->mtp_layers > 0 ? m->mtp_layers : 0;
+    if (c->n_mtp > 0)
+        build_mtp(&c->mtp, &D, m);
+    else
+        layer_reset(&c->mtp);
+
+    int dense_layers = D.moe ? US_MIN(m->moe.dense_layers, m->layers) : m->layers;
+    c->n_dense = dense_layers > 0 ? dense_layers : 0;
+    c->n_moe = m->layers - c->n_dense;
+}
+
+bool model_layer_is_moe(const struct spec_model *m, int i)
+{
+    return m->has_moe && m->moe.experts > 0 && i >= m->moe.dense_layers && i < m->layers;
+}
+
+double model_layer_act_B(const struct spec_model *m, const struct model_split *s, bool moe,
+                         bool flash)
+{
+    struct dims D;
+    dims_init(&D, m, s);
+    return act_layer(&D, m, moe && D.moe, s->recompute, flash);
+}
+
+/* The unsplit costs of one sequence of seq_len tokens. */
+static void unsplit_costs(const struct spec_model *m, int seq_len, struct model_costs *c)
+{
+    struct model_split s = {.tp = 1,
+                            .cp = 1,
+                            .ep = 1,
+                            .sequence_parallel = false,
+                            .recompute = US_RECOMPUTE_NONE,
+                            .micro_batch = 1,
+                            .seq_len = seq_len > 0 ? seq_len : 1,
+                            .dtype = US_DTYPE_BF16};
+    model_costs_compute(m, &s, c);
+}
+
+void model_params(const struct spec_model *m, double *total, double *active)
+{
+    struct model_costs c;
+    unsplit_costs(m, 1, &c);
+    /* Tied embeddings: the head reuses the embedding matrix (head.params has none). */
+    double tot = c.n_dense * c.dense.params_full + c.n_moe * c.moe.params_full +
+                 c.embed.params_full + c.head.params_full;
+    double act = tot;
+    if (c.n_moe > 0) {
+        double idle = (m->moe.experts - m->moe.top_k) * (m->gated_mlp ? 3.0 : 2.0) *
+                      (double)m->hidden * m->moe.expert_ffn_hidden;
+        act -= c.n_moe * idle;
+    }
+    if (total)
+        *total = tot;
+    if (active)
+        *active = act;
+}
+
+double model_mtp_params(const struct spec_model *m)
+{
+    if (m->mtp_layers <= 0)
+        return 0.0;
+    struct model_costs c;
+    unsplit_costs(m, 1, &c);
+    return c.n_mtp * c.mtp.params_full;
+}
+
+double model_flop_per_token(const struct spec_model *m, int seq_len)
+{
+    struct model_costs c;
+    unsplit_costs(m, seq_len, &c);
+    double s = seq_len > 0 ? seq_len : 1;
+    return (c.n_dense * c.dense.model_flop + c.n_moe * c.moe.model_flop + c.head.model_flop +
+            c.n_mtp * c.mtp.model_flop) /
+           s;
+}
