@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "estimate/estimate.h"
 #include "spec/spec.h"
 #include "ultrasim.h"
 
@@ -94,9 +95,23 @@ enum us_status search_run(const struct search_space *sp, const struct search_eva
                           const struct search_opts *opt, struct us_search_result *out,
                           struct us_diag *d);
 
-/* --- the real evaluator: plan + memory + closed form, event simulator, scale ---------- */
-/* Builds an evaluator over a job (not copied; must outlive ev). */
-void search_evaluator_for_job(const struct spec_job *job, struct search_evaluator *ev);
+/* --- the real evaluator: plan, memory, closed form, event simulator, scale ----------- */
+struct search_eval;
+
+/* Builds the evaluator for a job over sp's chip counts and points ev at it. job and sp are
+ * not copied and must outlive it. Returns US_OK or US_ENOMEM. */
+enum us_status search_eval_create(const struct spec_job *job, const struct search_space *sp,
+                                  struct search_eval **out, struct search_evaluator *ev,
+                                  struct us_diag *d);
+void search_eval_destroy(struct search_eval *e); /* NULL is a no-op */
+
+/* Why the system cannot hold `chips` chips; NULL when it can (or chips is not searched). */
+const char *search_eval_topo_reason(const struct search_eval *e, int64_t chips);
+
+/* The closed-form step of one candidate through the evaluator's shortcut (the caches), for
+ * checking it against step_prepare + estimate_step. False when the planner rejects it. */
+bool search_eval_step(const struct search_eval *e, const struct search_cand *c,
+                      struct step_times *st);
 
 /* The best layout for a job whose parallel fields may be unset: what `run` uses. Fields the
  * job fixes are kept; best->chosen_mask marks the others. opt may be NULL (objective time,

@@ -1,0 +1,125 @@
+/* search/api: the two ways in - us_search (public: the best K layouts, the front and the
+ * counts) and search_fill (internal: the best layout for a job with unset fields, what
+ * `run` uses). Both build the space from the job, the real evaluator, and run the engine.
+ * Not here: printing (the CLI does it, progress included, through the callback). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "core/core.h"
+#include "search/search.h"
+
+/* Things the user should know about what was and was not searched. */
+static void add_notes(const struct spec_job *job, const struct search_space *sp,
+                      const struct search_evaluator *ev, const struct search_opts *o,
+                      const struct search_eval *e, struct us_search_result *r)
+{
+    char buf[US_MSG_LEN];
+    int n = r->nnotes;
+    if (n < US_SEARCH_MAX_NOTES) {
+        core_fmt(buf, sizeof buf,
+                 "dtype is the job's (%s): search does not vary it; gpipe is never chosen "
+                 "(1f1b has the same bubble and holds fewer micro-batches)",
+                 us_dtype_name(job->train.dtype));
+        core_strlcpy(r->notes[n++], buf, US_MSG_LEN);
+    }
+    if (n < US_SEARCH_MAX_NOTES && o->refine && !ev->refine)
+        core_strlcpy(r->notes[n++],
+                     "the event simulator is not available: ranked by the closed form only",
+                     US_MSG_LEN);
+    for (int i = 0; i < sp->nchips && n < US_SEARCH_MAX_NOTES; i++) {
+        const char *why = search_eval_topo_reason(e, sp->chips[i]);
+        if (why) {
+            core_fmt(buf, sizeof buf, "%lld chips skipped: %s", (long long)sp->chips[i], why);
+            core_strlcpy(r->notes[n++], buf, US_MSG_LEN);
+        }
+    }
+    r->nnotes = n;
+}
+
+static enum us_status run_search(const struct spec_job *job, const int64_t *chips, size_t nchips,
+                                 bool tp_beyond, const struct search_opts *o,
+                                 struct us_search_result *out, struct us_diag *d)
+{
+    struct search_space *sp = malloc(sizeof *sp);
+    struct search_eval *e = NULL;
+    struct search_evaluator ev;
+    enum us_status st;
+    if (!sp)
+        return core_diag_status(d, US_ENOMEM, NULL, 0, 0, "search", "out of memory");
+    st = search_space_from_job(job, chips, nchips, tp_beyond, sp, d);
+    if (st == US_OK)
+        st = search_eval_create(job, sp, &e, &ev, d);
+    if (st == US_OK)
+        st = search_run(sp, &ev, o, out, d);
+    if (st == US_OK) {
+        out->per_run = job->train.tokens > 0;
+        add_notes(job, sp, &ev, o, e, out);
+    }
+    search_eval_destroy(e);
+    free(sp);
+    return st;
+}
+
+enum us_status us_search(struct us_ctx *ctx, const struct us_job *job,
+                         const struct us_search_options *opt, struct us_search_result *out,
+                         struct us_diag *d)
+{
+    struct us_search_options def;
+    memset(&def, 0, sizeof def);
+    if (!opt)
+        opt = &def;
+    if (!job || !out)
+        return core_diag_set(d, NULL, 0, 0, "search", "no job or no result to fill");
+    if (opt->nchips > 0 && !opt->chips)
+        return core_diag_set(d, NULL, 0, 0, "search.chips", "%zu chip counts but no list",
+                             opt->nchips);
+    struct search_opts o;
+    memset(&o, 0, sizeof o);
+    o.objective = opt->objective;
+    o.deadline_s = opt->deadline_s;
+    o.budget_usd = opt->budget_usd;
+    o.top_k = opt->top_k;
+    o.threads = opt->threads > 0 ? opt->threads : (ctx ? ctx->threads : 0);
+    o.refine = !opt->closed_form_only;
+    o.progress = opt->progress;
+    o.progress_user = opt->progress_user;
+    if ((opt->deadline_s > 0 || opt->budget_usd > 0) && job->spec.train.tokens <= 0)
+        return core_diag_set(d, job->spec.file, 0, 0, "training.tokens",
+                             "a deadline or a budget needs the run's tokens");
+    enum us_status st =
+        run_search(&job->spec, opt->chips, opt->nchips, opt->tp_beyond_domain, &o, out, d);
+    if (st == US_OK && out->ntop == 0)
+        return US_INFEASIBLE;
+    return st;
+}
+
+enum us_status search_fill(const struct spec_job *job, const struct search_opts *opt,
+                           struct us_layout *best, struct us_search_result *stats,
+                           char reason[US_MSG_LEN], struct us_diag *d)
+{
+    struct search_opts def;
+    struct us_search_result *r = stats ? stats : malloc(sizeof *r);
+    if (!r)
+        return core_diag_status(d, US_ENOMEM, NULL, 0, 0, "search", "out of memory");
+    if (!opt) {
+        memset(&def, 0, sizeof def);
+        def.objective = US_OBJECTIVE_TIME;
+        def.refine = true;
+        opt = &def;
+    }
+    if (reason)
+        reason[0] = '\0';
+    enum us_status st = run_search(job, NULL, 0, false, opt, r, d);
+    if (st == US_OK && r->ntop == 0) {
+        st = US_INFEASIBLE;
+        if (reason)
+            core_strlcpy(reason, r->nnotes > 0 ? r->notes[0] : "no layout is valid and fits",
+                         US_MSG_LEN);
+    } else if (st == US_OK) {
+        *best = r->top[0].layout;
+    }
+    if (!stats)
+        free(r);
+    return st;
+}

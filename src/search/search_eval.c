@@ -1,0 +1,233 @@
+/* search/eval: the real evaluator - plan, memory, closed-form step, then the run around it
+ * (stragglers, failures, energy, money from scale/) - and the event-simulator refinement.
+ * It prepares each layout the way step_prepare does, but reuses what does not change
+ * between neighbours: the topology per chip count and the per-layer costs per model split
+ * (a direct-mapped cache per thread). test_search checks the shortcut against
+ * step_prepare. Not here: enumeration or ranking (search.c). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "estimate/estimate.h"
+#include "scale/scale.h"
+#include "search/search.h"
+
+#define COST_SLOTS 128 /* per thread; one tuple touches at most sp x mb x rc splits */
+
+struct per_chips {
+    struct spec_job job; /* the job at this chip count */
+    struct net_topo topo;
+    bool topo_ok;
+    char reason[US_MSG_LEN];
+    double ckpt_B;
+};
+
+struct search_eval {
+    const struct search_space *sp;
+    struct per_chips *pc; /* one per sp->chips[i] */
+    int n;
+    double tokens_per_step;
+};
+
+struct cost_slot {
+    bool used;
+    struct model_split key;
+    struct step_ctx ctx; /* costs filled for key; the rest rewritten per layout */
+};
+
+struct scratch {
+    struct cost_slot slot[COST_SLOTS];
+};
+
+static bool split_eq(const struct model_split *a, const struct model_split *b)
+{
+    return a->tp == b->tp && a->cp == b->cp && a->ep == b->ep &&
+           a->sequence_parallel == b->sequence_parallel && a->recompute == b->recompute &&
+           a->micro_batch == b->micro_batch && a->seq_len == b->seq_len && a->dtype == b->dtype;
+}
+
+static unsigned split_hash(const struct model_split *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a over the fields */
+    const int64_t f[] = {s->tp,
+                         s->cp,
+                         s->ep,
+                         s->sequence_parallel,
+                         (int64_t)s->recompute,
+                         s->micro_batch,
+                         s->seq_len,
+                         (int64_t)s->dtype};
+    for (size_t i = 0; i < US_ARRAY_LEN(f); i++) {
+        h ^= (uint64_t)f[i];
+        h *= 1099511628211ull;
+    }
+    return (unsigned)(h ^ (h >> 29)) % COST_SLOTS;
+}
+
+static int chips_index(const struct search_eval *e, int64_t chips)
+{
+    for (int i = 0; i < e->n; i++)
+        if (e->sp->chips[i] == chips)
+            return i;
+    return -1;
+}
+
+/* The step context for c, from the caches; NULL when the planner rejects it. */
+static struct step_ctx *prepare(const struct search_eval *e, struct scratch *s,
+                                const struct search_cand *c, const struct per_chips **pcp)
+{
+    int i = chips_index(e, c->chips);
+    if (i < 0 || !e->pc[i].topo_ok)
+        return NULL;
+    const struct per_chips *pc = &e->pc[i];
+    struct plan pl;
+    if (!plan_init(&pl, &pc->job, &c->lay))
+        return NULL;
+    struct cost_slot *sl = &s->slot[split_hash(&pl.split)];
+    if (!sl->used || !split_eq(&sl->key, &pl.split)) {
+        model_costs_compute(&pc->job.model, &pl.split, &sl->ctx.costs);
+        sl->key = pl.split;
+        sl->used = true;
+    }
+    struct step_ctx *ctx = &sl->ctx;
+    ctx->job = &pc->job;
+    ctx->plan = pl;
+    ctx->topo = pc->topo;
+    ctx->fits = plan_memory(&ctx->plan, &pc->job, &ctx->costs, &ctx->mem);
+    *pcp = pc;
+    return ctx;
+}
+
+/* The run around one step: stragglers, failures, energy and money (scale/). */
+static void metrics_from(const struct search_eval *e, const struct per_chips *pc,
+                         const struct search_cand *c, const struct step_times *st,
+                         const struct us_memory *mem, struct search_metrics *m)
+{
+    struct scale_input in;
+    struct scale_report rep;
+    memset(&in, 0, sizeof in);
+    in.job = &pc->job;
+    in.step_s = st->step_s;
+    in.compute_busy_s = st->compute_busy_s;
+    in.hbm_busy_s = st->hbm_busy_s;
+    in.hw_flop_per_chip = st->hw_flop_per_chip;
+    in.ckpt_B = pc->ckpt_B;
+    in.tokens_per_step = e->tokens_per_step;
+    in.chips = c->chips;
+    in.dp = c->lay.dp;
+    scale_compute(&in, &rep);
+    m->step_s = rep.step_s;
+    if (rep.has_run) {
+        m->time_s = rep.no_progress ? HUGE_VAL : rep.wall_s;
+        m->cost_usd = rep.no_progress ? HUGE_VAL : rep.cost_usd;
+        m->energy_J = rep.no_progress ? HUGE_VAL : rep.energy_J;
+    } else {
+        m->time_s = rep.step_s;
+        m->cost_usd = rep.usd_per_hour * rep.step_s / 3600.0;
+        m->energy_J = rep.energy_J_per_step;
+    }
+    double model_flop =
+        model_flop_per_token(&pc->job.model, pc->job.train.seq_len) * e->tokens_per_step;
+    double peak = rep.p.peak_flops * (double)c->chips;
+    m->mfu = peak > 0 && rep.step_s > 0 ? model_flop / (peak * rep.step_s) : 0.0;
+    m->peak_B = mem->peak_B;
+    m->capacity_B = mem->capacity_B;
+}
+
+static enum search_verdict eval_estimate(void *user, void *scratch, const struct search_cand *c,
+                                         struct search_metrics *m)
+{
+    const struct search_eval *e = user;
+    const struct per_chips *pc = NULL;
+    struct step_ctx *ctx = prepare(e, scratch, c, &pc);
+    if (!ctx)
+        return SEARCH_INVALID;
+    if (!ctx->fits) {
+        m->peak_B = ctx->mem.peak_B;
+        m->capacity_B = ctx->mem.capacity_B;
+        return SEARCH_NOFIT;
+    }
+    step_groups_init(ctx);
+    struct step_times st;
+    estimate_step(ctx, &st);
+    metrics_from(e, pc, c, &st, &ctx->mem, m);
+    return SEARCH_OK;
+}
+
+static void *eval_thread_init(void *user)
+{
+    (void)user;
+    return calloc(1, sizeof(struct scratch));
+}
+
+static void eval_thread_fini(void *user, void *scratch)
+{
+    (void)user;
+    free(scratch);
+}
+
+enum us_status search_eval_create(const struct spec_job *job, const struct search_space *sp,
+                                  struct search_eval **out, struct search_evaluator *ev,
+                                  struct us_diag *d)
+{
+    *out = NULL;
+    struct search_eval *e = calloc(1, sizeof *e);
+    if (!e || !(e->pc = calloc((size_t)sp->nchips, sizeof *e->pc))) {
+        free(e);
+        return core_diag_status(d, US_ENOMEM, NULL, 0, 0, "search", "out of memory");
+    }
+    e->sp = sp;
+    e->n = sp->nchips;
+    e->tokens_per_step = (double)job->train.global_batch * (double)job->train.seq_len;
+    for (int i = 0; i < e->n; i++) {
+        struct per_chips *pc = &e->pc[i];
+        pc->job = *job;
+        pc->job.chips = sp->chips[i];
+        pc->topo_ok =
+            net_topo_init(&pc->topo, &pc->job.system, sp->chips[i], pc->reason, sizeof pc->reason);
+        pc->ckpt_B = plan_checkpoint_B(&pc->job);
+    }
+    memset(ev, 0, sizeof *ev);
+    ev->user = e;
+    ev->thread_init = eval_thread_init;
+    ev->thread_fini = eval_thread_fini;
+    ev->estimate = eval_estimate;
+    ev->refine = NULL; /* the event simulator joins when src/sim lands */
+    ev->engine_estimate = "closed-form";
+    ev->engine_refine = "event";
+    *out = e;
+    return US_OK;
+}
+
+void search_eval_destroy(struct search_eval *e)
+{
+    if (!e)
+        return;
+    free(e->pc);
+    free(e);
+}
+
+const char *search_eval_topo_reason(const struct search_eval *e, int64_t chips)
+{
+    int i = chips_index(e, chips);
+    return i >= 0 && !e->pc[i].topo_ok ? e->pc[i].reason : NULL;
+}
+
+bool search_eval_step(const struct search_eval *e, const struct search_cand *c,
+                      struct step_times *st)
+{
+    struct scratch *s = eval_thread_init(NULL);
+    const struct per_chips *pc = NULL;
+    bool ok = false;
+    if (s) {
+        struct step_ctx *ctx = prepare(e, s, c, &pc);
+        if (ctx) {
+            step_groups_init(ctx);
+            estimate_step(ctx, st);
+            ok = true;
+        }
+    }
+    free(s);
+    return ok;
+}
