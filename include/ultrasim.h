@@ -323,6 +323,38 @@ enum us_status us_search(struct us_ctx *ctx, const struct us_job *job,
                          const struct us_search_options *opt, struct us_search_result *out,
                          struct us_diag *d);
 
+/* --- small helpers for clients ----------------------------------------------------- */
+/* "tp 8 pp 16 dp 128 ... micro-batch 1 x 16"; fields chosen by ultrasim carry a '*'. */
+void us_layout_format(const struct us_layout *l, char *buf, size_t n);
+/* Which assumptions drive the difference between two results (b relative to a), largest
+ * first, one item per line. name_a/name_b label them (NULL = "a"/"b"). */
+void us_result_explain(const struct us_result *a, const struct us_result *b, const char *name_a,
+                       const char *name_b, char *buf, size_t n);
+
+/* --- sweep ------------------------------------------------------------------------- */
+/* A sweep file names a base job and axes of overrides:
+ *     job: jobs/base.yaml            # relative to the sweep file
+ *     axes: {parallel.tp: [4, 8], system: [dgx-h100, dgx-h200]}
+ *     engine: closed-form            # or event
+ * Every point of the grid is run and written as one row of table `results` in an SQLite
+ * database, which appears only when complete. Built with MPI and started by mpirun, the
+ * ranks share the points and rank 0 writes the database. */
+struct us_sweep_options {
+    int threads; /* per process; 0 = all cores */
+    void (*progress)(void *user, long long done, long long total);
+    void *progress_user;
+};
+
+struct us_sweep_summary {
+    long long points, ok, infeasible, errors;
+    int ranks; /* MPI processes that shared the work (1 without MPI) */
+    int rank;  /* this process's rank: only rank 0 wrote the database */
+};
+
+enum us_status us_sweep(struct us_ctx *ctx, const char *sweep_path, const char *db_path,
+                        const struct us_sweep_options *opt, struct us_sweep_summary *out,
+                        struct us_diag *d);
+
 #ifdef __cplusplus
 }
 #endif
