@@ -80,7 +80,9 @@ double scale_chip_power_W(const struct scale_params *p, double u_compute, double
     /* Linear in activity, the form of the utilization-based server model of Fan, Weber and
      * Barroso, "Power provisioning for a warehouse-sized computer", ISCA 2007, split into a
      * memory part and a compute part as component models of GPU power do (Hong and Kim,
-     * "An integrated GPU power and performance model", ISCA 2010). The memory part at full
+     * "An integrated GPU power and performance model", ISCA 2010); compute phases of a
+     * training step draw far more than communication phases (Choukse et al., "Power
+     * Stabilization for AI Training Datacenters", arXiv:2508.14318). The memory part at full
      * bandwidth is SCALE_HBM_J_PER_BIT x 8 x bandwidth (an assumption, scale.h), capped at
      * half the dynamic range; the compute part takes the rest up to TDP. */
     double dyn = fmax(0.0, p->tdp_W - p->idle_W);
