@@ -198,8 +198,10 @@ void scale_compute(const struct scale_input *in, struct scale_report *r)
         r->ckpt_interval_s = tau;
         /* A failure in the lag after a stop falls back one checkpoint: on average it costs
          * the lag in extra rework, added to the restart (docs/MODEL.md 7.2). */
-        r->goodput_failures =
-            scale_goodput(tau, r->ckpt_block_s, r->restart_s + r->ckpt_lag_s, r->mtbf_s);
+        double lost_s = r->restart_s + r->ckpt_lag_s;
+        /* tau = 0 only without a step and without a checkpoint cost: Daly's limit e^(-R/M) */
+        r->goodput_failures = tau > 0.0 ? scale_goodput(tau, r->ckpt_block_s, lost_s, r->mtbf_s)
+                                        : exp(-lost_s / r->mtbf_s);
     } else {
         r->goodput_failures = 1.0; /* never fails: no checkpoints needed */
     }

@@ -553,6 +553,11 @@ static void test_extremes(void)
     memset(&res, 0, sizeof res);
     scale_apply(&in, &res);
     CHECK(!res.has_run && result_finite(&res));
+    /* no step and a free checkpoint: Daly's limit tau -> 0 is e^(-R/M) */
+    in.ckpt_B = 0;
+    struct scale_report rep;
+    scale_compute(&in, &rep);
+    CHECK_NEAR(rep.goodput, exp(-600.0 / (54.0 * 24 * 3600 / 419)), 1e-12);
     llama3_input(&in, &j);
     in.step_s = NAN;
     in.compute_busy_s = NAN;
