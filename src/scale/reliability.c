@@ -61,27 +61,30 @@ static double poisson_ln_pmf(double mean, double i)
 double scale_poisson_tail(double mean, int64_t k)
 {
     /* P(N >= k), N ~ Poisson(mean). The terms fall away from the mode on either side, so
-     * sum the short side: from k upwards when k > mean, else 1 - the sum below k. Each sum
-     * stops once a term no longer changes it. */
+     * sum the short side: from k upwards when k > mean, else 1 - the sum below k. One
+     * exp/lgamma for the first term, then the ratio p(i+1) / p(i) = mean / (i + 1); each
+     * sum stops once a term no longer changes it (about 9 sqrt(mean) terms at worst). */
     if (k <= 0)
         return 1.0;
     if (!(mean > 0.0))
         return 0.0;
     double kd = (double)k, sum = 0.0;
     if (kd > mean) {
-        for (double i = kd;; i += 1.0) {
-            double t = exp(poisson_ln_pmf(mean, i));
+        double t = exp(poisson_ln_pmf(mean, kd));
+        for (double i = kd; t > 0.0 && i < kd + 1e7; i += 1.0) {
             sum += t;
-            if (t <= sum * 1e-17 || i > kd + 1e7)
+            if (t <= sum * 1e-17)
                 break;
+            t *= mean / (i + 1.0);
         }
         return fmin(sum, 1.0);
     }
-    for (double i = kd - 1.0; i >= 0.0; i -= 1.0) {
-        double t = exp(poisson_ln_pmf(mean, i));
+    double t = exp(poisson_ln_pmf(mean, kd - 1.0));
+    for (double i = kd - 1.0; t > 0.0 && i >= 0.0; i -= 1.0) {
         sum += t;
         if (t <= sum * 1e-17)
             break;
+        t *= i / mean;
     }
     return fmax(0.0, fmin(1.0, 1.0 - sum));
 }

@@ -1,7 +1,7 @@
 /* scale: what one training step means over a whole run on a large cluster - failures and
  * checkpoints (Young 1974, Daly 2006), goodput and time-to-train, spare capacity, the
  * straggler slowdown of a synchronous step, power and energy, and money.
- * Closed forms only: scale_compute takes about 0.4 us (1.4 us with hot spares, for the
+ * Closed forms only: scale_compute takes about 0.25 us (0.6 us with hot spares, for the
  * Poisson tail; -O2, one core of the dev machine); the seeded Monte Carlo here checks the
  * straggler closed form and is off the fast path.
  * Not here: the step itself (estimate/, sim/) or the checkpoint size (parallel/plan.h).

@@ -237,6 +237,11 @@ static void test_poisson_tail(void)
     CHECK_NEAR(scale_poisson_tail(1000, 1000), 0.5042052441803346, 1e-9);
     CHECK(scale_poisson_tail(0, 5) == 0.0);
     CHECK(scale_poisson_tail(10, 200) < 1e-100);
+    CHECK(scale_poisson_tail(1e6, 10) == 1.0); /* first term underflows: still right */
+    CHECK(scale_poisson_tail(10, INT64_C(1) << 40) == 0.0);
+    /* P(N >= 530) for Poisson(503): 1 - 0.883 by the normal approximation with continuity
+     * correction, z = (529.5 - 503) / sqrt(503) = 1.18; exact sum 0.11924 */
+    CHECK_NEAR(scale_poisson_tail(503, 530), 0.11924049202806764, 1e-9);
 }
 
 static void test_llama3_reliability(void)
