@@ -152,7 +152,7 @@ void scale_compute(const struct scale_input *in, struct scale_report *r)
     struct scale_params *p = &r->p;
     double chips = (double)p->chips, spares = (double)p->spare_chips;
 
-    /* 7.3 stragglers */
+    /* 7.5 stragglers */
     r->straggler_factor = scale_straggler_factor(p->step_cv, p->straggler_units);
     double step0 = in->step_s > 0.0 && isfinite(in->step_s) ? in->step_s : 0.0;
     r->step_s = step0 * r->straggler_factor;
@@ -160,7 +160,7 @@ void scale_compute(const struct scale_input *in, struct scale_report *r)
         r->straggler_mc = scale_straggler_factor_mc(
             p->step_cv, p->straggler_units, in->straggler_mc_samples, p->seed, &r->straggler_mc_se);
 
-    /* 7.5 power: busy fractions of the straggler-inclusive step (a chip that waits for the
+    /* 7.6 power: busy fractions of the straggler-inclusive step (a chip that waits for the
      * slowest one is idle meanwhile) */
     if (r->step_s > 0.0) {
         if (in->compute_busy_s > 0.0)
@@ -177,7 +177,7 @@ void scale_compute(const struct scale_input *in, struct scale_report *r)
     r->energy_J_per_step = r->busy_power_W * r->step_s;
     r->usd_per_hour = (chips + spares) * p->usd_per_chip_hour;
 
-    /* 7.1-7.2 failures and checkpoints */
+    /* 7.1-7.4 failures, checkpoints, spares */
     double rate = p->fail_per_chip_s * chips; /* job interruptions per second */
     r->mtbf_s = rate > 0.0 ? 1.0 / rate : 0.0;
     checkpoint_times(p, in->ckpt_B, r);
@@ -211,7 +211,7 @@ void scale_compute(const struct scale_input *in, struct scale_report *r)
         r->goodput = SCALE_MIN_GOODPUT;
     }
 
-    /* 7.6 the run */
+    /* 7.3, 7.6, 7.7 the run: time, energy, money */
     double tokens = in->job->train.tokens;
     if (!(tokens > 0.0) || !isfinite(tokens) || !(in->tokens_per_step > 0.0) || !(r->step_s > 0.0))
         return;

@@ -1,7 +1,7 @@
 /* scale/stats: seeded random streams, the normal CDF and quantile, and the expected
  * maximum of R normals that sets the straggler slowdown of a synchronous step.
  * Closed forms for the model; a Monte Carlo with its own seed checks them.
- * Not here: which R to use or how big cv is (scale.c, docs/MODEL.md 7.3). */
+ * Not here: which R to use or how big cv is (scale.c, docs/MODEL.md 7.5). */
 #include <math.h>
 
 #include "scale/scale.h"
@@ -121,7 +121,7 @@ double scale_normal_max_mean(int64_t R)
     /* G. Blom, "Statistical Estimates and Transformed Beta-Variables" (1958): the i-th of n
      * order statistics has mean ~ Phi^-1((i - a) / (n - 2a + 1)) with a = 0.375. For the
      * maximum (i = n) the upper tail is (1 - a) / (n - 2a + 1) = 0.625 / (n + 0.25).
-     * Against the exact integral it is within 0.03 sigma for every n (docs/MODEL.md 7.3). */
+     * Against the exact integral it is within 0.03 sigma for every n (docs/MODEL.md 7.5). */
     if (R <= 1)
         return 0.0;
     double q = 0.625 / ((double)R + 0.25);
