@@ -1,0 +1,435 @@
+/* parallel/plan: checks a full layout against the job (degrees, divisibility, Megatron's
+ * rules) with reasons a person understands, places layers on pipeline stages (even or with
+ * uneven first/last stages, interleaved chunks), counts micro-batches in flight per schedule,
+ * and sums memory per chip per stage: weights, grads, Adam state (ZeRO over dp*cp), the
+ * activations in flight, communication buffers and a reserve. Sources: docs/MODEL.md s2.
+ * Not here: time; the costs of one layer (model/). */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "parallel/plan.h"
+
+/* Megatron-Core DDP default bucket: max(40M, 1M * dp*cp) parameters
+ * (distributed_data_parallel.py / DistributedDataParallelConfig.bucket_size). */
+#define PLAN_BUCKET_MIN_PARAMS      40e6
+#define PLAN_BUCKET_PER_RANK_PARAMS 1e6
+
+#define GIB (1024.0 * 1024.0 * 1024.0)
+
+static bool fail(struct plan *p, const char *fmt, ...) US_PRINTF(2, 3);
+
+static bool fail(struct plan *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->reason, sizeof p->reason, fmt, ap);
+    va_end(ap);
+    p->valid = false;
+    return false;
+}
+
+static bool moe_model(const struct spec_model *m)
+{
+    return m->has_moe && m->moe.experts > 0;
+}
+
+static int dense_prefix(const struct spec_model *m)
+{
+    if (!moe_model(m))
+        return m->layers;
+    return m->moe.dense_layers < m->layers ? (m->moe.dense_layers > 0 ? m->moe.dense_layers : 0)
+                                           : m->layers;
+}
+
+bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layout *lay)
+{
+    const struct spec_model *m = &job->model;
+    memset(p, 0, sizeof *p);
+    p->lay = *lay;
+    p->chips = job->chips;
+    p->valid = true;
+    const struct us_layout *l = &p->lay;
+    int tp = l->tp, pp = l->pp, dp = l->dp, cp = l->cp, ep = l->ep, v = l->vpp;
+
+    if (tp < 1 || pp < 1 || dp < 1 || cp < 1 || ep < 1 || v < 1)
+        return fail(p, "parallel degrees must be at least 1 (tp=%d pp=%d dp=%d cp=%d ep=%d vpp=%d)",
+                    tp, pp, dp, cp, ep, v);
+    if (l->micro_batch < 1)
+        return fail(p, "micro_batch=%d must be at least 1", l->micro_batch);
+    if (l->zero < 0 || l->zero > 3)
+        return fail(p, "zero=%d out of range 0..3", l->zero);
+    if ((int)l->recompute < US_RECOMPUTE_NONE || (int)l->recompute > US_RECOMPUTE_FULL)
+        return fail(p, "recompute=%d is not none, selective or full", (int)l->recompute);
+    if ((int)l->schedule < US_SCHEDULE_1F1B || (int)l->schedule > US_SCHEDULE_INTERLEAVED)
+        return fail(p, "schedule=%d is not 1f1b, gpipe or interleaved", (int)l->schedule);
+
+    int64_t prod = (int64_t)tp * pp * cp * dp;
+    if (prod != job->chips)
+        return fail(p, "tp*pp*cp*dp = %d*%d*%d*%d = %lld != chips = %lld", tp, pp, cp, dp,
+                    (long long)prod, (long long)job->chips);
+
+    /* Tensor parallelism splits heads, FFN columns and expert columns. */
+    if (m->heads % tp != 0)
+        return fail(p, "tp=%d does not divide heads=%d", tp, m->heads);
+    if (!m->has_mla) {
+        int g = m->kv_heads > 0 ? m->kv_heads : m->heads;
+        /* tp > kv_heads is allowed when tp is a multiple: each KV head is replicated on
+         * tp/kv_heads ranks, as Megatron does for GQA. */
+        if (g % tp != 0 && tp % g != 0)
+            return fail(p, "tp=%d and kv_heads=%d: tp must divide kv_heads or be a multiple of it",
+                        tp, g);
+    }
+    if (m->ffn_hidden % tp != 0)
+        return fail(p, "tp=%d does not divide ffn_hidden=%d", tp, m->ffn_hidden);
+    if (moe_model(m) && m->moe.expert_ffn_hidden % tp != 0)
+        return fail(p, "tp=%d does not divide expert_ffn_hidden=%d", tp, m->moe.expert_ffn_hidden);
+    if (moe_model(m) && tp > 1 && !l->sequence_parallel)
+        return fail(p, "MoE with tp=%d needs sequence_parallel (Megatron requires it)", tp);
+
+    /* Pipeline stages: even, or uneven first/last stages (Megatron's
+     * decoder_first_pipeline_num_layers / decoder_last_pipeline_num_layers) with the rest
+     * even. */
+    int L = m->layers, F = l->first_stage_layers, Ls = l->last_stage_layers;
+    if (F < 0 || Ls < 0)
+        return fail(p, "first_stage_layers=%d and last_stage_layers=%d must not be negative", F,
+                    Ls);
+    if (pp > L)
+        return fail(p, "pp=%d exceeds layers=%d", pp, L);
+    if (pp == 1) {
+        if ((F > 0 && F != L) || (Ls > 0 && Ls != L))
+            return fail(p, "first_stage_layers/last_stage_layers need pp > 1");
+        p->first_layers = p->last_layers = p->layers_per_stage = L;
+    } else if (F == 0 && Ls == 0) {
+        if (L % pp != 0)
+            return fail(p,
+                        "layers=%d not divisible into pp=%d stages: give "
+                        "first_stage_layers/last_stage_layers or use uneven stages",
+                        L, pp);
+        p->first_layers = p->last_layers = p->layers_per_stage = L / pp;
+    } else {
+        int rest_stages = pp - (F > 0) - (Ls > 0);
+        int rest = L - F - Ls;
+        if (rest < 0)
+            return fail(p, "first_stage_layers=%d + last_stage_layers=%d exceed layers=%d", F, Ls,
+                        L);
+        if (rest_stages == 0) {
+            if (rest != 0)
+                return fail(p,
+                            "first_stage_layers=%d + last_stage_layers=%d != layers=%d with pp=2",
+                            F, Ls, L);
+            p->layers_per_stage = 0;
+        } else {
+            if (rest % rest_stages != 0 || rest / rest_stages < 1)
+                return fail(p,
+                            "the %d layers left after first_stage_layers=%d and "
+                            "last_stage_layers=%d do not divide into %d stages",
+                            rest, F, Ls, rest_stages);
+            p->layers_per_stage = rest / rest_stages;
+        }
+        p->first_layers = F > 0 ? F : p->layers_per_stage;
+        p->last_layers = Ls > 0 ? Ls : p->layers_per_stage;
+        if (v > 1)
+            return fail(p, "vpp=%d with uneven pipeline stages is not modelled", v);
+    }
+
+    /* Schedules. */
+    if (v > 1 && l->schedule != US_SCHEDULE_INTERLEAVED)
+        return fail(p, "vpp=%d needs schedule=interleaved", v);
+    if (l->schedule == US_SCHEDULE_INTERLEAVED) {
+        if (v < 2)
+            return fail(p, "schedule=interleaved needs vpp > 1");
+        if (pp < 2)
+            return fail(p, "schedule=interleaved needs pp > 1");
+        if ((L / pp) % v != 0)
+            return fail(p, "vpp=%d does not divide the %d layers per pipeline stage", v, L / pp);
+    }
+
+    /* Experts: EP groups are carved out of dp*cp (Megatron-Core). */
+    if (ep > 1) {
+        if (!moe_model(m))
+            return fail(p, "ep=%d but the model has no experts", ep);
+        if (ep > m->moe.experts)
+            return fail(p, "ep=%d exceeds experts=%d", ep, m->moe.experts);
+        if (m->moe.experts % ep != 0)
+            return fail(p, "ep=%d does not divide experts=%d", ep, m->moe.experts);
+        if ((dp * cp) % ep != 0)
+            return fail(p, "ep=%d does not divide dp*cp=%d*%d=%d", ep, dp, cp, dp * cp);
+    }
+
+    /* Batch and sequence. */
+    const struct spec_training *tr = &job->train;
+    int64_t per = (int64_t)dp * l->micro_batch;
+    if (tr->global_batch < 1 || tr->global_batch % per != 0)
+        return fail(p, "global_batch=%d not divisible by dp*micro_batch=%d*%d=%lld",
+                    tr->global_batch, dp, l->micro_batch, (long long)per);
+    p->microbatches = (int)(tr->global_batch / per);
+    p->lay.microbatches = p->microbatches;
+    if (tr->seq_len < 1)
+        return fail(p, "seq_len=%d must be at least 1", tr->seq_len);
+    if (cp > 1 && tr->seq_len % (2 * cp) != 0)
+        return fail(p,
+                    "seq_len=%d not divisible by 2*cp=%d (load-balanced causal context "
+                    "parallelism cuts each sequence into 2*cp chunks)",
+                    tr->seq_len, 2 * cp);
+    if (l->sequence_parallel && tp > 1 && (tr->seq_len / cp) % tp != 0)
+        return fail(p, "sequence_parallel needs seq_len/cp=%d divisible by tp=%d", tr->seq_len / cp,
+                    tp);
+    if (l->schedule == US_SCHEDULE_INTERLEAVED && p->microbatches % pp != 0)
+        return fail(p,
+                    "schedule=interleaved needs microbatches=%d to be a multiple of pp=%d "
+                    "(Megatron)",
+                    p->microbatches, pp);
+
+    /* The chip must do the math in this dtype. */
+    if ((int)tr->dtype < 0 || tr->dtype >= US_DTYPE_COUNT ||
+        !(job->system.chip.peak_flops[tr->dtype] > 0))
+        return fail(p, "dtype=%s is not supported by %s (no peak FLOP/s given for it)",
+                    us_dtype_name(tr->dtype), job->system.chip.name);
+
+    p->split = (struct model_split){.tp = tp,
+                                    .cp = cp,
+                                    .ep = ep,
+                                    .sequence_parallel = l->sequence_parallel,
+                                    .recompute = l->recompute,
+                                    .micro_batch = l->micro_batch,
+                                    .seq_len = tr->seq_len,
+                                    .dtype = tr->dtype};
+    return true;
+}
+
+static void count_range(int lo, int hi, int dense_end, int *nd, int *nm)
+{
+    int d_hi = hi < dense_end ? hi : dense_end;
+    int d = d_hi > lo ? d_hi - lo : 0;
+    *nd += d;
+    *nm += (hi - lo) - d;
+}
+
+void plan_stage_layers(const struct plan *p, const struct spec_model *m, int stage, int *n_dense,
+                       int *n_moe, bool *has_embed, bool *has_head)
+{
+    int pp = p->lay.pp, v = p->lay.vpp > 0 ? p->lay.vpp : 1;
+    int dense_end = dense_prefix(m);
+    int nd = 0, nm = 0;
+    if (v > 1) {
+        /* Interleaved: stage i holds chunks i, i+pp, ..., each layers/(pp*v) long. */
+        int q = m->layers / (pp * v);
+        for (int j = 0; j < v; j++) {
+            int lo = (stage + j * pp) * q;
+            count_range(lo, lo + q, dense_end, &nd, &nm);
+        }
+    } else {
+        int lo, n;
+        if (stage == 0) {
+            lo = 0;
+            n = p->first_layers;
+        } else {
+            lo = p->first_layers + (stage - 1) * p->layers_per_stage;
+            n = stage == pp - 1 ? p->last_layers : p->layers_per_stage;
+        }
+        count_range(lo, lo + n, dense_end, &nd, &nm);
+    }
+    if (n_dense)
+        *n_dense = nd;
+    if (n_moe)
+        *n_moe = nm;
+    if (has_embed)
+        *has_embed = stage == 0;
+    if (has_head)
+        *has_head = stage == pp - 1;
+}
+
+double plan_inflight_microbatches(const struct plan *p, int stage)
+{
+    double m = p->microbatches, pp = p->lay.pp, i = stage;
+    switch (p->lay.schedule) {
+    case US_SCHEDULE_GPIPE:
+        return m;
+    case US_SCHEDULE_INTERLEAVED: {
+        /* Megatron's interleaved 1F1B warms up 2*(pp - i - 1) + (v - 1)*pp model chunks
+         * before its first backward, so peak = that + 1 chunks (capped at m*v), each
+         * 1/v of the stage. Stage 0: pp + (pp - 1)/v micro-batches' worth, i.e.
+         * Korthikanti et al. 2022 s4.2.3's factor (1 + (pp - 1)/(pp*v)) over pp. */
+        double v = p->lay.vpp;
+        double chunks = 2.0 * (pp - i - 1.0) + (v - 1.0) * pp + 1.0;
+        if (chunks > m * v)
+            chunks = m * v;
+        return chunks / v;
+    }
+    default:
+        /* 1F1B (Narayanan et al. SC'21 s2.2.1): stage i holds pp - i micro-batches. */
+        return US_MIN(pp - i, m);
+    }
+}
+
+/* Bytes per parameter of the weights, the gradients and the optimizer state.
+ * Weights: the compute copy in bf16 (fp32 training: fp32); fp8/fp4 training keeps bf16
+ * weights plus a low-precision cast for the GEMMs (Transformer Engine caches one per
+ * step). Grads: fp32 main grads (Megatron's default for bf16). Adam: fp32 master weights,
+ * m and v, 12 B (Rajbhandari et al. 2020, ZeRO s3.1: K = 12); fp32 training keeps no
+ * separate master copy (8 B). */
+static void param_bytes(enum us_dtype dt, double *w, double *g, double *o)
+{
+    double base = dt == US_DTYPE_FP32 ? 4.0 : 2.0;
+    *w = base + (dt == US_DTYPE_FP8 || dt == US_DTYPE_FP4 ? model_gemm_elem_B(dt) : 0.0);
+    *g = model_grad_elem_B(dt);
+    *o = dt == US_DTYPE_FP32 ? 8.0 : 12.0;
+}
+
+bool plan_memory_stage(const struct plan *p, const struct spec_job *job,
+                       const struct model_costs *c, int stage, struct us_memory *mem)
+{
+    const struct spec_model *m = &job->model;
+    const struct us_layout *l = &p->lay;
+    int nd, nm;
+    bool he, hh;
+    plan_stage_layers(p, m, stage, &nd, &nm, &he, &hh);
+    double n_mtp = hh ? c->n_mtp : 0;
+
+    /* Parameters this chip holds (TP/EP shards, before ZeRO). */
+    double P = nd * c->dense.params + (nm > 0 ? nm * c->moe.params : 0.0) +
+               (he ? c->embed.params : 0.0) + (hh ? c->head.params : 0.0) + n_mtp * c->mtp.params;
+    /* Tied embeddings across stages: the last stage keeps its own copy of the output
+     * matrix, its gradient all-reduced with the first stage's (Megatron). */
+    if (m->tied_embeddings && hh && !he)
+        P += c->embed.params;
+    double P_exp = (nm > 0 ? nm * c->moe.params_expert : 0.0) + n_mtp * c->mtp.params_expert;
+    double P_den = P - P_exp;
+
+    double wB, gB, oB;
+    param_bytes(p->split.dtype, &wB, &gB, &oB);
+    /* Megatron's distributed optimizer shards over dp*cp; expert state over the
+     * expert-data-parallel group dp*cp/ep. */
+    double shard = (double)l->dp * l->cp;
+    double shard_exp = shard / (l->ep > 0 ? l->ep : 1);
+    if (shard_exp < 1)
+        shard_exp = 1;
+    memset(mem, 0, sizeof *mem);
+    mem->weights_B = l->zero >= 3 ? P_den * wB / shard + P_exp * wB / shard_exp : P * wB;
+    mem->grads_B = l->zero >= 2 ? P_den * gB / shard + P_exp * gB / shard_exp : P * gB;
+    mem->optimizer_B = l->zero >= 1 ? P_den * oB / shard + P_exp * oB / shard_exp : P * oB;
+
+    /* Activations of the micro-batches in flight, plus the working set of one recomputed
+     * layer while its backward runs. */
+    double per_mb = nd * c->dense.act_B + (nm > 0 ? nm * c->moe.act_B : 0.0) +
+                    (he ? c->embed.act_B : 0.0) + (hh ? c->head.act_B : 0.0) + n_mtp * c->mtp.act_B;
+    double act = plan_inflight_microbatches(p, stage) * per_mb;
+    if (p->split.recompute != US_RECOMPUTE_NONE) {
+        double ws = 0;
+        if (nd > 0)
+            ws = US_MAX(ws, c->dense.act_full_B - c->dense.act_B);
+        if (nm > 0)
+            ws = US_MAX(ws, c->moe.act_full_B - c->moe.act_B);
+        if (n_mtp > 0)
+            ws = US_MAX(ws, c->mtp.act_full_B - c->mtp.act_B);
+        act += ws;
+    }
+    mem->activations_B = act;
+
+    /* Communication buffers. */
+    const struct model_split *s = &p->split;
+    double w_act = model_act_elem_B(s->dtype);
+    double T = (double)s->micro_batch * s->seq_len / s->cp;
+    double Tn = s->sequence_parallel && s->tp > 1 ? T / s->tp : T;
+    double buf = 0;
+    if (l->zero >= 3) {
+        /* FSDP-style: the layer being computed and the one being prefetched, gathered. */
+        double layer = US_MAX(nd > 0 ? c->dense.params : 0.0, nm > 0 ? c->moe.params : 0.0);
+        if (n_mtp > 0)
+            layer = US_MAX(layer, c->mtp.params);
+        buf += 2.0 * layer * wB;
+    }
+    if (l->zero >= 2 && shard > 1) {
+        /* Sharded grads: a bucket is reduced while the next fills (with ZeRO 0/1 the
+         * buckets are views into the grad buffer counted above). */
+        double bucket = US_MAX(PLAN_BUCKET_MIN_PARAMS, PLAN_BUCKET_PER_RANK_PARAMS * shard);
+        buf += 2.0 * US_MIN(bucket, P) * gB;
+    }
+    if (s->tp > 1 && s->sequence_parallel)
+        buf += T * job->model.hidden * w_act; /* the all-gathered GEMM input */
+    if (s->ep > 1 && (nm > 0 || (n_mtp > 0 && moe_model(m))))
+        buf += 2.0 * (nm > 0 ? c->moe.comm.ep_B : c->mtp.comm.ep_B); /* send + receive */
+    if (l->pp > 1)
+        buf += 2.0 * Tn * job->model.hidden * w_act; /* p2p send and receive */
+    if (s->cp > 1)
+        buf += 2.0 * c->dense.comm.cp_B / (s->cp - 1.0); /* K/V chunk double-buffered */
+    mem->comm_buffers_B = buf;
+
+    mem->capacity_B = job->system.chip.hbm_B;
+    mem->reserve_B = PLAN_RESERVE_FRACTION * mem->capacity_B;
+    mem->peak_B = mem->weights_B + mem->grads_B + mem->optimizer_B + mem->activations_B +
+                  mem->comm_buffers_B + mem->reserve_B;
+    mem->stage = stage;
+    return mem->peak_B <= mem->capacity_B;
+}
+
+bool plan_memory(const struct plan *p, const struct spec_job *job, const struct model_costs *c,
+                 struct us_memory *mem)
+{
+    int pp = p->lay.pp > 0 ? p->lay.pp : 1;
+    bool moe = moe_model(&job->model);
+    struct us_memory cur;
+    plan_memory_stage(p, job, c, 0, mem);
+    for (int i = 1; i < pp; i++) {
+        int nd, nm;
+        plan_stage_layers(p, &job->model, i, &nd, &nm, NULL, NULL);
+        plan_memory_stage(p, job, c, i, &cur);
+        if (cur.peak_B > mem->peak_B)
+            *mem = cur;
+        /* Middle stages after the first uniform one hold the same layers and no more
+         * micro-batches in flight (every schedule's count falls with the stage index), so
+         * only the last stage can still be larger. */
+        if (i < pp - 2 && (!moe || nd == 0))
+            i = pp - 2;
+    }
+    return mem->peak_B <= mem->capacity_B;
+}
+
+void plan_memory_reason(const struct us_memory *mem, char *buf, size_t n)
+{
+    struct {
+        const char *name;
+        double B;
+    } part[6] = {{"activations", mem->activations_B},
+                 {"weights", mem->weights_B},
+                 {"grads", mem->grads_B},
+                 {"optimizer", mem->optimizer_B},
+                 {"buffers", mem->comm_buffers_B},
+                 {"reserve", mem->reserve_B}};
+    /* largest first (insertion sort of six) */
+    for (int i = 1; i < 6; i++)
+        for (int j = i; j > 0 && part[j].B > part[j - 1].B; j--) {
+            const char *tn = part[j].name;
+            double tb = part[j].B;
+            part[j] = part[j - 1];
+            part[j - 1].name = tn;
+            part[j - 1].B = tb;
+        }
+    bool fits = mem->peak_B <= mem->capacity_B;
+    int k = snprintf(buf, n, "%s %.1f GiB of %.1f GiB HBM on stage %d: %s %.1f GiB",
+                     fits ? "fits in" : "needs", mem->peak_B / GIB, mem->capacity_B / GIB,
+                     mem->stage, part[0].name, part[0].B / GIB);
+    for (int i = 1; i < 6 && k >= 0 && (size_t)k < n; i++)
+        k += snprintf(buf + k, n - (size_t)k, ", %s %.1f GiB", part[i].name, part[i].B / GIB);
+    if (k >= 0 && (size_t)k < n)
+        snprintf(buf + k, n - (size_t)k, fits ? "; %.1f GiB free" : "; short by %.1f GiB",
+                 fabs(mem->capacity_B - mem->peak_B) / GIB);
+}
+
+double plan_checkpoint_B(const struct spec_job *job)
+{
+    double total, active;
+    model_params(&job->model, &total, &active);
+    total += model_mtp_params(&job->model);
+    double wB, gB, oB;
+    param_bytes(job->train.dtype, &wB, &gB, &oB);
+    /* Saved: the weights at 16-bit (fp32 for fp32 training; low-precision casts are not
+     * saved) and the optimizer state. */
+    double saved_w = job->train.dtype == US_DTYPE_FP32 ? 4.0 : 2.0;
+    (void)gB;
+    (void)wB;
+    return total * (saved_w + oB);
+}
