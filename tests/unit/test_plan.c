@@ -1,0 +1,445 @@
+/* Unit tests of parallel/plan: validity reasons, stage placement (even, uneven, interleaved)
+ * and its conservation of layers and parameters, in-flight micro-batches per schedule,
+ * memory per chip against hand-derived sums (Llama-3-8B on 8 chips, ZeRO-1 and ZeRO-3;
+ * Mixtral with EP), the shortfall sentence, and checkpoint size.
+ * Models and the system are built by hand (the presets belong to the catalog). */
+#include <string.h>
+
+#include "parallel/plan.h"
+#include "test.h"
+
+static struct spec_model llama3_8b(void)
+{
+    /* shared/reference/hf-configs/llama-3-8b.json */
+    struct spec_model m;
+    memset(&m, 0, sizeof m);
+    m.layers = 32;
+    m.hidden = 4096;
+    m.heads = 32;
+    m.kv_heads = 8;
+    m.head_dim = 128;
+    m.ffn_hidden = 14336;
+    m.vocab = 128256;
+    m.gated_mlp = true;
+    return m;
+}
+
+static struct spec_model mixtral_8x22b(void)
+{
+    /* shared/reference/hf-configs/mixtral-8x22b.json */
+    struct spec_model m = llama3_8b();
+    m.layers = 56;
+    m.hidden = 6144;
+    m.heads = 48;
+    m.kv_heads = 8;
+    m.ffn_hidden = 16384;
+    m.vocab = 32000;
+    m.has_moe = true;
+    m.moe.experts = 8;
+    m.moe.top_k = 2;
+    m.moe.expert_ffn_hidden = 16384;
+    return m;
+}
+
+static struct spec_job h100_job(struct spec_model m, int64_t chips)
+{
+    /* H100 SXM5 80GB: 989.4 dense bf16 TFLOP/s, 1978.9 fp8, 80 GB HBM3
+     * (shared/reference/hardware.yaml, nvidia_h100_sxm). No fp4. */
+    struct spec_job j;
+    memset(&j, 0, sizeof j);
+    j.model = m;
+    strcpy(j.system.chip.name, "H100 SXM5 80GB");
+    j.system.chip.peak_flops[US_DTYPE_BF16] = 989.4e12;
+    j.system.chip.peak_flops[US_DTYPE_FP16] = 989.4e12;
+    j.system.chip.peak_flops[US_DTYPE_FP8] = 1978.9e12;
+    j.system.chip.peak_flops[US_DTYPE_FP32] = 66.9e12;
+    j.system.chip.hbm_B = 80e9;
+    j.chips = chips;
+    j.train.seq_len = 4096;
+    j.train.global_batch = 64;
+    j.train.micro_batch = 1;
+    j.train.dtype = US_DTYPE_BF16;
+    return j;
+}
+
+static struct us_layout layout(int tp, int pp, int dp, int cp, int ep)
+{
+    struct us_layout l;
+    memset(&l, 0, sizeof l);
+    l.tp = tp;
+    l.pp = pp;
+    l.dp = dp;
+    l.cp = cp;
+    l.ep = ep;
+    l.vpp = 1;
+    l.zero = 1;
+    l.sequence_parallel = tp > 1;
+    l.recompute = US_RECOMPUTE_NONE;
+    l.schedule = US_SCHEDULE_1F1B;
+    l.micro_batch = 1;
+    return l;
+}
+
+static void expect_reason(const struct spec_job *j, const struct us_layout *l, const char *want)
+{
+    struct plan p;
+    bool ok = plan_init(&p, j, l);
+    CHECK(!ok && !p.valid);
+    CHECK_STR(p.reason, want);
+}
+
+static void test_validity(void)
+{
+    struct spec_model big = llama3_8b();
+    big.layers = 126;
+    big.heads = 128;
+    big.kv_heads = 8;
+    big.hidden = 16384;
+    big.ffn_hidden = 53248;
+    struct spec_job j = h100_job(big, 16384);
+    j.train.global_batch = 2048;
+    struct us_layout l = layout(8, 16, 64, 1, 1);
+    expect_reason(&j, &l, "tp*pp*cp*dp = 8*16*1*64 = 8192 != chips = 16384");
+    l = layout(6, 1, 16, 1, 1);
+    j.chips = 96;
+    expect_reason(&j, &l, "tp=6 does not divide heads=128");
+    l = layout(8, 16, 128, 1, 1);
+    j.chips = 16384;
+    expect_reason(&j, &l,
+                  "layers=126 not divisible into pp=16 stages: give "
+                  "first_stage_layers/last_stage_layers or use uneven stages");
+    /* Uneven ends: 7 + 14 x 8 + 7 = 126. */
+    l.first_stage_layers = 7;
+    l.last_stage_layers = 7;
+    struct plan p;
+    CHECK(plan_init(&p, &j, &l));
+    CHECK(p.first_layers == 7 && p.last_layers == 7 && p.layers_per_stage == 8);
+    CHECK(p.microbatches == 16);
+    l.first_stage_layers = 6;
+    expect_reason(&j, &l,
+                  "the 113 layers left after first_stage_layers=6 and last_stage_layers=7 do "
+                  "not divide into 14 stages");
+    /* tp=16 > kv_heads=8 is allowed (KV replicated); kv_heads=6 with tp=4 is not. */
+    l = layout(16, 1, 1024, 1, 1);
+    CHECK(plan_init(&p, &j, &l));
+    struct spec_model odd = llama3_8b();
+    odd.heads = 48;
+    odd.kv_heads = 6;
+    struct spec_job jo = h100_job(odd, 8);
+    l = layout(4, 1, 2, 1, 1);
+    expect_reason(&jo, &l, "tp=4 and kv_heads=6: tp must divide kv_heads or be a multiple of it");
+
+    /* Schedules. */
+    struct spec_job j8 = h100_job(llama3_8b(), 64);
+    l = layout(1, 4, 16, 1, 1);
+    l.vpp = 3;
+    l.schedule = US_SCHEDULE_INTERLEAVED;
+    expect_reason(&j8, &l, "vpp=3 does not divide the 8 layers per pipeline stage");
+    l.vpp = 2;
+    j8.train.global_batch = 96; /* 96 / 16 = 6 micro-batches */
+    expect_reason(&j8, &l,
+                  "schedule=interleaved needs microbatches=6 to be a multiple of pp=4 (Megatron)");
+    j8.train.global_batch = 128;
+    CHECK(plan_init(&p, &j8, &l));
+    l.schedule = US_SCHEDULE_1F1B;
+    expect_reason(&j8, &l, "vpp=2 needs schedule=interleaved");
+
+    /* Experts. */
+    struct spec_job jm = h100_job(mixtral_8x22b(), 512);
+    l = layout(8, 1, 64, 1, 64);
+    expect_reason(&jm, &l, "ep=64 exceeds experts=8");
+    l = layout(8, 1, 64, 1, 3);
+    expect_reason(&jm, &l, "ep=3 does not divide experts=8");
+    jm.chips = 16;
+    l = layout(8, 1, 2, 1, 4);
+    expect_reason(&jm, &l, "ep=4 does not divide dp*cp=2*1=2");
+    l = layout(2, 1, 8, 1, 4);
+    l.sequence_parallel = false;
+    expect_reason(&jm, &l, "MoE with tp=2 needs sequence_parallel (Megatron requires it)");
+    l = layout(1, 1, 8, 1, 2);
+    j8.chips = 8;
+    expect_reason(&j8, &l, "ep=2 but the model has no experts");
+
+    /* Batch, sequence, dtype, ZeRO. */
+    j8 = h100_job(llama3_8b(), 8);
+    j8.train.global_batch = 60;
+    l = layout(1, 1, 8, 1, 1);
+    expect_reason(&j8, &l, "global_batch=60 not divisible by dp*micro_batch=8*1=8");
+    j8.train.global_batch = 64;
+    j8.train.seq_len = 4100;
+    l = layout(1, 1, 2, 4, 1);
+    expect_reason(&j8, &l,
+                  "seq_len=4100 not divisible by 2*cp=8 (load-balanced causal context "
+                  "parallelism cuts each sequence into 2*cp chunks)");
+    j8.train.seq_len = 4096;
+    j8.train.dtype = US_DTYPE_FP4;
+    l = layout(1, 1, 8, 1, 1);
+    expect_reason(&j8, &l,
+                  "dtype=fp4 is not supported by H100 SXM5 80GB (no peak FLOP/s given for it)");
+    j8.train.dtype = US_DTYPE_BF16;
+    l.zero = 4;
+    expect_reason(&j8, &l, "zero=4 out of range 0..3");
+    l = layout(0, 1, 8, 1, 1);
+    expect_reason(&j8, &l, "parallel degrees must be at least 1 (tp=0 pp=1 dp=8 cp=1 ep=1 vpp=1)");
+    /* sp with tp=1 is a no-op, not an error */
+    l = layout(1, 1, 8, 1, 1);
+    l.sequence_parallel = true;
+    CHECK(plan_init(&p, &j8, &l));
+}
+
+/* --- stages ---------------------------------------------------------------------------- */
+
+static void check_stages_cover(const struct plan *p, const struct spec_model *m, int dense)
+{
+    int nd_sum = 0, nm_sum = 0, embeds = 0, heads = 0;
+    for (int s = 0; s < p->lay.pp; s++) {
+        int nd, nm;
+        bool he, hh;
+        plan_stage_layers(p, m, s, &nd, &nm, &he, &hh);
+        nd_sum += nd;
+        nm_sum += nm;
+        embeds += he;
+        heads += hh;
+        CHECK(he == (s == 0) && hh == (s == p->lay.pp - 1));
+    }
+    CHECK(nd_sum + nm_sum == m->layers);
+    CHECK(nd_sum == dense);
+    CHECK(embeds == 1 && heads == 1);
+}
+
+static void test_stages(void)
+{
+    struct spec_model d = mixtral_8x22b();
+    d.moe.dense_layers = 3; /* a dense prefix to place */
+    struct spec_job j = h100_job(d, 32);
+    struct plan p;
+    /* even: 56 / 4 = 14 */
+    struct us_layout l = layout(1, 4, 8, 1, 1);
+    CHECK(plan_init(&p, &j, &l));
+    check_stages_cover(&p, &d, 3);
+    int nd, nm;
+    bool he, hh;
+    plan_stage_layers(&p, &d, 0, &nd, &nm, &he, &hh);
+    CHECK(nd == 3 && nm == 11 && he && !hh);
+    /* uneven: 2 + 2 x 26 + 2 */
+    l.first_stage_layers = 2;
+    l.last_stage_layers = 2;
+    CHECK(plan_init(&p, &j, &l));
+    check_stages_cover(&p, &d, 3);
+    plan_stage_layers(&p, &d, 1, &nd, &nm, NULL, NULL);
+    CHECK(nd == 1 && nm == 25);
+    plan_stage_layers(&p, &d, 3, &nd, &nm, NULL, &hh);
+    CHECK(nd == 0 && nm == 2 && hh);
+    /* only the first stage uneven: 5 + 3 x 17 */
+    l.last_stage_layers = 0;
+    l.first_stage_layers = 5;
+    CHECK(plan_init(&p, &j, &l));
+    CHECK(p.layers_per_stage == 17 && p.last_layers == 17);
+    check_stages_cover(&p, &d, 3);
+    /* interleaved: 56 = 4 stages x 2 chunks x 7; stage 0 holds layers 0-6 and 28-34 */
+    l = layout(1, 4, 8, 1, 1);
+    l.vpp = 2;
+    l.schedule = US_SCHEDULE_INTERLEAVED;
+    CHECK(plan_init(&p, &j, &l));
+    check_stages_cover(&p, &d, 3);
+    plan_stage_layers(&p, &d, 0, &nd, &nm, NULL, NULL);
+    CHECK(nd == 3 && nm == 11);
+    plan_stage_layers(&p, &d, 1, &nd, &nm, NULL, NULL);
+    CHECK(nd == 0 && nm == 14);
+    /* pp = 1 */
+    l = layout(1, 1, 32, 1, 1);
+    CHECK(plan_init(&p, &j, &l));
+    check_stages_cover(&p, &d, 3);
+}
+
+static void test_inflight(void)
+{
+    struct spec_job j = h100_job(llama3_8b(), 32);
+    j.train.global_batch = 64; /* dp 8 -> 8 micro-batches */
+    struct plan p;
+    struct us_layout l = layout(1, 4, 8, 1, 1);
+    CHECK(plan_init(&p, &j, &l));
+    CHECK(p.microbatches == 8);
+    CHECK_NEAR(plan_inflight_microbatches(&p, 0), 4, 0);
+    CHECK_NEAR(plan_inflight_microbatches(&p, 3), 1, 0);
+    l.schedule = US_SCHEDULE_GPIPE;
+    CHECK(plan_init(&p, &j, &l));
+    CHECK_NEAR(plan_inflight_microbatches(&p, 0), 8, 0);
+    CHECK_NEAR(plan_inflight_microbatches(&p, 3), 8, 0);
+    /* Interleaved, v = 2: stage 0 = pp + (pp-1)/v = 5.5, i.e. pp (1 + (pp-1)/(pp v)) */
+    l.schedule = US_SCHEDULE_INTERLEAVED;
+    l.vpp = 2;
+    CHECK(plan_init(&p, &j, &l));
+    CHECK_NEAR(plan_inflight_microbatches(&p, 0), 4.0 * (1.0 + 3.0 / 8.0), 0);
+    CHECK_NEAR(plan_inflight_microbatches(&p, 3), 2.5, 0);
+    /* Fewer micro-batches than stages: 1F1B keeps what there is. */
+    j.train.global_batch = 16;
+    l = layout(1, 4, 8, 1, 1);
+    CHECK(plan_init(&p, &j, &l));
+    CHECK_NEAR(plan_inflight_microbatches(&p, 0), 2, 0);
+}
+
+/* --- memory ------------------------------------------------------------------------------- */
+
+static void test_memory_llama8b(void)
+{
+    /* Llama-3-8B, 8 chips, dp=8, ZeRO-1, bf16, b=1, s=4096: by hand.
+     * params P = 8,030,261,248; weights 2P, grads 4P (fp32 main grads), Adam 12P/8.
+     * Activations per layer (flash, no TP): attention 10Th + LSE 4*T*32, MLP 5Th + 6Tf
+     * = 168,296,448 + 436,207,616 = 604,504,064 B; 32 layers; embedding mask Th;
+     * head 4Th + 4TV (fp32 logits) = 2,168,455,168 B. Reserve 5% of 80e9. */
+    const double P = 8030261248.0, T = 4096, h = 4096, V = 128256;
+    const double layer = 604504064.0, head = 4 * T * h + 4 * T * V;
+    struct spec_job j = h100_job(llama3_8b(), 8);
+    struct us_layout l = layout(1, 1, 8, 1, 1);
+    struct plan p;
+    CHECK(plan_init(&p, &j, &l));
+    struct model_costs c;
+    model_costs_compute(&j.model, &p.split, &c);
+    CHECK_NEAR(c.dense.act_B, layer, 0);
+    struct us_memory mem;
+    bool fits = plan_memory(&p, &j, &c, &mem);
+    CHECK_NEAR(mem.weights_B, 2 * P, 1e-15);
+    CHECK_NEAR(mem.grads_B, 4 * P, 1e-15);
+    CHECK_NEAR(mem.optimizer_B, 12 * P / 8, 1e-15);
+    CHECK_NEAR(mem.activations_B, 32 * layer + T * h + head, 1e-15);
+    CHECK_NEAR(mem.comm_buffers_B, 0, 0);
+    CHECK_NEAR(mem.reserve_B, 4e9, 1e-15);
+    CHECK_NEAR(mem.peak_B, 85756321792.0, 1e-15);
+    CHECK(!fits && mem.stage == 0);
+    char why[US_MSG_LEN];
+    plan_memory_reason(&mem, why, sizeof why);
+    CHECK_STR(why, "needs 79.9 GiB of 74.5 GiB HBM on stage 0: grads 29.9 GiB, activations "
+                   "20.1 GiB, weights 15.0 GiB, optimizer 11.2 GiB, reserve 3.7 GiB, buffers "
+                   "0.0 GiB; short by 5.4 GiB");
+
+    /* Full recompute: layer inputs 2Th each, plus one layer's working set rebuilt. */
+    l.recompute = US_RECOMPUTE_FULL;
+    CHECK(plan_init(&p, &j, &l));
+    model_costs_compute(&j.model, &p.split, &c);
+    fits = plan_memory(&p, &j, &c, &mem);
+    double act = 32 * 2 * T * h + T * h + head + (layer - 2 * T * h);
+    CHECK_NEAR(mem.activations_B, act, 1e-15);
+    CHECK_NEAR(mem.peak_B, 68056883200.0, 1e-15);
+    CHECK(fits);
+
+    /* ZeRO-3: weights and grads sharded too; two gathered layers and two fp32 buckets of
+     * 40M parameters (Megatron's default for dp*cp <= 40). */
+    l.zero = 3;
+    CHECK(plan_init(&p, &j, &l));
+    fits = plan_memory(&p, &j, &c, &mem);
+    CHECK_NEAR(mem.weights_B, 2 * P / 8, 1e-15);
+    CHECK_NEAR(mem.grads_B, 4 * P / 8, 1e-15);
+    CHECK_NEAR(mem.comm_buffers_B, 2 * 218112000.0 * 2 + 2 * 40e6 * 4, 1e-15);
+    CHECK_NEAR(mem.peak_B, 27090459648.0, 1e-12);
+    CHECK(fits);
+
+    /* ZeRO 0 -> 1 -> 2 -> 3 never needs more memory. */
+    double last = 1e300;
+    for (int z = 0; z <= 3; z++) {
+        l.zero = z;
+        CHECK(plan_init(&p, &j, &l));
+        plan_memory(&p, &j, &c, &mem);
+        CHECK(mem.peak_B <= last);
+        last = mem.peak_B;
+    }
+}
+
+static void test_memory_pipeline(void)
+{
+    /* Llama-3-8B with pp=4: the sum over stages of the weights is the whole model, and
+     * the peak is the max over stages. */
+    struct spec_job j = h100_job(llama3_8b(), 32);
+    struct us_layout l = layout(1, 4, 8, 1, 1);
+    l.zero = 0;
+    struct plan p;
+    CHECK(plan_init(&p, &j, &l));
+    struct model_costs c;
+    model_costs_compute(&j.model, &p.split, &c);
+    double w = 0, peak = 0;
+    int at = -1;
+    struct us_memory mem;
+    for (int s = 0; s < 4; s++) {
+        plan_memory_stage(&p, &j, &c, s, &mem);
+        w += mem.weights_B;
+        if (mem.peak_B > peak) {
+            peak = mem.peak_B;
+            at = s;
+        }
+    }
+    CHECK_NEAR(w, 2 * 8030261248.0, 1e-15);
+    plan_memory(&p, &j, &c, &mem);
+    CHECK_NEAR(mem.peak_B, peak, 0);
+    CHECK(mem.stage == at && at == 0);
+    /* stage 0: 8 layers x 4 micro-batches in flight; stage 3: 8 layers x 1 + head */
+    plan_memory_stage(&p, &j, &c, 3, &mem);
+    CHECK_NEAR(mem.activations_B, 8 * c.dense.act_B + c.head.act_B, 1e-15);
+    plan_memory_stage(&p, &j, &c, 0, &mem);
+    CHECK_NEAR(mem.activations_B, 4 * (8 * c.dense.act_B + c.embed.act_B), 1e-15);
+    /* p2p buffers: send + receive of b*s*h bf16 */
+    CHECK_NEAR(mem.comm_buffers_B, 2 * 4096.0 * 4096 * 2, 0);
+
+    /* Tied embeddings with pp > 1: the last stage holds its own copy of the matrix. */
+    struct spec_model t8 = llama3_8b();
+    t8.tied_embeddings = true;
+    j.model = t8;
+    model_costs_compute(&j.model, &p.split, &c);
+    w = 0;
+    for (int s = 0; s < 4; s++) {
+        plan_memory_stage(&p, &j, &c, s, &mem);
+        w += mem.weights_B;
+    }
+    CHECK_NEAR(w, 2 * 8030261248.0, 1e-15);
+}
+
+static void test_memory_moe(void)
+{
+    /* Mixtral 8x22B, tp=2 (SP), ep=4, dp=4, pp=4, ZeRO-1: expert optimizer state over
+     * dp*cp/ep = 1 rank, the rest over dp*cp = 4. Per chip, per layer:
+     * experts 2 local x 3 x 6144 x 8192 = 301,989,888; attention q 6144x3072, kv
+     * 6144x1024, o 3072x6144 = 44,040,192; norms 12,288 and router 49,152 whole. */
+    struct spec_job j = h100_job(mixtral_8x22b(), 32);
+    j.train.global_batch = 64;
+    struct us_layout l = layout(2, 4, 4, 1, 4);
+    struct plan p;
+    CHECK(plan_init(&p, &j, &l));
+    struct model_costs c;
+    model_costs_compute(&j.model, &p.split, &c);
+    CHECK_NEAR(c.moe.params_expert, 301989888.0, 0);
+    CHECK_NEAR(c.moe.params - c.moe.params_expert, 44040192.0 + 12288 + 49152, 0);
+    struct us_memory mem;
+    plan_memory_stage(&p, &j, &c, 1, &mem); /* a middle stage: 14 MoE layers */
+    double pe = 14 * 301989888.0, pd = 14 * (44040192.0 + 12288 + 49152);
+    CHECK_NEAR(mem.weights_B, 2 * (pe + pd), 1e-15);
+    CHECK_NEAR(mem.optimizer_B, 12 * pd / 4 + 12 * pe / 1, 1e-15);
+    /* buffers: SP gather b*s*h*2, EP send+recv 2 x (s/tp * top_k * h * 2), p2p */
+    double T = 4096, h = 6144;
+    CHECK_NEAR(mem.comm_buffers_B, T * h * 2 + 2 * (T / 2 * 2 * h * 2) + 2 * (T / 2) * h * 2,
+               1e-15);
+}
+
+static void test_checkpoint(void)
+{
+    /* Llama 3 405B: 405,853,388,800 params x (2 B bf16 weights + 12 B Adam state). */
+    struct spec_model m = llama3_8b();
+    m.layers = 126;
+    m.hidden = 16384;
+    m.heads = 128;
+    m.ffn_hidden = 53248;
+    struct spec_job j = h100_job(m, 8);
+    CHECK_NEAR(plan_checkpoint_B(&j), 405853388800.0 * 14, 1e-15);
+    j.train.dtype = US_DTYPE_FP32;
+    CHECK_NEAR(plan_checkpoint_B(&j), 405853388800.0 * 12, 1e-15);
+}
+
+int main(void)
+{
+    test_validity();
+    test_stages();
+    test_inflight();
+    test_memory_llama8b();
+    test_memory_pipeline();
+    test_memory_moe();
+    test_checkpoint();
+    return test_summary("test_plan");
+}
