@@ -1,15 +1,143 @@
-/* cli: the ultrasim command line, a client of include/ultrasim.h only. */
+/* cli: the ultrasim command line. Dispatches to one function per subcommand; every error
+ * is one line "ultrasim: (N) ..." on stderr with exit code N (1 infeasible, 2 bad input). */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "ultrasim.h"
+#include "cli.h"
+
+static const char usage_text[] =
+    "usage: ultrasim COMMAND [ARGS]\n"
+    "\n"
+    "Predicts the step time, memory, energy, cost and goodput of training a transformer\n"
+    "on an accelerator cluster, and searches for the best parallel layout.\n"
+    "\n"
+    "commands:\n"
+    "  run JOB.yaml [--set k=v]... [--format table|json|csv] [--trace FILE] [--closed-form]\n"
+    "        predict one training step and, with training.tokens, the whole run\n"
+    "  search JOB.yaml [--set k=v]... [--objective time|cost|energy] [--top K] [--threads N]\n"
+    "        [--chips N,N,...] [--deadline DAYS] [--budget USD] [--pareto] [--format ...]\n"
+    "        find the best parallel layout\n"
+    "  compare JOB.yaml --systems a,b,... [--set k=v]... [--budget USD] [--deadline DAYS]\n"
+    "        the same job on several systems, at equal chip count and at equal hourly spend\n"
+    "  sweep SWEEP.yaml --out results.db [--threads N]\n"
+    "        every point of a grid of overrides, into SQLite (MPI-distributed when built\n"
+    "        with MPI)\n"
+    "  collective --system S --op OP --bytes N --chips N [--group N] [--span KIND]\n"
+    "        [--format table|json]\n"
+    "        one collective, nccl-tests style (OP: all_reduce all_gather reduce_scatter\n"
+    "        all_to_all broadcast p2p)\n"
+    "  validate [FILE] [--format table|json]\n"
+    "        predicted vs measured step times (default: shared/calibration/published.yaml)\n"
+    "  list systems|models\n"
+    "  show NAME|FILE [--format table|json] [--seq N]\n"
+    "\n"
+    "Exit codes: 0 ok, 1 the plan is infeasible, 2 bad input or usage.\n"
+    "Docs: README.md, docs/SPEC.md (file formats), docs/MODEL.md (every equation).\n";
+
+int cli_fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "ultrasim: (%d) ", code);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "ultrasim: (2) %s%s", cmd ? cmd : "", cmd ? ": " : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (try 'ultrasim --help')\n");
+    return 2;
+}
+
+int cli_diag(const struct us_diag *d)
+{
+    char line[1536];
+    us_diag_format(d, line, sizeof line);
+    int code = d->status ? (int)d->status : 2;
+    return cli_fail(code, "%s", line);
+}
+
+int cli_format(const char *cmd, const char *s, enum us_format *out)
+{
+    if (strcmp(s, "table") == 0)
+        *out = US_FORMAT_TABLE;
+    else if (strcmp(s, "json") == 0)
+        *out = US_FORMAT_JSON;
+    else if (strcmp(s, "csv") == 0)
+        *out = US_FORMAT_CSV;
+    else
+        return cli_usage(cmd, "--format must be table, json or csv, not '%s'", s), -1;
+    return 0;
+}
+
+bool cli_int(const char *s, long long lo, long long hi, long long *out)
+{
+    if (!s || !*s)
+        return false;
+    for (const char *p = (*s == '-') ? s + 1 : s; *p; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool cli_real(const char *s, double lo, double hi, double *out)
+{
+    if (!s || !*s)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!strchr("0123456789.eE-+", *p))
+            return false;
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v) || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+struct command {
+    const char *name;
+    int (*fn)(int, char **);
+};
+
+static const struct command commands[] = {
+    {"run", cmd_run},       {"list", cmd_list},       {"show", cmd_show},
+    {"search", cmd_search}, {"compare", cmd_compare},
+};
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+    if (argc < 2)
+        return cli_usage(NULL, "no command given");
+    const char *c = argv[1];
+    if (strcmp(c, "--help") == 0 || strcmp(c, "-h") == 0 || strcmp(c, "help") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (strcmp(c, "--version") == 0) {
         printf("ultrasim %s\n", US_VERSION);
         return 0;
     }
-    fprintf(stderr, "ultrasim: usage: ultrasim COMMAND ... (try --help)\n");
-    return 2;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, c) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    return cli_usage(NULL, "unknown command '%s'", c);
 }

@@ -1,0 +1,205 @@
+/* api/run: one job end to end - fill unset parallel fields (search), check the plan,
+ * simulate the step (event engine, or the closed form on request), then turn the step into
+ * throughput, MFU, power, energy, money and, with training.tokens, the whole run. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "core/core.h"
+#include "estimate/estimate.h"
+#include "model/model.h"
+#include "parallel/plan.h"
+#include "scale/scale.h"
+#include "search/search.h"
+#include "sim/sim.h"
+
+static void warn(struct us_result *r, const char *fmt, ...) US_PRINTF(2, 3);
+
+static void warn(struct us_result *r, const char *fmt, ...)
+{
+    if (r->nwarnings >= US_MAX_WARNINGS)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->warnings[r->nwarnings++], US_MSG_LEN, fmt, ap);
+    va_end(ap);
+}
+
+/* Copies the job's fixed parallel fields into lay; returns the mask of unset fields. */
+static unsigned api_layout_from_spec(const struct spec_job *j, struct us_layout *lay)
+{
+    const struct spec_parallel *p = &j->par;
+    unsigned unset = 0;
+    memset(lay, 0, sizeof *lay);
+#define TAKE(field, bit)                                                                           \
+    do {                                                                                           \
+        if (p->field > 0)                                                                          \
+            lay->field = p->field;                                                                 \
+        else                                                                                       \
+            unset |= 1u << (bit);                                                                  \
+    } while (0)
+    TAKE(tp, US_FIELD_TP);
+    TAKE(pp, US_FIELD_PP);
+    TAKE(dp, US_FIELD_DP);
+    TAKE(cp, US_FIELD_CP);
+    TAKE(ep, US_FIELD_EP);
+    TAKE(vpp, US_FIELD_VPP);
+#undef TAKE
+    if (p->zero >= 0)
+        lay->zero = p->zero;
+    else
+        unset |= 1u << US_FIELD_ZERO;
+    if (p->sequence_parallel >= 0)
+        lay->sequence_parallel = p->sequence_parallel != 0;
+    else
+        unset |= 1u << US_FIELD_SP;
+    if (p->recompute >= 0)
+        lay->recompute = (enum us_recompute)p->recompute;
+    else
+        unset |= 1u << US_FIELD_RECOMPUTE;
+    if (j->train.micro_batch > 0)
+        lay->micro_batch = j->train.micro_batch;
+    else
+        unset |= 1u << US_FIELD_MICRO_BATCH;
+    lay->first_stage_layers = p->first_stage_layers;
+    lay->last_stage_layers = p->last_stage_layers;
+    if (p->schedule >= 0)
+        lay->schedule = (enum us_schedule)p->schedule;
+    else
+        lay->schedule = US_SCHEDULE_1F1B; /* becomes interleaved when vpp > 1 */
+    return unset;
+}
+
+static void fill_step(struct us_result *r, const struct spec_job *j, const struct step_ctx *sc,
+                      const struct step_times *t)
+{
+    double chips = (double)j->chips;
+    double tokens = (double)j->train.global_batch * j->train.seq_len;
+    double peak = j->system.chip.peak_flops[j->train.dtype];
+    r->step_time_s = t->step_s;
+    r->breakdown = t->br;
+    r->tokens_per_step = tokens;
+    r->tokens_per_s = tokens / t->step_s;
+    r->tokens_per_chip_per_step = tokens / chips;
+    r->model_flop_per_step = model_flop_per_token(&j->model, j->train.seq_len) * tokens;
+    r->hw_flop_per_step = t->hw_flop_per_chip * chips;
+    r->mfu = r->model_flop_per_step / (t->step_s * chips * peak);
+    r->hfu = r->hw_flop_per_step / (t->step_s * chips * peak);
+    r->model_tflops_per_chip = r->model_flop_per_step / (t->step_s * chips) / 1e12;
+    r->memory = sc->mem;
+    r->layout.microbatches = sc->plan.microbatches;
+}
+
+static void add_notes(struct us_result *r, const struct spec_job *j, const struct step_ctx *sc)
+{
+    if (r->tokens_per_chip_per_step < (double)j->train.seq_len)
+        warn(r,
+             "%.3g tokens per chip per step: the batch is smaller than one sequence per "
+             "chip, which forces deep model parallelism",
+             r->tokens_per_chip_per_step);
+    if (sc->plan.lay.pp > 1 && sc->plan.microbatches < 2 * sc->plan.lay.pp)
+        warn(r, "only %d micro-batches per pipeline of %d stages: the bubble is large",
+             sc->plan.microbatches, sc->plan.lay.pp);
+    if (j->train.critical_batch_tokens > 0 && r->tokens_per_step > j->train.critical_batch_tokens)
+        warn(r,
+             "global batch of %.3g tokens exceeds the critical batch size %.3g: more tokens "
+             "may be needed to reach the same loss (not modelled)",
+             r->tokens_per_step, j->train.critical_batch_tokens);
+    if (j->train.dtype == US_DTYPE_FP8 || j->train.dtype == US_DTYPE_FP4)
+        warn(r,
+             "MFU is relative to the %s peak; attention and optimizer run in higher "
+             "precision",
+             us_dtype_name(j->train.dtype));
+    warn(r, "not modelled: data loading, evaluation, kernel launch jitter beyond the "
+            "straggler model, numerical loss spikes");
+}
+
+enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
+                      const struct us_run_options *opt, struct us_result *out, struct us_diag *d)
+{
+    static const struct us_run_options defaults = {0};
+    if (!opt)
+        opt = &defaults;
+    memset(out, 0, sizeof *out);
+    const struct spec_job *j = &job->spec;
+    out->nchips = (int)j->chips;
+    out->engine = "none";
+
+    struct us_layout lay;
+    unsigned unset = api_layout_from_spec(j, &lay);
+    if (unset) {
+        struct search_opts so;
+        memset(&so, 0, sizeof so);
+        so.objective = US_OBJECTIVE_TIME;
+        so.threads = opt->threads ? opt->threads : (ctx ? ctx->threads : 0);
+        so.refine = !opt->closed_form_only;
+        enum us_status st = search_fill(j, &so, &lay, NULL, out->reason, d);
+        if (st != US_OK) {
+            out->layout.chosen_mask = unset;
+            return st;
+        }
+    }
+    out->layout = lay;
+
+    struct step_ctx *sc = malloc(sizeof *sc);
+    if (!sc)
+        return core_diag_status(d, US_ENOMEM, j->file, 0, 0, NULL, "out of memory");
+    enum us_status rc = US_OK;
+    if (!step_prepare(sc, j, &lay)) {
+        out->valid = false;
+        core_strlcpy(out->reason, sc->plan.reason, sizeof out->reason);
+        rc = US_INFEASIBLE;
+        goto done;
+    }
+    out->valid = true;
+    out->layout = sc->plan.lay;
+    out->layout.chosen_mask = lay.chosen_mask;
+
+    struct step_times t;
+    if (opt->closed_form_only) {
+        estimate_step(sc, &t);
+        out->engine = "closed-form";
+    } else {
+        struct core_buf trace;
+        core_buf_init(&trace);
+        sim_step(sc, &t, opt->trace_path ? &trace : NULL);
+        out->engine = "event";
+        if (opt->trace_path) {
+            enum us_status st =
+                trace.oom
+                    ? core_diag_status(d, US_ENOMEM, opt->trace_path, 0, 0, NULL, "out of memory")
+                    : core_write_file_atomic(opt->trace_path, trace.data, trace.len, d);
+            core_buf_fini(&trace);
+            if (st != US_OK) {
+                rc = st;
+                goto done;
+            }
+        }
+    }
+    fill_step(out, j, sc, &t);
+
+    struct scale_input si = {
+        .job = j,
+        .step_s = t.step_s,
+        .compute_busy_s = t.compute_busy_s,
+        .hbm_busy_s = t.hbm_busy_s,
+        .hw_flop_per_chip = t.hw_flop_per_chip,
+        .ckpt_B = plan_checkpoint_B(j),
+        .tokens_per_step = out->tokens_per_step,
+        .chips = j->chips,
+        .dp = sc->plan.lay.dp,
+    };
+    scale_apply(&si, out);
+    scale_fold_stragglers(out);
+    add_notes(out, j, sc);
+
+    out->fits = sc->fits;
+    if (!sc->fits) {
+        core_strlcpy(out->reason, sc->plan.reason, sizeof out->reason);
+        rc = US_INFEASIBLE;
+    }
+done:
+    free(sc);
+    return rc;
+}

@@ -1,0 +1,47 @@
+/* cli: shared helpers of the ultrasim subcommands. The command line is a client of
+ * include/ultrasim.h only. */
+#ifndef US_CLI_H
+#define US_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ultrasim.h"
+
+#define CLI_MAX_SETS 64
+
+/* Prints "ultrasim: (code) message" to stderr and returns code. */
+int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A usage error: message, a hint, exit code 2. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints the diagnostic as one line and returns its status (2 for input errors). */
+int cli_diag(const struct us_diag *d);
+/* Parses --format; returns -1 after printing a usage error. */
+int cli_format(const char *cmd, const char *s, enum us_format *out);
+/* Strict integer and real options. */
+bool cli_int(const char *s, long long lo, long long hi, long long *out);
+bool cli_real(const char *s, double lo, double hi, double *out);
+
+/* Matches option `name` at argv[*i] as "--name VALUE" or "--name=VALUE". Returns 1 and
+ * sets *val (advancing *i) on a match, 0 when argv[*i] is another option, -1 (after a usage
+ * error) when the value is missing. */
+int cli_opt(const char *cmd, int argc, char **argv, int *i, const char *name, const char **val);
+
+/* Common job options: --set (repeatable), collected here. */
+struct cli_sets {
+    const char *v[CLI_MAX_SETS];
+    size_t n;
+};
+/* Handles --set at argv[*i]: 1 matched, 0 not, -1 error (printed). */
+int cli_set_opt(const char *cmd, int argc, char **argv, int *i, struct cli_sets *s);
+
+int cmd_run(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_search(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+int cmd_collective(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+
+#endif

@@ -1,0 +1,266 @@
+/* cli: search - the best layout for a job: the winner's full run output, then the top K,
+ * the Pareto front on request, and how many candidates each phase saw and how long it took.
+ * Progress goes to stderr only when stderr is a terminal. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static void progress(void *user, const char *phase, uint64_t done, uint64_t total)
+{
+    (void)user;
+    fprintf(stderr, "\r%-10s %llu / %llu", phase, (unsigned long long)done,
+            (unsigned long long)total);
+    if (done >= total)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/* The winner as --set overrides, so `run` reproduces it exactly. */
+static size_t layout_sets(const struct us_search_entry *e, char buf[][64], const char **v)
+{
+    const struct us_layout *l = &e->layout;
+    size_t n = 0;
+    snprintf(buf[n++], 64, "chips=%lld", (long long)e->chips);
+    snprintf(buf[n++], 64, "parallel.tp=%d", l->tp);
+    snprintf(buf[n++], 64, "parallel.pp=%d", l->pp);
+    snprintf(buf[n++], 64, "parallel.dp=%d", l->dp);
+    snprintf(buf[n++], 64, "parallel.cp=%d", l->cp);
+    snprintf(buf[n++], 64, "parallel.ep=%d", l->ep);
+    snprintf(buf[n++], 64, "parallel.vpp=%d", l->vpp);
+    snprintf(buf[n++], 64, "parallel.zero=%d", l->zero);
+    snprintf(buf[n++], 64, "parallel.sequence_parallel=%s",
+             l->sequence_parallel ? "true" : "false");
+    snprintf(buf[n++], 64, "parallel.recompute=%s", us_recompute_name(l->recompute));
+    snprintf(buf[n++], 64, "parallel.schedule=%s", us_schedule_name(l->schedule));
+    snprintf(buf[n++], 64, "parallel.first_stage_layers=%d", l->first_stage_layers);
+    snprintf(buf[n++], 64, "parallel.last_stage_layers=%d", l->last_stage_layers);
+    snprintf(buf[n++], 64, "training.micro_batch=%d", l->micro_batch);
+    for (size_t i = 0; i < n; i++)
+        v[i] = buf[i];
+    return n;
+}
+
+static void entry_table(const struct us_search_entry *e, int rank, bool per_run)
+{
+    char line[512];
+    struct us_layout l = e->layout;
+    l.chosen_mask = 0;
+    us_layout_format(&l, line, sizeof line);
+    printf("  %2d  %8lld  %9.4g  %6.1f%%  %8.3g  %10.4g  %9.3g  %5.1f/%-5.0f  %-11s %s\n", rank,
+           (long long)e->chips, e->step_time_s, 100 * e->mfu,
+           per_run ? e->time_s / 86400.0 : e->time_s, e->cost_usd, e->energy_J / 3.6e9,
+           e->peak_memory_B / 1073741824.0, e->capacity_B / 1073741824.0, e->engine, line);
+}
+
+static void entry_json(FILE *f, const struct us_search_entry *e, bool last)
+{
+    const struct us_layout *l = &e->layout;
+    fprintf(f,
+            "    {\"chips\": %lld, \"tp\": %d, \"pp\": %d, \"dp\": %d, \"cp\": %d, \"ep\": %d, "
+            "\"vpp\": %d, \"zero\": %d, \"sequence_parallel\": %s, \"recompute\": \"%s\", "
+            "\"schedule\": \"%s\", \"micro_batch\": %d, \"first_stage_layers\": %d, "
+            "\"last_stage_layers\": %d, \"engine\": \"%s\", \"step_time_s\": %.9g, "
+            "\"closed_form_step_time_s\": %.9g, \"time_s\": %.9g, \"cost_usd\": %.9g, "
+            "\"energy_j\": %.9g, \"mfu\": %.6g, \"peak_memory_gib\": %.6g, \"pareto\": %s}%s\n",
+            (long long)e->chips, l->tp, l->pp, l->dp, l->cp, l->ep, l->vpp, l->zero,
+            l->sequence_parallel ? "true" : "false", us_recompute_name(l->recompute),
+            us_schedule_name(l->schedule), l->micro_batch, l->first_stage_layers,
+            l->last_stage_layers, e->engine, e->step_time_s, e->closed_form_step_time_s, e->time_s,
+            e->cost_usd, e->energy_J, e->mfu, e->peak_memory_B / 1073741824.0,
+            e->pareto ? "true" : "false", last ? "" : ",");
+}
+
+static int parse_chips(const char *cmd, const char *s, int64_t *out, size_t *n)
+{
+    *n = 0;
+    for (const char *p = s; *p;) {
+        const char *e = strchr(p, ',');
+        char tok[32];
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        long long v;
+        if (len == 0 || len >= sizeof tok || *n == 64)
+            return cli_usage(cmd, "--chips takes up to 64 comma-separated counts, not '%s'", s);
+        memcpy(tok, p, len);
+        tok[len] = '\0';
+        if (!cli_int(tok, 1, 1LL << 24, &v))
+            return cli_usage(cmd, "--chips: '%s' is not a chip count in 1..16777216", tok);
+        out[(*n)++] = v;
+        p = e ? e + 1 : p + len;
+    }
+    return 0;
+}
+
+int cmd_search(int argc, char **argv)
+{
+    const char *cmd = "search", *job_path = NULL, *v;
+    enum us_format fmt = US_FORMAT_TABLE;
+    struct cli_sets sets = {{0}, 0};
+    struct us_search_options opt = {0};
+    int64_t chips[64];
+    size_t nchips = 0;
+    bool pareto = false;
+    long long iv;
+    double dv;
+    for (int i = 1; i < argc; i++) {
+        int m;
+        if ((m = cli_set_opt(cmd, argc, argv, &i, &sets)) != 0) {
+            if (m < 0)
+                return 2;
+        } else if ((m = cli_opt(cmd, argc, argv, &i, "--format", &v)) != 0) {
+            if (m < 0 || cli_format(cmd, v, &fmt) < 0)
+                return 2;
+        } else if ((m = cli_opt(cmd, argc, argv, &i, "--objective", &v)) != 0) {
+            if (m < 0)
+                return 2;
+            if (strcmp(v, "time") == 0)
+                opt.objective = US_OBJECTIVE_TIME;
+            else if (strcmp(v, "cost") == 0)
+                opt.objective = US_OBJECTIVE_COST;
+            else if (strcmp(v, "energy") == 0)
+                opt.objective = US_OBJECTIVE_ENERGY;
+            else
+                return cli_usage(cmd, "--objective must be time, cost or energy, not '%s'", v);
+        } else if ((m = cli_opt(cmd, argc, argv, &i, "--top", &v)) != 0) {
+            if (m < 0 || !cli_int(v, 1, US_SEARCH_MAX_TOP, &iv))
+                return m < 0
+                           ? 2
+                           : cli_usage(cmd, "--top must be 1..%d, not '%s'", US_SEARCH_MAX_TOP, v);
+            opt.top_k = (int)iv;
+        } else if ((m = cli_opt(cmd, argc, argv, &i, "--threads", &v)) != 0) {
+            if (m < 0 || !cli_int(v, 1, 256, &iv))
+                return m < 0 ? 2 : cli_usage(cmd, "--threads must be 1..256, not '%s'", v);
+            opt.threads = (int)iv;
+        } else if ((m = cli_opt(cmd, argc, argv, &i, "--chips", &v)) != 0) {
+            if (m < 0 || parse_chips(cmd, v, chips, &nchips))
+                return 2;
+            opt.chips = chips;
+            opt.nchips = nchips;
+        } else if ((m = cli_opt(cmd, argc, argv, &i, "--deadline", &v)) != 0) {
+            if (m < 0 || !cli_real(v, 0.001, 1e5, &dv))
+                return m < 0 ? 2
+                             : cli_usage(cmd, "--deadline must be days in 0.001..1e5, not '%s'", v);
+            opt.deadline_s = dv * 86400.0;
+        } else if ((m = cli_opt(cmd, argc, argv, &i, "--budget", &v)) != 0) {
+            if (m < 0 || !cli_real(v, 1, 1e15, &dv))
+                return m < 0 ? 2 : cli_usage(cmd, "--budget must be USD in 1..1e15, not '%s'", v);
+            opt.budget_usd = dv;
+        } else if (strcmp(argv[i], "--pareto") == 0) {
+            pareto = true;
+        } else if (strcmp(argv[i], "--closed-form") == 0) {
+            opt.closed_form_only = true;
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            return cli_usage(cmd, "unknown option '%s'", argv[i]);
+        } else if (!job_path) {
+            job_path = argv[i];
+        } else {
+            return cli_usage(cmd, "one job file only");
+        }
+    }
+    if (!job_path)
+        return cli_usage(cmd, "no job file given");
+    if (isatty(STDERR_FILENO))
+        opt.progress = progress;
+
+    struct us_ctx *ctx = us_ctx_create();
+    struct us_job *job = NULL, *best = NULL;
+    struct us_search_result *res = calloc(1, sizeof *res);
+    struct us_diag d;
+    int rc = 0;
+    if (!ctx || !res) {
+        rc = cli_fail(3, "out of memory");
+        goto out;
+    }
+    enum us_status st = us_job_load(ctx, job_path, sets.v, sets.n, &job, &d);
+    if (st == US_OK)
+        st = us_search(ctx, job, &opt, res, &d);
+    if (st != US_OK && st != US_INFEASIBLE) {
+        rc = cli_diag(&d);
+        goto out;
+    }
+    if (res->ntop == 0) {
+        rc = cli_fail(1, "no valid layout fits: %llu candidates, %llu pruned for memory",
+                      (unsigned long long)res->space,
+                      (unsigned long long)res->pruned[US_PRUNE_MEMORY]);
+        goto out;
+    }
+    /* the winner, run in full with its layout pinned */
+    char buf[CLI_MAX_SETS][64];
+    const char *v2[CLI_MAX_SETS];
+    struct cli_sets all = sets;
+    size_t nl = layout_sets(&res->top[0], buf, v2);
+    if (all.n + nl > CLI_MAX_SETS) {
+        rc = cli_usage(cmd, "too many --set options");
+        goto out;
+    }
+    for (size_t i = 0; i < nl; i++)
+        all.v[all.n++] = v2[i];
+    struct us_result r;
+    st = us_job_load(ctx, job_path, all.v, all.n, &best, &d);
+    if (st == US_OK)
+        st = us_run(ctx, best, NULL, &r, &d);
+    if (st != US_OK && st != US_INFEASIBLE) {
+        rc = cli_diag(&d);
+        goto out;
+    }
+    r.layout.chosen_mask = res->top[0].layout.chosen_mask;
+    if (fmt == US_FORMAT_JSON) {
+        printf("{\n  \"objective\": \"%s\",\n  \"best\": ", us_objective_name(res->objective));
+        us_result_write(&r, best, US_FORMAT_JSON, stdout);
+        printf("  ,\"top\": [\n");
+        for (int i = 0; i < res->ntop; i++)
+            entry_json(stdout, &res->top[i], i == res->ntop - 1);
+        printf("  ],\n  \"pareto\": [\n");
+        for (int i = 0; i < res->npareto; i++)
+            entry_json(stdout, &res->pareto[i], i == res->npareto - 1);
+        printf("  ],\n  \"space\": %llu, \"estimated\": %llu, \"simulated\": %llu,\n",
+               (unsigned long long)res->space, (unsigned long long)res->estimated,
+               (unsigned long long)res->simulated);
+        printf("  \"pruned\": {");
+        for (int p = 0; p < US_PRUNE_COUNT; p++)
+            printf("%s\"%s\": %llu", p ? ", " : "", us_prune_name((enum us_prune)p),
+                   (unsigned long long)res->pruned[p]);
+        printf("},\n  \"seconds\": {\"enumerate\": %.6g, \"estimate\": %.6g, \"simulate\": "
+               "%.6g, \"total\": %.6g},\n  \"threads\": %d\n}\n",
+               res->enumerate_s, res->estimate_s, res->simulate_s, res->total_s, res->threads);
+        goto out;
+    }
+    if (fmt == US_FORMAT_CSV) {
+        us_result_write(&r, best, US_FORMAT_CSV, stdout);
+        goto out;
+    }
+    printf("best layout by %s (full prediction):\n", us_objective_name(res->objective));
+    us_result_write(&r, best, US_FORMAT_TABLE, stdout);
+    printf("\ntop %d by %s (%s: time = %s):\n", res->ntop, us_objective_name(res->objective),
+           res->per_run ? "whole run" : "one step", res->per_run ? "days" : "seconds");
+    printf("   #     chips  step (s)     MFU      time    cost ($)  energy MWh  mem GiB      "
+           "engine      layout\n");
+    for (int i = 0; i < res->ntop; i++)
+        entry_table(&res->top[i], i + 1, res->per_run);
+    if (pareto) {
+        printf("\npareto front over (time, cost, energy), %d layouts%s:\n", res->npareto,
+               res->pareto_truncated ? " (truncated)" : "");
+        for (int i = 0; i < res->npareto; i++)
+            entry_table(&res->pareto[i], i + 1, res->per_run);
+    }
+    printf("\ncandidates: %llu in the space, %llu estimated (closed form), %llu simulated "
+           "(event)\n",
+           (unsigned long long)res->space, (unsigned long long)res->estimated,
+           (unsigned long long)res->simulated);
+    printf("pruned:    ");
+    for (int p = 0; p < US_PRUNE_COUNT; p++)
+        printf(" %s %llu", us_prune_name((enum us_prune)p), (unsigned long long)res->pruned[p]);
+    printf("\nseconds:    enumerate %.3f, estimate %.3f, simulate %.3f, total %.3f on %d "
+           "threads\n",
+           res->enumerate_s, res->estimate_s, res->simulate_s, res->total_s, res->threads);
+    for (int i = 0; i < res->nnotes; i++)
+        printf("note:       %s\n", res->notes[i]);
+out:
+    us_job_destroy(best);
+    us_job_destroy(job);
+    us_ctx_destroy(ctx);
+    free(res);
+    return rc;
+}
