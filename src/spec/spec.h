@@ -12,13 +12,13 @@
 
 #include "ultrasim.h"
 
-#define SPEC_NAME_LEN 64
-#define SPEC_DESC_LEN 256
+#define SPEC_NAME_LEN  64
+#define SPEC_DESC_LEN  256
 #define SPEC_MAX_TIERS 4
 
 /* Limits on what a spec file may be; anything beyond is refused with US_EINPUT. */
 #define SPEC_MAX_FILE_B (4u << 20) /* 4 MiB */
-#define SPEC_MAX_DEPTH 32          /* nesting of mappings and sequences */
+#define SPEC_MAX_DEPTH  32         /* nesting of mappings and sequences */
 
 enum spec_topology {
     SPEC_TOPO_SWITCH = 0, /* all-to-all through switches (NVSwitch, NeuronSwitch) */
@@ -34,14 +34,14 @@ enum spec_fabric_kind {
 
 struct spec_chip {
     char name[SPEC_NAME_LEN];
-    char family[SPEC_NAME_LEN];            /* selects efficiency constants, e.g. nvidia-hopper */
-    double peak_flops[US_DTYPE_COUNT];     /* dense FLOP/s per dtype; 0 = not supported */
-    double hbm_B;                          /* capacity, bytes */
-    double hbm_Bps;                        /* bandwidth, bytes/s */
-    double idle_W, tdp_W;                  /* chip power at idle and at full load */
-    double usd_per_hour;                   /* price per chip-hour */
-    int matrix_m, matrix_n, matrix_k;      /* GEMM tile shape the matrix units work in */
-    int compute_units;                     /* SMs / NeuronCores / CUs: tiles run in waves */
+    char family[SPEC_NAME_LEN];        /* selects efficiency constants, e.g. nvidia-hopper */
+    double peak_flops[US_DTYPE_COUNT]; /* dense FLOP/s per dtype; 0 = not supported */
+    double hbm_B;                      /* capacity, bytes */
+    double hbm_Bps;                    /* bandwidth, bytes/s */
+    double idle_W, tdp_W;              /* chip power at idle and at full load */
+    double usd_per_hour;               /* price per chip-hour */
+    int matrix_m, matrix_n, matrix_k;  /* GEMM tile shape the matrix units work in */
+    int compute_units;                 /* SMs / NeuronCores / CUs: tiles run in waves */
 };
 
 /* Efficiency constants of one chip family; calibrated only on shared/calibration/
@@ -54,26 +54,26 @@ struct spec_efficiency {
 };
 
 struct spec_scaleup {
-    int chips;                     /* chips per scale-up domain */
-    double bw_Bps;                 /* per chip, per direction */
-    double latency_s;              /* per hop / per message start-up */
+    int chips;        /* chips per scale-up domain */
+    double bw_Bps;    /* per chip, per direction */
+    double latency_s; /* per hop / per message start-up */
     enum spec_topology topology;
-    int dims[3];                   /* torus dims (product = chips); 0 = unused */
-    bool in_network_reduction;     /* NVLS / SHARP-style reduction in the switch */
+    int dims[3];               /* torus dims (product = chips); 0 = unused */
+    bool in_network_reduction; /* NVLS / SHARP-style reduction in the switch */
 };
 
 struct spec_tier {
-    int radix;           /* ports per switch at this tier */
-    double oversub;      /* oversubscription (down:up bandwidth), >= 1 */
+    int radix;      /* ports per switch at this tier */
+    double oversub; /* oversubscription (down:up bandwidth), >= 1 */
 };
 
 struct spec_fabric {
-    double nic_Bps;                /* per chip, per direction */
-    double latency_s;              /* per hop */
+    double nic_Bps;   /* per chip, per direction */
+    double latency_s; /* per hop */
     enum spec_fabric_kind kind;
-    int ntiers;                    /* tiers of switches above the hosts (1..SPEC_MAX_TIERS) */
+    int ntiers; /* tiers of switches above the hosts (1..SPEC_MAX_TIERS) */
     struct spec_tier tiers[SPEC_MAX_TIERS];
-    bool in_network_reduction;     /* SHARP on the scale-out switches */
+    bool in_network_reduction; /* SHARP on the scale-out switches */
 };
 
 struct spec_reliability {
@@ -88,13 +88,13 @@ struct spec_system {
     char description[SPEC_DESC_LEN];
     struct spec_chip chip;
     struct spec_efficiency eff;
-    int chips_per_node;            /* chips per host (server) */
+    int chips_per_node; /* chips per host (server) */
     struct spec_scaleup up;
     struct spec_fabric out;
-    double host_W_per_chip;        /* CPU, memory, fans: share per chip */
-    double network_W_per_chip;     /* NICs and switches: share per chip */
-    double pue;                    /* facility power / IT power */
-    double step_overhead_s;        /* host-side time per step not hidden by the device */
+    double host_W_per_chip;    /* CPU, memory, fans: share per chip */
+    double network_W_per_chip; /* NICs and switches: share per chip */
+    double pue;                /* facility power / IT power */
+    double step_overhead_s;    /* host-side time per step not hidden by the device */
     struct spec_reliability rel;
 };
 
@@ -121,17 +121,17 @@ struct spec_model {
     int layers;
     int hidden;
     int heads;
-    int kv_heads;           /* = heads for MHA, 1 for MQA */
-    int head_dim;           /* hidden / heads unless the model says otherwise */
-    int ffn_hidden;         /* dense MLP hidden size */
+    int kv_heads;   /* = heads for MHA, 1 for MQA */
+    int head_dim;   /* hidden / heads unless the model says otherwise */
+    int ffn_hidden; /* dense MLP hidden size */
     int64_t vocab;
-    bool gated_mlp;         /* SwiGLU-style: three projections */
+    bool gated_mlp; /* SwiGLU-style: three projections */
     bool tied_embeddings;
     bool has_moe;
     struct spec_moe moe;
     bool has_mla;
     struct spec_mla mla;
-    int mtp_layers;         /* DeepSeek-style multi-token-prediction modules (counted in params) */
+    int mtp_layers; /* DeepSeek-style multi-token-prediction modules (counted in params) */
 };
 
 /* A parallel field of 0 (or -1 for zero/sp/recompute/schedule) is "unset": search fills it. */
@@ -143,17 +143,17 @@ struct spec_parallel {
     int schedule;           /* enum us_schedule; -1 = derived (interleaved when vpp > 1) */
     int first_stage_layers; /* uneven pipeline: layers on the first / last stage; 0 = even */
     int last_stage_layers;
-    bool tp_comm_overlap;   /* overlap TP collectives with GEMMs (Megatron tp-comm-overlap) */
-    bool ep_comm_overlap;   /* overlap EP all-to-all with expert compute */
-    char order[16];         /* rank order, innermost first; default "tp-cp-ep-dp-pp" */
+    bool tp_comm_overlap; /* overlap TP collectives with GEMMs (Megatron tp-comm-overlap) */
+    bool ep_comm_overlap; /* overlap EP all-to-all with expert compute */
+    char order[16];       /* rank order, innermost first; default "tp-cp-ep-dp-pp" */
 };
 
 struct spec_training {
     int seq_len;
-    int global_batch;       /* sequences per step */
-    int micro_batch;        /* sequences per micro-batch; 0 = unset */
-    enum us_dtype dtype;    /* compute dtype of the matrix math */
-    double tokens;          /* tokens of the whole run; 0 = not given */
+    int global_batch;             /* sequences per step */
+    int micro_batch;              /* sequences per micro-batch; 0 = unset */
+    enum us_dtype dtype;          /* compute dtype of the matrix math */
+    double tokens;                /* tokens of the whole run; 0 = not given */
     double critical_batch_tokens; /* warn when the global batch exceeds this; 0 = none */
 };
 
@@ -162,17 +162,17 @@ struct spec_scale {
     double interruptions_per_chip_hour;
     double restart_s;
     double ckpt_write_Bps_per_chip;
-    bool ckpt_async;            /* checkpoint written in the background after a snapshot */
-    bool ckpt_in_memory;        /* peer in-memory checkpoint, persisted less often */
+    bool ckpt_async;     /* checkpoint written in the background after a snapshot */
+    bool ckpt_in_memory; /* peer in-memory checkpoint, persisted less often */
     double usd_per_chip_hour;
     double pue;
     double step_cv;
-    int spare_chips;            /* hot spares held idle (paid for) */
-    uint64_t seed;              /* random stream for stragglers; reported */
+    int spare_chips; /* hot spares held idle (paid for) */
+    uint64_t seed;   /* random stream for stragglers; reported */
 };
 
 struct spec_job {
-    char file[512];             /* where it came from, for messages */
+    char file[512]; /* where it came from, for messages */
     struct spec_model model;
     struct spec_system system;
     int64_t chips;
@@ -187,8 +187,7 @@ struct spec_job {
  * (a HuggingFace config.json is recognised for models). */
 enum us_status spec_system_load(const char *name_or_path, struct spec_system *out,
                                 struct us_diag *d);
-enum us_status spec_model_load(const char *name_or_path, struct spec_model *out,
-                               struct us_diag *d);
+enum us_status spec_model_load(const char *name_or_path, struct spec_model *out, struct us_diag *d);
 enum us_status spec_job_load(const char *path, const char *const *sets, size_t nsets,
                              struct spec_job *out, struct us_diag *d);
 enum us_status spec_job_load_text(const char *name, const char *text, size_t len,
@@ -199,6 +198,11 @@ enum us_status spec_model_parse(const char *name, const char *text, size_t len,
                                 struct spec_model *out, struct us_diag *d);
 enum us_status spec_system_parse(const char *name, const char *text, size_t len,
                                  struct spec_system *out, struct us_diag *d);
+/* Parses a HuggingFace config.json (text) as a model; refuses anything that is not one.
+ * name is where it came from: the model is named after its file (or folder, for
+ * ".../NAME/config.json"). */
+enum us_status spec_model_parse_hf(const char *name, const char *text, size_t len,
+                                   struct spec_model *out, struct us_diag *d);
 
 /* Checks the derived consistency of a model (heads divisible, MoE sane, ...). */
 enum us_status spec_model_check(const struct spec_model *m, const char *file, struct us_diag *d);

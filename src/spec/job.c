@@ -1,0 +1,607 @@
+/* spec job: the public loaders. Resolves preset names against the embedded catalog and
+ * paths against the job file's folder, applies --set overrides to the tree before any
+ * value is read (so they pass the same checks and report "--set:1:COL"), then converts
+ * the job. Leaves out: choosing unset parallel fields (search/) and plan validity
+ * (parallel/); a job here only has to be well-formed. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog/catalog.h"
+#include "spec/tree.h"
+
+/* Degrees and chip counts stay below 2^27 (134M chips, far above the million-chip
+ * clusters DESIGN.md targets) so products of them stay exact in a double. */
+#define MAX_CHIPS   (1LL << 27)
+#define MAX_SEQ_LEN (1 << 24)
+#define MAX_BATCH   (1LL << 30)
+#define MAX_PATH_B  4096
+
+static const char *const dtype_names[] = {"fp32", "fp16", "bf16", "fp8", "fp4"};
+static const char *const recompute_names[] = {"none", "selective", "full"};
+static const char *const schedule_names[] = {"1f1b", "gpipe", "interleaved"};
+
+/* --- presets and paths --- */
+
+static void known_presets(bool model, char *buf, size_t n_B)
+{
+    enum catalog_kind kind = model ? CATALOG_KIND_MODEL : CATALOG_KIND_SYSTEM;
+    size_t o = 0, count = catalog_count(kind);
+    buf[0] = '\0';
+    if (count == 0) {
+        core_strlcpy(buf, "none: the catalog is empty", n_B);
+        return;
+    }
+    for (size_t i = 0; i < count && o < n_B; i++) {
+        const struct catalog_entry *e = catalog_at(kind, i);
+        o += (size_t)snprintf(buf + o, n_B - o, "%s%s", i ? ", " : "", e->name);
+    }
+}
+
+enum us_status spec_resolve(struct spec_rd *rd, bool model, const char *name, const char *base_dir,
+                            const struct spec_node *at, struct spec_node **root)
+{
+    const char *what = model ? "model" : "system";
+    *root = NULL;
+    if (!spec_is_path(name)) {
+        const struct catalog_entry *e =
+            catalog_find(model ? CATALOG_KIND_MODEL : CATALOG_KIND_SYSTEM, name);
+        if (!e) {
+            char known[400], q[80];
+            struct spec_node tmp = {.text = name, .len = strlen(name)};
+            known_presets(model, known, sizeof known);
+            spec_node_quote(&tmp, q, sizeof q);
+            if (at)
+                return spec_fail(rd, at, "unknown %s preset %s (known: %s)", what, q, known);
+            rd->status = US_EINPUT;
+            return core_diag_set(rd->d, "", 0, 0, NULL, "unknown %s preset %s (known: %s)", what, q,
+                                 known);
+        }
+        enum us_status st = spec_read_text(rd, e->origin, e->text, e->len, 0, false, root);
+        if (st != US_OK)
+            return st;
+        /* a preset is known by its file name; its name: must say the same */
+        const struct spec_node *nm = spec_get(*root, "name");
+        if (nm && nm->kind == SPEC_NODE_SCALAR &&
+            (nm->len != strlen(name) || memcmp(nm->text, name, nm->len) != 0)) {
+            char q[80];
+            spec_node_quote(nm, q, sizeof q);
+            return spec_fail(rd, nm, "preset name %s does not match its file name '%s'", q, name);
+        }
+        return US_OK;
+    }
+    char full[MAX_PATH_B];
+    int n = (name[0] != '/' && base_dir && base_dir[0])
+                ? snprintf(full, sizeof full, "%s/%s", base_dir, name)
+                : snprintf(full, sizeof full, "%s", name);
+    if (n < 0 || (size_t)n >= sizeof full) {
+        if (at)
+            return spec_fail(rd, at, "path is longer than %d bytes", MAX_PATH_B - 1);
+        rd->status = US_EINPUT;
+        return core_diag_set(rd->d, name, 0, 0, NULL, "path is longer than %d bytes",
+                             MAX_PATH_B - 1);
+    }
+    enum us_status st = spec_read_file(rd, full, root);
+    if (st != US_OK && at && rd->d && rd->d->line == 0 && strcmp(rd->d->file, full) == 0) {
+        /* the file could not be read at all: blame the line of the job that names it */
+        char msg[sizeof rd->d->msg];
+        core_strlcpy(msg, rd->d->msg, sizeof msg);
+        spec_fail(rd, at, "%s '%s': %s", what, full, msg);
+        rd->d->status = st;
+        rd->status = st;
+    }
+    return st;
+}
+
+/* The folder relative paths in node's file resolve against; "" = current directory. */
+static const char *node_dir(struct spec_rd *rd, const struct spec_node *n)
+{
+    if (strcmp(n->file, "--set") == 0)
+        return "";
+    const char *slash = strrchr(n->file, '/');
+    if (!slash)
+        return "";
+    size_t len = slash == n->file ? 1 : (size_t)(slash - n->file);
+    char *dir = core_arena_alloc(rd->arena, len + 1);
+    if (!dir)
+        return "";
+    memcpy(dir, n->file, len);
+    dir[len] = '\0';
+    return dir;
+}
+
+/* Where a model or system tree came from when it is a whole file (names HF models). */
+static const char *whole_file(const struct spec_node *n)
+{
+    if (!n->parent || strcmp(n->file, n->parent->file) != 0)
+        return n->file;
+    return NULL;
+}
+
+/* Replaces a preset name or path in a job with the tree it names. */
+static enum us_status resolve_ref(struct spec_rd *rd, struct spec_node *ref, bool model,
+                                  struct spec_node **out)
+{
+    *out = ref;
+    if (ref->kind != SPEC_NODE_SCALAR)
+        return US_OK;
+    char name[MAX_PATH_B];
+    if (ref->null)
+        return spec_fail(rd, ref, "expected a preset name, a path or a mapping, got null");
+    SPEC_TRY(rd, spec_as_str(rd, ref, name, sizeof name));
+    struct spec_node *root;
+    enum us_status st = spec_resolve(rd, model, name, node_dir(rd, ref), ref, &root);
+    if (st != US_OK)
+        return st;
+    spec_node_replace(ref, root);
+    *out = root;
+    return US_OK;
+}
+
+/* A HuggingFace config inside a job becomes a model mapping, so --set can reach into it. */
+static enum us_status hf_to_schema(struct spec_rd *rd, struct spec_node *n, struct spec_node **out)
+{
+    struct spec_model m;
+    *out = n;
+    if (!spec_is_map(n) || !spec_hf_detect(n))
+        return US_OK;
+    enum us_status st = spec_model_from_node(rd, n, whole_file(n), &m);
+    if (st != US_OK)
+        return st;
+    struct spec_node *t = spec_model_to_node(rd, &m, n->file);
+    if (!t)
+        return spec_fail_oom(rd);
+    spec_node_replace(n, t);
+    *out = t;
+    return US_OK;
+}
+
+/* --- --set overrides --- */
+
+static enum us_status set_fail(struct spec_rd *rd, int col, const char *set, size_t path_len,
+                               const char *fmt, ...) US_PRINTF(5, 6);
+
+static enum us_status set_fail(struct spec_rd *rd, int col, const char *set, size_t path_len,
+                               const char *fmt, ...)
+{
+    char path[256];
+    size_t n = path_len < sizeof path ? path_len : sizeof path - 1;
+    memcpy(path, set, n);
+    path[n] = '\0';
+    va_list ap;
+    va_start(ap, fmt);
+    core_diag_vset(rd->d, US_EINPUT, "--set", 1, col, path, fmt, ap);
+    va_end(ap);
+    rd->status = US_EINPUT;
+    return US_EINPUT;
+}
+
+static bool key_char(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '_' || ch == '-';
+}
+
+static void schema_keys(const struct spec_key *schema, char *buf, size_t n_B)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (const struct spec_key *s = schema; s->key && o < n_B; s++)
+        o += (size_t)snprintf(buf + o, n_B - o, "%s%s", s == schema ? "" : ", ", s->key);
+}
+
+static struct spec_node *nth(const struct spec_node *seq, long i)
+{
+    struct spec_node *v = seq->first;
+    while (v && i-- > 0)
+        v = v->next;
+    return v;
+}
+
+/* Applies one "a.b[i].c=value" to the job tree. */
+static enum us_status apply_set(struct spec_rd *rd, struct spec_node *root, const char *set)
+{
+    const char *eq = strchr(set, '=');
+    if (!eq || eq == set) {
+        char q[80];
+        struct spec_node tmp = {.text = set, .len = strlen(set)};
+        spec_node_quote(&tmp, q, sizeof q);
+        return set_fail(rd, 1, set, 0, "expected key=value, got %s", q);
+    }
+    size_t klen = (size_t)(eq - set);
+    int vcol = (int)klen + 1; /* columns of the value are counted in the whole "k=v" */
+    struct spec_node *cur = root;
+    const struct spec_key *schema = spec_schema_job;
+    size_t p = 0;
+    for (;;) {
+        size_t s0 = p;
+        while (p < klen && key_char(set[p]))
+            p++;
+        size_t slen = p - s0;
+        if (slen == 0) {
+            if (p < klen && set[p] != '.' && set[p] != '[')
+                return set_fail(rd, (int)p + 1, set, p, "unexpected character '%c' in a key",
+                                set[p] >= 0x20 && set[p] < 0x7f ? set[p] : '?');
+            return set_fail(rd, (int)p + 1, set, p, "empty key");
+        }
+        const struct spec_key *ent = spec_schema_find(schema, set + s0, slen);
+        if (!ent) {
+            char known[320];
+            schema_keys(schema, known, sizeof known);
+            return set_fail(rd, (int)s0 + 1, set, p, "unknown key '%.*s' (known: %s)", (int)slen,
+                            set + s0, known);
+        }
+        long idx = -1;
+        size_t bracket = p;
+        if (p < klen && set[p] == '[') {
+            size_t q = p + 1;
+            idx = 0;
+            while (q < klen && set[q] >= '0' && set[q] <= '9' && idx < 1000000)
+                idx = idx * 10 + (set[q++] - '0');
+            if (q == p + 1 || q >= klen || set[q] != ']')
+                return set_fail(rd, (int)p + 1, set, p, "expected an index like [0]");
+            p = q + 1;
+        }
+        if (p < klen && set[p] != '.')
+            return set_fail(rd, (int)p + 1, set, p, "unexpected character '%c' in a key",
+                            set[p] >= 0x20 && set[p] < 0x7f ? set[p] : '?');
+        bool last = p >= klen;
+        char seg[64];
+        if (slen >= sizeof seg)
+            return set_fail(rd, (int)s0 + 1, set, p, "key is too long");
+        memcpy(seg, set + s0, slen);
+        seg[slen] = '\0';
+        struct spec_node *child = spec_get(cur, seg);
+
+        if (idx >= 0) {
+            if (ent->kind != SPEC_KEY_SEQ_MAP && ent->kind != SPEC_KEY_LIST)
+                return set_fail(rd, (int)bracket + 1, set, bracket, "'%s' is not a list", seg);
+            if (!child || child->kind != SPEC_NODE_SEQ)
+                return set_fail(rd, (int)bracket + 1, set, bracket,
+                                "'%s' is not a list in the spec; set the whole list instead", seg);
+            if ((size_t)idx >= child->count)
+                return set_fail(rd, (int)bracket + 1, set, p,
+                                "index %ld is out of range (%zu items)", idx, child->count);
+            child = nth(child, idx);
+            if (!last && ent->kind != SPEC_KEY_SEQ_MAP)
+                return set_fail(rd, (int)p + 1, set, p, "'%s' items hold values, not keys", seg);
+        }
+        if (last) {
+            struct spec_node *v;
+            enum us_status st = spec_read_text(rd, "--set", eq + 1, strlen(eq + 1), vcol, true, &v);
+            if (st != US_OK) {
+                /* the value did not even parse: still say which key it was for */
+                if (rd->d && !rd->d->path[0])
+                    core_fmt(rd->d->path, sizeof rd->d->path, "%.*s", (int)klen, set);
+                return st;
+            }
+            if (child)
+                spec_node_replace(child, v);
+            else if (!spec_map_add(rd, cur, seg, v))
+                return spec_fail_oom(rd);
+            return US_OK;
+        }
+        if (idx < 0) {
+            if (ent->kind == SPEC_KEY_LEAF || ent->kind == SPEC_KEY_LIST)
+                return set_fail(rd, (int)p + 2, set, p, "'%s' holds a value, not keys", seg);
+            if (ent->kind == SPEC_KEY_SEQ_MAP)
+                return set_fail(rd, (int)p + 1, set, p, "'%s' is a list; give an index, e.g. %s[0]",
+                                seg, seg);
+            if (!child) {
+                child = spec_node_new(rd, SPEC_NODE_MAP, "--set", 1, (int)s0 + 1);
+                if (!child || !spec_map_add(rd, cur, seg, child))
+                    return spec_fail_oom(rd);
+            }
+            if (ent->kind == SPEC_KEY_REF_MODEL || ent->kind == SPEC_KEY_REF_SYSTEM) {
+                bool model = ent->kind == SPEC_KEY_REF_MODEL;
+                enum us_status st = resolve_ref(rd, child, model, &child);
+                if (st == US_OK && model)
+                    st = hf_to_schema(rd, child, &child);
+                if (st != US_OK)
+                    return st;
+            }
+        }
+        if (spec_check_map(rd, child))
+            return rd->status;
+        cur = child;
+        schema = ent->sub;
+        p++; /* the '.' */
+    }
+}
+
+/* --- the job --- */
+
+static enum us_status read_parallel(struct spec_rd *rd, const struct spec_node *n,
+                                    struct spec_parallel *par)
+{
+    static const char *const degrees[] = {"tp", "pp", "dp", "cp", "ep", "vpp"};
+    int *dst[] = {&par->tp, &par->pp, &par->dp, &par->cp, &par->ep, &par->vpp};
+    par->zero = par->sequence_parallel = par->recompute = par->schedule = -1;
+    core_strlcpy(par->order, "tp-cp-ep-dp-pp", sizeof par->order);
+    if (!n)
+        return US_OK;
+    for (size_t i = 0; i < US_ARRAY_LEN(degrees); i++)
+        SPEC_TRY(rd, spec_get_i32(rd, n, degrees[i], 1, (int)MAX_CHIPS, 0, dst[i]));
+    SPEC_TRY(rd, spec_get_i32(rd, n, "zero", 0, 3, 0, &par->zero));
+    bool sp = false;
+    int has_sp = spec_get_bool(rd, n, "sequence_parallel", 0, &sp);
+    SPEC_TRY(rd, has_sp);
+    if (has_sp)
+        par->sequence_parallel = sp ? 1 : 0;
+    SPEC_TRY(rd, spec_get_enum(rd, n, "recompute", recompute_names, 3, 0, &par->recompute));
+    SPEC_TRY(rd, spec_get_enum(rd, n, "schedule", schedule_names, 3, 0, &par->schedule));
+    SPEC_TRY(rd, spec_get_i32(rd, n, "first_stage_layers", 0, SPEC_MAX_LAYERS, 0,
+                              &par->first_stage_layers));
+    SPEC_TRY(rd, spec_get_i32(rd, n, "last_stage_layers", 0, SPEC_MAX_LAYERS, 0,
+                              &par->last_stage_layers));
+    SPEC_TRY(rd, spec_get_bool(rd, n, "tp_comm_overlap", 0, &par->tp_comm_overlap));
+    SPEC_TRY(rd, spec_get_bool(rd, n, "ep_comm_overlap", 0, &par->ep_comm_overlap));
+    char order[64];
+    int has_order = spec_get_str(rd, n, "order", 0, order, sizeof order);
+    SPEC_TRY(rd, has_order);
+    if (has_order) {
+        /* a permutation of the five group names, innermost first */
+        static const char *const groups[] = {"tp", "cp", "ep", "dp", "pp"};
+        int seen = 0, count = 0;
+        bool ok = strlen(order) == 14;
+        for (int i = 0; ok && i < 5; i++) {
+            const char *g = order + 3 * i;
+            if (i < 4 && g[2] != '-')
+                ok = false;
+            for (int k = 0; ok && k < 5; k++)
+                if (g[0] == groups[k][0] && g[1] == groups[k][1] && !(seen & (1 << k))) {
+                    seen |= 1 << k;
+                    count++;
+                }
+        }
+        if (!ok || count != 5)
+            return spec_fail(rd, spec_get(n, "order"),
+                             "order '%s' must name tp, cp, ep, dp and pp once each, joined by "
+                             "'-', innermost first (e.g. tp-cp-ep-dp-pp)",
+                             order);
+        core_strlcpy(par->order, order, sizeof par->order);
+    }
+    return US_OK;
+}
+
+static enum us_status read_training(struct spec_rd *rd, const struct spec_node *n,
+                                    const struct spec_system *sys, struct spec_training *t)
+{
+    int dt = US_DTYPE_BF16;
+    SPEC_TRY(rd, spec_get_i32(rd, n, "seq_len", 1, MAX_SEQ_LEN, SPEC_REQ, &t->seq_len));
+    int64_t gb = 0;
+    SPEC_TRY(rd, spec_get_int(rd, n, "global_batch", 1, MAX_BATCH, SPEC_REQ | SPEC_EXP, &gb));
+    t->global_batch = (int)gb;
+    SPEC_TRY(rd, spec_get_i32(rd, n, "micro_batch", 1, (int)MAX_BATCH, 0, &t->micro_batch));
+    int has_dt = spec_get_enum(rd, n, "dtype", dtype_names, US_DTYPE_COUNT, 0, &dt);
+    SPEC_TRY(rd, has_dt);
+    t->dtype = (enum us_dtype)dt;
+    if (!(sys->chip.peak_flops[t->dtype] > 0)) {
+        const struct spec_node *at = has_dt ? spec_get(n, "dtype") : n;
+        return spec_fail(rd, at, "system %s gives no %s peak (chip.tflops.%s)", sys->name,
+                         dtype_names[dt], dtype_names[dt]);
+    }
+    SPEC_TRY(rd, spec_get_real(rd, n, "tokens", 0, 1e18, 0, &t->tokens));
+    SPEC_TRY(rd,
+             spec_get_real(rd, n, "critical_batch_tokens", 0, 1e18, 0, &t->critical_batch_tokens));
+    return US_OK;
+}
+
+static enum us_status read_scale(struct spec_rd *rd, const struct spec_node *n,
+                                 struct spec_scale *s)
+{
+    s->seed = 1;
+    if (!n)
+        return US_OK;
+    /* an override of 0 would read as "from the system", so overrides are positive */
+    double restart_min = 0, ckpt_gbps = 0;
+    SPEC_TRY(rd, spec_get_real(rd, n, "interruptions_per_chip_hour", 0, 1.0, SPEC_LO_OPEN,
+                               &s->interruptions_per_chip_hour));
+    SPEC_TRY(rd, spec_get_real(rd, n, "restart_min", 0, 1e5, SPEC_LO_OPEN, &restart_min));
+    s->restart_s = restart_min * 60.0;
+    SPEC_TRY(rd, spec_get_real(rd, n, "checkpoint_write_GBps_per_chip", 0, 1e4, SPEC_LO_OPEN,
+                               &ckpt_gbps));
+    s->ckpt_write_Bps_per_chip = ckpt_gbps * 1e9;
+    SPEC_TRY(rd, spec_get_bool(rd, n, "checkpoint_async", 0, &s->ckpt_async));
+    SPEC_TRY(rd, spec_get_bool(rd, n, "checkpoint_in_memory", 0, &s->ckpt_in_memory));
+    SPEC_TRY(
+        rd, spec_get_real(rd, n, "usd_per_chip_hour", 0, 1e4, SPEC_LO_OPEN, &s->usd_per_chip_hour));
+    SPEC_TRY(rd, spec_get_real(rd, n, "pue", 1.0, 5.0, 0, &s->pue));
+    SPEC_TRY(rd, spec_get_real(rd, n, "step_cv", 0, 1.0, SPEC_LO_OPEN, &s->step_cv));
+    int64_t spare = 0, seed = 1;
+    SPEC_TRY(rd, spec_get_int(rd, n, "spare_chips", 0, MAX_CHIPS, SPEC_EXP, &spare));
+    s->spare_chips = (int)spare;
+    SPEC_TRY(rd, spec_get_int(rd, n, "seed", 0, INT64_MAX, 0, &seed));
+    s->seed = (uint64_t)seed;
+    return US_OK;
+}
+
+static enum us_status job_from_root(struct spec_rd *rd, struct spec_node *root, const char *file,
+                                    const char *const *sets, size_t nsets, struct spec_job *out)
+{
+    enum us_status st;
+    if (spec_check_map(rd, root))
+        return rd->status;
+    for (size_t i = 0; i < nsets; i++)
+        if ((st = apply_set(rd, root, sets[i] ? sets[i] : "")) != US_OK)
+            return st;
+    if (spec_check_keys(rd, root, spec_schema_job))
+        return rd->status;
+
+    struct spec_job *job = calloc(1, sizeof *job);
+    if (!job)
+        return spec_fail_oom(rd);
+    core_strlcpy(job->file, file, sizeof job->file);
+    struct spec_node *m = spec_get(root, "model"), *s = spec_get(root, "system");
+    const struct spec_node *par = NULL, *train = NULL, *scale = NULL;
+    if (!m)
+        st = spec_fail_missing(rd, root, "model");
+    else if (!s)
+        st = spec_fail_missing(rd, root, "system");
+    else if ((st = resolve_ref(rd, m, true, &m)) == US_OK &&
+             (st = spec_model_from_node(rd, m, whole_file(m), &job->model)) == US_OK &&
+             (st = resolve_ref(rd, s, false, &s)) == US_OK)
+        st = spec_system_from_node(rd, s, &job->system);
+    if (st != US_OK)
+        goto done;
+
+    st = US_EINPUT; /* any failure below: rd->status says which */
+    int has_par = spec_get_map(rd, root, "parallel", spec_schema_parallel, 0, &par);
+    if (has_par < 0 || read_parallel(rd, has_par ? par : NULL, &job->par) != US_OK)
+        goto done;
+    int has_chips = spec_get_int(rd, root, "chips", 1, MAX_CHIPS, SPEC_EXP, &job->chips);
+    if (has_chips < 0)
+        goto done;
+    if (!has_chips) {
+        const struct spec_parallel *p = &job->par;
+        if (!(p->tp && p->pp && p->cp && p->dp)) {
+            spec_fail_missing(rd, root, "chips");
+            goto done;
+        }
+        /* chips = tp x pp x cp x dp (DESIGN.md) when every degree is given */
+        double prod = (double)p->tp * p->pp * p->cp * p->dp;
+        if (prod > (double)MAX_CHIPS) {
+            spec_fail(rd, par, "tp x pp x cp x dp = %.0f chips is above the maximum of %lld", prod,
+                      MAX_CHIPS);
+            goto done;
+        }
+        job->chips = (int64_t)prod;
+    }
+    if (spec_get_map(rd, root, "training", spec_schema_training, SPEC_REQ, &train) < 0 ||
+        read_training(rd, train, &job->system, &job->train) != US_OK)
+        goto done;
+    int has_scale = spec_get_map(rd, root, "scale", spec_schema_scale, 0, &scale);
+    if (has_scale < 0 || read_scale(rd, has_scale ? scale : NULL, &job->scale) != US_OK)
+        goto done;
+    *out = *job;
+    st = US_OK;
+done:
+    if (st != US_OK)
+        st = rd->status;
+    free(job);
+    return st;
+}
+
+/* --- public loaders --- */
+
+static enum us_status rd_begin(struct spec_rd *rd, struct us_diag *d)
+{
+    memset(rd, 0, sizeof *rd);
+    rd->d = d;
+    rd->status = US_EINPUT;
+    rd->arena = core_arena_create(64 * 1024);
+    if (!rd->arena)
+        return core_diag_status(d, US_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    return US_OK;
+}
+
+enum us_status spec_system_parse(const char *name, const char *text, size_t len,
+                                 struct spec_system *out, struct us_diag *d)
+{
+    struct spec_rd rd;
+    struct spec_node *root;
+    enum us_status st = rd_begin(&rd, d);
+    if (st != US_OK)
+        return st;
+    st = spec_read_text(&rd, name ? name : "", text ? text : "", text ? len : 0, 0, false, &root);
+    if (st == US_OK)
+        st = spec_system_from_node(&rd, root, out);
+    core_arena_destroy(rd.arena);
+    return st;
+}
+
+enum us_status spec_system_load(const char *name_or_path, struct spec_system *out,
+                                struct us_diag *d)
+{
+    struct spec_rd rd;
+    struct spec_node *root;
+    enum us_status st = rd_begin(&rd, d);
+    if (st != US_OK)
+        return st;
+    st = spec_resolve(&rd, false, name_or_path ? name_or_path : "", "", NULL, &root);
+    if (st == US_OK)
+        st = spec_system_from_node(&rd, root, out);
+    core_arena_destroy(rd.arena);
+    return st;
+}
+
+enum us_status spec_model_parse(const char *name, const char *text, size_t len,
+                                struct spec_model *out, struct us_diag *d)
+{
+    struct spec_rd rd;
+    struct spec_node *root;
+    enum us_status st = rd_begin(&rd, d);
+    if (st != US_OK)
+        return st;
+    st = spec_read_text(&rd, name ? name : "", text ? text : "", text ? len : 0, 0, false, &root);
+    if (st == US_OK)
+        st = spec_model_from_node(&rd, root, name, out);
+    core_arena_destroy(rd.arena);
+    return st;
+}
+
+enum us_status spec_model_parse_hf(const char *name, const char *text, size_t len,
+                                   struct spec_model *out, struct us_diag *d)
+{
+    struct spec_rd rd;
+    struct spec_node *root;
+    enum us_status st = rd_begin(&rd, d);
+    if (st != US_OK)
+        return st;
+    st = spec_read_text(&rd, name ? name : "", text ? text : "", text ? len : 0, 0, false, &root);
+    if (st == US_OK && !(spec_is_map(root) && spec_hf_detect(root)))
+        st = spec_fail(&rd, root,
+                       "not a HuggingFace config.json (it has neither model_type nor "
+                       "architectures)");
+    if (st == US_OK)
+        st = spec_model_from_node(&rd, root, name, out);
+    core_arena_destroy(rd.arena);
+    return st;
+}
+
+enum us_status spec_model_load(const char *name_or_path, struct spec_model *out, struct us_diag *d)
+{
+    struct spec_rd rd;
+    struct spec_node *root;
+    const char *name = name_or_path ? name_or_path : "";
+    enum us_status st = rd_begin(&rd, d);
+    if (st != US_OK)
+        return st;
+    st = spec_resolve(&rd, true, name, "", NULL, &root);
+    if (st == US_OK)
+        st = spec_model_from_node(&rd, root, spec_is_path(name) ? name : NULL, out);
+    core_arena_destroy(rd.arena);
+    return st;
+}
+
+enum us_status spec_job_load(const char *path, const char *const *sets, size_t nsets,
+                             struct spec_job *out, struct us_diag *d)
+{
+    struct spec_rd rd;
+    struct spec_node *root;
+    enum us_status st = rd_begin(&rd, d);
+    if (st != US_OK)
+        return st;
+    st = spec_read_file(&rd, path ? path : "", &root);
+    if (st == US_OK)
+        st = job_from_root(&rd, root, path, sets, nsets, out);
+    core_arena_destroy(rd.arena);
+    return st;
+}
+
+enum us_status spec_job_load_text(const char *name, const char *text, size_t len,
+                                  const char *const *sets, size_t nsets, struct spec_job *out,
+                                  struct us_diag *d)
+{
+    struct spec_rd rd;
+    struct spec_node *root;
+    enum us_status st = rd_begin(&rd, d);
+    if (st != US_OK)
+        return st;
+    name = name ? name : "";
+    st = spec_read_text(&rd, name, text ? text : "", text ? len : 0, 0, false, &root);
+    if (st == US_OK)
+        st = job_from_root(&rd, root, name, sets, nsets, out);
+    core_arena_destroy(rd.arena);
+    return st;
+}
