@@ -10,23 +10,38 @@
 #include "parallel/plan.h"
 #include "spec/spec.h"
 
+/* One communication group of the layout: `size` ranks at rank stride `stride` (Megatron
+ * placement, docs/MODEL.md section 5). size 1 = no communication. */
+struct step_group {
+    int size;
+    int64_t stride;
+};
+
+/* The groups one chip belongs to. */
+struct step_groups {
+    struct step_group tp, cp, ep, pp;
+    struct step_group dp;  /* dense gradients and parameters: dp x cp ranks */
+    struct step_group edp; /* expert gradients and parameters: dp x cp / ep ranks */
+};
+
 /* Everything both engines need for one layout, computed once. */
 struct step_ctx {
-    const struct spec_job *job;   /* not owned */
+    const struct spec_job *job; /* not owned */
     struct plan plan;
     struct model_costs costs;
     struct net_topo topo;
     struct us_memory mem;
     bool fits;
+    struct step_groups groups; /* filled by step_prepare (step_groups_init) */
 };
 
 /* What one step costs. */
 struct step_times {
     double step_s;
     struct us_breakdown br;
-    double hw_flop_per_chip;      /* executed per chip per step, recompute included */
-    double compute_busy_s;        /* time the matrix units are busy per chip */
-    double hbm_busy_s;            /* time HBM is busy per chip (for energy) */
+    double hw_flop_per_chip; /* executed per chip per step, recompute included */
+    double compute_busy_s;   /* time the matrix units are busy per chip */
+    double hbm_busy_s;       /* time HBM is busy per chip (for energy) */
 };
 
 /* Prepares ctx for a full layout (every field set). Returns false with ctx->plan.reason
@@ -39,5 +54,102 @@ void estimate_step(const struct step_ctx *ctx, struct step_times *out);
 /* Time of one op on one chip (roofline with tile/wave-quantized GEMM efficiency). */
 double estimate_op_time_s(const struct spec_system *sys, enum us_dtype dt,
                           const struct model_op *op, bool backward);
+
+/* --- shared by the two engines (src/estimate/costs.c, ops.c) ------------------------- */
+
+/* Fraction of the family's GEMM efficiency left after tile quantization (m, n, k padded
+ * up to the chip's matrix tile) and wave quantization (tiles run in waves of
+ * compute_units) for `count` multiplies of m x n x k run as one grouped launch. In (0, 1];
+ * 1 when the shape is unknown (0). */
+double estimate_gemm_quantization(const struct spec_chip *chip, double m, double n, double k,
+                                  double count);
+
+/* Peak dense FLOP/s the chip applies to matrix math of dtype dt (GEMMs) and to attention
+ * (flash attention stays bf16 under fp8/fp4, as in Transformer Engine). A dtype the chip
+ * lacks falls back to the next wider one it has. */
+double estimate_peak_gemm_flops(const struct spec_chip *chip, enum us_dtype dt);
+double estimate_peak_attn_flops(const struct spec_chip *chip, enum us_dtype dt);
+
+/* Fills ctx->groups from the layout and its rank order. */
+void step_groups_init(struct step_ctx *ctx);
+
+/* What the engines schedule. Categories of work, in breakdown order. */
+enum step_cat {
+    STEP_CAT_COMPUTE = 0,
+    STEP_CAT_TP,
+    STEP_CAT_CP,
+    STEP_CAT_EP,
+    STEP_CAT_PP,
+    STEP_CAT_DP,
+    STEP_CAT_OPT,
+    STEP_CAT_OVERHEAD,
+    STEP_CAT_COUNT
+};
+
+/* One layer (a transformer layer, or the embedding / head) on one chip for one
+ * micro-batch, in seconds. The forward of a layer is a chain:
+ *   [attention core || CP ring exchange] -> [the other ops] -> TP collectives -> EP a2a
+ * where TP (EP) runs beside the other ops instead when tp_comm_overlap (ep_comm_overlap)
+ * is set. The backward is the same chain with backward times, preceded by the whole
+ * forward chain again under full recompute (selective recompute adds the re-run ops to
+ * attn_bwd_s). */
+struct step_layer_time {
+    double attn_fwd_s, other_fwd_s; /* compute stream, forward */
+    double attn_bwd_s, other_bwd_s; /* compute stream, backward (+ selective recompute) */
+    double tp_fwd_s, tp_bwd_s;      /* all TP collectives of the direction */
+    double cp_fwd_s, cp_bwd_s;      /* CP ring exchange of the direction */
+    double ep_fwd_s, ep_bwd_s;      /* EP all-to-alls of the direction */
+    bool full_recompute;            /* backward first re-runs the forward chain */
+    double params_local;            /* parameters on this chip (before ZeRO) */
+    double grad_s;                  /* DP reduction of this layer's gradients alone */
+    double param_ag_s;              /* DP all-gather of this layer's parameters alone */
+    int bucket_layers;              /* layers of this kind per DP bucket (Megatron DDP) */
+    double bucket_grad_s;           /* DP reduction of one full bucket (AR or RS) */
+    double bucket_ag_s;             /* DP all-gather of one full bucket (ZeRO-1/2) */
+    double opt_s;                   /* optimizer update of this layer's local shard */
+    double hw_flop;                 /* executed per micro-batch, recompute included */
+    double compute_busy_s;          /* GEMM + attention time per micro-batch, fwd+bwd */
+    double hbm_busy_s;              /* HBM transfer time per micro-batch, fwd+bwd */
+};
+
+/* What one stage (physical pipeline rank) holds. */
+struct step_stage {
+    int n_dense, n_moe;
+    bool has_embed, has_head;
+};
+
+/* The prices both engines start from; step_costs_compute fills it (no allocation). */
+struct step_costs {
+    struct step_layer_time dense, moe, embed, head;
+    double p2p_s;      /* one pipeline send of activations (or gradients) */
+    double overhead_s; /* system.step_overhead_s */
+    int pp, vpp, m;    /* stages, virtual chunks per stage, micro-batches */
+    int zero;          /* 0..3 */
+    enum us_schedule schedule;
+    bool tp_overlap, ep_overlap;
+    double bucket_params; /* DP bucket size in parameters (Megatron DDP) */
+};
+
+void step_costs_compute(const struct step_ctx *ctx, struct step_costs *sc);
+
+/* Layers of stage s (calls plan_stage_layers). */
+void step_stage_of(const struct step_ctx *ctx, int s, struct step_stage *st);
+
+/* Layers of virtual chunk k (0..vpp-1) of a stage: the stage's dense layers go to the
+ * earliest chunks (they come first in the model); the embedding sits in chunk 0 of
+ * stage 0 and the head in the last chunk of the last stage. */
+void step_chunk_of(const struct step_stage *st, int vpp, int k, struct step_stage *out);
+
+/* Fills the per-chip work totals of out (hw_flop_per_chip, compute_busy_s, hbm_busy_s):
+ * the mean over the stages of one pipeline (DP replicas are alike). */
+void step_work_totals(const struct step_ctx *ctx, const struct step_costs *sc,
+                      struct step_times *out);
+
+/* Time of a layer's forward / backward chain for one micro-batch, and how much of it is
+ * each category (exposed communication; the rest is compute). cat may be NULL. */
+double step_layer_fwd_s(const struct step_costs *sc, const struct step_layer_time *lt,
+                        double cat[STEP_CAT_COUNT]);
+double step_layer_bwd_s(const struct step_costs *sc, const struct step_layer_time *lt,
+                        double cat[STEP_CAT_COUNT]);
 
 #endif

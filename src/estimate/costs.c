@@ -1,0 +1,376 @@
+/* estimate/costs: what both step engines start from - the time of each kind of layer for
+ * one micro-batch (compute by op, TP/CP/EP collectives, DP gradient and parameter traffic,
+ * optimizer), the pipeline send, and the communication groups of the layout. The engines
+ * differ only in how they compose these. Leaves out: contention between concurrent
+ * streams of one chip (each collective is priced alone), and tied-embedding gradient
+ * all-reduce between the first and last stage. Formulas: docs/MODEL.md sections 4-5. */
+#include <math.h>
+#include <string.h>
+
+#include "estimate/estimate.h"
+
+/* Adam update, bytes of HBM traffic per parameter of the local shard: fp32 master weight,
+ * first and second moment each read and written (3 x 8), the fp32 main gradient read (4),
+ * the gradient-norm pass for clipping reads it again (4), and the bf16 working copy written
+ * (2). Megatron-LM mixed-precision optimizer (Narayanan et al. SC'21 sec. 3; Rajbhandari
+ * et al. ZeRO, 2020, sec. 3: 16 bytes of state per parameter). */
+#define OPT_BYTES_PER_PARAM 34.0
+
+/* Megatron-Core DDP default bucket: max(40M, 1M x dp) parameters
+ * (megatron/training/training.py, DistributedDataParallelConfig.bucket_size). */
+#define BUCKET_MIN_PARAMS    4.0e7
+#define BUCKET_PARAMS_PER_DP 1.0e6
+
+enum grp_id { GRP_TP = 0, GRP_CP, GRP_EP, GRP_DP, GRP_PP, GRP_COUNT };
+
+/* Parses "tp-cp-ep-dp-pp" (innermost first) into positions; false when malformed. */
+static bool parse_order(const char *s, int pos[GRP_COUNT])
+{
+    static const char *names[GRP_COUNT] = {"tp", "cp", "ep", "dp", "pp"};
+    for (int i = 0; i < GRP_COUNT; i++)
+        pos[i] = -1;
+    if (!s || !*s)
+        return false;
+    int n = 0;
+    const char *p = s;
+    while (*p) {
+        if (n >= GRP_COUNT || strlen(p) < 2)
+            return false;
+        int found = -1;
+        for (int i = 0; i < GRP_COUNT; i++)
+            if (p[0] == names[i][0] && p[1] == names[i][1])
+                found = i;
+        if (found < 0 || pos[found] >= 0)
+            return false;
+        pos[found] = n++;
+        p += 2;
+        if (*p == '-')
+            p++;
+        else if (*p)
+            return false;
+    }
+    return n == GRP_COUNT;
+}
+
+void step_groups_init(struct step_ctx *ctx)
+{
+    const struct us_layout *l = &ctx->plan.lay;
+    int pos[GRP_COUNT];
+    if (!parse_order(ctx->job ? ctx->job->par.order : NULL, pos)) {
+        for (int i = 0; i < GRP_COUNT; i++)
+            pos[i] = i; /* Megatron's default: tp-cp-ep-dp-pp */
+    }
+    int ep = l->ep > 0 ? l->ep : 1;
+    int dp = l->dp > 0 ? l->dp : 1;
+    int cp = l->cp > 0 ? l->cp : 1;
+    /* Expert parallelism is carved out of the data-parallel ranks (Megatron-Core): the dp
+     * axis is ep inner ranks times dp/ep outer ones. When ep does not divide dp (it divides
+     * dp x cp), the ep axis takes its ranks from cp x dp and the outer dp axis is 1. */
+    int dp_outer = dp % ep == 0 ? dp / ep : 1;
+    int size[GRP_COUNT] = {l->tp > 0 ? l->tp : 1, cp, ep, dp_outer, l->pp > 0 ? l->pp : 1};
+    int64_t stride[GRP_COUNT];
+    for (int i = 0; i < GRP_COUNT; i++) {
+        int64_t st = 1;
+        for (int j = 0; j < GRP_COUNT; j++)
+            if (pos[j] < pos[i])
+                st *= size[j];
+        stride[i] = st;
+    }
+    struct step_groups *g = &ctx->groups;
+    g->tp = (struct step_group){size[GRP_TP], stride[GRP_TP]};
+    g->cp = (struct step_group){cp, stride[GRP_CP]};
+    g->ep = (struct step_group){ep, stride[GRP_EP]};
+    g->pp = (struct step_group){size[GRP_PP], stride[GRP_PP]};
+    /* Dense gradients reduce over dp x cp ranks (Megatron's data-parallel-with-CP group):
+     * its innermost member axis gives the stride; the span is exact for the default order
+     * where cp, ep and dp are adjacent. */
+    int64_t dst = stride[GRP_DP];
+    if (ep > 1 && stride[GRP_EP] < dst)
+        dst = stride[GRP_EP];
+    if (cp > 1 && stride[GRP_CP] < dst)
+        dst = stride[GRP_CP];
+    g->dp = (struct step_group){dp * cp, dst};
+    /* Expert gradients reduce over the expert-data-parallel ranks: dp x cp / ep. */
+    int64_t est = cp > 1 && stride[GRP_CP] < stride[GRP_DP] ? stride[GRP_CP] : stride[GRP_DP];
+    int edp = (dp * cp) / ep;
+    g->edp = (struct step_group){edp > 0 ? edp : 1, est};
+}
+
+static double coll_s(const struct step_ctx *ctx, enum net_op op, double bytes,
+                     const struct step_group *g)
+{
+    if (g->size <= 1 || bytes <= 0.0)
+        return 0.0;
+    struct net_cost c;
+    net_collective(&ctx->topo, op, bytes, g->size, g->stride, true, NET_ALGO_NONE, &c);
+    return c.time_s;
+}
+
+/* Bytes per element of gradients as they are reduced: Megatron reduces bf16 (and fp8)
+ * training in fp32 ("accumulate and all-reduce gradients in fp32 for bfloat16",
+ * megatron/training/arguments.py) and fp16 training in fp16. */
+static double grad_bytes(enum us_dtype dt)
+{
+    return dt == US_DTYPE_FP16 ? 2.0 : 4.0;
+}
+
+/* Bytes per element of parameters as they are gathered (the bf16/fp16 working copy; fp8
+ * recipes keep bf16 parameters, Transformer Engine's fp8 param gather is not modelled). */
+static double param_bytes(enum us_dtype dt)
+{
+    return dt == US_DTYPE_FP32 ? 4.0 : 2.0;
+}
+
+/* DP traffic of `layers` layers of this kind: dense part over dp, expert part over edp. */
+static double dp_coll_s(const struct step_ctx *ctx, enum net_op op, double dense_B, double expert_B)
+{
+    return coll_s(ctx, op, dense_B, &ctx->groups.dp) + coll_s(ctx, op, expert_B, &ctx->groups.edp);
+}
+
+static void layer_time(const struct step_ctx *ctx, const struct model_layer *ly,
+                       double bucket_params, struct step_layer_time *lt)
+{
+    const struct spec_job *job = ctx->job;
+    const struct spec_system *sys = &job->system;
+    const struct us_layout *lay = &ctx->plan.lay;
+    enum us_dtype dt = ctx->plan.split.dtype;
+    enum us_recompute rc = lay->recompute;
+    memset(lt, 0, sizeof *lt);
+    double mem_bw = sys->chip.hbm_Bps * sys->eff.memory;
+    bool sel_attn = false; /* selective recompute re-runs the attention core */
+    for (int i = 0; i < ly->nops; i++) {
+        const struct model_op *op = &ly->ops[i];
+        double tf = estimate_op_time_s(sys, dt, op, false);
+        double tb = estimate_op_time_s(sys, dt, op, true);
+        bool attn = op->kind == MODEL_OP_ATTN;
+        double re = 0.0; /* forward re-run inside the backward */
+        if (rc == US_RECOMPUTE_FULL || (rc == US_RECOMPUTE_SELECTIVE && op->recomputed_selective))
+            re = tf;
+        if (attn) {
+            lt->attn_fwd_s += tf;
+            lt->attn_bwd_s += tb;
+        } else {
+            lt->other_fwd_s += tf;
+            lt->other_bwd_s += tb;
+        }
+        if (rc == US_RECOMPUTE_SELECTIVE && op->recomputed_selective) {
+            sel_attn = sel_attn || attn;
+            if (attn)
+                lt->attn_bwd_s += re;
+            else
+                lt->other_bwd_s += re;
+        }
+        if (op->kind != MODEL_OP_MEM)
+            lt->compute_busy_s += tf + tb + re;
+        if (mem_bw > 0.0) {
+            double bytes = op->fwd_B + op->bwd_B + (re > 0.0 ? op->fwd_B : 0.0);
+            lt->hbm_busy_s += bytes / mem_bw;
+        }
+    }
+    lt->full_recompute = rc == US_RECOMPUTE_FULL;
+    lt->hw_flop = ly->fwd_flop + ly->bwd_flop + ly->recompute_flop;
+
+    /* Tensor parallel: with sequence parallelism the collectives alternate all-gather and
+     * reduce-scatter (Korthikanti et al. 2022 sec. 4.2.2); without, they are all-reduces
+     * (Shoeybi et al. 2019, the f/g operators). Each priced at the mean size of the pass. */
+    const struct model_comm *c = &ly->comm;
+    const struct step_groups *g = &ctx->groups;
+    int nfb[2] = {c->tp_collectives_fwd, c->tp_collectives_bwd};
+    double szb[2] = {c->tp_fwd_B, c->tp_bwd_B};
+    double *tpt[2] = {&lt->tp_fwd_s, &lt->tp_bwd_s};
+    for (int d = 0; d < 2 && g->tp.size > 1; d++) {
+        int n = nfb[d];
+        if (n <= 0 || szb[d] <= 0.0)
+            continue;
+        double mean = szb[d] / (double)n;
+        if (lay->sequence_parallel) {
+            double ag = coll_s(ctx, NET_ALL_GATHER, mean, &g->tp);
+            double rs = coll_s(ctx, NET_REDUCE_SCATTER, mean, &g->tp);
+            *tpt[d] = (double)(n - n / 2) * ag + (double)(n / 2) * rs;
+        } else {
+            *tpt[d] = (double)n * coll_s(ctx, NET_ALL_REDUCE, mean, &g->tp);
+        }
+    }
+    /* Context parallel: ring attention passes KV blocks to the neighbour in cp-1 steps
+     * (Liu et al. 2023, Ring Attention; Megatron-Core CP); the backward sends KV and its
+     * gradient. Selective recompute re-runs the attention core and so its ring. */
+    if (g->cp.size > 1 && c->cp_B > 0.0) {
+        double steps = (double)(g->cp.size - 1);
+        struct step_group nb = {2, g->cp.stride};
+        lt->cp_fwd_s = steps * coll_s(ctx, NET_P2P, c->cp_B / steps, &nb);
+        lt->cp_bwd_s = steps * coll_s(ctx, NET_P2P, c->cp_bwd_B / steps, &nb);
+        if (sel_attn)
+            lt->cp_bwd_s += lt->cp_fwd_s;
+    }
+    /* Expert parallel: dispatch and combine all-to-alls. */
+    if (g->ep.size > 1 && c->ep_B > 0.0) {
+        double a2a = coll_s(ctx, NET_ALL_TO_ALL, c->ep_B, &g->ep);
+        lt->ep_fwd_s = (double)c->ep_a2a_fwd * a2a;
+        lt->ep_bwd_s = (double)c->ep_a2a_bwd * a2a;
+    }
+
+    /* Data parallel. */
+    lt->params_local = ly->params;
+    double expert = ly->params_expert;
+    if (expert > ly->params)
+        expert = ly->params;
+    double dense = ly->params - expert;
+    double gb = grad_bytes(dt), pb = param_bytes(dt);
+    int zero = lay->zero;
+    enum net_op red = zero >= 1 ? NET_REDUCE_SCATTER : NET_ALL_REDUCE;
+    if (zero >= 3) {
+        lt->grad_s = dp_coll_s(ctx, red, dense * gb, expert * gb);
+        lt->param_ag_s = dp_coll_s(ctx, NET_ALL_GATHER, dense * pb, expert * pb);
+        lt->bucket_layers = 1;
+        lt->bucket_grad_s = lt->grad_s;
+        lt->bucket_ag_s = lt->param_ag_s;
+    } else if (ly->params > 0.0) {
+        double nl = ceil(bucket_params / ly->params);
+        lt->bucket_layers = nl > 1.0 ? (int)nl : 1;
+        double k = (double)lt->bucket_layers;
+        lt->bucket_grad_s = dp_coll_s(ctx, red, k * dense * gb, k * expert * gb);
+        if (zero >= 1)
+            lt->bucket_ag_s = dp_coll_s(ctx, NET_ALL_GATHER, k * dense * pb, k * expert * pb);
+        lt->grad_s = lt->bucket_grad_s / k;
+        lt->param_ag_s = lt->bucket_ag_s / k;
+    } else {
+        lt->bucket_layers = 1;
+    }
+    /* Optimizer: the local shard (ZeRO >= 1 shards it over the DP group). */
+    double shard = ly->params;
+    if (zero >= 1)
+        shard = dense / (double)g->dp.size + expert / (double)g->edp.size;
+    lt->opt_s = mem_bw > 0.0 ? shard * OPT_BYTES_PER_PARAM / mem_bw : 0.0;
+}
+
+void step_costs_compute(const struct step_ctx *ctx, struct step_costs *sc)
+{
+    const struct spec_job *job = ctx->job;
+    const struct us_layout *lay = &ctx->plan.lay;
+    memset(sc, 0, sizeof *sc);
+    sc->pp = lay->pp > 0 ? lay->pp : 1;
+    sc->vpp = lay->vpp > 0 ? lay->vpp : 1;
+    sc->m = ctx->plan.microbatches > 0 ? ctx->plan.microbatches : 1;
+    sc->zero = lay->zero < 0 ? 0 : (lay->zero > 3 ? 3 : lay->zero);
+    sc->schedule = lay->schedule;
+    if (sc->vpp > 1)
+        sc->schedule = US_SCHEDULE_INTERLEAVED;
+    else if (sc->schedule == US_SCHEDULE_INTERLEAVED)
+        sc->schedule = US_SCHEDULE_1F1B;
+    sc->tp_overlap = job->par.tp_comm_overlap;
+    sc->ep_overlap = job->par.ep_comm_overlap;
+    sc->overhead_s = job->system.step_overhead_s;
+    double bp = BUCKET_PARAMS_PER_DP * (double)ctx->groups.dp.size;
+    sc->bucket_params = bp > BUCKET_MIN_PARAMS ? bp : BUCKET_MIN_PARAMS;
+
+    const struct model_costs *mc = &ctx->costs;
+    layer_time(ctx, &mc->dense, sc->bucket_params, &sc->dense);
+    if (mc->n_moe > 0)
+        layer_time(ctx, &mc->moe, sc->bucket_params, &sc->moe);
+    layer_time(ctx, &mc->embed, sc->bucket_params, &sc->embed);
+    layer_time(ctx, &mc->head, sc->bucket_params, &sc->head);
+
+    /* Pipeline send: one micro-batch's activations b x s x h (the gradient in backward is
+     * the same size), split over tp under sequence parallelism and over cp (Narayanan et
+     * al. SC'21 sec. 4.1, scatter/gather optimisation for the tp case). */
+    if (sc->pp > 1) {
+        const struct model_split *sp = &ctx->plan.split;
+        double act = sp->dtype == US_DTYPE_FP32 ? 4.0 : 2.0;
+        double bytes =
+            (double)sp->micro_batch * (double)sp->seq_len * (double)job->model.hidden * act;
+        if (lay->sequence_parallel && lay->tp > 1)
+            bytes /= (double)lay->tp;
+        if (lay->cp > 1)
+            bytes /= (double)lay->cp;
+        struct step_group nb = {2, ctx->groups.pp.stride};
+        sc->p2p_s = coll_s(ctx, NET_P2P, bytes, &nb);
+    }
+}
+
+void step_stage_of(const struct step_ctx *ctx, int s, struct step_stage *st)
+{
+    plan_stage_layers(&ctx->plan, &ctx->job->model, s, &st->n_dense, &st->n_moe, &st->has_embed,
+                      &st->has_head);
+}
+
+void step_chunk_of(const struct step_stage *st, int vpp, int k, struct step_stage *out)
+{
+    int n = st->n_dense + st->n_moe;
+    int v = vpp > 0 ? vpp : 1;
+    /* Chunk k holds layers [lo, hi) of the stage's n, spread as evenly as possible with the
+     * remainder on the first chunks. */
+    int base = n / v, rem = n % v;
+    int lo = k * base + (k < rem ? k : rem);
+    int hi = lo + base + (k < rem ? 1 : 0);
+    int d_lo = lo < st->n_dense ? lo : st->n_dense;
+    int d_hi = hi < st->n_dense ? hi : st->n_dense;
+    out->n_dense = d_hi - d_lo;
+    out->n_moe = (hi - lo) - out->n_dense;
+    out->has_embed = st->has_embed && k == 0;
+    out->has_head = st->has_head && k == v - 1;
+}
+
+/* One direction of a layer (see struct step_layer_time). */
+static double chain_s(const struct step_costs *sc, double attn, double other, double tp, double cp,
+                      double ep, double cat[STEP_CAT_COUNT])
+{
+    double a = attn > cp ? attn : cp;
+    double tp_s = sc->tp_overlap ? 0.0 : tp, tp_o = sc->tp_overlap ? tp : 0.0;
+    double ep_s = sc->ep_overlap ? 0.0 : ep, ep_o = sc->ep_overlap ? ep : 0.0;
+    double serial = other + tp_s + ep_s;
+    double ov = tp_o > ep_o ? tp_o : ep_o;
+    double rest = serial > ov ? serial : ov;
+    if (cat) {
+        cat[STEP_CAT_COMPUTE] += attn + other;
+        cat[STEP_CAT_CP] += a - attn;
+        if (ov > serial) {
+            /* The overlapped collective is the longer branch: the serial ones hide under it
+             * and it shows beyond the other ops (as the event engine's critical path has). */
+            cat[tp_o >= ep_o ? STEP_CAT_TP : STEP_CAT_EP] += ov - other;
+        } else {
+            cat[STEP_CAT_TP] += tp_s;
+            cat[STEP_CAT_EP] += ep_s;
+        }
+    }
+    return a + rest;
+}
+
+double step_layer_fwd_s(const struct step_costs *sc, const struct step_layer_time *lt,
+                        double cat[STEP_CAT_COUNT])
+{
+    return chain_s(sc, lt->attn_fwd_s, lt->other_fwd_s, lt->tp_fwd_s, lt->cp_fwd_s, lt->ep_fwd_s,
+                   cat);
+}
+
+double step_layer_bwd_s(const struct step_costs *sc, const struct step_layer_time *lt,
+                        double cat[STEP_CAT_COUNT])
+{
+    double t = 0.0;
+    if (lt->full_recompute)
+        t += step_layer_fwd_s(sc, lt, cat);
+    return t + chain_s(sc, lt->attn_bwd_s, lt->other_bwd_s, lt->tp_bwd_s, lt->cp_bwd_s,
+                       lt->ep_bwd_s, cat);
+}
+
+void step_work_totals(const struct step_ctx *ctx, const struct step_costs *sc,
+                      struct step_times *out)
+{
+    double flop = 0.0, busy = 0.0, hbm = 0.0;
+    const struct step_layer_time *kinds[4] = {&sc->dense, &sc->moe, &sc->embed, &sc->head};
+    for (int s = 0; s < sc->pp; s++) {
+        struct step_stage st;
+        step_stage_of(ctx, s, &st);
+        double n[4] = {(double)st.n_dense, (double)st.n_moe, st.has_embed ? 1.0 : 0.0,
+                       st.has_head ? 1.0 : 0.0};
+        for (int i = 0; i < 4; i++) {
+            flop += n[i] * kinds[i]->hw_flop;
+            busy += n[i] * kinds[i]->compute_busy_s;
+            hbm += n[i] * kinds[i]->hbm_busy_s;
+            hbm += n[i] * kinds[i]->opt_s / (double)sc->m; /* the optimizer is memory-bound */
+        }
+    }
+    double k = (double)sc->m / (double)sc->pp;
+    out->hw_flop_per_chip = flop * k;
+    out->compute_busy_s = busy * k;
+    out->hbm_busy_s = hbm * k;
+}

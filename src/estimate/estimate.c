@@ -1,0 +1,336 @@
+/* estimate: the closed-form step time - the same physics as the event simulator (sim/)
+ * without events: per-stage forward and backward chains, pipeline fill and drain by
+ * schedule, DP gradient buckets racing the last backward, the optimizer and host overhead.
+ * No allocation; one evaluation is a pass over the stages and the DP buckets. Where the
+ * event engine's answer differs (uneven stages, contention between overlapped streams),
+ * it is the one reported. Formulas: docs/MODEL.md section 5. */
+#include <math.h>
+#include <string.h>
+
+#include "estimate/estimate.h"
+
+enum { K_EMBED = 0, K_DENSE, K_MOE, K_HEAD, K_COUNT };
+
+/* One kind of layer, one micro-batch: chain times and their split by category. */
+struct kind_time {
+    double f, b;                /* forward, backward (+ recompute) chain */
+    double cat[STEP_CAT_COUNT]; /* fwd + bwd by category */
+    const struct step_layer_time *lt;
+};
+
+static void kinds_init(const struct step_costs *sc, struct kind_time k[K_COUNT])
+{
+    const struct step_layer_time *lts[K_COUNT] = {&sc->embed, &sc->dense, &sc->moe, &sc->head};
+    for (int i = 0; i < K_COUNT; i++) {
+        memset(&k[i], 0, sizeof k[i]);
+        k[i].lt = lts[i];
+        k[i].f = step_layer_fwd_s(sc, lts[i], k[i].cat);
+        k[i].b = step_layer_bwd_s(sc, lts[i], k[i].cat);
+    }
+}
+
+static void stage_counts(const struct step_stage *st, double n[K_COUNT])
+{
+    n[K_EMBED] = st->has_embed ? 1.0 : 0.0;
+    n[K_DENSE] = (double)st->n_dense;
+    n[K_MOE] = (double)st->n_moe;
+    n[K_HEAD] = st->has_head ? 1.0 : 0.0;
+}
+
+/* Forward and backward time of a stage for one micro-batch (cat: their split, added).
+ * Under ZeRO-3 each layer's parameters are gathered one layer ahead (FSDP prefetch): a
+ * layer takes at least the gather of the layer after it. */
+static void stage_work(const struct step_costs *sc, const struct kind_time k[K_COUNT],
+                       const struct step_stage *st, double *F, double *B,
+                       double cat[STEP_CAT_COUNT])
+{
+    double n[K_COUNT];
+    stage_counts(st, n);
+    *F = 0.0;
+    *B = 0.0;
+    for (int i = 0; i < K_COUNT; i++) {
+        *F += n[i] * k[i].f;
+        *B += n[i] * k[i].b;
+        if (cat)
+            for (int c = 0; c < STEP_CAT_COUNT; c++)
+                cat[c] += n[i] * k[i].cat[c];
+    }
+    if (sc->zero < 3)
+        return;
+    static const int fwd[K_COUNT] = {K_EMBED, K_DENSE, K_MOE, K_HEAD};
+    for (int dir = 0; dir < 2; dir++) {
+        int prev = -1, first = -1; /* the kind before / the first in this direction */
+        for (int j = 0; j < K_COUNT; j++) {
+            int kk = dir == 0 ? fwd[j] : fwd[K_COUNT - 1 - j];
+            if (n[kk] <= 0.0)
+                continue;
+            /* layers of `prev` wait for the gathers of the layers after them */
+            if (prev >= 0) {
+                double t = dir == 0 ? k[prev].f : k[prev].b;
+                double x = (n[prev] - 1.0) * fmax(0.0, k[prev].lt->param_ag_s - t) +
+                           fmax(0.0, k[kk].lt->param_ag_s - t);
+                *(dir == 0 ? F : B) += x;
+                if (cat)
+                    cat[STEP_CAT_DP] += x;
+            }
+            if (first < 0)
+                first = kk;
+            prev = kk;
+        }
+        if (prev >= 0) {
+            /* the last layer prefetches the first of the stage's next pass */
+            double t = dir == 0 ? k[prev].f : k[prev].b;
+            double x = (n[prev] - 1.0) * fmax(0.0, k[prev].lt->param_ag_s - t) +
+                       fmax(0.0, k[first].lt->param_ag_s - t);
+            *(dir == 0 ? F : B) += x;
+            if (cat)
+                cat[STEP_CAT_DP] += x;
+        }
+    }
+}
+
+/* DP gradient reduction racing one backward of `n` layers of a kind: advances the ready
+ * cursor *t and the DP stream's free time *f bucket by bucket. */
+static void buckets_bwd(const struct kind_time *k, double n, double *t, double *f)
+{
+    int per = k->lt->bucket_layers > 0 ? k->lt->bucket_layers : 1;
+    double left = n;
+    while (left > 0.0) {
+        double c = left < (double)per ? left : (double)per;
+        *t += c * k->b;
+        double start = *f > *t ? *f : *t;
+        *f = start + k->lt->bucket_grad_s * c / (double)per;
+        left -= c;
+    }
+}
+
+/* Forward of `n` layers of a kind in the first micro-batch while ZeRO-1/2 parameter
+ * buckets arrive (gathered back to back from the step's start, *g the AG stream time). */
+static void buckets_fwd(const struct kind_time *k, double n, double *t, double *g)
+{
+    int per = k->lt->bucket_layers > 0 ? k->lt->bucket_layers : 1;
+    double left = n;
+    while (left > 0.0) {
+        double c = left < (double)per ? left : (double)per;
+        *g += k->lt->bucket_ag_s * c / (double)per;
+        if (*g > *t)
+            *t = *g;
+        *t += c * k->f;
+        left -= c;
+    }
+}
+
+/* Exposed DP gradient time after the stage's last backward ends. Buckets are reduced in
+ * the last backward of each chunk (ZeRO-0/1, Megatron DDP), or in every backward (ZeRO-2/3)
+ * of which the stage's final `g` per chunk run back to back; chunk c's come c groups of
+ * chunk-backwards before chunk 0's. per_mb_s: reduction time of one micro-batch. */
+static double stage_dp_tail(const struct step_costs *sc, const struct kind_time k[K_COUNT],
+                            const struct step_stage *st, int s, double Bc, double *per_mb_s)
+{
+    int v = sc->vpp, p = sc->pp, m = sc->m;
+    int g; /* back-to-back backwards per chunk at the end of the stage's program */
+    if (v > 1)
+        g = m - p * ((m - 1) / p); /* the last group of Megatron's interleaved table */
+    else if (sc->schedule == US_SCHEDULE_GPIPE)
+        g = m;
+    else
+        g = m < p - s ? m : p - s; /* the 1F1B cool-down, plus the last steady backward */
+    int runs = sc->zero >= 2 ? g : 1;
+    double f = -HUGE_VAL, t = 0.0, total = 0.0;
+    static const int order[K_COUNT] = {K_HEAD, K_MOE, K_DENSE, K_EMBED};
+    for (int c = v - 1; c >= 0; c--) {
+        struct step_stage ck;
+        step_chunk_of(st, v, c, &ck);
+        double n[K_COUNT];
+        stage_counts(&ck, n);
+        for (int j = runs - 1; j >= 0; j--) {
+            t = -((double)c * (double)g + (double)j) * Bc;
+            for (int i = 0; i < K_COUNT; i++) {
+                int kk = order[i];
+                if (n[kk] <= 0.0)
+                    continue;
+                buckets_bwd(&k[kk], n[kk], &t, &f);
+                if (j == 0)
+                    total += n[kk] * k[kk].lt->bucket_grad_s /
+                             (double)(k[kk].lt->bucket_layers > 0 ? k[kk].lt->bucket_layers : 1);
+            }
+        }
+    }
+    *per_mb_s = total;
+    double tail = f - t;
+    return tail > 0.0 ? tail : 0.0;
+}
+
+/* How late the first forward of a stage's chunks runs because ZeRO-1/2 parameters are
+ * still being gathered (Megatron's overlap-param-gather: the gather of step n+1 overlaps
+ * its first forward; docs/MODEL.md 5.4). */
+static double stage_ag_delay(const struct step_costs *sc, const struct kind_time k[K_COUNT],
+                             const struct step_stage *st, double start, double Fc)
+{
+    int v = sc->vpp;
+    int g = sc->m < sc->pp ? sc->m : sc->pp;
+    double ag = 0.0, delay = 0.0;
+    for (int c = 0; c < v; c++) {
+        struct step_stage ck;
+        step_chunk_of(st, v, c, &ck);
+        double n[K_COUNT];
+        stage_counts(&ck, n);
+        double nat = start + (double)c * (double)g * Fc;
+        double t = nat, work = 0.0;
+        static const int order[K_COUNT] = {K_EMBED, K_DENSE, K_MOE, K_HEAD};
+        for (int i = 0; i < K_COUNT; i++) {
+            int kk = order[i];
+            if (n[kk] <= 0.0)
+                continue;
+            buckets_fwd(&k[kk], n[kk], &t, &ag);
+            work += n[kk] * k[kk].f;
+        }
+        double d = t - (nat + work);
+        if (d > delay)
+            delay = d;
+    }
+    return delay;
+}
+
+void estimate_step(const struct step_ctx *ctx, struct step_times *out)
+{
+    struct step_costs sc;
+    step_costs_compute(ctx, &sc);
+    struct kind_time k[K_COUNT];
+    kinds_init(&sc, k);
+    memset(out, 0, sizeof *out);
+
+    int p = sc.pp, v = sc.vpp, m = sc.m;
+    double d = sc.p2p_s;
+
+    /* Pass 1: per-stage work per micro-batch. */
+    double sum_fb = 0.0, max_fb = -1.0, max_f = 0.0, max_b = 0.0;
+    int s_b = 0;
+    for (int s = 0; s < p; s++) {
+        struct step_stage st;
+        step_stage_of(ctx, s, &st);
+        double F, B;
+        stage_work(&sc, k, &st, &F, &B, NULL);
+        sum_fb += F + B;
+        if (F + B > max_fb) {
+            max_fb = F + B;
+            s_b = s;
+        }
+        if (F > max_f)
+            max_f = F;
+        if (B > max_b)
+            max_b = B;
+    }
+
+    /* Pipeline makespan (docs/MODEL.md 5.2). With even stages these are Narayanan et al.
+     * SC'21 eq. 1-2: (m + p - 1)(tf + tb) for GPipe and 1F1B, m(tf + tb) + (p - 1)(tf +
+     * tb)/v interleaved; uneven stages fill and drain through every stage once and run
+     * the steady state at the slowest stage's pace. */
+    double T, n_pp = 0.0;
+    if (p == 1) {
+        T = (double)m * max_fb;
+    } else if (sc.schedule == US_SCHEDULE_GPIPE) {
+        T = sum_fb + (double)(m - 1) * (max_f + max_b);
+        n_pp = 2.0 * (double)(p - 1);
+    } else if (sc.schedule == US_SCHEDULE_INTERLEAVED) {
+        /* Fill and drain cross all p v virtual stages, one send each way between them. */
+        T = sum_fb / (double)v + ((double)m * (double)v - 1.0) * max_fb / (double)v;
+        n_pp = 2.0 * ((double)p * (double)v - 1.0);
+    } else {
+        /* 1F1B: a micro-batch's round trip through k = min(m, p) stages carries 2(k-1)
+         * sends while each stage runs k forward-backward pairs, so the steady state runs
+         * at max(slowest stage, mean stage + 2(k-1)/k sends) per micro-batch
+         * (docs/MODEL.md 5.2). */
+        int kk = m < p ? m : p;
+        double cyc = sum_fb / (double)p + 2.0 * (double)(kk - 1) / (double)kk * d;
+        double per = cyc > max_fb ? cyc : max_fb;
+        /* Send-bound steady state: the last micro-batch's round trip is 2/k sends short. */
+        double wait = (double)(m - 1) * (per - max_fb);
+        double trim = 2.0 / (double)kk * d;
+        wait = wait > trim ? wait - trim : 0.0;
+        T = sum_fb + (double)(m - 1) * max_fb;
+        n_pp = 2.0 * (double)(p - 1) + (d > 0.0 ? wait / d : 0.0);
+    }
+    T += n_pp * d;
+
+    /* GPipe, and Megatron's interleaved schedule when m == p, run every forward first. */
+    bool all_fwd_first = p > 1 && (sc.schedule == US_SCHEDULE_GPIPE ||
+                                   (sc.schedule == US_SCHEDULE_INTERLEAVED && m == p));
+
+    /* Pass 2: when each stage's last backward ends, its exposed DP tail, the optimizer. */
+    double end_max = -1.0, ag_delay = 0.0, opt_max = 0.0, tail_at_end = 0.0;
+    double prefix_b = 0.0, prefix_f = 0.0;
+    for (int s = 0; s < p; s++) {
+        struct step_stage st;
+        step_stage_of(ctx, s, &st);
+        double n[K_COUNT];
+        stage_counts(&st, n);
+        double F, B, opt = 0.0;
+        stage_work(&sc, k, &st, &F, &B, NULL);
+        for (int i = 0; i < K_COUNT; i++)
+            opt += n[i] * k[i].lt->opt_s;
+        if (opt > opt_max)
+            opt_max = opt;
+        /* Stage 0 finishes the drain last; stage s ends s chunk-backwards (and sends)
+         * earlier. */
+        double E = T - prefix_b;
+        double per_mb = 0.0;
+        double tail = stage_dp_tail(&sc, k, &st, s, B / (double)v, &per_mb);
+        if (sc.zero == 2 || sc.zero >= 3) {
+            /* Gradients are reduced every micro-batch: the DP stream must also keep up
+             * over the window from the stage's first backward to its last (all the
+             * backwards, and the forwards between them unless the schedule runs every
+             * forward first). */
+            double window = (double)m * B;
+            if (!all_fwd_first)
+                window += (double)(m - 1) * F;
+            double backlog = (double)m * per_mb - window;
+            if (backlog > tail)
+                tail = backlog;
+        }
+        if (E + tail > end_max) {
+            end_max = E + tail;
+            tail_at_end = tail;
+        }
+        if (sc.zero == 1 || sc.zero == 2) {
+            double dl = stage_ag_delay(&sc, k, &st, prefix_f, F / (double)v);
+            if (dl > ag_delay)
+                ag_delay = dl;
+        } else if (sc.zero >= 3 && s == 0) {
+            /* The first layer's gather has nothing to hide behind. */
+            ag_delay = st.has_embed
+                           ? k[K_EMBED].lt->param_ag_s
+                           : (st.n_dense > 0 ? k[K_DENSE].lt->param_ag_s : k[K_MOE].lt->param_ag_s);
+        }
+        prefix_b += B / (double)v + d;
+        prefix_f += F / (double)v + d;
+    }
+
+    out->step_s = end_max + ag_delay + opt_max + sc.overhead_s;
+
+    /* Breakdown: the bottleneck stage's own work, the rest of the makespan is bubble. */
+    struct step_stage sb;
+    step_stage_of(ctx, s_b, &sb);
+    double cat[STEP_CAT_COUNT] = {0}, Fb, Bb;
+    stage_work(&sc, k, &sb, &Fb, &Bb, cat);
+    for (int c = 0; c < STEP_CAT_COUNT; c++)
+        cat[c] *= (double)m;
+    struct us_breakdown *br = &out->br;
+    br->compute_s = cat[STEP_CAT_COMPUTE];
+    br->tp_comm_s = cat[STEP_CAT_TP];
+    br->cp_comm_s = cat[STEP_CAT_CP];
+    br->ep_comm_s = cat[STEP_CAT_EP];
+    br->pp_comm_s = n_pp * d;
+    br->dp_comm_s = cat[STEP_CAT_DP] + tail_at_end + ag_delay;
+    br->optimizer_s = opt_max;
+    br->overhead_s = sc.overhead_s;
+    double rest = br->compute_s + br->tp_comm_s + br->cp_comm_s + br->ep_comm_s + br->pp_comm_s +
+                  br->dp_comm_s + br->optimizer_s + br->overhead_s;
+    br->bubble_s = out->step_s - rest;
+    if (br->bubble_s < 0.0) {
+        /* Rounding only: the bottleneck's own work never exceeds the makespan. */
+        br->compute_s += br->bubble_s;
+        br->bubble_s = 0.0;
+    }
+    step_work_totals(ctx, &sc, out);
+}

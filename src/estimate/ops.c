@@ -1,0 +1,151 @@
+/* estimate/ops: the time of one op on one chip - a roofline of FLOPs over the dtype's peak
+ * (times an achievable fraction) against HBM bytes over bandwidth. GEMM efficiency is the
+ * family constant times tile and wave quantization on the chip's matrix unit. Leaves out:
+ * caches (every byte the model counts crosses HBM), clock throttling, kernel launch gaps
+ * (they are in the family constants), and split-K / stream-K kernels that soften wave
+ * quantization for small grids. Formulas: docs/MODEL.md section 4. */
+#include <math.h>
+
+#include "estimate/estimate.h"
+
+/* Peak of the first dtype in `order` the chip supports (peak > 0). */
+static double first_peak(const struct spec_chip *chip, const enum us_dtype *order, int n)
+{
+    for (int i = 0; i < n; i++) {
+        double p = chip->peak_flops[order[i]];
+        if (p > 0.0)
+            return p;
+    }
+    return 0.0;
+}
+
+double estimate_peak_gemm_flops(const struct spec_chip *chip, enum us_dtype dt)
+{
+    /* A dtype the chip lacks runs in the next wider format it has (fp8 on A100 runs bf16). */
+    static const enum us_dtype fp4[] = {US_DTYPE_FP4, US_DTYPE_FP8, US_DTYPE_BF16, US_DTYPE_FP16,
+                                        US_DTYPE_FP32};
+    static const enum us_dtype fp8[] = {US_DTYPE_FP8, US_DTYPE_BF16, US_DTYPE_FP16, US_DTYPE_FP32};
+    static const enum us_dtype bf16[] = {US_DTYPE_BF16, US_DTYPE_FP16, US_DTYPE_FP32};
+    static const enum us_dtype fp16[] = {US_DTYPE_FP16, US_DTYPE_BF16, US_DTYPE_FP32};
+    static const enum us_dtype fp32[] = {US_DTYPE_FP32, US_DTYPE_BF16, US_DTYPE_FP16};
+    switch (dt) {
+    case US_DTYPE_FP4:
+        return first_peak(chip, fp4, 5);
+    case US_DTYPE_FP8:
+        return first_peak(chip, fp8, 4);
+    case US_DTYPE_FP16:
+        return first_peak(chip, fp16, 3);
+    case US_DTYPE_FP32:
+        return first_peak(chip, fp32, 3);
+    case US_DTYPE_BF16:
+    case US_DTYPE_COUNT:
+    default:
+        return first_peak(chip, bf16, 3);
+    }
+}
+
+double estimate_peak_attn_flops(const struct spec_chip *chip, enum us_dtype dt)
+{
+    /* Transformer Engine runs the fused (flash) attention in bf16 under fp8 recipes: only
+     * the linear layers use fp8 (NVIDIA Transformer Engine docs, "Using FP8 with
+     * Transformer Engine"). fp4 recipes keep attention in bf16 the same way. */
+    if (dt == US_DTYPE_FP8 || dt == US_DTYPE_FP4)
+        dt = US_DTYPE_BF16;
+    return estimate_peak_gemm_flops(chip, dt);
+}
+
+/* Vector (non-matrix) rate for the FLOPs of memory-bound ops: the fp32 rate when the chip
+ * lists one, else a quarter of the bf16 matrix rate. */
+static double vector_flops(const struct spec_chip *chip)
+{
+    if (chip->peak_flops[US_DTYPE_FP32] > 0.0)
+        return chip->peak_flops[US_DTYPE_FP32];
+    return 0.25 * estimate_peak_gemm_flops(chip, US_DTYPE_BF16);
+}
+
+static double round_up(double x, double tile)
+{
+    return ceil(x / tile) * tile;
+}
+
+double estimate_gemm_quantization(const struct spec_chip *chip, double m, double n, double k,
+                                  double count)
+{
+    /* NVIDIA, "Matrix Multiplication Background User's Guide" (Deep Learning Performance
+     * docs): tile quantization - the output is computed in whole tiles, so m and n are
+     * padded up to the tile; wave quantization - tiles run in waves of one per SM, so the
+     * last partial wave idles the rest. k is padded to the tile's depth (one MMA step). */
+    if (m <= 0.0 || n <= 0.0 || k <= 0.0)
+        return 1.0;
+    double tm = chip->matrix_m > 0 ? (double)chip->matrix_m : 1.0;
+    double tn = chip->matrix_n > 0 ? (double)chip->matrix_n : 1.0;
+    double tk = chip->matrix_k > 0 ? (double)chip->matrix_k : 1.0;
+    double cnt = count >= 1.0 ? floor(count) : 1.0;
+    double q = (m * n * k) / (round_up(m, tm) * round_up(n, tn) * round_up(k, tk));
+    if (chip->compute_units > 0) {
+        double tiles = ceil(m / tm) * ceil(n / tn) * cnt;
+        double units = (double)chip->compute_units;
+        double waves = ceil(tiles / units);
+        q *= tiles / (waves * units);
+    }
+    return q > 0.0 ? q : 1.0;
+}
+
+/* Time of `flop` FLOPs of GEMMs of shape m x n x k at the quantized efficiency. */
+static double gemm_s(const struct spec_system *sys, double peak, double flop, double m, double n,
+                     double k, double count)
+{
+    if (flop <= 0.0)
+        return 0.0;
+    double eff = sys->eff.gemm * estimate_gemm_quantization(&sys->chip, m, n, k, count);
+    if (peak <= 0.0 || eff <= 0.0)
+        return HUGE_VAL;
+    return flop / (peak * eff);
+}
+
+static double hbm_s(const struct spec_system *sys, double bytes)
+{
+    if (bytes <= 0.0)
+        return 0.0;
+    double bw = sys->chip.hbm_Bps * sys->eff.memory;
+    return bw > 0.0 ? bytes / bw : HUGE_VAL;
+}
+
+double estimate_op_time_s(const struct spec_system *sys, enum us_dtype dt,
+                          const struct model_op *op, bool backward)
+{
+    const struct spec_chip *chip = &sys->chip;
+    double flop = backward ? op->bwd_flop : op->fwd_flop;
+    double bytes = backward ? op->bwd_B : op->fwd_B;
+    double math_s = 0.0;
+    switch (op->kind) {
+    case MODEL_OP_GEMM: {
+        double peak = estimate_peak_gemm_flops(chip, dt);
+        if (!backward) {
+            math_s = gemm_s(sys, peak, flop, op->m, op->n, op->k, op->count);
+        } else {
+            /* Y[m,n] = X[m,k] W[k,n]: the backward is dX[m,k] = dY W^T (inner n) and
+             * dW[k,n] = X^T dY (inner m), each half of the backward FLOPs. */
+            math_s = gemm_s(sys, peak, 0.5 * flop, op->m, op->k, op->n, op->count) +
+                     gemm_s(sys, peak, 0.5 * flop, op->k, op->n, op->m, op->count);
+        }
+        break;
+    }
+    case MODEL_OP_ATTN: {
+        double peak = estimate_peak_attn_flops(chip, dt);
+        double eff = sys->eff.attention;
+        if (flop > 0.0)
+            math_s = (peak > 0.0 && eff > 0.0) ? flop / (peak * eff) : HUGE_VAL;
+        break;
+    }
+    case MODEL_OP_MEM:
+    default: {
+        double vf = vector_flops(chip);
+        if (flop > 0.0)
+            math_s = vf > 0.0 ? flop / vf : HUGE_VAL;
+        break;
+    }
+    }
+    double mem_s = hbm_s(sys, bytes);
+    return math_s > mem_s ? math_s : mem_s;
+}

@@ -1,0 +1,68 @@
+/* sim: the discrete-event simulator of one training step. It builds the op graph of one
+ * iteration for one representative pipeline (pp stages x vpp chunks x micro-batches; DP
+ * replicas are alike and their collectives are priced on the topology), runs it with
+ * in-order streams per chip (compute, TP, CP, EP, PP sends, DP gradients, DP gathers),
+ * and reads the step time, the breakdown and the critical path off the result. Event
+ * times are int64 picoseconds (durations rounded up); the queue is a binary heap keyed on
+ * (time, sequence) so ties resolve the same way every run. Formulas: docs/MODEL.md 5. */
+#ifndef US_SIM_H
+#define US_SIM_H
+
+#include <stdint.h>
+
+#include "core/core.h"
+#include "estimate/estimate.h"
+
+/* Streams of one chip (one pipeline stage). Each runs its ops in program order. */
+enum sim_stream {
+    SIM_STREAM_COMPUTE = 0, /* math and memory-bound ops, the optimizer, host overhead */
+    SIM_STREAM_TP,          /* tensor-parallel collectives */
+    SIM_STREAM_CP,          /* context-parallel ring exchange */
+    SIM_STREAM_EP,          /* expert-parallel all-to-all */
+    SIM_STREAM_PP_FWD,      /* pipeline sends to the next stage (activations) */
+    SIM_STREAM_PP_BWD,      /* pipeline sends to the previous stage (gradients) */
+    SIM_STREAM_DP,          /* DP gradient reduce-scatter / all-reduce */
+    SIM_STREAM_DP_AG,       /* DP parameter all-gather (ZeRO-1/2 after the step, ZeRO-3) */
+    SIM_STREAM_COUNT
+};
+const char *sim_stream_name(enum sim_stream s);
+
+/* What one simulation did (for benchmarks and tests). */
+struct sim_stats {
+    int64_t tasks;       /* ops in the graph (zero-length joins included) */
+    int64_t edges;       /* dependencies between ops */
+    int64_t events;      /* completions popped from the queue */
+    int64_t step_ps;     /* the step, picoseconds */
+    int64_t critical_ps; /* sum of the durations on the critical path (== step_ps) */
+    int critical_tasks;  /* ops on the critical path */
+};
+
+/* Simulates one step of the prepared layout. trace: NULL for none, else a Chrome
+ * trace-event JSON document is appended (one process per pipeline stage, one thread per
+ * stream, complete "X" events in microseconds; critical-path ops carry
+ * args.critical = 1). Allocates its scratch once per call (no per-event allocation). */
+void sim_step(const struct step_ctx *ctx, struct step_times *out, struct core_buf *trace);
+/* Same, and fills stats when not NULL. */
+void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct core_buf *trace,
+                    struct sim_stats *stats);
+
+/* --- the event queue: a binary min-heap on (time_ps, seq) ---------------------------- */
+struct sim_event {
+    int64_t time_ps;
+    int64_t seq; /* insertion order: equal times pop first-in first-out */
+    int32_t task;
+};
+
+struct sim_queue {
+    struct sim_event *ev; /* caller-provided storage */
+    int32_t n, cap;
+};
+
+/* storage must hold cap events; the queue never allocates. */
+void sim_queue_init(struct sim_queue *q, struct sim_event *storage, int32_t cap);
+/* Returns false when full. */
+bool sim_queue_push(struct sim_queue *q, struct sim_event e);
+/* Returns false when empty. */
+bool sim_queue_pop(struct sim_queue *q, struct sim_event *out);
+
+#endif
