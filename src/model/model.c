@@ -283,8 +283,6 @@ static int attn_block(struct model_layer *L, const struct dims *D, const struct 
         double chunk = D->T * D->kv_chip * (D->dqk + D->dv) * D->w_act;
         L->comm.cp_B += (D->c - 1.0) * chunk;
         L->comm.cp_bwd_B += 2.0 * (D->c - 1.0) * chunk;
-        if (D->rc != US_RECOMPUTE_NONE)
-            L->comm.cp_bwd_B += (D->c - 1.0) * chunk;
     }
 
     gemm(L, D, "o_proj", T, h, D->a_chip * D->dv, 1);
@@ -454,7 +452,6 @@ static void transformer_layer(struct model_layer *L, const struct dims *D,
                               const struct spec_model *m, bool moe_layer)
 {
     int first = L->nops;
-    struct model_comm before = L->comm;
     int core = attn_block(L, D, m);
     if (moe_layer)
         moe_mlp(L, D);
@@ -463,15 +460,12 @@ static void transformer_layer(struct model_layer *L, const struct dims *D,
     double fwd = 0;
     for (int i = first; i < L->nops; i++)
         fwd += L->ops[i].fwd_flop;
-    if (D->rc == US_RECOMPUTE_SELECTIVE) {
+    /* Recompute re-runs forward work inside the backward; the collectives it repeats are
+     * the forward's, which the step engines replay (model_comm counts one pass each). */
+    if (D->rc == US_RECOMPUTE_SELECTIVE)
         L->recompute_flop += L->ops[core].fwd_flop;
-    } else if (D->rc == US_RECOMPUTE_FULL) {
-        /* Full recompute re-runs the layer forward, collectives included. */
+    else if (D->rc == US_RECOMPUTE_FULL)
         L->recompute_flop += fwd;
-        L->comm.tp_collectives_bwd += L->comm.tp_collectives_fwd - before.tp_collectives_fwd;
-        L->comm.tp_bwd_B += L->comm.tp_fwd_B - before.tp_fwd_B;
-        L->comm.ep_a2a_bwd += L->comm.ep_a2a_fwd - before.ep_a2a_fwd;
-    }
     L->act_B += act_layer(D, m, moe_layer, D->rc, true);
     L->act_full_B += act_layer(D, m, moe_layer, US_RECOMPUTE_NONE, true);
     L->model_flop +=

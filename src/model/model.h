@@ -30,8 +30,9 @@ struct model_op {
 
 /* Communication of one layer on one chip for one micro-batch. Sizes are the collective's
  * total buffer size as nccl-tests counts it (all-gather: the gathered output).
- * Backward counts include what recomputation repeats: under full recompute the forward's
- * collectives run again before the backward (docs/MODEL.md section 1.6). */
+ * Each field counts one pass: what recomputation repeats (full recompute: the forward's
+ * collectives; selective: the CP ring of the core) is the step engines' to replay
+ * (docs/MODEL.md section 1.5). */
 struct model_comm {
     int tp_collectives_fwd; /* number of TP collectives in forward (AG/RS with SP, AR without) */
     int tp_collectives_bwd;
@@ -42,8 +43,8 @@ struct model_comm {
     /* Added by model: exact totals, since a layer's collectives differ in size (MLA gathers
      * its low-rank latents, MoE gathers top_k routed copies of each token). */
     double tp_fwd_B, tp_bwd_B; /* sum of the sizes of the TP collectives, fwd / bwd */
-    double cp_bwd_B;           /* K/V + dK/dV ring traffic in backward (+ recompute) */
-    int ep_a2a_bwd;            /* all-to-alls in backward (2, or 4 under full recompute) */
+    double cp_bwd_B;           /* K/V + dK/dV ring traffic in backward (2 x cp_B) */
+    int ep_a2a_bwd;            /* all-to-alls in backward (dispatch + combine = 2) */
 };
 
 struct model_layer {
