@@ -52,16 +52,6 @@ int search_divisors(int64_t n, int64_t *out, int max)
     return k;
 }
 
-static int gcd_int(int a, int b)
-{
-    while (b) {
-        int t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
-}
-
 int search_stage_splits(int layers, int pp, int (*out)[2], int max)
 {
     int n = 0;
@@ -229,6 +219,9 @@ enum us_status search_space_from_job(const struct spec_job *job, const int64_t *
     sp->layers = job->model.layers;
     sp->heads = job->model.heads;
     sp->experts = job->model.has_moe ? job->model.moe.experts : 0;
+    sp->kv_heads = job->model.has_mla ? 0 : job->model.kv_heads;
+    sp->ffn_hidden = job->model.ffn_hidden;
+    sp->expert_ffn = sp->experts > 0 ? job->model.moe.expert_ffn_hidden : 0;
     sp->global_batch = job->train.global_batch;
     sp->seq_len = job->train.seq_len;
     sp->domain = job->system.up.chips;
@@ -297,17 +290,11 @@ static int vpp_for(const struct search_space *sp, int pp, const int split[2], in
         out[0] = 1;
         return 1;
     }
-    int g;
-    if (split[0] == 0 && split[1] == 0) {
-        g = sp->layers / pp;
-    } else {
-        g = gcd_int(split[0], split[1]);
-        if (pp > 2) {
-            int m = (sp->layers - split[0] - split[1]) / (pp - 2);
-            g = m > 0 ? gcd_int(g, m) : g;
-        }
+    if (split[0] != 0 || split[1] != 0 || sp->layers % pp) {
+        out[0] = 1; /* the planner does not model interleaving with uneven stages */
+        return 1;
     }
-    return search_divisors(g > 0 ? g : 1, out, MAX_DIVISORS);
+    return search_divisors(sp->layers / pp, out, MAX_DIVISORS);
 }
 
 /* Layouts below one tuple: every split, vpp, zero, sp, micro-batch and recompute. */
@@ -323,11 +310,21 @@ static uint64_t tuple_leaves(const struct search_space *sp, const struct inner_d
     return n;
 }
 
-/* Why a tuple is dropped before any layout below it is priced; US_PRUNE_COUNT = kept. */
+/* Why a tuple is dropped before any layout below it is priced; US_PRUNE_COUNT = kept.
+ * The divisibility rules mirror the planner's (parallel/plan.c, Megatron's); the planner
+ * stays the authority and sees every layout that passes. */
 static enum us_prune tuple_verdict(const struct search_space *sp, const struct tuple *t)
 {
     const struct spec_parallel *f = &sp->fixed;
-    if (sp->heads % t->tp || sp->seq_len % t->cp || t->pp > sp->layers)
+    int tp = t->tp;
+    if (sp->heads % tp || (sp->ffn_hidden > 0 && sp->ffn_hidden % tp) ||
+        (sp->expert_ffn > 0 && sp->expert_ffn % tp))
+        return US_PRUNE_DIVISIBILITY;
+    if (sp->kv_heads > 0 && sp->kv_heads % tp && tp % sp->kv_heads)
+        return US_PRUNE_DIVISIBILITY; /* GQA: tp divides kv heads or replicates them */
+    if (t->cp > 1 && sp->seq_len % (2 * t->cp))
+        return US_PRUNE_DIVISIBILITY; /* load-balanced causal CP cuts 2*cp chunks */
+    if (t->pp > sp->layers)
         return US_PRUNE_DIVISIBILITY;
     if (f->dp > 0 && f->dp != t->dp)
         return US_PRUNE_DIVISIBILITY;
@@ -337,7 +334,7 @@ static enum us_prune tuple_verdict(const struct search_space *sp, const struct t
         return US_PRUNE_DIVISIBILITY;
     if (((int64_t)t->dp * t->cp) % t->ep)
         return US_PRUNE_DIVISIBILITY; /* EP groups are carved out of dp x cp (Megatron-Core) */
-    if (f->tp <= 0 && !sp->tp_beyond_domain && (t->tp > sp->domain || sp->domain % t->tp))
+    if (f->tp <= 0 && !sp->tp_beyond_domain && (tp > sp->domain || sp->domain % tp))
         return US_PRUNE_DOMAIN;
     return US_PRUNE_COUNT;
 }
@@ -576,6 +573,11 @@ static void expand_tuple(struct shared *sh, struct worker *w, const struct tuple
                         w->pruned[US_PRUNE_DOMINATED] += (uint64_t)in->nmb * nrc;
                         continue;
                     }
+                    if (sp->experts > 0 && t->tp > 1 && !in->sp[q]) {
+                        /* Megatron's MoE needs sequence parallelism with tp > 1 (plan.c) */
+                        w->pruned[US_PRUNE_INVALID] += (uint64_t)in->nmb * nrc;
+                        continue;
+                    }
                     bool nofit_above = false;
                     for (int b = 0; b < in->nmb; b++) {
                         if (nofit_above) {
@@ -588,6 +590,13 @@ static void expand_tuple(struct shared *sh, struct worker *w, const struct tuple
                         }
                         c.lay.micro_batch = (int)in->mb[b];
                         c.lay.microbatches = per_replica / c.lay.micro_batch;
+                        if (c.lay.schedule == US_SCHEDULE_INTERLEAVED &&
+                            c.lay.microbatches % t->pp) {
+                            /* Megatron's interleaved schedule needs m to be a multiple of pp
+                             * (plan.c); not a memory verdict, so larger b still get a try */
+                            w->pruned[US_PRUNE_INVALID] += nrc;
+                            continue;
+                        }
                         bool fitted = false, all_nofit = true;
                         for (int r = 0; r < in->nrc; r++) {
                             if (fitted) {

@@ -65,6 +65,8 @@ struct search_space {
     int64_t chips[SEARCH_MAX_CHIPS]; /* ascending, distinct */
     int nchips;
     int layers, heads, experts; /* experts = 0 for a dense model */
+    int kv_heads;               /* 0 = unknown or MLA (no tp rule from it) */
+    int ffn_hidden, expert_ffn; /* 0 = unknown (no tp rule from it) */
     int global_batch, seq_len;
     int domain;                 /* chips per scale-up domain */
     struct spec_parallel fixed; /* the job's parallel fields (0 / -1 = open) */
@@ -108,10 +110,10 @@ void search_eval_destroy(struct search_eval *e); /* NULL is a no-op */
 /* Why the system cannot hold `chips` chips; NULL when it can (or chips is not searched). */
 const char *search_eval_topo_reason(const struct search_eval *e, int64_t chips);
 
-/* The closed-form step of one candidate through the evaluator's shortcut (the caches), for
- * checking it against step_prepare + estimate_step. False when the planner rejects it. */
-bool search_eval_step(const struct search_eval *e, const struct search_cand *c,
-                      struct step_times *st);
+/* The closed-form metrics of one candidate without the shortcut: step_prepare from
+ * scratch, estimate_step, then the same run model. Tests hold the cached path to it. */
+enum search_verdict search_eval_naive(const struct search_eval *e, const struct search_cand *c,
+                                      struct search_metrics *m);
 
 /* The best layout for a job whose parallel fields may be unset: what `run` uses. Fields the
  * job fixes are kept; best->chosen_mask marks the others. opt may be NULL (objective time,

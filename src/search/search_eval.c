@@ -12,6 +12,7 @@
 #include "estimate/estimate.h"
 #include "scale/scale.h"
 #include "search/search.h"
+#include "sim/sim.h"
 
 #define COST_SLOTS 128 /* per thread; one tuple touches at most sp x mb x rc splits */
 
@@ -155,6 +156,32 @@ static enum search_verdict eval_estimate(void *user, void *scratch, const struct
     return SEARCH_OK;
 }
 
+/* The reference: the event simulator on a layout prepared from scratch by step_prepare
+ * (only the best K come here, so no shortcut is worth its risk). */
+static bool eval_refine(void *user, void *scratch, const struct search_cand *c,
+                        struct search_metrics *m)
+{
+    const struct search_eval *e = user;
+    (void)scratch;
+    int i = chips_index(e, c->chips);
+    if (i < 0 || !e->pc[i].topo_ok)
+        return false;
+    const struct per_chips *pc = &e->pc[i];
+    struct step_ctx *ctx = malloc(sizeof *ctx);
+    bool ok = false;
+    if (ctx && step_prepare(ctx, &pc->job, &c->lay) && ctx->fits) {
+        struct step_times st;
+        memset(&st, 0, sizeof st);
+        sim_step(ctx, &st, NULL);
+        if (st.step_s > 0 && isfinite(st.step_s)) {
+            metrics_from(e, pc, c, &st, &ctx->mem, m);
+            ok = true;
+        }
+    }
+    free(ctx);
+    return ok;
+}
+
 static void *eval_thread_init(void *user)
 {
     (void)user;
@@ -193,7 +220,7 @@ enum us_status search_eval_create(const struct spec_job *job, const struct searc
     ev->thread_init = eval_thread_init;
     ev->thread_fini = eval_thread_fini;
     ev->estimate = eval_estimate;
-    ev->refine = NULL; /* the event simulator joins when src/sim lands */
+    ev->refine = eval_refine;
     ev->engine_estimate = "closed-form";
     ev->engine_refine = "event";
     *out = e;
@@ -214,20 +241,26 @@ const char *search_eval_topo_reason(const struct search_eval *e, int64_t chips)
     return i >= 0 && !e->pc[i].topo_ok ? e->pc[i].reason : NULL;
 }
 
-bool search_eval_step(const struct search_eval *e, const struct search_cand *c,
-                      struct step_times *st)
+enum search_verdict search_eval_naive(const struct search_eval *e, const struct search_cand *c,
+                                      struct search_metrics *m)
 {
-    struct scratch *s = eval_thread_init(NULL);
-    const struct per_chips *pc = NULL;
-    bool ok = false;
-    if (s) {
-        struct step_ctx *ctx = prepare(e, s, c, &pc);
-        if (ctx) {
-            step_groups_init(ctx);
-            estimate_step(ctx, st);
-            ok = true;
+    int i = chips_index(e, c->chips);
+    if (i < 0 || !e->pc[i].topo_ok)
+        return SEARCH_INVALID;
+    const struct per_chips *pc = &e->pc[i];
+    struct step_ctx *ctx = malloc(sizeof *ctx);
+    enum search_verdict v = SEARCH_INVALID;
+    if (ctx && step_prepare(ctx, &pc->job, &c->lay)) {
+        m->peak_B = ctx->mem.peak_B;
+        m->capacity_B = ctx->mem.capacity_B;
+        v = SEARCH_NOFIT;
+        if (ctx->fits) {
+            struct step_times st;
+            estimate_step(ctx, &st);
+            metrics_from(e, pc, c, &st, &ctx->mem, m);
+            v = SEARCH_OK;
         }
     }
-    free(s);
-    return ok;
+    free(ctx);
+    return v;
 }

@@ -195,8 +195,10 @@ static void test_splits(void)
  * Micro-batches that do not divide the per-replica batch 4/dp = tp*cp*pp (1 -> mb 2, 4 bad;
  * 2 -> mb 4 bad), x 4 zero x 3 rc, sp 0 only for tp = 1: (1,1,1) 2 bad x 12 = 24,
  * (1,1,2) 1 bad x 2 vpp x 12 = 24, (1,2,1) 12, (2,1,1) 1 bad x 2 sp x 12 = 24: 84.
- * Left: 936 - 72 - 288 - 84 = 492 = 164 layouts x 3 recompute; one priced each (all fit),
- * 2 dominated. */
+ * Interleaving (vpp 2 on pp 2) needs the micro-batch count m to be a multiple of pp:
+ * (1,1,2) mb 2 (m = 1), (1,2,2) mb 4, (2,1,2) mb 4 (x 2 sp): 12 + 12 + 24 = 48 invalid.
+ * Left: 936 - 72 - 288 - 84 - 48 = 444 = 148 layouts x 3 recompute; one priced each (all
+ * fit), 2 dominated. */
 static void test_space_count(void)
 {
     struct search_space sp;
@@ -209,10 +211,11 @@ static void test_space_count(void)
     CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
     CHECK(res1.space == 936);
     CHECK(res1.pruned[US_PRUNE_DIVISIBILITY] == 156);
-    CHECK(res1.pruned[US_PRUNE_DOMINATED] == 288 + 328);
-    CHECK(res1.estimated == 164);
-    CHECK(f.calls == 164);
-    CHECK(res1.pruned[US_PRUNE_MEMORY] == 0 && res1.pruned[US_PRUNE_INVALID] == 0);
+    CHECK(res1.pruned[US_PRUNE_DOMINATED] == 288 + 2 * 148);
+    CHECK(res1.pruned[US_PRUNE_INVALID] == 48);
+    CHECK(res1.estimated == 148);
+    CHECK(f.calls == 148);
+    CHECK(res1.pruned[US_PRUNE_MEMORY] == 0 && res1.pruned[US_PRUNE_DOMAIN] == 0);
     CHECK(res1.space == pruned_sum(&res1, false) + res1.estimated);
     CHECK(res1.ntop == 8 && res1.simulated == 0);
     CHECK_STR(res1.top[0].engine, "closed-form");
