@@ -355,6 +355,76 @@ enum us_status us_sweep(struct us_ctx *ctx, const char *sweep_path, const char *
                         const struct us_sweep_options *opt, struct us_sweep_summary *out,
                         struct us_diag *d);
 
+/* --- one collective ---------------------------------------------------------------- */
+/* nccl-tests definitions: algbw = bytes / time; busbw = algbw x (all_reduce 2(n-1)/n;
+ * all_gather, reduce_scatter, all_to_all (n-1)/n; broadcast, p2p 1). bytes is the
+ * nccl-tests size (all_reduce/reduce_scatter input, all_gather output, all_to_all total
+ * per rank, p2p one message). */
+struct us_collective_result {
+    double time_s;
+    double algbw_Bps;
+    double busbw_Bps;
+    const char *algo;   /* "ring", "tree", "hierarchical", "in_network", "direct",
+                           "halving_doubling" or "none"; static, never freed */
+    int group_size;     /* ranks in the group */
+    int64_t stride;     /* rank distance between consecutive members */
+    int per_domain;     /* members per scale-up domain (smallest piece) */
+    int64_t domains;    /* scale-up domains the group touches */
+    int tiers;          /* scale-out tiers crossed (0 = inside one domain) */
+};
+
+/* Prices one collective of `bytes` over a group placed on `chips` chips of `system` (a
+ * preset name or a file). `span` places the group in Megatron rank order (docs/MODEL.md
+ * section 3): "tp", "cp", "ep" or "none" put it innermost (consecutive ranks, stride 1;
+ * default size: one scale-up domain); "dp" and "pp" put it outermost (stride chips/size;
+ * default size: one member per domain); "all" (or NULL) is every chip; "stride=K" gives the
+ * stride. group_size 0 takes the default. Every group of that kind runs at once. Returns
+ * US_OK, US_INFEASIBLE (the fabric cannot hold `chips`; d says why) or US_EINPUT. ctx may be
+ * NULL. */
+enum us_status us_collective(struct us_ctx *ctx, const char *system, const char *op,
+                             double bytes, int64_t chips, int group_size, const char *span,
+                             struct us_collective_result *out, struct us_diag *d);
+
+/* --- validation against published measurements ------------------------------------- */
+/* One case of a file of published runs (the form of shared/calibration/published.yaml). */
+struct us_validation_case {
+    char id[64];
+    char system[64];           /* the case's system (preset name or file base name) */
+    char model[64];
+    char source[US_MSG_LEN];
+    double measured_s;         /* measured.step_time_s */
+    bool ok;                   /* predicted; when false, note says why */
+    double predicted_s;        /* what `run` reports: event engine, stragglers folded in */
+    double error;              /* signed: (predicted - measured) / measured */
+    double mfu;                /* predicted */
+    bool fits;                 /* false: predicted anyway, note says by how much it misses */
+    struct us_layout layout;   /* as run; chosen_mask: the fields validation filled in */
+    struct us_breakdown breakdown;
+    char note[US_MSG_LEN];
+};
+
+struct us_validation {
+    int ncases;
+    struct us_validation_case *cases; /* owned; us_validation_free releases it */
+    int npredicted;            /* cases with ok */
+    double mape;               /* mean |error| over the predicted cases */
+    int worst;                 /* index of the largest |error|; -1 when none */
+    double worst_abs_error;
+};
+
+/* Runs every case of `path` (cases: id, job, measured.step_time_s, source...). Parallel
+ * fields a case leaves out get fixed defaults (docs/MODEL.md section 6): micro_batch 1,
+ * zero 1, sequence_parallel when tp > 1, recompute none, vpp 1, cp 1, ep 1. A case that
+ * cannot be run is reported with its reason, not an error. Returns US_OK, or US_EINPUT /
+ * US_EIO with d filled when the file itself is unreadable. Free out with
+ * us_validation_free. */
+enum us_status us_validate(struct us_ctx *ctx, const char *path, struct us_validation *out,
+                           struct us_diag *d);
+/* Writes the table (case, measured, predicted, error, layout; MAPE and worst case), one
+ * JSON object, or CSV. */
+void us_validation_write(const struct us_validation *v, enum us_format fmt, FILE *out);
+void us_validation_free(struct us_validation *v);
+
 #ifdef __cplusplus
 }
 #endif
