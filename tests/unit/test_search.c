@@ -1,12 +1,17 @@
 /* test_search: the layout search. Part 1 drives the engine with a fake evaluator whose
  * answers are known in closed form: divisors, stage splits, the size of the space counted
  * by hand, pruning by reason, dominance, top K and Pareto front against brute force,
- * fixed fields, constraints and identical results for any thread count. */
+ * fixed fields, constraints and identical results for any thread count.
+ * Part 2 uses the real cost model: the evaluator's caches against step_prepare, every
+ * returned layout valid and fitting, 1 and 2 threads alike, the published Llama 3 405B
+ * layout against the best found, and a tiny space simulated exhaustively. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "search/search.h"
+#include "sim/sim.h"
 #include "test.h"
 
 /* --- a fake cost model --------------------------------------------------------------- */
@@ -499,6 +504,346 @@ static void test_progress_and_errors(void)
     CHECK_STR(us_prune_name(US_PRUNE_DOMINATED), "dominated");
 }
 
+/* --- part 2: the real evaluator ---------------------------------------------------------- */
+
+static int load_job(const char *text, struct spec_job *job)
+{
+    struct us_diag d;
+    if (spec_job_load_text("test", text, strlen(text), NULL, 0, job, &d) != US_OK) {
+        char line[1024];
+        us_diag_format(&d, line, sizeof line);
+        fprintf(stderr, "test_search: %s\n", line);
+        return 0;
+    }
+    return 1;
+}
+
+/* Wraps the real evaluator: checks every answer of the cached path against the naive one,
+ * and can record every priced layout (single thread only). */
+struct checker {
+    struct search_evaluator inner;
+    struct search_eval *e;
+    unsigned long calls, mismatches;
+    bool record;
+    struct search_cand *seen;
+    size_t nseen, cap;
+};
+
+static enum search_verdict check_estimate(void *user, void *scratch, const struct search_cand *c,
+                                          struct search_metrics *m)
+{
+    struct checker *k = user;
+    enum search_verdict v = k->inner.estimate(k->inner.user, scratch, c, m);
+    struct search_metrics n;
+    memset(&n, 0, sizeof n);
+    enum search_verdict vn = search_eval_naive(k->e, c, &n);
+    k->calls++;
+    if (v != vn || (v != SEARCH_INVALID && (m->peak_B != n.peak_B)) ||
+        (v == SEARCH_OK &&
+         (m->step_s != n.step_s || m->time_s != n.time_s || m->cost_usd != n.cost_usd ||
+          m->energy_J != n.energy_J || m->mfu != n.mfu)))
+        k->mismatches++;
+    if (k->record && v == SEARCH_OK) {
+        if (k->nseen == k->cap) {
+            k->cap = k->cap ? 2 * k->cap : 256;
+            k->seen = realloc(k->seen, k->cap * sizeof *k->seen);
+        }
+        k->seen[k->nseen++] = *c;
+    }
+    return v;
+}
+
+static void *check_init(void *user)
+{
+    struct checker *k = user;
+    return k->inner.thread_init(k->inner.user);
+}
+
+static void check_fini(void *user, void *scratch)
+{
+    struct checker *k = user;
+    k->inner.thread_fini(k->inner.user, scratch);
+}
+
+static void checker_init(struct checker *k, const struct spec_job *job,
+                         const struct search_space *sp, struct search_evaluator *ev)
+{
+    memset(k, 0, sizeof *k);
+    CHECK(search_eval_create(job, sp, &k->e, &k->inner, NULL) == US_OK);
+    *ev = k->inner;
+    ev->user = k;
+    ev->thread_init = check_init;
+    ev->thread_fini = check_fini;
+    ev->estimate = check_estimate;
+    ev->refine = NULL;
+}
+
+/* Every returned layout is valid, fits, multiplies out to its chips, keeps the job's fixed
+ * fields, and its closed-form time is what step_prepare + estimate_step give. */
+static void check_returned(const struct spec_job *job, const struct us_search_result *r)
+{
+    struct step_ctx *ctx = malloc(sizeof *ctx);
+    for (int i = 0; i < r->ntop + r->npareto; i++) {
+        const struct us_search_entry *e = i < r->ntop ? &r->top[i] : &r->pareto[i - r->ntop];
+        const struct us_layout *l = &e->layout;
+        struct spec_job j = *job;
+        j.chips = e->chips;
+        CHECK(step_prepare(ctx, &j, l));
+        CHECK(ctx->plan.valid && ctx->fits);
+        CHECK(ctx->mem.peak_B <= ctx->mem.capacity_B);
+        CHECK((int64_t)l->tp * l->pp * l->cp * l->dp == e->chips);
+        CHECK(l->microbatches * l->dp * l->micro_batch == job->train.global_batch);
+        CHECK(job->par.tp <= 0 || l->tp == job->par.tp);
+        CHECK(job->par.pp <= 0 || l->pp == job->par.pp);
+        CHECK(job->par.dp <= 0 || l->dp == job->par.dp);
+        CHECK(job->par.cp <= 0 || l->cp == job->par.cp);
+        CHECK(job->par.zero < 0 || l->zero == job->par.zero);
+        CHECK(e->peak_memory_B <= e->capacity_B && e->capacity_B > 0);
+        CHECK(e->step_time_s > 0 && e->closed_form_step_time_s > 0 && e->mfu > 0 && e->mfu < 1);
+    }
+    free(ctx);
+}
+
+static void print_entry(const char *what, const struct us_search_entry *e)
+{
+    const struct us_layout *l = &e->layout;
+    printf("  %s: tp %d pp %d dp %d cp %d ep %d vpp %d zero %d sp %d recompute %s mb %d "
+           "ends %d/%d -> %.3f s/step (%s), closed form %.3f s, MFU %.1f%%, %.1f GiB\n",
+           what, l->tp, l->pp, l->dp, l->cp, l->ep, l->vpp, l->zero, (int)l->sequence_parallel,
+           us_recompute_name(l->recompute), l->micro_batch, l->first_stage_layers,
+           l->last_stage_layers, e->step_time_s, e->engine, e->closed_form_step_time_s,
+           100 * e->mfu, e->peak_memory_B / (1024.0 * 1024 * 1024));
+}
+
+/* The cached evaluator equals the naive path on every layout of a mid-size space, and the
+ * answers are the same on 1 and 2 threads with the event-simulator refinement. */
+static void test_real_cache_and_threads(void)
+{
+    static struct spec_job job;
+    if (!load_job("model: llama3-8b\nsystem: dgx-h100\nchips: 32\n"
+                  "training: {seq_len: 8192, global_batch: 64, dtype: bf16, tokens: 1e12}\n",
+                  &job)) {
+        CHECK(0);
+        return;
+    }
+    struct search_space sp;
+    struct search_evaluator ev;
+    struct checker k;
+    CHECK(search_space_from_job(&job, NULL, 0, false, &sp, NULL) == US_OK);
+    checker_init(&k, &job, &sp, &ev);
+    struct search_opts o = {.objective = US_OBJECTIVE_TIME, .threads = 1};
+    CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
+    printf("llama3-8b / 32 dgx-h100: space %llu, %lu evaluator calls, %llu priced, %lu "
+           "differ from step_prepare\n",
+           (unsigned long long)res1.space, k.calls, (unsigned long long)res1.estimated,
+           k.mismatches);
+    CHECK(k.calls > 1000 && k.mismatches == 0);
+    CHECK(res1.space == pruned_sum(&res1, false) + res1.estimated);
+    search_eval_destroy(k.e);
+
+    struct search_eval *e = NULL;
+    CHECK(search_eval_create(&job, &sp, &e, &ev, NULL) == US_OK);
+    o.refine = true;
+    CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
+    o.threads = 2;
+    CHECK(search_run(&sp, &ev, &o, &res2, NULL) == US_OK);
+    CHECK(res1.ntop == 8 && res1.simulated == 8);
+    CHECK(results_equal(&res1, &res2));
+    check_returned(&job, &res1);
+    print_entry("best", &res1.top[0]);
+    for (int obj = US_OBJECTIVE_COST; obj <= US_OBJECTIVE_ENERGY; obj++) {
+        o.objective = (enum us_objective)obj;
+        o.threads = 1;
+        CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
+        o.threads = 2;
+        CHECK(search_run(&sp, &ev, &o, &res2, NULL) == US_OK);
+        CHECK(results_equal(&res1, &res2));
+        CHECK(res1.per_run == false); /* search_run leaves it to the wrappers */
+        for (int i = 1; i < res1.ntop; i++)
+            CHECK(obj == US_OBJECTIVE_COST ? res1.top[i - 1].cost_usd <= res1.top[i].cost_usd
+                                           : res1.top[i - 1].energy_J <= res1.top[i].energy_J);
+    }
+    search_eval_destroy(e);
+}
+
+/* Llama 3 405B on 16,384 H100s, seq 8192, batch 2048: the best layout found is at least as
+ * fast, by ultrasim's own prediction, as the best completion of the published degrees
+ * (tp 8, pp 16, cp 1, dp 128; Dubey et al. 2024, Table 4). */
+static void test_llama3_published(void)
+{
+    static struct spec_job open, pub;
+    const char *base = "model: llama3-405b\nsystem: dgx-h100\nchips: 16384\n"
+                       "training: {seq_len: 8192, global_batch: 2048, dtype: bf16,"
+                       " tokens: 15.6e12}\n";
+    char text[512];
+    snprintf(text, sizeof text, "%sparallel: {tp: 8, pp: 16, cp: 1, dp: 128}\n", base);
+    if (!load_job(base, &open) || !load_job(text, &pub)) {
+        CHECK(0);
+        return;
+    }
+    struct search_space sp_open, sp_pub;
+    struct search_eval *eo = NULL, *epub = NULL;
+    struct search_evaluator evo, evp;
+    struct search_opts o = {.objective = US_OBJECTIVE_TIME, .threads = 2, .refine = true};
+    CHECK(search_space_from_job(&open, NULL, 0, false, &sp_open, NULL) == US_OK);
+    CHECK(search_space_from_job(&pub, NULL, 0, false, &sp_pub, NULL) == US_OK);
+    CHECK(search_eval_create(&open, &sp_open, &eo, &evo, NULL) == US_OK);
+    CHECK(search_eval_create(&pub, &sp_pub, &epub, &evp, NULL) == US_OK);
+    CHECK(search_run(&sp_open, &evo, &o, &res1, NULL) == US_OK);
+    CHECK(search_run(&sp_pub, &evp, &o, &res2, NULL) == US_OK);
+    CHECK(res1.ntop == 8 && res2.ntop > 0);
+    if (res1.ntop == 0 || res2.ntop == 0)
+        return;
+    printf("llama3-405b / 16,384 dgx-h100, seq 8192, batch 2048 (%llu layouts, %llu priced, "
+           "%llu simulated):\n",
+           (unsigned long long)res1.space, (unsigned long long)res1.estimated,
+           (unsigned long long)res1.simulated);
+    print_entry("best found      ", &res1.top[0]);
+    print_entry("published degrees", &res2.top[0]);
+    CHECK_STR(res1.top[0].engine, "event");
+    CHECK_STR(res2.top[0].engine, "event");
+    CHECK(res1.top[0].step_time_s <= res2.top[0].step_time_s);
+    CHECK(res1.top[0].closed_form_step_time_s <= res2.top[0].closed_form_step_time_s);
+    CHECK(res2.top[0].layout.tp == 8 && res2.top[0].layout.pp == 16 &&
+          res2.top[0].layout.dp == 128 && res2.top[0].layout.cp == 1);
+    /* the published stage split: 126 layers do not divide by 16, so the ends are uneven */
+    CHECK(res2.top[0].layout.first_stage_layers + res2.top[0].layout.last_stage_layers == 14);
+    check_returned(&open, &res1);
+    check_returned(&pub, &res2);
+    search_eval_destroy(eo);
+    search_eval_destroy(epub);
+}
+
+/* A tiny space, every valid fitting layout simulated: the event simulator's best is the
+ * search's choice. Run once open (pp 1 wins: the engines agree exactly there) and once
+ * with a 4-stage pipeline forced, where bubbles and overlap make them differ. */
+static void test_tiny_exhaustive(const char *name, const char *text)
+{
+    static struct spec_job job;
+    if (!load_job(text, &job)) {
+        CHECK(0);
+        return;
+    }
+    struct search_space sp;
+    struct search_evaluator ev;
+    struct checker k;
+    CHECK(search_space_from_job(&job, NULL, 0, false, &sp, NULL) == US_OK);
+    checker_init(&k, &job, &sp, &ev);
+    k.record = true;
+    struct search_opts o = {.objective = US_OBJECTIVE_TIME, .threads = 1};
+    CHECK(search_run(&sp, &ev, &o, &res2, NULL) == US_OK); /* records every priced layout */
+    CHECK(k.mismatches == 0 && k.nseen == res2.estimated && k.nseen > 8);
+
+    /* exhaustive: every priced layout through the event simulator */
+    struct us_search_entry best;
+    bool have = false;
+    int better_than_8th = 0;
+    double maxdiff = 0;
+    for (size_t i = 0; i < k.nseen; i++) {
+        struct search_metrics m, cf;
+        memset(&m, 0, sizeof m);
+        memset(&cf, 0, sizeof cf);
+        CHECK(k.inner.refine(k.inner.user, NULL, &k.seen[i], &m));
+        CHECK(search_eval_naive(k.e, &k.seen[i], &cf) == SEARCH_OK);
+        maxdiff = fmax(maxdiff, fabs(m.step_s / cf.step_s - 1));
+        struct us_search_entry e;
+        memset(&e, 0, sizeof e);
+        e.chips = k.seen[i].chips;
+        e.layout = k.seen[i].lay;
+        e.time_s = m.time_s;
+        e.step_time_s = m.step_s;
+        if (!have || search_entry_cmp(&e, &best, US_OBJECTIVE_TIME) < 0)
+            best = e;
+        have = true;
+    }
+    /* the search: closed form for all, the best 8 simulated */
+    struct search_eval *e = NULL;
+    CHECK(search_eval_create(&job, &sp, &e, &ev, NULL) == US_OK);
+    o.refine = true;
+    CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
+    for (int i = 0; i < res1.ntop; i++)
+        better_than_8th += res1.top[i].step_time_s <= best.step_time_s;
+    printf("tiny space (%s): %llu layouts, %zu simulated exhaustively; the engines differ "
+           "by up to %.1f%% on them\n",
+           name, (unsigned long long)res1.space, k.nseen, 100 * maxdiff);
+    print_entry("search's choice  ", &res1.top[0]);
+    CHECK(have && res1.ntop > 0);
+    if (have && res1.ntop > 0) {
+        struct us_search_entry ex = res1.top[0];
+        ex.layout = best.layout;
+        ex.step_time_s = best.step_time_s;
+        ex.engine = "event";
+        print_entry("exhaustive best  ", &ex);
+        CHECK(res1.top[0].chips == best.chips &&
+              memcmp(&res1.top[0].layout, &best.layout, sizeof best.layout) == 0);
+        CHECK(res1.top[0].time_s == best.time_s);
+    }
+    CHECK(better_than_8th >= 1);
+    check_returned(&job, &res1);
+    search_eval_destroy(e);
+    search_eval_destroy(k.e);
+    free(k.seen);
+}
+
+/* The public entry point: counts, notes, per-run basis, chip lists and infeasible jobs. */
+static void test_public_api(void)
+{
+    struct us_ctx *ctx = us_ctx_create();
+    struct us_job *job = NULL;
+    struct us_diag d;
+    const char *text = "model: llama3-8b\nsystem: dgx-h100\nchips: 32\n"
+                       "training: {seq_len: 8192, global_batch: 64, dtype: bf16, tokens: 1e11}\n";
+    CHECK(us_job_load_text(ctx, "api", text, strlen(text), NULL, 0, &job, &d) == US_OK);
+    if (!job)
+        return;
+    const int64_t chips[] = {64, 16, 32, 16};
+    struct us_search_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.objective = US_OBJECTIVE_COST;
+    opt.top_k = 4;
+    opt.threads = 2;
+    opt.chips = chips;
+    opt.nchips = 4;
+    opt.closed_form_only = true;
+    CHECK(us_search(ctx, job, &opt, &res1, &d) == US_OK);
+    CHECK(res1.ntop == 4 && res1.per_run && res1.simulated == 0 && res1.nnotes >= 1);
+    CHECK(res1.space == pruned_sum(&res1, false) + res1.estimated);
+    bool seen16 = false, seen64 = false;
+    for (int i = 0; i < res1.npareto; i++) {
+        seen16 = seen16 || res1.pareto[i].chips == 16;
+        seen64 = seen64 || res1.pareto[i].chips == 64;
+    }
+    CHECK(seen16 && seen64); /* fewer chips cost less, more chips finish sooner */
+    check_returned(&job->spec, &res1);
+    /* a deadline needs tokens; a model that fits nowhere is infeasible, with a reason */
+    opt.nchips = 0;
+    opt.chips = NULL;
+    const char *huge = "model: llama3-405b\nsystem: dgx-h100\nchips: 8\n"
+                       "training: {seq_len: 8192, global_batch: 8, dtype: bf16}\n";
+    struct us_job *job2 = NULL;
+    CHECK(us_job_load_text(ctx, "huge", huge, strlen(huge), NULL, 0, &job2, &d) == US_OK);
+    if (job2) {
+        opt.deadline_s = 86400;
+        CHECK(us_search(ctx, job2, &opt, &res2, &d) == US_EINPUT);
+        CHECK_STR(d.path, "training.tokens");
+        opt.deadline_s = 0;
+        CHECK(us_search(ctx, job2, &opt, &res2, &d) == US_INFEASIBLE);
+        CHECK(res2.ntop == 0 && res2.nnotes >= 1 && strstr(res2.notes[0], "memory") != NULL);
+        struct us_layout best;
+        char reason[US_MSG_LEN];
+        CHECK(search_fill(&job2->spec, NULL, &best, NULL, reason, &d) == US_INFEASIBLE);
+        CHECK(strstr(reason, "memory") != NULL);
+        us_job_destroy(job2);
+    }
+    struct us_layout best;
+    char reason[US_MSG_LEN];
+    CHECK(search_fill(&job->spec, NULL, &best, NULL, reason, &d) == US_OK);
+    CHECK(best.tp * best.pp * best.cp * best.dp == 32 && reason[0] == '\0');
+    CHECK(best.chosen_mask & (1u << US_FIELD_TP));
+    us_job_destroy(job);
+    us_ctx_destroy(ctx);
+}
+
 int main(void)
 {
     test_divisors();
@@ -510,5 +855,16 @@ int main(void)
     test_refine_fixed_constraints();
     test_domain();
     test_progress_and_errors();
+    test_real_cache_and_threads();
+    test_llama3_published();
+    test_tiny_exhaustive("llama3-8b / 8 dgx-h100",
+                         "model: llama3-8b\nsystem: dgx-h100\nchips: 8\n"
+                         "parallel: {zero: 1}\n"
+                         "training: {seq_len: 4096, global_batch: 16, dtype: bf16}\n");
+    test_tiny_exhaustive("llama3-8b / 16 dgx-h100, pp 4",
+                         "model: llama3-8b\nsystem: dgx-h100\nchips: 16\n"
+                         "parallel: {pp: 4, zero: 1}\n"
+                         "training: {seq_len: 4096, global_batch: 32, dtype: bf16}\n");
+    test_public_api();
     return test_summary("test_search");
 }
