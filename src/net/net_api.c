@@ -70,7 +70,7 @@ enum us_status us_collective(struct us_ctx *ctx, const char *system, const char 
     if (group_size < 0 || group_size > chips)
         return core_diag_set(d, NULL, 0, 0, "group", "%d is not a group size in 0..%lld",
                              group_size, (long long)chips);
-    enum place pl;
+    enum place pl = PLACE_ALL;
     int64_t stride;
     enum us_status st = parse_span(span, &pl, &stride, d);
     if (st != US_OK)

@@ -341,8 +341,7 @@ static void test_cube_and_mesh(void)
     CHECK_NEAR(cost(&t, NET_ALL_REDUCE, B, 4, 1, NET_ALGO_RING), 6 * a + 1.5 * B / (3 * L), 1e-12);
     CHECK_NEAR(cost(&t, NET_ALL_REDUCE, B, 2, 1, NET_ALGO_RING), 2 * a + B / L, 1e-12);
     /* Halving/doubling on the mesh talks to log2(8) = 3 partners, one link each. */
-    CHECK_NEAR(cost(&t, NET_ALL_REDUCE, B, 8, 1, NET_ALGO_RHD), 6 * a + 1.75 * B / (3 * L),
-               1e-12);
+    CHECK_NEAR(cost(&t, NET_ALL_REDUCE, B, 8, 1, NET_ALGO_RHD), 6 * a + 1.75 * B / (3 * L), 1e-12);
     /* All-to-all on the mesh: each peer over its own link: (n-1) a + (B/n)/L. */
     CHECK_NEAR(cost(&t, NET_ALL_TO_ALL, B, 4, 1, NET_ALGO_DIRECT), 3 * a + 0.25 * B / L, 1e-12);
     CHECK_NEAR(cost(&t, NET_P2P, B, 2, 1, NET_ALGO_DIRECT), a + B / L, 1e-12);
@@ -351,7 +350,7 @@ static void test_cube_and_mesh(void)
 static void test_multi_domain_closed_forms(void)
 {
     struct spec_system s = sys_node();
-    struct net_topo t = topo(&s, 16);           /* two nodes on one rail leaf */
+    struct net_topo t = topo(&s, 16);                /* two nodes on one rail leaf */
     const double B = 1e9, au = 2e-6, ao = au + 1e-6; /* start-up + one switch hop */
     const double up = 0.8 * 450 * GB, nic = 0.8 * 50 * GB;
     /* Ring: 14 intra + 1 inter steps per pass; 8 rings, each leaving through its own NIC:
@@ -590,6 +589,46 @@ static void test_presets_scale(void)
     }
 }
 
+/* us_collective: placement by kind, defaults and refusals. */
+static void test_api(void)
+{
+    struct us_collective_result r;
+    struct us_diag d;
+    CHECK(us_collective(NULL, "dgx-h100", "all_reduce", 1e9, 64, 0, "tp", &r, &d) == US_OK);
+    CHECK(r.group_size == 8 && r.stride == 1 && r.domains == 1 && r.tiers == 0);
+    CHECK_STR(r.algo, "in_network");
+    CHECK(r.time_s > 0 && r.busbw_Bps > 0 && fabs(r.algbw_Bps * r.time_s - 1e9) < 1e-3);
+    /* dp: one member per node, 8 nodes apart on rail 0. */
+    CHECK(us_collective(NULL, "dgx-h100", "all_reduce", 1e9, 64, 0, "dp", &r, &d) == US_OK);
+    CHECK(r.group_size == 8 && r.stride == 8 && r.domains == 8 && r.per_domain == 1 &&
+          r.tiers == 1);
+    /* The same through the explicit stride, and the same time. */
+    struct us_collective_result r2;
+    CHECK(us_collective(NULL, "dgx-h100", "all_reduce", 1e9, 64, 8, "stride=8", &r2, &d) == US_OK);
+    CHECK(r2.time_s == r.time_s && r2.stride == 8);
+    CHECK(us_collective(NULL, "dgx-h100", "all_to_all", 1e9, 64, 0, NULL, &r, &d) == US_OK);
+    CHECK(r.group_size == 64 && r.domains == 8);
+    CHECK_STR(r.algo, "direct");
+    CHECK(us_collective(NULL, "trn2-ultraserver", "all_gather", 1e6, 4096, 16, "ep", &r, &d) ==
+          US_OK);
+    CHECK(r.group_size == 16 && r.tiers == 0);
+    /* Refusals: bad op, span, sizes; a chip count no fabric of the preset holds. */
+    CHECK(us_collective(NULL, "dgx-h100", "allreduce", 1e9, 64, 0, NULL, &r, &d) == US_EINPUT);
+    CHECK(strcmp(d.path, "op") == 0 && strstr(d.msg, "all_reduce"));
+    CHECK(us_collective(NULL, "dgx-h100", "all_reduce", 1e9, 64, 0, "zz", &r, &d) == US_EINPUT);
+    CHECK(strcmp(d.path, "span") == 0);
+    CHECK(us_collective(NULL, "dgx-h100", "all_reduce", -1, 64, 0, NULL, &r, &d) == US_EINPUT);
+    CHECK(us_collective(NULL, "dgx-h100", "all_reduce", 1e9, 64, 65, "tp", &r, &d) == US_EINPUT);
+    CHECK(us_collective(NULL, "dgx-h100", "all_reduce", 1e9, 64, 48, "dp", &r, &d) == US_EINPUT);
+    CHECK(us_collective(NULL, "dgx-h100", "all_reduce", 1e9, 64, 16, "stride=8", &r, &d) ==
+          US_EINPUT);
+    CHECK(us_collective(NULL, "dgx-h100", "all_reduce", 1e9, 100, 0, "dp", &r, &d) == US_EINPUT);
+    CHECK(us_collective(NULL, "dgx-h100", "all_reduce", 1e9, (int64_t)1 << 23, 0, "tp", &r, &d) ==
+          US_INFEASIBLE);
+    CHECK(strstr(d.msg, "do not fit") != NULL);
+    CHECK(us_collective(NULL, "no-such-system", "all_reduce", 1e9, 64, 0, NULL, &r, &d) != US_OK);
+}
+
 /* The table in docs/MODEL.md section 3 is this program's output, byte for byte. */
 static void test_table_matches_docs(void)
 {
@@ -655,6 +694,7 @@ int main(int argc, char **argv)
     test_invariants();
     test_h100_published();
     test_presets_scale();
+    test_api();
     test_table_matches_docs();
     CHECK(strcmp(net_op_name(NET_ALL_TO_ALL), "all_to_all") == 0);
     CHECK(net_op_parse("reduce_scatter") == NET_REDUCE_SCATTER && net_op_parse("x") == -1);
