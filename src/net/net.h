@@ -19,7 +19,9 @@ enum net_op {
     NET_REDUCE_SCATTER,
     NET_ALL_TO_ALL,
     NET_BROADCAST,
-    NET_P2P, /* one send/recv between neighbours (pipeline); size = message bytes */
+    NET_P2P, /* one send/recv between neighbours (pipeline, ring attention); bytes = one
+                message; size/stride = the group whose neighbours exchange (2 = one pair):
+                the worst neighbour pair of the group is priced */
     NET_OP_COUNT
 };
 
@@ -27,10 +29,10 @@ enum net_algo {
     NET_ALGO_NONE = 0, /* group of one: nothing to do */
     NET_ALGO_RING,
     NET_ALGO_TREE,   /* double binary tree */
-    NET_ALGO_HIER,   /* intra-domain RS, inter-domain AR, intra-domain AG */
+    NET_ALGO_HIER,   /* intra-domain RS, inter-domain AR, intra-domain AG (one after another) */
     NET_ALGO_INR,    /* in-network reduction (NVLS/SHARP-style) */
     NET_ALGO_DIRECT, /* pairwise (all-to-all, p2p) */
-    NET_ALGO_RHD,    /* recursive halving/doubling (hypercube; Rabenseifner) */
+    NET_ALGO_RHD,    /* recursive halving/doubling inside a domain (Rabenseifner; Neuron RDH) */
     NET_ALGO_COUNT
 };
 
@@ -83,29 +85,29 @@ struct net_cost {
     double time_s;
     enum net_algo algo;
     double algbw_Bps; /* size / time (nccl-tests) */
-    double busbw_Bps; /* algbw * op factor (nccl-tests: AR 2(n-1)/n, AG/RS (n-1)/n) */
+    double busbw_Bps; /* algbw * net_busbw_factor(op, size) */
     struct net_span span;
 };
 
-/* Returns false (and fills reason) when the system cannot hold `chips` chips. */
+/* Returns false (and fills reason) when the system cannot hold `chips` chips (the fabric's
+ * tiers are too few or too small) or its spec is unusable for pricing. */
 bool net_topo_init(struct net_topo *t, const struct spec_system *sys, int64_t chips, char *reason,
                    size_t reason_n);
 
 struct net_span net_span_of(const struct net_topo *t, int size, int64_t stride);
 
 /* Time of one collective of `bytes` (nccl-tests size: AR/RS input, AG output, A2A total
- * per rank) over a group of `size` ranks at `stride`. `concurrent` says every group of this
- * kind in the cluster runs at once (they share tier bandwidth; the default for training).
- * Picks the fastest algorithm unless `force` is not NET_ALGO_NONE. */
+ * per rank, p2p one message) over a group of `size` ranks at `stride` (size >= 1, stride >=
+ * 1, bytes >= 0: asserted). `concurrent` says every group of this kind in the cluster runs
+ * at once (they share tier bandwidth; the default for training). Picks the fastest
+ * algorithm unless `force` is not NET_ALGO_NONE. A forced algorithm that does not apply to
+ * the op, topology or group gives time_s = HUGE_VAL and algbw = busbw = 0. A group of one
+ * (or 0 bytes) costs 0 s with algo NET_ALGO_NONE and algbw = busbw = 0. */
 void net_collective(const struct net_topo *t, enum net_op op, double bytes, int size,
                     int64_t stride, bool concurrent, enum net_algo force, struct net_cost *out);
 
 /* Convenience: time only, best algorithm, concurrent. */
 double net_time_s(const struct net_topo *t, enum net_op op, double bytes, int size, int64_t stride);
-
-/* A forced algorithm that does not apply to the op, topology or group gives
- * time_s = INFINITY and algbw = busbw = 0. A group of one (or 0 bytes) costs 0 s with
- * algo NET_ALGO_NONE and algbw = busbw = 0. */
 
 /* The busbw factor of nccl-tests (doc/PERFORMANCE.md): AR 2(n-1)/n; AG, RS, A2A (n-1)/n;
  * broadcast and p2p 1. */

@@ -303,6 +303,8 @@ struct net_span net_span_of(const struct net_topo *t, int size, int64_t stride)
         nb = 1;
     int64_t small = n;
     int64_t q = blocks_touched(n, stride, t->domain, nb, &small);
+    if (q > t->domains) /* a group that runs past the last chip: the caller's mistake */
+        q = t->domains;
     sp.domains = q;
     sp.per_domain = q == 1 ? size : (int)small;
     if (q == 1 || t->tiers_needed == 0)
