@@ -1,0 +1,383 @@
+/* estimate/validate: runs every case of a file of published measurements (the form of
+ * shared/calibration/published.yaml: cases of id, job, measured.step_time_s, source) the
+ * way `run` would - event engine, stragglers folded in - and reports predicted versus
+ * measured step time, the signed error, the MAPE and the worst case. Parallel fields a
+ * case leaves out get Megatron-LM's defaults (docs/MODEL.md section 6), not a search, so a
+ * prediction never depends on what fits the measurement best. */
+#include <libfyaml.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "core/core.h"
+#include "report/json.h"
+
+/* Fills what a published case leaves out with Megatron-LM's own defaults for flags a run
+ * must turn on (docs/MODEL.md 6.1): no sequence parallelism (--sequence-parallel is opt-in;
+ * it is turned on only where Megatron-Core requires it, MoE with tp > 1), no distributed
+ * optimizer (ZeRO-0), no recompute, no virtual stages, micro-batch 1, cp = ep = 1, and dp
+ * from the chip count. Returns the mask of fields filled (US_FIELD_* bits). */
+static unsigned fill_defaults(struct spec_job *j)
+{
+    struct spec_parallel *p = &j->par;
+    unsigned mask = 0;
+    if (p->tp <= 0) {
+        p->tp = 1;
+        mask |= 1u << US_FIELD_TP;
+    }
+    if (p->pp <= 0) {
+        p->pp = 1;
+        mask |= 1u << US_FIELD_PP;
+    }
+    if (p->cp <= 0) {
+        p->cp = 1;
+        mask |= 1u << US_FIELD_CP;
+    }
+    if (p->dp <= 0) {
+        int64_t mp = (int64_t)p->tp * p->pp * p->cp;
+        p->dp = mp > 0 && j->chips % mp == 0 ? (int)(j->chips / mp) : 1;
+        mask |= 1u << US_FIELD_DP;
+    }
+    if (p->ep <= 0) {
+        p->ep = 1;
+        mask |= 1u << US_FIELD_EP;
+    }
+    if (p->vpp <= 0) {
+        p->vpp = 1;
+        mask |= 1u << US_FIELD_VPP;
+    }
+    if (p->zero < 0) {
+        p->zero = 0;
+        mask |= 1u << US_FIELD_ZERO;
+    }
+    if (p->sequence_parallel < 0) {
+        p->sequence_parallel = p->tp > 1 && j->model.has_moe && j->model.moe.experts > 0;
+        mask |= 1u << US_FIELD_SP;
+    }
+    if (p->recompute < 0) {
+        p->recompute = US_RECOMPUTE_NONE;
+        mask |= 1u << US_FIELD_RECOMPUTE;
+    }
+    if (j->train.micro_batch <= 0) {
+        j->train.micro_batch = 1;
+        mask |= 1u << US_FIELD_MICRO_BATCH;
+    }
+    if (p->schedule < 0)
+        p->schedule = p->vpp > 1 ? US_SCHEDULE_INTERLEAVED : US_SCHEDULE_1F1B;
+    return mask;
+}
+
+static struct fy_node *child(struct fy_node *map, const char *key)
+{
+    if (!map || fy_node_get_type(map) != FYNT_MAPPING)
+        return NULL;
+    return fy_node_mapping_lookup_by_string(map, key, strlen(key));
+}
+
+/* Copies a scalar child's text into buf; false when absent or not a scalar. */
+static bool scalar(struct fy_node *map, const char *key, char *buf, size_t n)
+{
+    struct fy_node *v = child(map, key);
+    if (!v || fy_node_get_type(v) != FYNT_SCALAR)
+        return false;
+    size_t len = 0;
+    const char *s = fy_node_get_scalar(v, &len);
+    if (!s)
+        return false;
+    if (len >= n)
+        len = n - 1;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    return true;
+}
+
+/* 1-based line of a case (from its id's token), 0 when unknown. */
+static int node_line(struct fy_node *c)
+{
+    struct fy_node *id = child(c, "id");
+    struct fy_token *t = id ? fy_node_get_scalar_token(id) : NULL;
+    const struct fy_mark *mk = t ? fy_token_start_mark(t) : NULL;
+    return mk ? mk->line + 1 : 0;
+}
+
+static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
+                     struct us_validation_case *vc)
+{
+    struct us_diag cd;
+    memset(&cd, 0, sizeof cd);
+    char num[64];
+    struct fy_node *meas = child(c, "measured");
+    double measured = 0.0;
+    if (!scalar(meas, "step_time_s", num, sizeof num) || core_parse_double(num, &measured) != 0 ||
+        !(measured > 0.0)) {
+        core_fmt(vc->note, sizeof vc->note, "line %d: measured.step_time_s missing or not > 0",
+                 node_line(c));
+        return;
+    }
+    vc->measured_s = measured;
+    struct fy_node *jn = child(c, "job");
+    if (!jn || fy_node_get_type(jn) != FYNT_MAPPING) {
+        core_fmt(vc->note, sizeof vc->note, "line %d: no job mapping", node_line(c));
+        return;
+    }
+    /* An inline model of a published case has no name of its own: it takes the case's. */
+    struct fy_node *mn = child(jn, "model");
+    if (mn && fy_node_get_type(mn) == FYNT_MAPPING && !child(mn, "name")) {
+        struct fy_document *doc = fy_node_document(jn);
+        struct fy_node *k = fy_node_create_scalar_copy(doc, "name", 4);
+        struct fy_node *v = fy_node_create_scalar_copy(doc, vc->id, strlen(vc->id));
+        if (!k || !v || fy_node_mapping_append(mn, k, v) != 0) {
+            core_fmt(vc->note, sizeof vc->note, "out of memory");
+            return;
+        }
+    }
+    char *text =
+        fy_emit_node_to_string(jn, (enum fy_emitter_cfg_flags)(FYECF_MODE_BLOCK | FYECF_WIDTH_INF));
+    if (!text) {
+        core_fmt(vc->note, sizeof vc->note, "out of memory");
+        return;
+    }
+    char name[600];
+    core_fmt(name, sizeof name, "%s[%s]", path, vc->id);
+    struct us_job *job = NULL;
+    enum us_status st = us_job_load_text(ctx, name, text, strlen(text), NULL, 0, &job, &cd);
+    free(text);
+    if (st != US_OK) {
+        char line[US_MSG_LEN];
+        us_diag_format(&cd, line, sizeof line);
+        core_fmt(vc->note, sizeof vc->note, "%s", line);
+        return;
+    }
+    core_strlcpy(vc->system, us_job_system_name(job), sizeof vc->system);
+    core_strlcpy(vc->model, us_job_model_name(job), sizeof vc->model);
+    unsigned filled = fill_defaults(&job->spec);
+    struct us_run_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.threads = 1;
+    struct us_result *r = calloc(1, sizeof *r);
+    if (!r) {
+        us_job_destroy(job);
+        core_fmt(vc->note, sizeof vc->note, "out of memory");
+        return;
+    }
+    st = us_run(ctx, job, &opt, r, &cd);
+    vc->layout = r->layout;
+    vc->layout.chosen_mask = filled;
+    if ((st == US_OK || st == US_INFEASIBLE) && r->valid && r->step_time_s > 0.0 &&
+        isfinite(r->step_time_s)) {
+        vc->ok = true;
+        vc->fits = r->fits;
+        vc->predicted_s = r->step_time_s;
+        vc->error = (r->step_time_s - measured) / measured;
+        vc->mfu = r->mfu;
+        vc->breakdown = r->breakdown;
+        if (!r->fits)
+            core_fmt(vc->note, sizeof vc->note, "does not fit: %s", r->reason);
+    } else if (st == US_OK || st == US_INFEASIBLE) {
+        core_fmt(vc->note, sizeof vc->note, "infeasible: %s", r->reason);
+    } else {
+        char line[US_MSG_LEN];
+        us_diag_format(&cd, line, sizeof line);
+        core_fmt(vc->note, sizeof vc->note, "%s", line);
+    }
+    free(r);
+    us_job_destroy(job);
+}
+
+enum us_status us_validate(struct us_ctx *ctx, const char *path, struct us_validation *out,
+                           struct us_diag *d)
+{
+    memset(out, 0, sizeof *out);
+    out->worst = -1;
+    if (!path || !*path)
+        return core_diag_set(d, NULL, 0, 0, NULL, "validate: no file of cases given");
+    char *text = NULL;
+    size_t len = 0;
+    enum us_status st = core_read_file(path, SPEC_MAX_FILE_B, &text, &len, d);
+    if (st != US_OK)
+        return st;
+    if (core_utf8_check((const unsigned char *)text, len) != len) {
+        free(text);
+        return core_diag_set(d, path, 0, 0, NULL, "not valid UTF-8");
+    }
+    struct fy_parse_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.flags = (enum fy_parse_cfg_flags)(FYPCF_QUIET | FYPCF_DISABLE_MMAP_OPT);
+    struct fy_document *doc = fy_document_build_from_string(&cfg, text, len);
+    if (!doc) {
+        free(text);
+        return core_diag_set(d, path, 0, 0, NULL, "not a YAML or JSON document");
+    }
+    struct fy_node *cases = child(fy_document_root(doc), "cases");
+    if (!cases || fy_node_get_type(cases) != FYNT_SEQUENCE) {
+        fy_document_destroy(doc);
+        free(text);
+        return core_diag_set(d, path, 0, 0, "cases", "expected a sequence of cases");
+    }
+    int n = fy_node_sequence_item_count(cases);
+    if (n <= 0) {
+        fy_document_destroy(doc);
+        free(text);
+        return core_diag_set(d, path, 0, 0, "cases", "no cases");
+    }
+    out->cases = calloc((size_t)n, sizeof *out->cases);
+    if (!out->cases) {
+        fy_document_destroy(doc);
+        free(text);
+        return core_diag_status(d, US_ENOMEM, path, 0, 0, NULL, "out of memory");
+    }
+    out->ncases = n;
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        struct fy_node *c = fy_node_sequence_get_by_index(cases, i);
+        struct us_validation_case *vc = &out->cases[i];
+        if (!scalar(c, "id", vc->id, sizeof vc->id))
+            core_fmt(vc->id, sizeof vc->id, "case%d", i + 1);
+        scalar(c, "source", vc->source, sizeof vc->source);
+        run_case(ctx, path, c, vc);
+        if (!vc->ok)
+            continue;
+        out->npredicted++;
+        double e = fabs(vc->error);
+        sum += e;
+        if (e > out->worst_abs_error || out->worst < 0) {
+            out->worst_abs_error = e;
+            out->worst = i;
+        }
+    }
+    out->mape = out->npredicted > 0 ? sum / (double)out->npredicted : 0.0;
+    fy_document_destroy(doc);
+    free(text);
+    return US_OK;
+}
+
+void us_validation_free(struct us_validation *v)
+{
+    if (!v)
+        return;
+    free(v->cases);
+    v->cases = NULL;
+    v->ncases = 0;
+}
+
+static void write_table(const struct us_validation *v, FILE *f)
+{
+    fprintf(f, "%-34s %-12s %10s %10s %8s %6s  %s\n", "case", "system", "measured_s", "predicted_s",
+            "error", "mfu", "layout (filled fields *)");
+    for (int i = 0; i < v->ncases; i++) {
+        const struct us_validation_case *c = &v->cases[i];
+        if (!c->ok) {
+            fprintf(f, "%-34s %-12s %10.4g %10s %8s %6s  %s\n", c->id, c->system, c->measured_s,
+                    "-", "-", "-", c->note);
+            continue;
+        }
+        const struct us_layout *l = &c->layout;
+        unsigned m = l->chosen_mask;
+#define MARK(bit) ((m >> (bit)) & 1u ? "*" : "")
+        fprintf(f,
+                "%-34s %-12s %10.4g %10.4g %+7.1f%% %5.1f%%  tp%d pp%d%s dp%d vpp%d%s zero%d%s "
+                "sp%d%s rc=%s%s mb%d%s x%d%s%s\n",
+                c->id, c->system, c->measured_s, c->predicted_s, 100.0 * c->error, 100.0 * c->mfu,
+                l->tp, l->pp, "", l->dp, l->vpp, MARK(US_FIELD_VPP), l->zero, MARK(US_FIELD_ZERO),
+                l->sequence_parallel ? 1 : 0, MARK(US_FIELD_SP), us_recompute_name(l->recompute),
+                MARK(US_FIELD_RECOMPUTE), l->micro_batch, MARK(US_FIELD_MICRO_BATCH),
+                l->microbatches, c->fits ? "" : "  ", c->fits ? "" : c->note);
+#undef MARK
+    }
+    if (v->npredicted > 0 && v->worst >= 0)
+        fprintf(f, "MAPE %.2f%% over %d cases; worst %s %+.1f%%\n", 100.0 * v->mape, v->npredicted,
+                v->cases[v->worst].id, 100.0 * v->cases[v->worst].error);
+    if (v->npredicted < v->ncases)
+        fprintf(f, "%d of %d cases could not be predicted (see notes)\n", v->ncases - v->npredicted,
+                v->ncases);
+}
+
+static void write_json(const struct us_validation *v, FILE *f)
+{
+    struct json_w w;
+    json_init(&w, f, true);
+    json_obj_begin(&w, NULL);
+    json_arr_begin(&w, "cases");
+    for (int i = 0; i < v->ncases; i++) {
+        const struct us_validation_case *c = &v->cases[i];
+        json_obj_begin(&w, NULL);
+        json_str(&w, "id", c->id);
+        json_str(&w, "system", c->system);
+        json_str(&w, "model", c->model);
+        json_num(&w, "measured_step_time_s", c->measured_s);
+        json_bool(&w, "predicted", c->ok);
+        if (c->ok) {
+            json_num(&w, "predicted_step_time_s", c->predicted_s);
+            json_num(&w, "error", c->error);
+            json_num(&w, "mfu", c->mfu);
+            json_bool(&w, "fits", c->fits);
+            json_obj_begin(&w, "breakdown");
+            const struct us_breakdown *bd = &c->breakdown;
+            json_num(&w, "compute_s", bd->compute_s);
+            json_num(&w, "tp_comm_s", bd->tp_comm_s);
+            json_num(&w, "cp_comm_s", bd->cp_comm_s);
+            json_num(&w, "ep_comm_s", bd->ep_comm_s);
+            json_num(&w, "pp_comm_s", bd->pp_comm_s);
+            json_num(&w, "dp_comm_s", bd->dp_comm_s);
+            json_num(&w, "bubble_s", bd->bubble_s);
+            json_num(&w, "optimizer_s", bd->optimizer_s);
+            json_num(&w, "overhead_s", bd->overhead_s);
+            json_num(&w, "straggler_s", bd->straggler_s);
+            json_obj_end(&w);
+            json_obj_begin(&w, "layout");
+            const struct us_layout *l = &c->layout;
+            json_int(&w, "tp", l->tp);
+            json_int(&w, "pp", l->pp);
+            json_int(&w, "dp", l->dp);
+            json_int(&w, "cp", l->cp);
+            json_int(&w, "ep", l->ep);
+            json_int(&w, "vpp", l->vpp);
+            json_int(&w, "zero", l->zero);
+            json_bool(&w, "sequence_parallel", l->sequence_parallel);
+            json_str(&w, "recompute", us_recompute_name(l->recompute));
+            json_str(&w, "schedule", us_schedule_name(l->schedule));
+            json_int(&w, "micro_batch", l->micro_batch);
+            json_int(&w, "microbatches", l->microbatches);
+            json_arr_begin(&w, "filled");
+            for (int b = 0; b < US_FIELD_COUNT; b++)
+                if ((l->chosen_mask >> b) & 1u) {
+                    static const char *const names[US_FIELD_COUNT] = {
+                        "tp",        "pp",         "dp",   "cp",
+                        "ep",        "vpp",        "zero", "sequence_parallel",
+                        "recompute", "micro_batch"};
+                    json_str(&w, NULL, names[b]);
+                }
+            json_arr_end(&w);
+            json_obj_end(&w);
+        }
+        json_str(&w, "note", c->note);
+        json_str(&w, "source", c->source);
+        json_obj_end(&w);
+    }
+    json_arr_end(&w);
+    json_int(&w, "cases_predicted", v->npredicted);
+    json_num(&w, "mape", v->mape);
+    if (v->worst >= 0) {
+        json_str(&w, "worst_case", v->cases[v->worst].id);
+        json_num(&w, "worst_error", v->cases[v->worst].error);
+    }
+    json_obj_end(&w);
+    json_finish(&w);
+}
+
+void us_validation_write(const struct us_validation *v, enum us_format fmt, FILE *out)
+{
+    if (fmt == US_FORMAT_JSON)
+        write_json(v, out);
+    else if (fmt == US_FORMAT_CSV) {
+        fprintf(out, "id,system,model,measured_step_time_s,predicted_step_time_s,error,mfu,note\n");
+        for (int i = 0; i < v->ncases; i++) {
+            const struct us_validation_case *c = &v->cases[i];
+            fprintf(out, "%s,%s,%s,%.9g,%.9g,%.6f,%.6f,\"%s\"\n", c->id, c->system, c->model,
+                    c->measured_s, c->ok ? c->predicted_s : 0.0, c->ok ? c->error : 0.0,
+                    c->ok ? c->mfu : 0.0, c->note);
+        }
+    } else
+        write_table(v, out);
+}
