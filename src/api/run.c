@@ -196,7 +196,7 @@ enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
 
     out->fits = sc->fits;
     if (!sc->fits) {
-        core_strlcpy(out->reason, sc->plan.reason, sizeof out->reason);
+        plan_memory_reason(&sc->mem, out->reason, sizeof out->reason);
         rc = US_INFEASIBLE;
     }
 done:

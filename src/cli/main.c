@@ -119,8 +119,16 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"run", cmd_run},       {"list", cmd_list},       {"show", cmd_show},
-    {"search", cmd_search}, {"compare", cmd_compare},
+    /* clang-format off */
+    {"run", cmd_run},
+    {"search", cmd_search},
+    {"compare", cmd_compare},
+    {"sweep", cmd_sweep},
+    {"collective", cmd_collective},
+    {"validate", cmd_validate},
+    {"list", cmd_list},
+    {"show", cmd_show},
+    /* clang-format on */
 };
 
 int main(int argc, char **argv)

@@ -12,6 +12,8 @@
 
 #include "ultrasim.h"
 
+struct core_arena;
+
 #define SPEC_NAME_LEN  64
 #define SPEC_DESC_LEN  256
 #define SPEC_MAX_TIERS 4
@@ -206,5 +208,31 @@ enum us_status spec_model_parse_hf(const char *name, const char *text, size_t le
 
 /* Checks the derived consistency of a model (heads divisible, MoE sane, ...). */
 enum us_status spec_model_check(const struct spec_model *m, const char *file, struct us_diag *d);
+
+
+/* --- sweeps (ultrasim sweep): a base job and axes of overrides ----------------------- */
+#define SPEC_SWEEP_MAX_AXES 16
+#define SPEC_SWEEP_MAX_VALUES 4096
+#define SPEC_SWEEP_MAX_POINTS 100000000LL
+
+struct spec_sweep_axis {
+    char key[128];   /* field path, e.g. "parallel.tp" */
+    int nvalues;
+    char **values;   /* override value texts, in the sweep's arena */
+};
+
+struct spec_sweep {
+    char job_path[1024];  /* the base job, relative paths taken against the sweep's folder */
+    int naxes;
+    struct spec_sweep_axis axes[SPEC_SWEEP_MAX_AXES];
+    bool closed_form;     /* engine: closed-form (default) or event */
+    long long points;     /* product of the axes' sizes */
+    struct core_arena *arena;
+};
+
+/* Loads a sweep file; on success the caller calls spec_sweep_fini (also safe after an
+ * error). */
+enum us_status spec_sweep_load(const char *path, struct spec_sweep *out, struct us_diag *d);
+void spec_sweep_fini(struct spec_sweep *s);
 
 #endif

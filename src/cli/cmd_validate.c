@@ -1,0 +1,47 @@
+/* cli: validate - predicted vs measured step times for a file of published runs (default:
+ * the calibration set in ../shared/calibration/published.yaml, or $US_SHARED_DIR). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int cmd_validate(int argc, char **argv)
+{
+    const char *cmd = "validate", *path = NULL, *v;
+    enum us_format fmt = US_FORMAT_TABLE;
+    for (int i = 1; i < argc; i++) {
+        int m;
+        if ((m = cli_opt(cmd, argc, argv, &i, "--format", &v)) != 0) {
+            if (m < 0 || cli_format(cmd, v, &fmt) < 0)
+                return 2;
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            return cli_usage(cmd, "unknown option '%s'", argv[i]);
+        } else if (!path) {
+            path = argv[i];
+        } else {
+            return cli_usage(cmd, "one file only");
+        }
+    }
+    char def[1024];
+    if (!path) {
+        const char *shared = getenv("US_SHARED_DIR");
+        snprintf(def, sizeof def, "%s/calibration/published.yaml", shared ? shared : "../shared");
+        if (access(def, R_OK) != 0)
+            return cli_usage(cmd, "no FILE given and %s is not readable", def);
+        path = def;
+    }
+    struct us_ctx *ctx = us_ctx_create();
+    if (!ctx)
+        return cli_fail(3, "out of memory");
+    struct us_validation val;
+    struct us_diag d;
+    enum us_status st = us_validate(ctx, path, &val, &d);
+    us_ctx_destroy(ctx);
+    if (st != US_OK)
+        return cli_diag(&d);
+    us_validation_write(&val, fmt, stdout);
+    us_validation_free(&val);
+    return 0;
+}
