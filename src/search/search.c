@@ -19,6 +19,9 @@
 #define MAX_DIVISORS 8192 /* every n <= 2^40 has fewer (963761198400 has 6720) */
 #define MAX_SPLITS   64
 #define MAX_THREADS  256
+/* Degree combinations one search may walk (about a second of enumeration): 2^20 chips with
+ * 512 experts is 17,710; only chip counts with thousands of divisors come near it. */
+#define MAX_TUPLE_VISITS 20000000ull
 
 const char *us_objective_name(enum us_objective o)
 {
@@ -362,9 +365,11 @@ static bool tuple_push(struct tuple_list *l, const struct tuple *t)
     return true;
 }
 
-static bool enumerate_tuples(const struct search_space *sp, const struct inner_doms *in,
-                             struct tuple_list *l)
+/* Returns 0, or -1 when out of memory, or -2 when the space is too large to walk. */
+static int enumerate_tuples(const struct search_space *sp, const struct inner_doms *in,
+                            struct tuple_list *l)
 {
+    uint64_t visits = 0, cap = sp->max_tuples ? sp->max_tuples : MAX_TUPLE_VISITS;
     int64_t dtp[MAX_DIVISORS], dcp[MAX_DIVISORS], dpp[MAX_DIVISORS], dep[MAX_DIVISORS];
     int nep;
     if (sp->fixed.ep > 0) {
@@ -394,6 +399,8 @@ static bool enumerate_tuples(const struct search_space *sp, const struct inner_d
                         if ((sp->fixed.pp > 0 && dpp[k] != sp->fixed.pp) || dpp[k] > INT32_MAX ||
                             r2 / dpp[k] > INT32_MAX)
                             continue;
+                        if (++visits > cap)
+                            return -2;
                         struct tuple t = {chips,       (int)dtp[i],        (int)dcp[j],
                                           (int)dpp[k], (int)(r2 / dpp[k]), (int)dep[e]};
                         uint64_t leaves = tuple_leaves(sp, in, t.pp);
@@ -402,13 +409,13 @@ static bool enumerate_tuples(const struct search_space *sp, const struct inner_d
                         if (why != US_PRUNE_COUNT)
                             l->pruned[why] += leaves;
                         else if (!tuple_push(l, &t))
-                            return false;
+                            return -1;
                     }
                 }
             }
         }
     }
-    return true;
+    return 0;
 }
 
 /* --- per-thread work ------------------------------------------------------------------- */
@@ -783,9 +790,16 @@ enum us_status search_run(const struct search_space *sp, const struct search_eva
     if (!in)
         return core_diag_status(d, US_ENOMEM, NULL, 0, 0, "search", "out of memory");
     inner_doms_init(sp, in);
-    if (!enumerate_tuples(sp, in, &tl)) {
+    int er = enumerate_tuples(sp, in, &tl);
+    if (er != 0) {
         free(tl.v);
         free(in);
+        if (er == -2)
+            return core_diag_set(
+                d, NULL, 0, 0, "parallel",
+                "the layout space has more than %llu combinations of tp, cp, "
+                "pp and ep; fix some of them in the job",
+                (unsigned long long)(sp->max_tuples ? sp->max_tuples : MAX_TUPLE_VISITS));
         return core_diag_status(d, US_ENOMEM, NULL, 0, 0, "search", "out of memory");
     }
     double t1 = now_s();

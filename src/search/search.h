@@ -72,6 +72,7 @@ struct search_space {
     struct spec_parallel fixed; /* the job's parallel fields (0 / -1 = open) */
     int fixed_micro_batch;      /* 0 = open */
     bool tp_beyond_domain;      /* let tp groups leave the scale-up domain */
+    uint64_t max_tuples;        /* degree combinations to walk at most; 0 = 20 million */
 };
 
 struct search_opts {

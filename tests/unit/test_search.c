@@ -500,6 +500,24 @@ static void test_progress_and_errors(void)
     o.top_k = 0;
     o.objective = (enum us_objective)7;
     CHECK(search_run(&sp, &ev, &o, &res1, &d) == US_EINPUT);
+    /* a space too large to walk is refused, not walked for hours */
+    o.objective = US_OBJECTIVE_TIME;
+    sp.max_tuples = 1000;
+    CHECK(search_run(&sp, &ev, &o, &res1, &d) == US_EINPUT);
+    CHECK_STR(d.path, "parallel");
+    sp.max_tuples = 0;
+    CHECK(search_run(&sp, &ev, &o, &res1, &d) == US_OK);
+    /* chip lists: sorted, duplicates dropped, bad counts refused */
+    static struct spec_job job;
+    memset(&job, 0, sizeof job);
+    job.chips = 8;
+    const int64_t bad[] = {64, 0};
+    CHECK(search_space_from_job(&job, bad, 2, false, &sp, &d) == US_EINPUT);
+    const int64_t list[] = {64, 8, 64, 16};
+    CHECK(search_space_from_job(&job, list, 4, false, &sp, &d) == US_OK);
+    CHECK(sp.nchips == 3 && sp.chips[0] == 8 && sp.chips[1] == 16 && sp.chips[2] == 64);
+    CHECK(search_space_from_job(&job, NULL, 0, false, &sp, &d) == US_OK);
+    CHECK(sp.nchips == 1 && sp.chips[0] == 8);
     CHECK_STR(us_objective_name(US_OBJECTIVE_ENERGY), "energy");
     CHECK_STR(us_prune_name(US_PRUNE_DOMINATED), "dominated");
 }
