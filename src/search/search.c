@@ -714,12 +714,14 @@ static void run_phase(struct shared *sh, enum phase phase)
     pthread_t th[MAX_THREADS];
     struct thread_arg args[MAX_THREADS];
     bool started[MAX_THREADS];
-    for (int t = 0; t < sh->nthreads; t++) {
+    const int n = sh->nthreads;
+    US_ASSERT(n >= 1 && n <= MAX_THREADS, "threads %d", n);
+    for (int t = 0; t < n; t++) {
         args[t] = (struct thread_arg){sh, t, phase};
         started[t] = t > 0 && pthread_create(&th[t], NULL, thread_main, &args[t]) == 0;
     }
     thread_main(&args[0]);
-    for (int t = 1; t < sh->nthreads; t++) {
+    for (int t = 1; t < n; t++) {
         if (started[t])
             pthread_join(th[t], NULL);
         else

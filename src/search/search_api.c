@@ -99,7 +99,7 @@ enum us_status search_fill(const struct spec_job *job, const struct search_opts 
                            char reason[US_MSG_LEN], struct us_diag *d)
 {
     struct search_opts def;
-    struct us_search_result *r = stats ? stats : malloc(sizeof *r);
+    struct us_search_result *r = stats ? stats : calloc(1, sizeof *r);
     if (!r)
         return core_diag_status(d, US_ENOMEM, NULL, 0, 0, "search", "out of memory");
     if (!opt) {
