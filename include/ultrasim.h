@@ -180,7 +180,7 @@ struct us_layout {
 };
 
 #define US_MAX_WARNINGS 12
-#define US_MSG_LEN 256
+#define US_MSG_LEN 512
 
 struct us_result {
     /* feasibility */
@@ -415,7 +415,8 @@ struct us_validation {
 /* Runs every case of `path` (cases: id, job, measured.step_time_s, source...). Parallel
  * fields a case leaves out get Megatron-LM's defaults (docs/MODEL.md section 6): micro_batch
  * 1, zero 0, sequence_parallel off (on for MoE with tp > 1, which requires it), recompute
- * none, vpp 1, cp 1, ep 1. A case that
+ * none, vpp 1, cp 1, ep 1; zero 1 and sequence_parallel when the layout does not fit
+ * otherwise (a published run fitted). A case that
  * cannot be run is reported with its reason, not an error. Returns US_OK, or US_EINPUT /
  * US_EIO with d filled when the file itself is unreadable. Free out with
  * us_validation_free. */

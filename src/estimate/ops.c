@@ -68,19 +68,10 @@ static double round_up(double x, double tile)
     return ceil(x / tile) * tile;
 }
 
-double estimate_gemm_quantization(const struct spec_chip *chip, double m, double n, double k,
-                                  double count)
+/* Tile and wave quantization for one tile shape tm x tn (x tk). */
+static double quantization(const struct spec_chip *chip, double m, double n, double k, double cnt,
+                           double tm, double tn, double tk)
 {
-    /* NVIDIA, "Matrix Multiplication Background User's Guide" (Deep Learning Performance
-     * docs): tile quantization - the output is computed in whole tiles, so m and n are
-     * padded up to the tile; wave quantization - tiles run in waves of one per SM, so the
-     * last partial wave idles the rest. k is padded to the tile's depth (one MMA step). */
-    if (m <= 0.0 || n <= 0.0 || k <= 0.0)
-        return 1.0;
-    double tm = chip->matrix_m > 0 ? (double)chip->matrix_m : 1.0;
-    double tn = chip->matrix_n > 0 ? (double)chip->matrix_n : 1.0;
-    double tk = chip->matrix_k > 0 ? (double)chip->matrix_k : 1.0;
-    double cnt = count >= 1.0 ? floor(count) : 1.0;
     double q = (m * n * k) / (round_up(m, tm) * round_up(n, tn) * round_up(k, tk));
     if (chip->compute_units > 0) {
         double tiles = ceil(m / tm) * ceil(n / tn) * cnt;
@@ -88,6 +79,33 @@ double estimate_gemm_quantization(const struct spec_chip *chip, double m, double
         double waves = ceil(tiles / units);
         q *= tiles / (waves * units);
     }
+    return q;
+}
+
+double estimate_gemm_quantization(const struct spec_chip *chip, double m, double n, double k,
+                                  double count)
+{
+    /* NVIDIA, "Matrix Multiplication Background User's Guide" (Deep Learning Performance
+     * docs, sec. 3): tile quantization - the output is computed in whole tiles, so m and n
+     * are padded up to the tile; wave quantization - tiles run in waves of one per SM, so the
+     * last partial wave idles the rest. k is padded to the tile's depth (one MMA step).
+     * Sec. 2.3: cuBLAS's heuristics choose the tile per shape among several; we take the
+     * best of the chip's tile, its transpose and the tile halved along its longer side,
+     * each at the same per-tile rate (docs/MODEL.md 4.2). */
+    if (m <= 0.0 || n <= 0.0 || k <= 0.0)
+        return 1.0;
+    double tm = chip->matrix_m > 0 ? (double)chip->matrix_m : 1.0;
+    double tn = chip->matrix_n > 0 ? (double)chip->matrix_n : 1.0;
+    double tk = chip->matrix_k > 0 ? (double)chip->matrix_k : 1.0;
+    double cnt = count >= 1.0 ? floor(count) : 1.0;
+    double q = quantization(chip, m, n, k, cnt, tm, tn, tk);
+    double qt = quantization(chip, m, n, k, cnt, tn, tm, tk);
+    double hm = tm >= tn ? tm / 2.0 : tm, hn = tm >= tn ? tn : tn / 2.0;
+    double qh = quantization(chip, m, n, k, cnt, hm >= 1.0 ? hm : 1.0, hn >= 1.0 ? hn : 1.0, tk);
+    if (qt > q)
+        q = qt;
+    if (qh > q)
+        q = qh;
     return q > 0.0 ? q : 1.0;
 }
 

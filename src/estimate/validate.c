@@ -17,7 +17,8 @@
  * must turn on (docs/MODEL.md 6.1): no sequence parallelism (--sequence-parallel is opt-in;
  * it is turned on only where Megatron-Core requires it, MoE with tp > 1), no distributed
  * optimizer (ZeRO-0), no recompute, no virtual stages, micro-batch 1, cp = ep = 1, and dp
- * from the chip count. Returns the mask of fields filled (US_FIELD_* bits). */
+ * from the chip count; run_case turns the distributed optimizer and sequence parallelism on
+ * when the run would not fit without them. Returns the mask of fields filled. */
 static unsigned fill_defaults(struct spec_job *j)
 {
     struct spec_parallel *p = &j->par;
@@ -162,6 +163,18 @@ static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
         return;
     }
     st = us_run(ctx, job, &opt, r, &cd);
+    /* A published run fitted in memory: when the defaults do not, the savers that cost no
+     * step time - the distributed optimizer, then sequence parallelism - were on. */
+    struct spec_parallel *pj = &job->spec.par;
+    if (st == US_INFEASIBLE && r->valid && !r->fits &&
+        (filled & ((1u << US_FIELD_ZERO) | (1u << US_FIELD_SP)))) {
+        if (filled & (1u << US_FIELD_ZERO))
+            pj->zero = 1;
+        if ((filled & (1u << US_FIELD_SP)) && pj->tp > 1)
+            pj->sequence_parallel = 1;
+        memset(r, 0, sizeof *r);
+        st = us_run(ctx, job, &opt, r, &cd);
+    }
     vc->layout = r->layout;
     vc->layout.chosen_mask = filled;
     if ((st == US_OK || st == US_INFEASIBLE) && r->valid && r->step_time_s > 0.0 &&
