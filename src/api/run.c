@@ -71,6 +71,55 @@ static unsigned api_layout_from_spec(const struct spec_job *j, struct us_layout 
     return unset;
 }
 
+/* When search finds nothing, say why in the terms of the job itself: fill the open fields
+ * with plain defaults (dp from the chip count, ep/cp/vpp 1, ZeRO-1, SP when tp > 1, no
+ * recompute, micro-batch 1) and report the planner's verdict on that layout. */
+static void explain_no_layout(const struct spec_job *j, const struct us_layout *fixed,
+                              unsigned unset, struct us_result *out)
+{
+    struct us_layout l = *fixed;
+    if (unset & (1u << US_FIELD_TP))
+        l.tp = 1;
+    if (unset & (1u << US_FIELD_PP))
+        l.pp = 1;
+    if (unset & (1u << US_FIELD_CP))
+        l.cp = 1;
+    if (unset & (1u << US_FIELD_EP))
+        l.ep = 1;
+    if (unset & (1u << US_FIELD_VPP))
+        l.vpp = 1;
+    if (unset & (1u << US_FIELD_ZERO))
+        l.zero = 1;
+    if (unset & (1u << US_FIELD_SP))
+        l.sequence_parallel = l.tp > 1;
+    if (unset & (1u << US_FIELD_MICRO_BATCH))
+        l.micro_batch = 1;
+    if (unset & (1u << US_FIELD_DP)) {
+        int64_t mp = (int64_t)l.tp * l.pp * l.cp;
+        l.dp = mp > 0 && j->chips % mp == 0 ? (int)(j->chips / mp) : 1;
+    }
+    if (l.dp > 0 && l.micro_batch > 0 && j->train.global_batch % (l.dp * l.micro_batch) == 0)
+        l.microbatches = j->train.global_batch / (l.dp * l.micro_batch);
+    l.chosen_mask = unset;
+    out->layout = l;
+    struct step_ctx *sc = malloc(sizeof *sc);
+    if (!sc)
+        return;
+    char why[US_MSG_LEN];
+    if (!step_prepare(sc, j, &l))
+        core_strlcpy(why, sc->plan.reason, sizeof why);
+    else if (!sc->fits)
+        plan_memory_reason(&sc->mem, why, sizeof why);
+    else
+        why[0] = '\0';
+    if (why[0]) {
+        char both[2 * US_MSG_LEN];
+        core_fmt(both, sizeof both, "%s; with defaults for the open fields: %s", out->reason, why);
+        core_strlcpy(out->reason, both, sizeof out->reason);
+    }
+    free(sc);
+}
+
 static void fill_step(struct us_result *r, const struct spec_job *j, const struct step_ctx *sc,
                       const struct step_times *t)
 {
@@ -134,11 +183,12 @@ enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
         so.objective = US_OBJECTIVE_TIME;
         so.threads = opt->threads ? opt->threads : (ctx ? ctx->threads : 0);
         so.refine = !opt->closed_form_only;
+        struct us_layout fixed = lay;
         enum us_status st = search_fill(j, &so, &lay, NULL, out->reason, d);
-        if (st != US_OK) {
-            out->layout.chosen_mask = unset;
+        if (st == US_INFEASIBLE)
+            explain_no_layout(j, &fixed, unset, out);
+        if (st != US_OK)
             return st;
-        }
     }
     out->layout = lay;
 

@@ -57,6 +57,7 @@ static void json_breakdown(struct json_w *w, const struct us_breakdown *b)
     json_num(w, "bubble_s", b->bubble_s);
     json_num(w, "optimizer_s", b->optimizer_s);
     json_num(w, "overhead_s", b->overhead_s);
+    json_num(w, "straggler_s", b->straggler_s);
     json_obj_end(w);
 }
 
@@ -173,7 +174,7 @@ static void table_result(const struct us_result *r, const struct us_job *job, FI
     fprintf(f, "  layout      %s%s\n", line,
             r->layout.chosen_mask ? "   (* chosen by ultrasim)" : "");
     if (!r->valid) {
-        fprintf(f, "  INVALID     %s\n", r->reason);
+        fprintf(f, "  INFEASIBLE  %s\n", r->reason);
         return;
     }
     fprintf(f, "  engine      %s\n", r->engine ? r->engine : "none");
@@ -186,9 +187,9 @@ static void table_result(const struct us_result *r, const struct us_job *job, FI
     const struct us_breakdown *br = &r->breakdown;
     fprintf(f,
             "  breakdown   compute %.4g | TP %.3g | CP %.3g | EP %.3g | PP %.3g | DP %.3g | "
-            "bubble %.3g | optimizer %.3g | overhead %.3g  (s)\n",
+            "bubble %.3g | optimizer %.3g | overhead %.3g | stragglers %.3g  (s)\n",
             br->compute_s, br->tp_comm_s, br->cp_comm_s, br->ep_comm_s, br->pp_comm_s,
-            br->dp_comm_s, br->bubble_s, br->optimizer_s, br->overhead_s);
+            br->dp_comm_s, br->bubble_s, br->optimizer_s, br->overhead_s, br->straggler_s);
     const struct us_memory *m = &r->memory;
     fprintf(f,
             "  memory      peak %.1f GiB of %.1f GiB on stage %d: %s\n"
@@ -224,7 +225,8 @@ static const char *const csv_cols =
     "model,system,chips,tp,pp,dp,cp,ep,vpp,zero,sequence_parallel,recompute,schedule,"
     "micro_batch,valid,fits,engine,step_time_s,tokens_per_s,mfu,hfu,model_tflops_per_chip,"
     "peak_memory_gib,compute_s,tp_comm_s,cp_comm_s,ep_comm_s,pp_comm_s,dp_comm_s,bubble_s,"
-    "optimizer_s,overhead_s,energy_j_per_step,cost_usd_per_hour,time_to_train_days,goodput,"
+    "optimizer_s,overhead_s,straggler_s,energy_j_per_step,cost_usd_per_hour,time_to_train_days,"
+    "goodput,"
     "energy_mwh,cost_usd,reason";
 
 void report_csv_header(FILE *f)
@@ -262,9 +264,10 @@ void report_csv_row(const struct us_result *r, const struct us_job *job, FILE *f
     const struct us_breakdown *b = &r->breakdown;
     fprintf(f, ",%.9g,%.9g,%.6g,%.6g,%.6g,%.6g", fin(r->step_time_s), fin(r->tokens_per_s),
             fin(r->mfu), fin(r->hfu), fin(r->model_tflops_per_chip), fin(r->memory.peak_B / GIB));
-    fprintf(f, ",%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g", fin(b->compute_s),
+    fprintf(f, ",%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g", fin(b->compute_s),
             fin(b->tp_comm_s), fin(b->cp_comm_s), fin(b->ep_comm_s), fin(b->pp_comm_s),
-            fin(b->dp_comm_s), fin(b->bubble_s), fin(b->optimizer_s), fin(b->overhead_s));
+            fin(b->dp_comm_s), fin(b->bubble_s), fin(b->optimizer_s), fin(b->overhead_s),
+            fin(b->straggler_s));
     fprintf(f, ",%.9g,%.9g", fin(r->energy_j_per_step), fin(r->cost_usd_per_hour));
     if (r->has_run)
         fprintf(f, ",%.6g,%.6g,%.6g,%.9g", fin(r->time_to_train_s / DAY_S), fin(r->goodput),
