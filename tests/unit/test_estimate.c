@@ -1,0 +1,477 @@
+/* test_estimate: the per-op roofline and the closed-form step. Op times, tile and wave
+ * quantization and the layer chains are held to numbers worked out by hand; the closed form
+ * to the schedules' makespans on a toy model with known costs; and the invariants hold on
+ * real presets: more bandwidth or FLOP/s is never slower, more micro-batches never raise
+ * the 1F1B bubble fraction, the breakdown adds up to the step. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "estimate/estimate.h"
+#include "test.h"
+
+/* --- a toy chip with round numbers ---------------------------------------------------- */
+
+static struct spec_system toy_sys(void)
+{
+    struct spec_system s;
+    struct us_diag d;
+    if (spec_system_load("dgx-h100", &s, &d) != US_OK) {
+        fprintf(stderr, "cannot load dgx-h100: %s\n", d.msg);
+        exit(1);
+    }
+    memset(s.chip.peak_flops, 0, sizeof s.chip.peak_flops);
+    s.chip.peak_flops[US_DTYPE_BF16] = 1e15;
+    s.chip.peak_flops[US_DTYPE_FP16] = 1e15;
+    s.chip.peak_flops[US_DTYPE_FP8] = 2e15;
+    s.chip.peak_flops[US_DTYPE_FP32] = 1e14;
+    s.chip.hbm_Bps = 1e12;
+    s.chip.matrix_m = 128;
+    s.chip.matrix_n = 128;
+    s.chip.matrix_k = 64;
+    s.chip.compute_units = 64;
+    s.eff = (struct spec_efficiency){.gemm = 0.5, .attention = 0.25, .memory = 0.5, .comm = 0.8};
+    s.step_overhead_s = 0.0;
+    return s;
+}
+
+static struct model_op gemm_op(double m, double n, double k)
+{
+    struct model_op o;
+    memset(&o, 0, sizeof o);
+    o.name = "gemm";
+    o.kind = MODEL_OP_GEMM;
+    o.m = m;
+    o.n = n;
+    o.k = k;
+    o.count = 1;
+    o.fwd_flop = 2.0 * m * n * k;
+    o.bwd_flop = 2.0 * o.fwd_flop;
+    return o;
+}
+
+static void test_peaks(void)
+{
+    struct spec_system s = toy_sys();
+    CHECK_NEAR(estimate_peak_gemm_flops(&s.chip, US_DTYPE_FP8), 2e15, 1e-12);
+    CHECK_NEAR(estimate_peak_attn_flops(&s.chip, US_DTYPE_FP8), 1e15, 1e-12); /* bf16 */
+    CHECK_NEAR(estimate_peak_gemm_flops(&s.chip, US_DTYPE_FP4), 2e15, 1e-12); /* no fp4: fp8 */
+    s.chip.peak_flops[US_DTYPE_FP8] = 0.0;                                    /* like A100 */
+    CHECK_NEAR(estimate_peak_gemm_flops(&s.chip, US_DTYPE_FP8), 1e15, 1e-12);
+    CHECK_NEAR(estimate_peak_gemm_flops(&s.chip, US_DTYPE_FP32), 1e14, 1e-12);
+}
+
+static void test_quantization(void)
+{
+    struct spec_system s = toy_sys();
+    const struct spec_chip *c = &s.chip;
+    /* 1024^3: 8 x 8 = 64 tiles of 128x128, one full wave on 64 units. */
+    CHECK_NEAR(estimate_gemm_quantization(c, 1024, 1024, 1024, 1), 1.0, 1e-12);
+    /* m = 1300: 128x128 tiles pad m to 1408 and make 11 x 8 = 88 tiles, two waves of 64
+     * (q = 1300/1408 * 88/128 = 0.6348); 64x128 tiles pad to 1344 and make 21 x 8 = 168,
+     * three waves (q = 1300/1344 * 168/192 = 0.8464): cuBLAS would take the smaller tile. */
+    double q128 = 1300.0 / 1408.0 * 88.0 / 128.0;
+    double q64 = 1300.0 / 1344.0 * 168.0 / 192.0;
+    CHECK(q64 > q128);
+    CHECK_NEAR(estimate_gemm_quantization(c, 1300, 1024, 1024, 1), q64, 1e-12);
+    /* k = 1000 pads to 1024 (depth 64). */
+    CHECK_NEAR(estimate_gemm_quantization(c, 1024, 1024, 1000, 1), 1000.0 / 1024.0, 1e-12);
+    /* Grouped: 3 multiplies of 512x512 = 3 x 16 = 48 tiles in one wave of 64. */
+    CHECK_NEAR(estimate_gemm_quantization(c, 512, 512, 512, 3), 48.0 / 64.0, 1e-12);
+    /* Unknown shape: no penalty. */
+    CHECK_NEAR(estimate_gemm_quantization(c, 0, 0, 0, 1), 1.0, 1e-12);
+}
+
+static void test_op_times(void)
+{
+    struct spec_system s = toy_sys();
+    struct model_op g = gemm_op(1024, 1024, 1024);
+    double f = 2.0 * 1024.0 * 1024.0 * 1024.0; /* 2.147e9 */
+    CHECK_NEAR(estimate_op_time_s(&s, US_DTYPE_BF16, &g, false), f / (1e15 * 0.5), 1e-12);
+    CHECK_NEAR(estimate_op_time_s(&s, US_DTYPE_BF16, &g, true), 2.0 * f / (1e15 * 0.5), 1e-12);
+    CHECK_NEAR(estimate_op_time_s(&s, US_DTYPE_FP8, &g, false), f / (2e15 * 0.5), 1e-12);
+    /* Backward of a non-square GEMM: dX is m x k (inner n), dW is k x n (inner m).
+     * m = 64, n = 1024, k = 1024: forward 1 x 8 = 8 tiles (q = 8/64); dX 1 x 8 tiles
+     * (q = 8/64); dW 8 x 8 = 64 tiles (q = 1). */
+    struct model_op t = gemm_op(64, 1024, 1024);
+    double ft = 2.0 * 64.0 * 1024.0 * 1024.0;
+    CHECK_NEAR(estimate_op_time_s(&s, US_DTYPE_BF16, &t, false), ft / (1e15 * 0.5 * 8.0 / 64.0),
+               1e-12);
+    CHECK_NEAR(estimate_op_time_s(&s, US_DTYPE_BF16, &t, true),
+               ft / (1e15 * 0.5 * 8.0 / 64.0) + ft / (1e15 * 0.5), 1e-12);
+    /* Roofline: a GEMM that moves 1 GB is memory-bound: 1e9 / (1e12 * 0.5) = 2 ms. */
+    g.fwd_B = 1e9;
+    CHECK_NEAR(estimate_op_time_s(&s, US_DTYPE_BF16, &g, false), 2e-3, 1e-12);
+    /* Flash attention at its own efficiency, bf16 under fp8. */
+    struct model_op a;
+    memset(&a, 0, sizeof a);
+    a.kind = MODEL_OP_ATTN;
+    a.fwd_flop = 1e9;
+    a.bwd_flop = 2.5e9;
+    CHECK_NEAR(estimate_op_time_s(&s, US_DTYPE_FP8, &a, false), 1e9 / (1e15 * 0.25), 1e-12);
+    CHECK_NEAR(estimate_op_time_s(&s, US_DTYPE_BF16, &a, true), 2.5e9 / (1e15 * 0.25), 1e-12);
+    /* Memory-bound op: bytes at bandwidth x efficiency. */
+    struct model_op m;
+    memset(&m, 0, sizeof m);
+    m.kind = MODEL_OP_MEM;
+    m.fwd_B = 8e8;
+    m.bwd_B = 1.6e9;
+    CHECK_NEAR(estimate_op_time_s(&s, US_DTYPE_BF16, &m, false), 1.6e-3, 1e-12);
+    CHECK_NEAR(estimate_op_time_s(&s, US_DTYPE_BF16, &m, true), 3.2e-3, 1e-12);
+}
+
+/* --- a toy job whose layer costs are set by hand --------------------------------------- */
+
+static struct spec_job *toy_job(int layers, int tp, int pp, int dp, int m)
+{
+    struct spec_job *j = calloc(1, sizeof *j);
+    j->system = toy_sys();
+    struct spec_model *md = &j->model;
+    strcpy(md->name, "toy");
+    md->layers = layers;
+    md->hidden = 1024;
+    md->heads = 8;
+    md->kv_heads = 8;
+    md->head_dim = 128;
+    md->ffn_hidden = 4096;
+    md->vocab = 32000;
+    j->chips = (int64_t)tp * pp * dp;
+    j->train.seq_len = 1024;
+    j->train.global_batch = m * dp;
+    j->train.micro_batch = 1;
+    j->train.dtype = US_DTYPE_BF16;
+    strcpy(j->par.order, "tp-cp-ep-dp-pp");
+    return j;
+}
+
+static struct us_layout toy_lay(int tp, int pp, int dp, int vpp, enum us_schedule sch)
+{
+    struct us_layout l;
+    memset(&l, 0, sizeof l);
+    l.tp = tp;
+    l.pp = pp;
+    l.dp = dp;
+    l.cp = 1;
+    l.ep = 1;
+    l.vpp = vpp;
+    l.zero = 0;
+    l.micro_batch = 1;
+    l.schedule = sch;
+    l.recompute = US_RECOMPUTE_NONE;
+    return l;
+}
+
+/* A layer of one 4096^3 GEMM (32 x 32 tiles, 16 full waves: fwd 2*4096^3 / (1e15 * 0.5)
+ * = 274.9 us, bwd 2x), an attention core of 1e11 FLOPs (fwd 400 us, bwd 1000 us) and a
+ * memory op of 1e8 bytes (fwd 200 us, bwd 400 us); 1e6 params. */
+#define TOY_G (2.0 * 68719476736.0 / 5e14)
+#define TOY_F (TOY_G + 4e-4 + 2e-4)
+#define TOY_B (2.0 * TOY_G + 1e-3 + 4e-4)
+static void toy_layer(struct model_layer *L)
+{
+    memset(L, 0, sizeof *L);
+    L->ops[0] = gemm_op(4096, 4096, 4096);
+    L->ops[1].kind = MODEL_OP_ATTN;
+    L->ops[1].name = "attn";
+    L->ops[1].fwd_flop = 1e11;
+    L->ops[1].bwd_flop = 2.5e11;
+    L->ops[1].recomputed_selective = true;
+    L->ops[2].kind = MODEL_OP_MEM;
+    L->ops[2].name = "mem";
+    L->ops[2].fwd_B = 1e8;
+    L->ops[2].bwd_B = 2e8;
+    L->nops = 3;
+    L->params = 1e6;
+    L->params_full = 1e6;
+}
+
+/* Prepares ctx for the toy job and replaces its costs with the toy layer (no embedding or
+ * head cost, no communication bytes): stages are even. */
+static bool toy_prepare(struct step_ctx *ctx, const struct spec_job *j, const struct us_layout *l)
+{
+    if (!step_prepare(ctx, j, l)) {
+        fprintf(stderr, "toy layout refused: %s\n", ctx->plan.reason);
+        return false;
+    }
+    memset(&ctx->costs.embed, 0, sizeof ctx->costs.embed);
+    memset(&ctx->costs.head, 0, sizeof ctx->costs.head);
+    toy_layer(&ctx->costs.dense);
+    return true;
+}
+
+static double br_sum(const struct us_breakdown *b)
+{
+    return b->compute_s + b->tp_comm_s + b->cp_comm_s + b->ep_comm_s + b->pp_comm_s + b->dp_comm_s +
+           b->bubble_s + b->optimizer_s + b->overhead_s;
+}
+
+static void test_closed_form_no_pipeline(void)
+{
+    struct spec_job *j = toy_job(8, 1, 1, 1, 4);
+    j->system.step_overhead_s = 1e-3;
+    struct us_layout l = toy_lay(1, 1, 1, 1, US_SCHEDULE_1F1B);
+    struct step_ctx *ctx = malloc(sizeof *ctx);
+    CHECK(toy_prepare(ctx, j, &l));
+    struct step_times t;
+    estimate_step(ctx, &t);
+    double opt = 8.0 * 1e6 * 34.0 / (1e12 * 0.5); /* Adam bytes per param at HBM */
+    double want = 4.0 * 8.0 * (TOY_F + TOY_B) + opt + 1e-3;
+    CHECK_NEAR(t.step_s, want, 1e-9);
+    CHECK_NEAR(t.br.compute_s, 4.0 * 8.0 * (TOY_F + TOY_B), 1e-9);
+    CHECK_NEAR(t.br.optimizer_s, opt, 1e-9);
+    CHECK_NEAR(t.br.overhead_s, 1e-3, 1e-9);
+    CHECK_NEAR(t.br.bubble_s, 0.0, 1e-12);
+    CHECK_NEAR(br_sum(&t.br), t.step_s, 1e-12);
+
+    /* Selective recompute re-runs the attention core (400 us) in each backward; full
+     * recompute re-runs the whole forward. */
+    l.recompute = US_RECOMPUTE_SELECTIVE;
+    CHECK(toy_prepare(ctx, j, &l));
+    estimate_step(ctx, &t);
+    CHECK_NEAR(t.step_s, 4.0 * 8.0 * (TOY_F + TOY_B + 4e-4) + opt + 1e-3, 1e-9);
+    l.recompute = US_RECOMPUTE_FULL;
+    CHECK(toy_prepare(ctx, j, &l));
+    estimate_step(ctx, &t);
+    CHECK_NEAR(t.step_s, 4.0 * 8.0 * (2.0 * TOY_F + TOY_B) + opt + 1e-3, 1e-9);
+    free(ctx);
+    free(j);
+}
+
+static void test_closed_form_schedules(void)
+{
+    /* 16 layers on 4 even stages, m = 8: 1F1B and GPipe take (m + p - 1)(F + B) plus the
+     * sends of the fill and drain, 2 (p - 1); interleaved with v = 2 takes
+     * (m + (p - 1) / v)(F + B) plus 2 (p v - 1) sends (Narayanan et al. SC'21 eq. 1-2). */
+    int p = 4, m = 8;
+    struct spec_job *j = toy_job(16, 1, p, 1, m);
+    struct step_ctx *ctx = malloc(sizeof *ctx);
+    double opt = 4.0 * 1e6 * 34.0 / (1e12 * 0.5);
+    double FB = 4.0 * (TOY_F + TOY_B);
+    enum us_schedule sch[3] = {US_SCHEDULE_1F1B, US_SCHEDULE_GPIPE, US_SCHEDULE_INTERLEAVED};
+    for (int i = 0; i < 3; i++) {
+        int v = sch[i] == US_SCHEDULE_INTERLEAVED ? 2 : 1;
+        struct us_layout l = toy_lay(1, p, 1, v, sch[i]);
+        CHECK(toy_prepare(ctx, j, &l));
+        struct step_costs sc;
+        step_costs_compute(ctx, &sc);
+        double d = sc.p2p_s;
+        CHECK(d > 0.0 && d < 0.01 * FB); /* sends are small next to a stage's work */
+        double want = v == 1 ? (double)(m + p - 1) * FB + 2.0 * (p - 1) * d
+                             : ((double)m + (double)(p - 1) / v) * FB + 2.0 * (p * v - 1) * d;
+        if (sch[i] == US_SCHEDULE_1F1B) {
+            /* With even stages 1F1B has no slack: each micro-batch's round trip through the
+             * p stages carries 2 (p - 1) sends over p forward-backward pairs, so the steady
+             * state adds 2 (p - 1) / p sends per micro-batch, less 2 / p for the last. */
+            want += ((double)(m - 1) * 2.0 * (p - 1) / p - 2.0 / p) * d;
+        }
+        struct step_times t;
+        estimate_step(ctx, &t);
+        CHECK_NEAR(t.step_s, want + opt, 1e-9);
+        CHECK_NEAR(t.br.bubble_s, (double)(p - 1) / v * FB, 1e-9);
+        CHECK_NEAR(t.br.compute_s, (double)m * FB, 1e-9);
+        CHECK_NEAR(br_sum(&t.br), t.step_s, 1e-12);
+    }
+    free(ctx);
+    free(j);
+}
+
+/* The layer chain: attention || CP, the other ops, then TP and EP in series, or beside
+ * the other ops when overlapped (struct step_layer_time). */
+static void test_layer_chain(void)
+{
+    struct step_costs sc;
+    memset(&sc, 0, sizeof sc);
+    struct step_layer_time lt;
+    memset(&lt, 0, sizeof lt);
+    lt.attn_fwd_s = 3.0;
+    lt.other_fwd_s = 10.0;
+    lt.tp_fwd_s = 4.0;
+    lt.cp_fwd_s = 5.0; /* 2 beyond the attention */
+    lt.ep_fwd_s = 1.0;
+    double cat[STEP_CAT_COUNT] = {0};
+    CHECK_NEAR(step_layer_fwd_s(&sc, &lt, cat), 5.0 + 10.0 + 4.0 + 1.0, 1e-12);
+    CHECK_NEAR(cat[STEP_CAT_COMPUTE], 13.0, 1e-12);
+    CHECK_NEAR(cat[STEP_CAT_CP], 2.0, 1e-12);
+    CHECK_NEAR(cat[STEP_CAT_TP], 4.0, 1e-12);
+    CHECK_NEAR(cat[STEP_CAT_EP], 1.0, 1e-12);
+    sc.tp_overlap = true; /* TP hides under the 10 of other ops */
+    CHECK_NEAR(step_layer_fwd_s(&sc, &lt, NULL), 5.0 + 10.0 + 1.0, 1e-12);
+    lt.tp_fwd_s = 14.0; /* now it shows 3 beyond the other ops and the serial EP */
+    memset(cat, 0, sizeof cat);
+    CHECK_NEAR(step_layer_fwd_s(&sc, &lt, cat), 5.0 + 14.0, 1e-12);
+    CHECK_NEAR(cat[STEP_CAT_TP], 4.0, 1e-12);
+    CHECK_NEAR(cat[STEP_CAT_EP], 0.0, 1e-12);
+    /* Full recompute: the backward first re-runs the forward chain. */
+    sc.tp_overlap = false;
+    lt.tp_fwd_s = 4.0;
+    lt.attn_bwd_s = 6.0;
+    lt.other_bwd_s = 20.0;
+    lt.full_recompute = true;
+    CHECK_NEAR(step_layer_bwd_s(&sc, &lt, NULL), 20.0 + 6.0 + 20.0, 1e-12);
+}
+
+static void test_groups(void)
+{
+    struct spec_job *j = toy_job(8, 8, 4, 16, 16);
+    struct step_ctx *ctx = calloc(1, sizeof *ctx);
+    ctx->job = j;
+    ctx->plan.lay = toy_lay(8, 4, 16, 1, US_SCHEDULE_1F1B);
+    ctx->plan.lay.cp = 2;
+    ctx->plan.lay.ep = 4;
+    step_groups_init(ctx);
+    /* Megatron order tp-cp-ep-dp-pp: tp 1, cp 8, ep 16, dp/ep outer 64, pp 8*2*16 = 256. */
+    CHECK(ctx->groups.tp.size == 8 && ctx->groups.tp.stride == 1);
+    CHECK(ctx->groups.cp.size == 2 && ctx->groups.cp.stride == 8);
+    CHECK(ctx->groups.ep.size == 4 && ctx->groups.ep.stride == 16);
+    CHECK(ctx->groups.pp.size == 4 && ctx->groups.pp.stride == 256);
+    CHECK(ctx->groups.dp.size == 32 && ctx->groups.dp.stride == 8);
+    CHECK(ctx->groups.edp.size == 8);
+    /* Another order moves pp inside. */
+    strcpy(j->par.order, "tp-pp-cp-ep-dp");
+    step_groups_init(ctx);
+    CHECK(ctx->groups.pp.stride == 8 && ctx->groups.cp.stride == 32);
+    free(ctx);
+    free(j);
+}
+
+/* --- invariants on real presets --------------------------------------------------------- */
+
+static struct spec_job *load_job(const char *text)
+{
+    struct spec_job *j = malloc(sizeof *j);
+    struct us_diag d;
+    if (spec_job_load_text("test.yaml", text, strlen(text), NULL, 0, j, &d) != US_OK) {
+        fprintf(stderr, "job refused: %d:%d %s: %s\n", d.line, d.col, d.path, d.msg);
+        exit(1);
+    }
+    return j;
+}
+
+static struct us_layout lay_of(const struct spec_job *j)
+{
+    struct us_layout l;
+    memset(&l, 0, sizeof l);
+    l.tp = j->par.tp;
+    l.pp = j->par.pp;
+    l.dp = j->par.dp;
+    l.cp = j->par.cp > 0 ? j->par.cp : 1;
+    l.ep = j->par.ep > 0 ? j->par.ep : 1;
+    l.vpp = j->par.vpp > 0 ? j->par.vpp : 1;
+    l.zero = j->par.zero > 0 ? j->par.zero : 0;
+    l.sequence_parallel = j->par.sequence_parallel > 0;
+    l.recompute = j->par.recompute > 0 ? (enum us_recompute)j->par.recompute : US_RECOMPUTE_NONE;
+    l.schedule = l.vpp > 1 ? US_SCHEDULE_INTERLEAVED : US_SCHEDULE_1F1B;
+    l.micro_batch = j->train.micro_batch;
+    l.first_stage_layers = j->par.first_stage_layers;
+    l.last_stage_layers = j->par.last_stage_layers;
+    return l;
+}
+
+static double est(const struct spec_job *j, const struct us_layout *l)
+{
+    struct step_ctx *ctx = malloc(sizeof *ctx);
+    double s = -1.0;
+    if (step_prepare(ctx, j, l)) {
+        struct step_times t;
+        estimate_step(ctx, &t);
+        s = t.step_s;
+        CHECK_NEAR(br_sum(&t.br), t.step_s, 1e-9);
+        CHECK(t.br.bubble_s >= 0.0 && t.br.compute_s > 0.0);
+    } else {
+        fprintf(stderr, "refused: %s\n", ctx->plan.reason);
+    }
+    free(ctx);
+    return s;
+}
+
+static const char *const invariant_jobs[] = {
+    "model: llama3-8b\nsystem: dgx-h100\nchips: 64\n"
+    "parallel: {tp: 4, pp: 2, dp: 8, zero: 1, sequence_parallel: true, recompute: none}\n"
+    "training: {seq_len: 8192, global_batch: 256, micro_batch: 1, dtype: bf16}\n",
+    "model: llama3-70b\nsystem: dgx-h100\nchips: 256\n"
+    "parallel: {tp: 8, pp: 4, vpp: 5, dp: 8, zero: 1, sequence_parallel: true, recompute: "
+    "selective}\n"
+    "training: {seq_len: 8192, global_batch: 256, micro_batch: 1, dtype: fp8}\n",
+    "model: mixtral-8x22b\nsystem: gb200-nvl72\nchips: 128\n"
+    "parallel: {tp: 2, pp: 4, dp: 16, ep: 8, zero: 1, sequence_parallel: true, recompute: full}\n"
+    "training: {seq_len: 4096, global_batch: 256, micro_batch: 1, dtype: bf16}\n",
+    "model: llama3-8b\nsystem: trn2-ultraserver\nchips: 64\n"
+    "parallel: {tp: 8, pp: 1, dp: 8, zero: 3, sequence_parallel: true, recompute: none}\n"
+    "training: {seq_len: 4096, global_batch: 128, micro_batch: 2, dtype: bf16}\n",
+};
+
+static void test_more_is_never_slower(void)
+{
+    for (size_t i = 0; i < US_ARRAY_LEN(invariant_jobs); i++) {
+        struct spec_job *j = load_job(invariant_jobs[i]);
+        struct us_layout l = lay_of(j);
+        double base = est(j, &l);
+        CHECK(base > 0.0);
+        /* Each resource doubled alone. */
+        for (int r = 0; r < 5; r++) {
+            struct spec_job *k = malloc(sizeof *k);
+            *k = *j;
+            switch (r) {
+            case 0:
+                for (int t = 0; t < US_DTYPE_COUNT; t++)
+                    k->system.chip.peak_flops[t] *= 2.0;
+                break;
+            case 1:
+                k->system.chip.hbm_Bps *= 2.0;
+                break;
+            case 2:
+                k->system.up.bw_Bps *= 2.0;
+                break;
+            case 3:
+                k->system.out.nic_Bps *= 2.0;
+                break;
+            default:
+                k->system.eff.gemm =
+                    k->system.eff.gemm * 1.2 > 1.0 ? 1.0 : k->system.eff.gemm * 1.2;
+                break;
+            }
+            double s = est(k, &l);
+            CHECK(s > 0.0 && s <= base * (1.0 + 1e-12));
+            free(k);
+        }
+        free(j);
+    }
+}
+
+static void test_bubble_fraction(void)
+{
+    /* 1F1B: more micro-batches never raise the bubble fraction (bubble / step). */
+    struct spec_job *j = load_job("model: llama3-8b\nsystem: dgx-h100\nchips: 64\n"
+                                  "parallel: {tp: 2, pp: 8, dp: 4, zero: 1, "
+                                  "sequence_parallel: true, recompute: none}\n"
+                                  "training: {seq_len: 4096, global_batch: 32, micro_batch: 1, "
+                                  "dtype: bf16}\n");
+    struct us_layout l = lay_of(j);
+    double prev = 1.0;
+    for (int m = 1; m <= 64; m *= 2) {
+        j->train.global_batch = m * 4;
+        struct step_ctx *ctx = malloc(sizeof *ctx);
+        CHECK(step_prepare(ctx, j, &l));
+        struct step_times t;
+        estimate_step(ctx, &t);
+        double frac = t.br.bubble_s / t.step_s;
+        CHECK(frac <= prev + 1e-12);
+        prev = frac;
+        free(ctx);
+    }
+    free(j);
+}
+
+int main(void)
+{
+    test_peaks();
+    test_quantization();
+    test_op_times();
+    test_layer_chain();
+    test_groups();
+    test_closed_form_no_pipeline();
+    test_closed_form_schedules();
+    test_more_is_never_slower();
+    test_bubble_fraction();
+    return test_summary("test_estimate");
+}
