@@ -866,37 +866,32 @@ void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct c
     US_ASSERT(crit_ps == end_ps, "critical path %lld ps != step %lld ps", (long long)crit_ps,
               (long long)end_ps);
 
-    /* Each stage's own work: its compute, and the gaps in its compute stream that its own
-     * TP / CP / EP collectives caused. The stage with the most is the bottleneck; the
-     * breakdown reports its work, the critical path's pipeline sends, DP traffic,
-     * optimizer and overhead, and the rest of the step is pipeline bubble. */
+    /* Each stage's own work: its compute, and the part of its own TP / CP / EP collectives
+     * that ran while its compute stream was idle (exposed). The stage with the most is the
+     * bottleneck; the breakdown reports its work, the critical path's pipeline sends, DP
+     * traffic, optimizer and overhead, and the rest of the step is pipeline bubble. */
+    int64_t *own_all = calloc((size_t)p * STEP_CAT_COUNT, sizeof *own_all);
+    US_ASSERT(own_all, "out of memory reading the breakdown");
+    for (int32_t i = 0; i < S.nt; i++) {
+        const struct task *t = &S.t[i];
+        enum step_cat c = op_cat[t->op];
+        int64_t *w = &own_all[t->stage * STEP_CAT_COUNT];
+        if (t->stream >= 0 && t->stream % SIM_STREAM_COUNT == SIM_STREAM_COMPUTE &&
+            c == STEP_CAT_COMPUTE)
+            w[STEP_CAT_COMPUTE] += t->dur_ps;
+        else if (c == STEP_CAT_TP || c == STEP_CAT_CP || c == STEP_CAT_EP)
+            w[c] += t->dur_ps - compute_overlap(&S, cidx, coff, t->stage, t->start_ps, t->end_ps);
+    }
     int64_t own[STEP_CAT_COUNT] = {0}, best_own = -1;
     for (int s = 0; s < p; s++) {
-        int64_t w[STEP_CAT_COUNT] = {0}, prev = 0;
-        for (int32_t i = coff[s]; i < coff[s + 1]; i++) {
-            const struct task *t = &S.t[cidx[i]];
-            if (op_cat[t->op] != STEP_CAT_COMPUTE)
-                break; /* the optimizer and overhead come last */
-            w[STEP_CAT_COMPUTE] += t->dur_ps;
-            int64_t gap = t->start_ps - prev;
-            prev = t->end_ps;
-            if (gap <= 0)
-                continue;
-            int32_t why = t->crit;
-            while (why >= 0 && S.t[why].op == OP_JOIN)
-                why = S.t[why].crit;
-            if (why < 0 || S.t[why].stage != s)
-                continue;
-            enum step_cat c = op_cat[S.t[why].op];
-            if (c == STEP_CAT_TP || c == STEP_CAT_CP || c == STEP_CAT_EP)
-                w[c] += gap;
-        }
+        const int64_t *w = &own_all[s * STEP_CAT_COUNT];
         int64_t tot = w[STEP_CAT_COMPUTE] + w[STEP_CAT_TP] + w[STEP_CAT_CP] + w[STEP_CAT_EP];
         if (tot > best_own) {
             best_own = tot;
             memcpy(own, w, sizeof own);
         }
     }
+    free(own_all);
     int64_t parts[STEP_CAT_COUNT];
     memcpy(parts, cat_ps, sizeof parts);
     parts[STEP_CAT_COMPUTE] = own[STEP_CAT_COMPUTE];

@@ -1,0 +1,402 @@
+/* test_sim: the event simulator. The queue pops in (time, sequence) order; the simulator
+ * equals the closed form where overlap is trivial (no pipeline; even stages under every
+ * schedule) and stays near it elsewhere; its trace is valid JSON whose critical-path events
+ * add up to the step; its breakdown adds up to the step; it is deterministic; more
+ * bandwidth is never slower; and Llama 3 405B on 16,384 H100s runs as one graph. */
+#include <libfyaml.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "sim/sim.h"
+#include "test.h"
+
+static void test_queue(void)
+{
+    struct sim_event store[64];
+    struct sim_queue q;
+    sim_queue_init(&q, store, 64);
+    /* Times with ties, pushed out of order: pops come sorted by time, ties by seq. */
+    int64_t times[12] = {5, 3, 9, 3, 0, 5, 7, 3, 1, 9, 0, 5};
+    for (int i = 0; i < 12; i++)
+        CHECK(sim_queue_push(&q, (struct sim_event){times[i], i, i}));
+    struct sim_event e, prev = {-1, -1, -1};
+    int n = 0;
+    while (sim_queue_pop(&q, &e)) {
+        CHECK(e.time_ps > prev.time_ps || (e.time_ps == prev.time_ps && e.seq > prev.seq));
+        CHECK(times[e.task] == e.time_ps);
+        prev = e;
+        n++;
+    }
+    CHECK(n == 12);
+    /* Full and empty. */
+    struct sim_event one[1];
+    sim_queue_init(&q, one, 1);
+    CHECK(sim_queue_push(&q, (struct sim_event){1, 0, 0}));
+    CHECK(!sim_queue_push(&q, (struct sim_event){2, 1, 1}));
+    CHECK(sim_queue_pop(&q, &e) && e.time_ps == 1);
+    CHECK(!sim_queue_pop(&q, &e));
+}
+
+/* --- jobs ----------------------------------------------------------------------------- */
+
+static struct spec_job *load_job(const char *text)
+{
+    struct spec_job *j = malloc(sizeof *j);
+    struct us_diag d;
+    if (spec_job_load_text("test.yaml", text, strlen(text), NULL, 0, j, &d) != US_OK) {
+        fprintf(stderr, "job refused: %d:%d %s: %s\n", d.line, d.col, d.path, d.msg);
+        exit(1);
+    }
+    return j;
+}
+
+static struct us_layout lay_of(const struct spec_job *j)
+{
+    struct us_layout l;
+    memset(&l, 0, sizeof l);
+    l.tp = j->par.tp;
+    l.pp = j->par.pp;
+    l.dp = j->par.dp;
+    l.cp = j->par.cp > 0 ? j->par.cp : 1;
+    l.ep = j->par.ep > 0 ? j->par.ep : 1;
+    l.vpp = j->par.vpp > 0 ? j->par.vpp : 1;
+    l.zero = j->par.zero > 0 ? j->par.zero : 0;
+    l.sequence_parallel = j->par.sequence_parallel > 0;
+    l.recompute = j->par.recompute > 0 ? (enum us_recompute)j->par.recompute : US_RECOMPUTE_NONE;
+    l.schedule = j->par.schedule >= 0 ? (enum us_schedule)j->par.schedule
+                 : l.vpp > 1          ? US_SCHEDULE_INTERLEAVED
+                                      : US_SCHEDULE_1F1B;
+    l.micro_batch = j->train.micro_batch;
+    l.first_stage_layers = j->par.first_stage_layers;
+    l.last_stage_layers = j->par.last_stage_layers;
+    return l;
+}
+
+static double br_sum(const struct us_breakdown *b)
+{
+    return b->compute_s + b->tp_comm_s + b->cp_comm_s + b->ep_comm_s + b->pp_comm_s + b->dp_comm_s +
+           b->bubble_s + b->optimizer_s + b->overhead_s;
+}
+
+/* Runs both engines; returns false when the layout is refused. */
+static bool both(const struct spec_job *j, const struct us_layout *l, struct step_times *ev,
+                 struct step_times *cf, struct sim_stats *st)
+{
+    struct step_ctx *ctx = malloc(sizeof *ctx);
+    bool ok = step_prepare(ctx, j, l);
+    if (ok) {
+        sim_step_stats(ctx, ev, NULL, st);
+        estimate_step(ctx, cf);
+        CHECK_NEAR(br_sum(&ev->br), ev->step_s, 1e-9);
+        CHECK_NEAR(br_sum(&cf->br), cf->step_s, 1e-9);
+        CHECK(ev->br.bubble_s >= 0.0 && ev->br.compute_s > 0.0);
+        CHECK(ev->hw_flop_per_chip > 0.0 && ev->compute_busy_s > 0.0 && ev->hbm_busy_s > 0.0);
+        CHECK(ev->compute_busy_s <= ev->step_s * (1.0 + 1e-9));
+    } else {
+        fprintf(stderr, "refused: %s\n", ctx->plan.reason);
+    }
+    free(ctx);
+    return ok;
+}
+
+/* A model whose stages are even: embedding and head cost nothing extra beyond a layer
+ * would make them uneven, so the toy job replaces the costs (as test_estimate does). */
+static const char *const toy_job_text =
+    "model: {name: toy, layers: 16, hidden: 4096, heads: 32, kv_heads: 32, ffn_hidden: 16384,"
+    " vocab: 32000}\n"
+    "system: dgx-h100\nchips: 32\n"
+    "parallel: {tp: 8, pp: 4, dp: 1, zero: 0, sequence_parallel: true, recompute: none}\n"
+    "training: {seq_len: 4096, global_batch: 16, micro_batch: 1, dtype: bf16}\n";
+
+static void test_engines_agree_trivial(void)
+{
+    /* No pipeline: both engines add the same chains micro-batch after micro-batch. */
+    static const char *const flat[] = {
+        "model: llama3-8b\nsystem: dgx-h100\nchips: 8\n"
+        "parallel: {tp: 8, pp: 1, dp: 1, zero: 0, sequence_parallel: true, recompute: full}\n"
+        "training: {seq_len: 8192, global_batch: 8, micro_batch: 1, dtype: bf16}\n",
+        "model: gpt3-175b\nsystem: dgx-a100\nchips: 8\n"
+        "parallel: {tp: 8, pp: 1, dp: 1, zero: 0, sequence_parallel: false, recompute: selective}\n"
+        "training: {seq_len: 2048, global_batch: 4, micro_batch: 1, dtype: fp16}\n",
+        "model: mixtral-8x22b\nsystem: gb200-nvl72\nchips: 64\n"
+        "parallel: {tp: 8, pp: 1, dp: 8, ep: 8, zero: 0, sequence_parallel: true, "
+        "recompute: full}\n"
+        "training: {seq_len: 4096, global_batch: 8, micro_batch: 1, dtype: bf16}\n",
+    };
+    for (size_t i = 0; i < US_ARRAY_LEN(flat); i++) {
+        struct spec_job *j = load_job(flat[i]);
+        struct us_layout l = lay_of(j);
+        struct step_times ev, cf;
+        struct sim_stats st;
+        if (both(j, &l, &ev, &cf, &st)) {
+            CHECK_NEAR(ev.step_s, cf.step_s, 1e-6);
+            CHECK_NEAR(ev.br.compute_s, cf.br.compute_s, 1e-6);
+            CHECK_NEAR(ev.br.tp_comm_s, cf.br.tp_comm_s, 1e-6);
+            CHECK(st.events == st.tasks && st.critical_ps == st.step_ps);
+        }
+        free(j);
+    }
+
+    /* Even stages under every schedule: within 1%. */
+    struct spec_job *j = load_job(toy_job_text);
+    for (int sch = 0; sch < 3; sch++) {
+        for (int m = 4; m <= 32; m *= 2) {
+            j->train.global_batch = m;
+            struct us_layout l = lay_of(j);
+            l.schedule = (enum us_schedule)sch;
+            l.vpp = sch == US_SCHEDULE_INTERLEAVED ? 2 : 1;
+            struct step_ctx *ctx = malloc(sizeof *ctx);
+            CHECK(step_prepare(ctx, j, &l));
+            /* even: the embedding and head priced like nothing */
+            memset(&ctx->costs.embed, 0, sizeof ctx->costs.embed);
+            memset(&ctx->costs.head, 0, sizeof ctx->costs.head);
+            struct step_times ev, cf;
+            sim_step(ctx, &ev, NULL);
+            estimate_step(ctx, &cf);
+            CHECK_NEAR(ev.step_s, cf.step_s, 0.01);
+            CHECK_NEAR(ev.br.bubble_s, cf.br.bubble_s, 0.01);
+            CHECK_NEAR(br_sum(&ev.br), ev.step_s, 1e-9);
+            free(ctx);
+        }
+    }
+    free(j);
+}
+
+static const char *const real_jobs[] = {
+    "model: llama3-8b\nsystem: dgx-h100\nchips: 64\n"
+    "parallel: {tp: 4, pp: 2, dp: 8, zero: 1, sequence_parallel: true, recompute: none}\n"
+    "training: {seq_len: 8192, global_batch: 256, micro_batch: 1, dtype: bf16}\n",
+    "model: llama3-70b\nsystem: dgx-h100\nchips: 256\n"
+    "parallel: {tp: 8, pp: 4, vpp: 5, dp: 8, zero: 1, sequence_parallel: true, "
+    "recompute: selective, tp_comm_overlap: true}\n"
+    "training: {seq_len: 8192, global_batch: 256, micro_batch: 1, dtype: fp8}\n",
+    "model: gpt3-175b\nsystem: dgx-a100\nchips: 1024\n"
+    "parallel: {tp: 8, pp: 8, dp: 16, zero: 0, sequence_parallel: false, recompute: full}\n"
+    "training: {seq_len: 2048, global_batch: 1024, micro_batch: 1, dtype: fp16}\n",
+    "model: mixtral-8x22b\nsystem: gb200-nvl72\nchips: 128\n"
+    "parallel: {tp: 2, pp: 4, dp: 16, ep: 8, zero: 1, sequence_parallel: true, "
+    "recompute: full, ep_comm_overlap: true}\n"
+    "training: {seq_len: 4096, global_batch: 256, micro_batch: 1, dtype: bf16}\n",
+    "model: llama3-8b\nsystem: trn2-ultraserver\nchips: 64\n"
+    "parallel: {tp: 8, pp: 1, dp: 8, zero: 3, sequence_parallel: true, recompute: none}\n"
+    "training: {seq_len: 4096, global_batch: 128, micro_batch: 2, dtype: bf16}\n",
+    "model: llama3-8b\nsystem: dgx-b200\nchips: 64\n"
+    "parallel: {tp: 1, pp: 4, dp: 16, zero: 2, sequence_parallel: false, recompute: none, "
+    "schedule: gpipe}\n"
+    "training: {seq_len: 4096, global_batch: 256, micro_batch: 2, dtype: bf16}\n",
+};
+
+static void test_engines_near_elsewhere(void)
+{
+    for (size_t i = 0; i < US_ARRAY_LEN(real_jobs); i++) {
+        struct spec_job *j = load_job(real_jobs[i]);
+        struct us_layout l = lay_of(j);
+        struct step_times ev, cf;
+        struct sim_stats st;
+        if (both(j, &l, &ev, &cf, &st)) {
+            CHECK_NEAR(cf.step_s, ev.step_s, 0.05);
+            CHECK(st.critical_ps == st.step_ps);
+            CHECK_NEAR(ev.hw_flop_per_chip, cf.hw_flop_per_chip, 1e-12);
+        }
+        free(j);
+    }
+}
+
+/* Event engine twice: the same answer to the picosecond. */
+static void test_deterministic(void)
+{
+    struct spec_job *j = load_job(real_jobs[1]);
+    struct us_layout l = lay_of(j);
+    struct step_ctx *ctx = malloc(sizeof *ctx);
+    CHECK(step_prepare(ctx, j, &l));
+    struct step_times a, b;
+    struct sim_stats sa, sb;
+    sim_step_stats(ctx, &a, NULL, &sa);
+    sim_step_stats(ctx, &b, NULL, &sb);
+    CHECK(sa.step_ps == sb.step_ps && sa.tasks == sb.tasks &&
+          sa.critical_tasks == sb.critical_tasks);
+    CHECK(memcmp(&a.br, &b.br, sizeof a.br) == 0);
+    free(ctx);
+    free(j);
+}
+
+static void test_more_is_never_slower(void)
+{
+    for (size_t i = 0; i < US_ARRAY_LEN(real_jobs); i++) {
+        struct spec_job *j = load_job(real_jobs[i]);
+        struct us_layout l = lay_of(j);
+        struct step_ctx *ctx = malloc(sizeof *ctx);
+        if (!step_prepare(ctx, j, &l)) {
+            CHECK(false);
+            free(ctx);
+            free(j);
+            continue;
+        }
+        struct step_times base;
+        sim_step(ctx, &base, NULL);
+        for (int r = 0; r < 4; r++) {
+            struct spec_job *k = malloc(sizeof *k);
+            *k = *j;
+            if (r == 0)
+                for (int t = 0; t < US_DTYPE_COUNT; t++)
+                    k->system.chip.peak_flops[t] *= 1.5;
+            else if (r == 1)
+                k->system.chip.hbm_Bps *= 1.5;
+            else if (r == 2)
+                k->system.up.bw_Bps *= 1.5;
+            else
+                k->system.out.nic_Bps *= 1.5;
+            struct step_ctx *c2 = malloc(sizeof *c2);
+            CHECK(step_prepare(c2, k, &l));
+            struct step_times t;
+            sim_step(c2, &t, NULL);
+            CHECK(t.step_s <= base.step_s * (1.0 + 1e-12));
+            free(c2);
+            free(k);
+        }
+        free(ctx);
+        free(j);
+    }
+}
+
+static void test_bubble_fraction(void)
+{
+    struct spec_job *j = load_job("model: llama3-8b\nsystem: dgx-h100\nchips: 64\n"
+                                  "parallel: {tp: 2, pp: 8, dp: 4, zero: 1, "
+                                  "sequence_parallel: true, recompute: none}\n"
+                                  "training: {seq_len: 4096, global_batch: 4, micro_batch: 1, "
+                                  "dtype: bf16}\n");
+    struct us_layout l = lay_of(j);
+    double prev = 1.0;
+    for (int m = 1; m <= 32; m *= 2) {
+        j->train.global_batch = 4 * m;
+        struct step_ctx *ctx = malloc(sizeof *ctx);
+        CHECK(step_prepare(ctx, j, &l));
+        struct step_times t;
+        sim_step(ctx, &t, NULL);
+        double frac = t.br.bubble_s / t.step_s;
+        CHECK(frac <= prev + 1e-9);
+        prev = frac;
+        free(ctx);
+    }
+    free(j);
+}
+
+/* --- the trace ------------------------------------------------------------------------ */
+
+static double num(struct fy_node *map, const char *key)
+{
+    struct fy_node *v = fy_node_mapping_lookup_by_string(map, key, strlen(key));
+    if (!v || fy_node_get_type(v) != FYNT_SCALAR)
+        return NAN;
+    size_t n;
+    const char *s = fy_node_get_scalar(v, &n);
+    char buf[64];
+    if (n >= sizeof buf)
+        return NAN;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return strtod(buf, NULL);
+}
+
+static void check_trace(const char *job_text, bool toy_even)
+{
+    struct spec_job *j = load_job(job_text);
+    struct us_layout l = lay_of(j);
+    if (toy_even) {
+        l.schedule = US_SCHEDULE_INTERLEAVED;
+        l.vpp = 2;
+    }
+    struct step_ctx *ctx = malloc(sizeof *ctx);
+    CHECK(step_prepare(ctx, j, &l));
+    struct step_times t;
+    struct core_buf b;
+    core_buf_init(&b);
+    sim_step(ctx, &t, &b);
+    CHECK(!b.oom && b.len > 0);
+
+    struct fy_parse_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.flags = FYPCF_QUIET;
+    struct fy_document *doc = fy_document_build_from_string(&cfg, b.data, b.len);
+    CHECK(doc != NULL);
+    if (doc) {
+        struct fy_node *root = fy_document_root(doc);
+        struct fy_node *evs = fy_node_mapping_lookup_by_string(root, "traceEvents", 11);
+        CHECK(evs && fy_node_get_type(evs) == FYNT_SEQUENCE);
+        double crit_us = 0.0, step_us = t.step_s * 1e6;
+        int nx = 0, nmeta = 0, bad = 0;
+        void *it = NULL;
+        struct fy_node *e;
+        while (evs && (e = fy_node_sequence_iterate(evs, &it)) != NULL) {
+            struct fy_node *ph = fy_node_mapping_lookup_by_string(e, "ph", 2);
+            size_t n;
+            const char *phs = ph ? fy_node_get_scalar(ph, &n) : "";
+            double pid = num(e, "pid"), tid = num(e, "tid");
+            if (!(pid >= 0 && pid < l.pp && tid >= 0 && tid < SIM_STREAM_COUNT))
+                bad++;
+            if (phs[0] == 'M') {
+                nmeta++;
+                continue;
+            }
+            nx++;
+            double ts = num(e, "ts"), dur = num(e, "dur");
+            if (!(phs[0] == 'X' && ts >= 0 && dur > 0 && ts + dur <= step_us * (1 + 1e-9)))
+                bad++;
+            struct fy_node *args = fy_node_mapping_lookup_by_string(e, "args", 4);
+            if (args && num(args, "critical") == 1.0)
+                crit_us += dur;
+        }
+        CHECK(bad == 0);
+        CHECK(nx > 0 && nmeta == l.pp * (2 + SIM_STREAM_COUNT));
+        /* The critical path covers the step with no gap (zero-length joins are not drawn). */
+        CHECK_NEAR(crit_us, step_us, 1e-6);
+        fy_document_destroy(doc);
+    }
+    core_buf_fini(&b);
+    free(ctx);
+    free(j);
+}
+
+static void test_trace(void)
+{
+    check_trace(toy_job_text, true);
+    check_trace(real_jobs[0], false);
+    check_trace(real_jobs[3], false);
+}
+
+/* Llama 3 405B on 16,384 H100s (tp 8, pp 16, dp 128, m = 16): one graph of about ten
+ * thousand ops; the benchmark times it (bench/bench_step.c). */
+static void test_llama405b(void)
+{
+    struct spec_job *j = load_job("model: llama3-405b\nsystem: dgx-h100\nchips: 16384\n"
+                                  "parallel: {tp: 8, pp: 16, dp: 128, zero: 1, "
+                                  "sequence_parallel: true, recompute: none, "
+                                  "first_stage_layers: 7, last_stage_layers: 7}\n"
+                                  "training: {seq_len: 8192, global_batch: 2048, "
+                                  "micro_batch: 1, dtype: bf16}\n");
+    struct us_layout l = lay_of(j);
+    struct step_times ev, cf;
+    struct sim_stats st;
+    CHECK(both(j, &l, &ev, &cf, &st));
+    CHECK(st.tasks > 5000 && st.tasks < 100000);
+    CHECK(st.events == st.tasks);
+    CHECK_NEAR(cf.step_s, ev.step_s, 0.02);
+    /* 16 micro-batches over 16 stages: the bubble is near (p - 1) / (m + p - 1) = 48%. */
+    CHECK(ev.br.bubble_s / ev.step_s > 0.35 && ev.br.bubble_s / ev.step_s < 0.55);
+    free(j);
+}
+
+int main(void)
+{
+    test_queue();
+    test_engines_agree_trivial();
+    test_engines_near_elsewhere();
+    test_deterministic();
+    test_more_is_never_slower();
+    test_bubble_fraction();
+    test_trace();
+    test_llama405b();
+    return test_summary("test_sim");
+}
