@@ -178,18 +178,25 @@ static void layer_time(const struct step_ctx *ctx, const struct model_layer *ly,
     int nfb[2] = {c->tp_collectives_fwd, c->tp_collectives_bwd};
     double szb[2] = {c->tp_fwd_B, c->tp_bwd_B};
     double *tpt[2] = {&lt->tp_fwd_s, &lt->tp_bwd_s};
+    double last_mean = -1.0, ag = 0.0, rs = 0.0, ar = 0.0; /* backward reuses forward's sizes */
     for (int d = 0; d < 2 && g->tp.size > 1; d++) {
         int n = nfb[d];
         if (n <= 0 || szb[d] <= 0.0)
             continue;
         double mean = szb[d] / (double)n;
-        if (lay->sequence_parallel) {
-            double ag = coll_s(ctx, NET_ALL_GATHER, mean, &g->tp);
-            double rs = coll_s(ctx, NET_REDUCE_SCATTER, mean, &g->tp);
-            *tpt[d] = (double)(n - n / 2) * ag + (double)(n / 2) * rs;
-        } else {
-            *tpt[d] = (double)n * coll_s(ctx, NET_ALL_REDUCE, mean, &g->tp);
+        if (mean != last_mean) {
+            if (lay->sequence_parallel) {
+                ag = coll_s(ctx, NET_ALL_GATHER, mean, &g->tp);
+                rs = coll_s(ctx, NET_REDUCE_SCATTER, mean, &g->tp);
+            } else {
+                ar = coll_s(ctx, NET_ALL_REDUCE, mean, &g->tp);
+            }
+            last_mean = mean;
         }
+        if (lay->sequence_parallel)
+            *tpt[d] = (double)(n - n / 2) * ag + (double)(n / 2) * rs;
+        else
+            *tpt[d] = (double)n * ar;
     }
     /* Context parallel: ring attention passes KV blocks to the neighbour in cp-1 steps
      * (Liu et al. 2023, Ring Attention; Megatron-Core CP); the backward sends KV and its
@@ -355,11 +362,20 @@ double step_layer_bwd_s(const struct step_costs *sc, const struct step_layer_tim
 void step_work_totals(const struct step_ctx *ctx, const struct step_costs *sc,
                       struct step_times *out)
 {
+    step_work_totals_of(ctx, sc, NULL, out);
+}
+
+void step_work_totals_of(const struct step_ctx *ctx, const struct step_costs *sc,
+                         const struct step_stage *stages, struct step_times *out)
+{
     double flop = 0.0, busy = 0.0, hbm = 0.0;
     const struct step_layer_time *kinds[4] = {&sc->dense, &sc->moe, &sc->embed, &sc->head};
     for (int s = 0; s < sc->pp; s++) {
         struct step_stage st;
-        step_stage_of(ctx, s, &st);
+        if (stages)
+            st = stages[s];
+        else
+            step_stage_of(ctx, s, &st);
         double n[4] = {(double)st.n_dense, (double)st.n_moe, st.has_embed ? 1.0 : 0.0,
                        st.has_head ? 1.0 : 0.0};
         for (int i = 0; i < 4; i++) {

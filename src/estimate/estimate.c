@@ -11,6 +11,15 @@
 
 enum { K_EMBED = 0, K_DENSE, K_MOE, K_HEAD, K_COUNT };
 
+/* Stages whose layers are remembered between the passes (more are looked up again). */
+#define EST_STAGES 256
+
+static bool same_stage(const struct step_stage *a, const struct step_stage *b)
+{
+    return a->n_dense == b->n_dense && a->n_moe == b->n_moe && a->has_embed == b->has_embed &&
+           a->has_head == b->has_head;
+}
+
 /* One kind of layer, one micro-batch: chain times and their split by category. */
 struct kind_time {
     double f, b;                /* forward, backward (+ recompute) chain */
@@ -203,14 +212,27 @@ void estimate_step(const struct step_ctx *ctx, struct step_times *out)
     int p = sc.pp, v = sc.vpp, m = sc.m;
     double d = sc.p2p_s;
 
-    /* Pass 1: per-stage work per micro-batch. */
+    /* Pass 1: per-stage work per micro-batch (remembered for up to EST_STAGES stages). */
+    struct step_stage stages[EST_STAGES];
+    double Fs[EST_STAGES], Bs[EST_STAGES];
+    bool keep = p <= EST_STAGES;
     double sum_fb = 0.0, max_fb = -1.0, max_f = 0.0, max_b = 0.0;
     int s_b = 0;
     for (int s = 0; s < p; s++) {
         struct step_stage st;
         step_stage_of(ctx, s, &st);
         double F, B;
-        stage_work(&sc, k, &st, &F, &B, NULL);
+        if (s > 0 && keep && same_stage(&st, &stages[s - 1])) {
+            F = Fs[s - 1];
+            B = Bs[s - 1];
+        } else {
+            stage_work(&sc, k, &st, &F, &B, NULL);
+        }
+        if (keep) {
+            stages[s] = st;
+            Fs[s] = F;
+            Bs[s] = B;
+        }
         sum_fb += F + B;
         if (F + B > max_fb) {
             max_fb = F + B;
@@ -260,22 +282,47 @@ void estimate_step(const struct step_ctx *ctx, struct step_times *out)
     /* Pass 2: when each stage's last backward ends, its exposed DP tail, the optimizer. */
     double end_max = -1.0, ag_delay = 0.0, opt_max = 0.0, tail_at_end = 0.0;
     double prefix_b = 0.0, prefix_f = 0.0;
+    /* The DP tail depends on the stage's layers, and on s only where reduction runs in
+     * every backward of a 1F1B cool-down (ZeRO-2/3): reuse it between like stages. */
+    bool tail_by_s = sc.zero >= 2 && v == 1 && sc.schedule != US_SCHEDULE_GPIPE;
+    struct step_stage prev_st = {0, 0, false, false};
+    double prev_tail = 0.0, prev_per_mb = 0.0;
+    bool have_prev = false;
     for (int s = 0; s < p; s++) {
         struct step_stage st;
-        step_stage_of(ctx, s, &st);
+        double F, B;
+        if (keep) {
+            st = stages[s];
+            F = Fs[s];
+            B = Bs[s];
+        } else {
+            step_stage_of(ctx, s, &st);
+            stage_work(&sc, k, &st, &F, &B, NULL);
+        }
         double n[K_COUNT];
         stage_counts(&st, n);
-        double F, B, opt = 0.0;
-        stage_work(&sc, k, &st, &F, &B, NULL);
-        for (int i = 0; i < K_COUNT; i++)
+        double opt = 0.0, ag_total = 0.0;
+        for (int i = 0; i < K_COUNT; i++) {
             opt += n[i] * k[i].lt->opt_s;
+            int per = k[i].lt->bucket_layers > 0 ? k[i].lt->bucket_layers : 1;
+            ag_total += n[i] * k[i].lt->bucket_ag_s / (double)per;
+        }
         if (opt > opt_max)
             opt_max = opt;
         /* Stage 0 finishes the drain last; stage s ends s chunk-backwards (and sends)
          * earlier. */
         double E = T - prefix_b;
-        double per_mb = 0.0;
-        double tail = stage_dp_tail(&sc, k, &st, s, B / (double)v, &per_mb);
+        double per_mb = 0.0, tail;
+        if (have_prev && !tail_by_s && same_stage(&st, &prev_st)) {
+            tail = prev_tail;
+            per_mb = prev_per_mb;
+        } else {
+            tail = stage_dp_tail(&sc, k, &st, s, B / (double)v, &per_mb);
+            prev_st = st;
+            prev_tail = tail;
+            prev_per_mb = per_mb;
+            have_prev = true;
+        }
         if (sc.zero == 2 || sc.zero >= 3) {
             /* Gradients are reduced every micro-batch: the DP stream must also keep up
              * over the window from the stage's first backward to its last (all the
@@ -292,7 +339,8 @@ void estimate_step(const struct step_ctx *ctx, struct step_times *out)
             end_max = E + tail;
             tail_at_end = tail;
         }
-        if (sc.zero == 1 || sc.zero == 2) {
+        if ((sc.zero == 1 || sc.zero == 2) && ag_total > prefix_f) {
+            /* (a stage that starts after its whole gather has nothing to wait for) */
             double dl = stage_ag_delay(&sc, k, &st, prefix_f, F / (double)v);
             if (dl > ag_delay)
                 ag_delay = dl;
@@ -310,7 +358,10 @@ void estimate_step(const struct step_ctx *ctx, struct step_times *out)
 
     /* Breakdown: the bottleneck stage's own work, the rest of the makespan is bubble. */
     struct step_stage sb;
-    step_stage_of(ctx, s_b, &sb);
+    if (keep)
+        sb = stages[s_b];
+    else
+        step_stage_of(ctx, s_b, &sb);
     double cat[STEP_CAT_COUNT] = {0}, Fb, Bb;
     stage_work(&sc, k, &sb, &Fb, &Bb, cat);
     for (int c = 0; c < STEP_CAT_COUNT; c++)
@@ -332,5 +383,5 @@ void estimate_step(const struct step_ctx *ctx, struct step_times *out)
         br->compute_s += br->bubble_s;
         br->bubble_s = 0.0;
     }
-    step_work_totals(ctx, &sc, out);
+    step_work_totals_of(ctx, &sc, keep ? stages : NULL, out);
 }

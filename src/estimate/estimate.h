@@ -144,6 +144,9 @@ void step_chunk_of(const struct step_stage *st, int vpp, int k, struct step_stag
  * the mean over the stages of one pipeline (DP replicas are alike). */
 void step_work_totals(const struct step_ctx *ctx, const struct step_costs *sc,
                       struct step_times *out);
+/* Same, from the stages' layers already looked up (stages[0..pp-1]; NULL looks them up). */
+void step_work_totals_of(const struct step_ctx *ctx, const struct step_costs *sc,
+                         const struct step_stage *stages, struct step_times *out);
 
 /* Time of a layer's forward / backward chain for one micro-batch, and how much of it is
  * each category (exposed communication; the rest is compute). cat may be NULL. */

@@ -5,6 +5,7 @@
  * (they are in the family constants), and split-K / stream-K kernels that soften wave
  * quantization for small grids. Formulas: docs/MODEL.md section 4. */
 #include <math.h>
+#include <stdint.h>
 
 #include "estimate/estimate.h"
 
@@ -63,21 +64,20 @@ static double vector_flops(const struct spec_chip *chip)
     return 0.25 * estimate_peak_gemm_flops(chip, US_DTYPE_BF16);
 }
 
-static double round_up(double x, double tile)
-{
-    return ceil(x / tile) * tile;
-}
-
-/* Tile and wave quantization for one tile shape tm x tn (x tk). */
+/* Tile and wave quantization for one tile shape tm x tn (x tk); dimensions are whole
+ * numbers, so the padding is integer arithmetic. */
 static double quantization(const struct spec_chip *chip, double m, double n, double k, double cnt,
                            double tm, double tn, double tk)
 {
-    double q = (m * n * k) / (round_up(m, tm) * round_up(n, tn) * round_up(k, tk));
+    int64_t im = (int64_t)ceil(m), in = (int64_t)ceil(n), ik = (int64_t)ceil(k);
+    int64_t itm = (int64_t)tm, itn = (int64_t)tn, itk = (int64_t)tk;
+    int64_t bm = (im + itm - 1) / itm, bn = (in + itn - 1) / itn, bk = (ik + itk - 1) / itk;
+    double q = (m / (double)(bm * itm)) * (n / (double)(bn * itn)) * (k / (double)(bk * itk));
     if (chip->compute_units > 0) {
-        double tiles = ceil(m / tm) * ceil(n / tn) * cnt;
-        double units = (double)chip->compute_units;
-        double waves = ceil(tiles / units);
-        q *= tiles / (waves * units);
+        int64_t tiles = bm * bn * (int64_t)cnt;
+        int64_t units = chip->compute_units;
+        int64_t waves = (tiles + units - 1) / units;
+        q *= (double)tiles / (double)(waves * units);
     }
     return q;
 }
@@ -99,11 +99,15 @@ double estimate_gemm_quantization(const struct spec_chip *chip, double m, double
     double tk = chip->matrix_k > 0 ? (double)chip->matrix_k : 1.0;
     double cnt = count >= 1.0 ? floor(count) : 1.0;
     double q = quantization(chip, m, n, k, cnt, tm, tn, tk);
-    double qt = quantization(chip, m, n, k, cnt, tn, tm, tk);
+    if (q >= 1.0)
+        return 1.0;
+    if (tm != tn) {
+        double qt = quantization(chip, m, n, k, cnt, tn, tm, tk);
+        if (qt > q)
+            q = qt;
+    }
     double hm = tm >= tn ? tm / 2.0 : tm, hn = tm >= tn ? tn : tn / 2.0;
     double qh = quantization(chip, m, n, k, cnt, hm >= 1.0 ? hm : 1.0, hn >= 1.0 ? hn : 1.0, tk);
-    if (qt > q)
-        q = qt;
     if (qh > q)
         q = qh;
     return q > 0.0 ? q : 1.0;
