@@ -384,4 +384,5 @@ void estimate_step(const struct step_ctx *ctx, struct step_times *out)
         br->bubble_s = 0.0;
     }
     step_work_totals_of(ctx, &sc, keep ? stages : NULL, out);
+    out->engine = "closed-form";
 }

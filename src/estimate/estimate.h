@@ -42,6 +42,7 @@ struct step_times {
     double hw_flop_per_chip; /* executed per chip per step, recompute included */
     double compute_busy_s;   /* time the matrix units are busy per chip */
     double hbm_busy_s;       /* time HBM is busy per chip (for energy) */
+    const char *engine;      /* "event" or "closed-form": what priced it (static) */
 };
 
 /* Prepares ctx for a full layout (every field set). Returns false with ctx->plan.reason

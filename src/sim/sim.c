@@ -370,10 +370,14 @@ static void build_stage(struct sim *S, int s, int *odir, int *omb, int *ock, int
     int p = S->p, v = S->v, m = S->m;
     struct step_stage st;
     step_stage_of(S->ctx, s, &st);
-    struct step_stage ck[64];
-    struct step_stage *cks = v <= 64 ? ck : NULL;
-    US_ASSERT(cks != NULL, "vpp %d above 64", v);
-    int layer0[64];
+    struct step_stage *cks = malloc((size_t)v * sizeof *cks);
+    int *layer0 = malloc((size_t)v * sizeof *layer0);
+    if (!cks || !layer0) {
+        free(cks);
+        free(layer0);
+        S->oom = true;
+        return;
+    }
     int acc = 0;
     for (int k = 0; k < v; k++) {
         step_chunk_of(&st, v, k, &cks[k]);
@@ -532,6 +536,8 @@ static void build_stage(struct sim *S, int s, int *odir, int *omb, int *ock, int
             S->send[key] = x;
         }
     }
+    free(cks);
+    free(layer0);
 }
 
 static void release(struct sim *S, struct sim_queue *q, int64_t *seq, int32_t id, int64_t now,
@@ -693,8 +699,20 @@ void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct c
             max_layers = nl;
     }
     size_t norder = 2u * (size_t)m * (size_t)v;
-    int *order = malloc(5u * norder * sizeof *order);
-    int32_t *ag_slot = malloc((size_t)v * (size_t)max_layers * sizeof *ag_slot);
+    int *order = NULL;
+    int32_t *ag_slot = NULL, *last_dp = NULL, *opt_ids = NULL, *coff = NULL, *cidx = NULL;
+    struct sim_event *heap = NULL;
+    bool *oncrit = NULL;
+    int64_t *own_all = NULL;
+    /* Too big a graph (at least two ops per layer and direction) is priced by the closed
+     * form instead: the caller sees engine "closed-form". */
+    double lower = (double)nkeys * 2.0 * (double)(max_layers - 2) / (double)v;
+    if (lower > SIM_MAX_OPS) {
+        S.oom = true;
+        goto fallback;
+    }
+    order = malloc(5u * norder * sizeof *order);
+    ag_slot = malloc((size_t)v * (size_t)max_layers * sizeof *ag_slot);
     if (!S.st || !S.send || !S.exitf || !S.def_join || !S.def_key || !order || !ag_slot) {
         S.oom = true;
     } else {
@@ -711,8 +729,6 @@ void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct c
     }
 
     /* Build. */
-    int32_t *last_dp = NULL;
-    int32_t *opt_ids = NULL;
     if (!S.oom) {
         last_dp = malloc((size_t)p * sizeof *last_dp);
         opt_ids = malloc((size_t)p * sizeof *opt_ids);
@@ -768,7 +784,6 @@ void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct c
         if (!S.dep_to)
             S.oom = true;
     }
-    struct sim_event *heap = NULL;
     if (!S.oom) {
         for (int32_t i = 0; i < S.ne; i++) {
             S.t[S.e[i].from].out_n++;
@@ -789,7 +804,8 @@ void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct c
         if (!heap)
             S.oom = true;
     }
-    US_ASSERT(!S.oom, "out of memory simulating %d stages x %d micro-batches", p, m);
+    if (S.oom)
+        goto fallback;
 
     /* Run. */
     struct sim_queue q;
@@ -836,10 +852,12 @@ void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct c
     US_ASSERT(done == S.nt, "step graph deadlocked: %d of %d ops ran", (int)done, (int)S.nt);
 
     /* Critical path: back from the last op through the op that released each one. */
-    bool *oncrit = calloc((size_t)S.nt, sizeof *oncrit);
-    int32_t *coff = malloc((size_t)(p + 1) * sizeof *coff);
-    int32_t *cidx = malloc((size_t)(S.nt > 0 ? S.nt : 1) * sizeof *cidx);
-    US_ASSERT(oncrit && coff && cidx, "out of memory reading the critical path");
+    oncrit = calloc((size_t)S.nt, sizeof *oncrit);
+    coff = malloc((size_t)(p + 1) * sizeof *coff);
+    cidx = malloc((size_t)(S.nt > 0 ? S.nt : 1) * sizeof *cidx);
+    own_all = calloc((size_t)p * STEP_CAT_COUNT, sizeof *own_all);
+    if (!oncrit || !coff || !cidx || !own_all)
+        goto fallback;
     int32_t nc = 0;
     for (int s = 0; s < p; s++) {
         coff[s] = nc;
@@ -870,8 +888,6 @@ void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct c
      * that ran while its compute stream was idle (exposed). The stage with the most is the
      * bottleneck; the breakdown reports its work, the critical path's pipeline sends, DP
      * traffic, optimizer and overhead, and the rest of the step is pipeline bubble. */
-    int64_t *own_all = calloc((size_t)p * STEP_CAT_COUNT, sizeof *own_all);
-    US_ASSERT(own_all, "out of memory reading the breakdown");
     for (int32_t i = 0; i < S.nt; i++) {
         const struct task *t = &S.t[i];
         enum step_cat c = op_cat[t->op];
@@ -891,7 +907,6 @@ void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct c
             memcpy(own, w, sizeof own);
         }
     }
-    free(own_all);
     int64_t parts[STEP_CAT_COUNT];
     memcpy(parts, cat_ps, sizeof parts);
     parts[STEP_CAT_COMPUTE] = own[STEP_CAT_COMPUTE];
@@ -921,6 +936,7 @@ void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct c
     br->overhead_s = (double)parts[STEP_CAT_OVERHEAD] * 1e-12;
     br->bubble_s = (double)bubble * 1e-12;
     out->step_s = (double)end_ps * 1e-12;
+    out->engine = "event";
     step_work_totals(ctx, &sc, out);
 
     if (trace)
@@ -933,6 +949,17 @@ void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct c
         stats->critical_ps = crit_ps;
         stats->critical_tasks = ncrit;
     }
+    goto done;
+
+fallback:
+    /* The graph did not fit in memory (or would not): the closed form prices the step. */
+    estimate_step(ctx, out);
+    if (stats) {
+        memset(stats, 0, sizeof *stats);
+        stats->fell_back = true;
+    }
+done:
+    free(own_all);
     free(oncrit);
     free(coff);
     free(cidx);

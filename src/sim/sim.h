@@ -35,12 +35,20 @@ struct sim_stats {
     int64_t step_ps;     /* the step, picoseconds */
     int64_t critical_ps; /* sum of the durations on the critical path (== step_ps) */
     int critical_tasks;  /* ops on the critical path */
+    bool fell_back;      /* the graph was too big (SIM_MAX_OPS) or memory ran out: the
+                            closed form priced the step (out->engine says so) */
 };
+
+/* Graphs of more ops than this are priced by the closed form instead (about 110 bytes an
+ * op: 2M ops is a few hundred MB). */
+#define SIM_MAX_OPS 2.0e6
 
 /* Simulates one step of the prepared layout. trace: NULL for none, else a Chrome
  * trace-event JSON document is appended (one process per pipeline stage, one thread per
  * stream, complete "X" events in microseconds; critical-path ops carry
- * args.critical = 1). Allocates its scratch once per call (no per-event allocation). */
+ * args.critical = 1). Allocates its scratch once per call (no per-event allocation). A graph
+ * too big to hold (SIM_MAX_OPS, or malloc failing) falls back to the closed form; out->engine
+ * says which engine priced the step. */
 void sim_step(const struct step_ctx *ctx, struct step_times *out, struct core_buf *trace);
 /* Same, and fills stats when not NULL. */
 void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct core_buf *trace,

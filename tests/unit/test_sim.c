@@ -388,6 +388,39 @@ static void test_llama405b(void)
     free(j);
 }
 
+/* Inputs that make a large graph: many virtual chunks run; too many micro-batches fall back
+ * to the closed form and say so. */
+static void test_limits(void)
+{
+    struct spec_job *j =
+        load_job("model: {name: deep, layers: 256, hidden: 1024, heads: 8, ffn_hidden: 4096,"
+                 " vocab: 32000}\nsystem: dgx-h100\nchips: 2\n"
+                 "parallel: {tp: 1, pp: 2, dp: 1, vpp: 128, zero: 0, sequence_parallel: false,"
+                 " recompute: none}\n"
+                 "training: {seq_len: 1024, global_batch: 4, micro_batch: 1, dtype: bf16}\n");
+    struct us_layout l = lay_of(j);
+    struct step_times ev, cf;
+    struct sim_stats st;
+    CHECK(both(j, &l, &ev, &cf, &st));
+    CHECK(!st.fell_back && strcmp(ev.engine, "event") == 0);
+    CHECK_NEAR(cf.step_s, ev.step_s, 0.05);
+    free(j);
+
+    j = load_job("model: llama3-8b\nsystem: dgx-h100\nchips: 16\n"
+                 "parallel: {tp: 8, pp: 2, dp: 1, zero: 0, sequence_parallel: true,"
+                 " recompute: none}\n"
+                 "training: {seq_len: 1024, global_batch: 200000, micro_batch: 1, dtype: bf16}\n");
+    l = lay_of(j);
+    struct step_ctx *ctx = malloc(sizeof *ctx);
+    CHECK(step_prepare(ctx, j, &l));
+    sim_step_stats(ctx, &ev, NULL, &st);
+    estimate_step(ctx, &cf);
+    CHECK(st.fell_back && strcmp(ev.engine, "closed-form") == 0);
+    CHECK_NEAR(ev.step_s, cf.step_s, 1e-12);
+    free(ctx);
+    free(j);
+}
+
 int main(void)
 {
     test_queue();
@@ -398,5 +431,6 @@ int main(void)
     test_bubble_fraction();
     test_trace();
     test_llama405b();
+    test_limits();
     return test_summary("test_sim");
 }
