@@ -96,13 +96,39 @@ void step_groups_init(struct step_ctx *ctx)
     g->edp = (struct step_group){edp > 0 ? edp : 1, est};
 }
 
-static double coll_s(const struct step_ctx *ctx, enum net_op op, double bytes,
-                     const struct step_group *g)
+/* One pricing pass: the context and the collectives priced so far (layer kinds often ask
+ * the same question: an embedding's TP collectives are a layer's). */
+#define PRICER_CACHE 16
+struct pricer {
+    const struct step_ctx *ctx;
+    int n;
+    struct {
+        enum net_op op;
+        double bytes;
+        int size;
+        int64_t stride;
+        double time_s;
+    } seen[PRICER_CACHE];
+};
+
+static double coll_s(struct pricer *pr, enum net_op op, double bytes, const struct step_group *g)
 {
     if (g->size <= 1 || bytes <= 0.0)
         return 0.0;
+    for (int i = 0; i < pr->n; i++)
+        if (pr->seen[i].op == op && pr->seen[i].bytes == bytes && pr->seen[i].size == g->size &&
+            pr->seen[i].stride == g->stride)
+            return pr->seen[i].time_s;
     struct net_cost c;
-    net_collective(&ctx->topo, op, bytes, g->size, g->stride, true, NET_ALGO_NONE, &c);
+    net_collective(&pr->ctx->topo, op, bytes, g->size, g->stride, true, NET_ALGO_NONE, &c);
+    if (pr->n < PRICER_CACHE) {
+        pr->seen[pr->n].op = op;
+        pr->seen[pr->n].bytes = bytes;
+        pr->seen[pr->n].size = g->size;
+        pr->seen[pr->n].stride = g->stride;
+        pr->seen[pr->n].time_s = c.time_s;
+        pr->n++;
+    }
     return c.time_s;
 }
 
@@ -122,14 +148,16 @@ static double param_bytes(enum us_dtype dt)
 }
 
 /* DP traffic of `layers` layers of this kind: dense part over dp, expert part over edp. */
-static double dp_coll_s(const struct step_ctx *ctx, enum net_op op, double dense_B, double expert_B)
+static double dp_coll_s(struct pricer *pr, enum net_op op, double dense_B, double expert_B)
 {
-    return coll_s(ctx, op, dense_B, &ctx->groups.dp) + coll_s(ctx, op, expert_B, &ctx->groups.edp);
+    return coll_s(pr, op, dense_B, &pr->ctx->groups.dp) +
+           coll_s(pr, op, expert_B, &pr->ctx->groups.edp);
 }
 
-static void layer_time(const struct step_ctx *ctx, const struct model_layer *ly,
-                       double bucket_params, struct step_layer_time *lt)
+static void layer_time(struct pricer *pr, const struct model_layer *ly, double bucket_params,
+                       struct step_layer_time *lt)
 {
+    const struct step_ctx *ctx = pr->ctx;
     const struct spec_job *job = ctx->job;
     const struct spec_system *sys = &job->system;
     const struct us_layout *lay = &ctx->plan.lay;
@@ -186,10 +214,10 @@ static void layer_time(const struct step_ctx *ctx, const struct model_layer *ly,
         double mean = szb[d] / (double)n;
         if (mean != last_mean) {
             if (lay->sequence_parallel) {
-                ag = coll_s(ctx, NET_ALL_GATHER, mean, &g->tp);
-                rs = coll_s(ctx, NET_REDUCE_SCATTER, mean, &g->tp);
+                ag = coll_s(pr, NET_ALL_GATHER, mean, &g->tp);
+                rs = coll_s(pr, NET_REDUCE_SCATTER, mean, &g->tp);
             } else {
-                ar = coll_s(ctx, NET_ALL_REDUCE, mean, &g->tp);
+                ar = coll_s(pr, NET_ALL_REDUCE, mean, &g->tp);
             }
             last_mean = mean;
         }
@@ -204,14 +232,14 @@ static void layer_time(const struct step_ctx *ctx, const struct model_layer *ly,
     if (g->cp.size > 1 && c->cp_B > 0.0) {
         double steps = (double)(g->cp.size - 1);
         struct step_group nb = {2, g->cp.stride};
-        lt->cp_fwd_s = steps * coll_s(ctx, NET_P2P, c->cp_B / steps, &nb);
-        lt->cp_bwd_s = steps * coll_s(ctx, NET_P2P, c->cp_bwd_B / steps, &nb);
+        lt->cp_fwd_s = steps * coll_s(pr, NET_P2P, c->cp_B / steps, &nb);
+        lt->cp_bwd_s = steps * coll_s(pr, NET_P2P, c->cp_bwd_B / steps, &nb);
         if (sel_attn)
             lt->cp_bwd_s += lt->cp_fwd_s;
     }
     /* Expert parallel: dispatch and combine all-to-alls. */
     if (g->ep.size > 1 && c->ep_B > 0.0) {
-        double a2a = coll_s(ctx, NET_ALL_TO_ALL, c->ep_B, &g->ep);
+        double a2a = coll_s(pr, NET_ALL_TO_ALL, c->ep_B, &g->ep);
         lt->ep_fwd_s = (double)c->ep_a2a_fwd * a2a;
         lt->ep_bwd_s = (double)c->ep_a2a_bwd * a2a;
     }
@@ -226,8 +254,8 @@ static void layer_time(const struct step_ctx *ctx, const struct model_layer *ly,
     int zero = lay->zero;
     enum net_op red = zero >= 1 ? NET_REDUCE_SCATTER : NET_ALL_REDUCE;
     if (zero >= 3) {
-        lt->grad_s = dp_coll_s(ctx, red, dense * gb, expert * gb);
-        lt->param_ag_s = dp_coll_s(ctx, NET_ALL_GATHER, dense * pb, expert * pb);
+        lt->grad_s = dp_coll_s(pr, red, dense * gb, expert * gb);
+        lt->param_ag_s = dp_coll_s(pr, NET_ALL_GATHER, dense * pb, expert * pb);
         lt->bucket_layers = 1;
         lt->bucket_grad_s = lt->grad_s;
         lt->bucket_ag_s = lt->param_ag_s;
@@ -235,9 +263,9 @@ static void layer_time(const struct step_ctx *ctx, const struct model_layer *ly,
         double nl = ceil(bucket_params / ly->params);
         lt->bucket_layers = nl > 1.0 ? (int)nl : 1;
         double k = (double)lt->bucket_layers;
-        lt->bucket_grad_s = dp_coll_s(ctx, red, k * dense * gb, k * expert * gb);
+        lt->bucket_grad_s = dp_coll_s(pr, red, k * dense * gb, k * expert * gb);
         if (zero >= 1)
-            lt->bucket_ag_s = dp_coll_s(ctx, NET_ALL_GATHER, k * dense * pb, k * expert * pb);
+            lt->bucket_ag_s = dp_coll_s(pr, NET_ALL_GATHER, k * dense * pb, k * expert * pb);
         lt->grad_s = lt->bucket_grad_s / k;
         lt->param_ag_s = lt->bucket_ag_s / k;
     } else {
@@ -270,12 +298,15 @@ void step_costs_compute(const struct step_ctx *ctx, struct step_costs *sc)
     double bp = BUCKET_PARAMS_PER_DP * (double)ctx->groups.dp.size;
     sc->bucket_params = bp > BUCKET_MIN_PARAMS ? bp : BUCKET_MIN_PARAMS;
 
+    struct pricer pr;
+    pr.ctx = ctx;
+    pr.n = 0;
     const struct model_costs *mc = &ctx->costs;
-    layer_time(ctx, &mc->dense, sc->bucket_params, &sc->dense);
+    layer_time(&pr, &mc->dense, sc->bucket_params, &sc->dense);
     if (mc->n_moe > 0)
-        layer_time(ctx, &mc->moe, sc->bucket_params, &sc->moe);
-    layer_time(ctx, &mc->embed, sc->bucket_params, &sc->embed);
-    layer_time(ctx, &mc->head, sc->bucket_params, &sc->head);
+        layer_time(&pr, &mc->moe, sc->bucket_params, &sc->moe);
+    layer_time(&pr, &mc->embed, sc->bucket_params, &sc->embed);
+    layer_time(&pr, &mc->head, sc->bucket_params, &sc->head);
 
     /* Pipeline send: one micro-batch's activations b x s x h (the gradient in backward is
      * the same size), split over tp under sequence parallelism and over cp (Narayanan et
@@ -290,7 +321,7 @@ void step_costs_compute(const struct step_ctx *ctx, struct step_costs *sc)
         if (lay->cp > 1)
             bytes /= (double)lay->cp;
         struct step_group nb = {2, ctx->groups.pp.stride};
-        sc->p2p_s = coll_s(ctx, NET_P2P, bytes, &nb);
+        sc->p2p_s = coll_s(&pr, NET_P2P, bytes, &nb);
     }
 }
 
