@@ -209,12 +209,20 @@ enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
     struct step_times t;
     if (opt->closed_form_only) {
         estimate_step(sc, &t);
-        out->engine = "closed-form";
+        out->engine = t.engine ? t.engine : "closed-form";
     } else {
         struct core_buf trace;
         core_buf_init(&trace);
         sim_step(sc, &t, opt->trace_path ? &trace : NULL);
-        out->engine = "event";
+        /* the simulator falls back to the closed form for graphs too large to hold */
+        out->engine = t.engine ? t.engine : "event";
+        if (opt->trace_path && trace.len == 0 && !trace.oom) {
+            rc = core_diag_status(d, US_EINPUT, opt->trace_path, 0, 0, NULL,
+                                  "no trace: the step graph was too large to simulate, so the "
+                                  "closed form priced it");
+            core_buf_fini(&trace);
+            goto done;
+        }
         if (opt->trace_path) {
             enum us_status st =
                 trace.oom
