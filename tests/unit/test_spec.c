@@ -645,6 +645,108 @@ static void test_presets(void)
     CHECK(strstr(D.msg, "llama3-405b") != NULL);
 }
 
+/* Single-quoted strings are read by the loader itself (tree.c): '' is a quote, and line
+ * breaks fold as YAML 1.2.2 section 7.3.2 says. Strings may not hold control characters,
+ * so each value is written where an integer belongs and read back from the message, which
+ * shows a newline as \x0a and a quote as \x27. */
+static void test_quoted_strings(void)
+{
+    static const struct {
+        const char *value; /* the text after "layers: " */
+        const char *shown; /* the value as the message quotes it */
+    } cases[] = {
+        {"'it''s'", "it\\x27s"},
+        /* 8 escaped quotes in a row: libfyaml 0.7.12 leaked reading these */
+        {"''''''''''''''''''", "\\x27\\x27\\x27\\x27\\x27\\x27\\x27\\x27"},
+        {"'  lead and trail  '", "  lead and trail  "}, /* one line: white space kept */
+        {"'a  \n  b'", "a b"},                          /* a break folds to one space */
+        {"'a\n\n  b'", "a\\x0ab"},                      /* an empty line is a newline */
+        {"'a \n   \n \n  b'", "a\\x0a\\x0ab"},          /* white-space-only lines are empty */
+        {"'a\r\n  b''c'", "a b\\x27c"},                 /* CR LF is one break */
+        {"'a\n  b\n\n  c  \n  '", "a b\\x0ac "},        /* the closing line folds to a space */
+        {"\"x''y\"", "x\\x27\\x27y"},                   /* double quotes: '' is two quotes */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[256], want[160];
+        struct spec_model m;
+        snprintf(text, sizeof text,
+                 "name: s\nlayers: %s\nhidden: 64\nheads: 4\nffn_hidden: 128\nvocab: 10\n",
+                 cases[i].value);
+        snprintf(want, sizeof want, "expected an integer, got the quoted string '%s'",
+                 cases[i].shown);
+        memset(&D, 0, sizeof D);
+        CHECK_ERR(spec_model_parse("s.yaml", text, strlen(text), &m, &D), US_EINPUT, 2, 9, "layers",
+                  want);
+    }
+    /* a string that is fine where a string belongs */
+    const char *t = "name: 'it''s'\nlayers: 2\nhidden: 64\nheads: 4\nffn_hidden: 128\nvocab: 10\n";
+    struct spec_model m;
+    memset(&D, 0, sizeof D);
+    CHECK_OK(spec_model_parse("s.yaml", t, strlen(t), &m, &D));
+    CHECK_STR(m.name, "it's");
+}
+
+/* The spares and snapshot keys of scale: (read by scale/ when scale_input leaves them 0). */
+static void test_scale_keys(void)
+{
+    const char *head = "model: llama3-8b\nsystem: dgx-h100\nchips: 64\n"
+                       "training: {seq_len: 8, global_batch: 8}\n";
+    char text[512];
+    snprintf(text, sizeof text,
+             "%sscale: {spare_chips: 8, spare_policy: hot, reschedule_min: 2.5, repair_hours: 48,"
+             "\n        snapshot_GBps_per_chip: 25, restart_min: 10}\n",
+             head);
+    memset(&D, 0, sizeof D);
+    CHECK_OK(spec_job_load_text("j.yaml", text, strlen(text), NULL, 0, &JOB, &D));
+    CHECK(JOB.scale.spare_policy == SPEC_SPARES_HOT && JOB.scale.spare_chips == 8);
+    CHECK_NEAR(JOB.scale.reschedule_s, 150.0, 1e-12);         /* 2.5 min */
+    CHECK_NEAR(JOB.scale.repair_s, 172800.0, 1e-12);          /* 48 h */
+    CHECK_NEAR(JOB.scale.snapshot_Bps_per_chip, 25e9, 1e-12); /* 25 GB/s */
+    /* left out: 0, which scale/ reads as its default */
+    snprintf(text, sizeof text, "%sscale: {seed: 3}\n", head);
+    CHECK_OK(spec_job_load_text("j.yaml", text, strlen(text), NULL, 0, &JOB, &D));
+    CHECK(JOB.scale.spare_policy == SPEC_SPARES_AUTO && JOB.scale.reschedule_s == 0);
+    CHECK(JOB.scale.repair_s == 0 && JOB.scale.snapshot_Bps_per_chip == 0);
+    /* through --set, every policy name */
+    static const char *const names[] = {"auto", "pool", "hot", "shrink_dp"};
+    for (int i = 0; i < 4; i++) {
+        char set1[64];
+        snprintf(set1, sizeof set1, "scale.spare_policy=%s", names[i]);
+        const char *sets[] = {"scale.spare_chips=16", set1};
+        memset(&D, 0, sizeof D);
+        CHECK_OK(spec_job_load_text("j.yaml", head, strlen(head), sets, 2, &JOB, &D));
+        CHECK(JOB.scale.spare_policy == i);
+    }
+
+    static const struct {
+        const char *scale; /* line 5 */
+        int col;
+        const char *path, *part;
+    } bad[] = {
+        {"scale: {spare_policy: spare}", 23, "scale.spare_policy",
+         "unknown value 'spare' (expected one of: auto, pool, hot, shrink_dp)"},
+        {"scale: {spare_chips: 4, spare_policy: hot}", 39, "scale.spare_policy",
+         "hot spares need spare_chips of at least one node (8 chips on dgx-h100), got 4"},
+        {"scale: {restart_min: 15, reschedule_min: 20}", 42, "scale.reschedule_min",
+         "reschedule_min 20 is above the restart time of 15 min (scale.restart_min)"},
+        {"scale: {reschedule_min: 16}", 25, "scale.reschedule_min",
+         "reschedule_min 16 is above the restart time of 15 min (system "
+         "reliability.restart_min)"},
+        {"scale: {reschedule_min: 0}", 25, "scale.reschedule_min", "'0' must be positive"},
+        {"scale: {repair_hours: -1}", 23, "scale.repair_hours", "'-1' must be positive"},
+        {"scale: {repair_hours: 24h}", 23, "scale.repair_hours", "expected a number, got '24h'"},
+        {"scale: {snapshot_GBps_per_chip: 1e5}", 33, "scale.snapshot_GBps_per_chip",
+         "'1e5' is above the maximum of 10000"},
+        {"scale: {snapshot_GBps: 25}", 9, "scale.snapshot_GBps", "unknown key 'snapshot_GBps'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(text, sizeof text, "%s%s\n", head, bad[i].scale);
+        memset(&D, 0, sizeof D);
+        enum us_status st = spec_job_load_text("j.yaml", text, strlen(text), NULL, 0, &JOB, &D);
+        CHECK_ERR(st, US_EINPUT, 5, bad[i].col, bad[i].path, bad[i].part);
+    }
+}
+
 static void test_model_check(void)
 {
     struct spec_model m;
@@ -709,5 +811,7 @@ int main(void)
     test_sets();
     test_presets();
     test_model_check();
+    test_quoted_strings();
+    test_scale_keys();
     return test_summary("test_spec");
 }
