@@ -28,6 +28,23 @@ static double clamp01(double v)
     return v < 1.0 ? v : 1.0;
 }
 
+/* The spares policy asked for: scale_input's, else the job's scale.spare_policy. */
+static enum scale_spares requested_spares(const struct scale_input *in)
+{
+    if (in->spares != SCALE_SPARES_AUTO)
+        return in->spares;
+    switch (in->job->scale.spare_policy) {
+    case SPEC_SPARES_POOL:
+        return SCALE_SPARES_POOL;
+    case SPEC_SPARES_HOT:
+        return SCALE_SPARES_HOT;
+    case SPEC_SPARES_SHRINK_DP:
+        return SCALE_SPARES_SHRINK_DP;
+    default:
+        return SCALE_SPARES_AUTO;
+    }
+}
+
 void scale_params_resolve(const struct scale_input *in, struct scale_params *p)
 {
     US_ASSERT(in && in->job, "scale input needs a job");
@@ -45,7 +62,8 @@ void scale_params_resolve(const struct scale_input *in, struct scale_params *p)
     p->ckpt_write_Bps_per_chip =
         pos_or(sc->ckpt_write_Bps_per_chip, pos_or(sys->rel.ckpt_write_Bps_per_chip, 1e9));
     p->snapshot_Bps_per_chip =
-        pos_or(in->snapshot_Bps_per_chip, SCALE_DEFAULT_SNAPSHOT_BPS_PER_CHIP);
+        pos_or(in->snapshot_Bps_per_chip,
+               pos_or(sc->snapshot_Bps_per_chip, SCALE_DEFAULT_SNAPSHOT_BPS_PER_CHIP));
     p->peer_Bps_per_chip = pos_or(sys->out.nic_Bps, p->snapshot_Bps_per_chip);
     p->ckpt_mode = sc->ckpt_in_memory ? SCALE_CKPT_IN_MEMORY
                    : sc->ckpt_async   ? SCALE_CKPT_ASYNC
@@ -54,11 +72,13 @@ void scale_params_resolve(const struct scale_input *in, struct scale_params *p)
     p->pue = fmax(1.0, pos_or(sc->pue, pos_or(sys->pue, 1.0)));
     p->step_cv = fmin(1.0, pos_or(sc->step_cv, fmax(0.0, sys->rel.step_cv)));
     p->spare_chips = sc->spare_chips > 0 ? sc->spare_chips : 0;
-    p->spares = in->spares;
+    p->spares = requested_spares(in);
     if (p->spares == SCALE_SPARES_AUTO)
         p->spares = p->spare_chips > 0 ? SCALE_SPARES_HOT : SCALE_SPARES_POOL;
-    p->reschedule_s = fmin(pos_or(in->reschedule_s, SCALE_DEFAULT_RESCHEDULE_S), p->restart_s);
-    p->repair_s = pos_or(in->repair_s, SCALE_DEFAULT_REPAIR_S);
+    p->reschedule_s =
+        fmin(pos_or(in->reschedule_s, pos_or(sc->reschedule_s, SCALE_DEFAULT_RESCHEDULE_S)),
+             p->restart_s);
+    p->repair_s = pos_or(in->repair_s, pos_or(sc->repair_s, SCALE_DEFAULT_REPAIR_S));
     p->seed = sc->seed;
     p->tdp_W = fmax(0.0, sys->chip.tdp_W);
     p->idle_W = fmin(fmax(0.0, sys->chip.idle_W), p->tdp_W);
@@ -325,7 +345,7 @@ void scale_apply(const struct scale_input *in, struct us_result *r)
         if (p->spares == SCALE_SPARES_SHRINK_DP)
             add_note(r, "shrink DP: %.3g%% of %lld replicas out for repair on average (%.3g h)",
                      100 * rep.dp_out_fraction, (long long)p->dp, p->repair_s / HOUR_S);
-        if (in->spares == SCALE_SPARES_SHRINK_DP && p->spares != SCALE_SPARES_SHRINK_DP)
+        if (requested_spares(in) == SCALE_SPARES_SHRINK_DP && p->spares != SCALE_SPARES_SHRINK_DP)
             add_note(r, "shrink DP needs dp > 1; modelled as replacement from the pool");
         if (rep.no_progress || rep.restart_s + rep.ckpt_lag_s > rep.mtbf_s)
             add_note(r,

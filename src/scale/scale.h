@@ -20,8 +20,9 @@
  * "The Llama 3 Herd of Models", 2024, Table 5) = 419 / (16384 * 54 * 24) = 1.973e-5. */
 #define SCALE_LLAMA3_INTERRUPTIONS_PER_CHIP_HOUR (419.0 / (16384.0 * 54.0 * 24.0))
 
-/* Defaults for the knobs the job spec has no key for (docs/MODEL.md 7.2, 7.4, 7.6). Each is a
- * labelled assumption, not a measurement; scale_input overrides them when > 0. */
+/* Defaults for the spares and snapshot knobs (docs/MODEL.md 7.2, 7.4, 7.6). Each is a
+ * labelled assumption, not a measurement; scale_input, then the job's scale: keys, override
+ * them when > 0. */
 /* Device-to-host copy per chip for the snapshot of an async or in-memory checkpoint:
  * PCIe 4.0 x16, 16 GT/s x 16 lanes x 128/130 / 8 = 31.5 GB/s per direction (PCI-SIG PCIe
  * Base Specification 4.0); conservative for PCIe 5.0 and NVLink-C2C hosts. */
@@ -64,7 +65,8 @@ struct scale_input {
     int64_t chips;              /* working chips; 0 = job->chips */
     int64_t dp;                 /* data-parallel replicas (shrink-DP); 0 = job->par.dp or 1 */
     int64_t straggler_units;    /* R, independent units the step waits for; 0 = chips */
-    /* Knobs without a job key yet (docs/MODEL.md 7.9); 0 = default above. */
+    /* 0 (AUTO for spares) = the job's scale.spare_policy, reschedule_min, repair_hours,
+     * snapshot_GBps_per_chip (docs/SPEC.md), else the defaults above. */
     enum scale_spares spares;
     double reschedule_s;
     double repair_s;

@@ -20,6 +20,8 @@
 static const char *const dtype_names[] = {"fp32", "fp16", "bf16", "fp8", "fp4"};
 static const char *const recompute_names[] = {"none", "selective", "full"};
 static const char *const schedule_names[] = {"1f1b", "gpipe", "interleaved"};
+/* in the order of enum spec_spare_policy */
+static const char *const spare_names[] = {"auto", "pool", "hot", "shrink_dp"};
 
 /* --- presets and paths --- */
 
@@ -388,7 +390,7 @@ static enum us_status read_training(struct spec_rd *rd, const struct spec_node *
 }
 
 static enum us_status read_scale(struct spec_rd *rd, const struct spec_node *n,
-                                 struct spec_scale *s)
+                                 const struct spec_system *sys, struct spec_scale *s)
 {
     s->seed = 1;
     if (!n)
@@ -413,6 +415,32 @@ static enum us_status read_scale(struct spec_rd *rd, const struct spec_node *n,
     s->spare_chips = (int)spare;
     SPEC_TRY(rd, spec_get_int(rd, n, "seed", 0, INT64_MAX, 0, &seed));
     s->seed = (uint64_t)seed;
+
+    int policy = SPEC_SPARES_AUTO;
+    SPEC_TRY(rd, spec_get_enum(rd, n, "spare_policy", spare_names, 4, 0, &policy));
+    s->spare_policy = policy;
+    /* a failure takes out a whole node, so a hot spare is a whole node (scale/) */
+    if (policy == SPEC_SPARES_HOT && s->spare_chips < sys->chips_per_node)
+        return spec_fail(rd, spec_get(n, "spare_policy"),
+                         "hot spares need spare_chips of at least one node (%d chips on %s), "
+                         "got %d",
+                         sys->chips_per_node, sys->name, s->spare_chips);
+    double reschedule_min = 0, repair_hours = 0, snapshot_gbps = 0;
+    int has_resched = spec_get_real(rd, n, "reschedule_min", 0, 1e5, SPEC_LO_OPEN, &reschedule_min);
+    SPEC_TRY(rd, has_resched);
+    s->reschedule_s = reschedule_min * 60.0;
+    /* rescheduling is part of a restart: a spare cannot save more than the whole restart */
+    double restart_s = s->restart_s > 0 ? s->restart_s : sys->rel.restart_s;
+    if (has_resched && s->reschedule_s > restart_s)
+        return spec_fail(rd, spec_get(n, "reschedule_min"),
+                         "reschedule_min %g is above the restart time of %g min (%s)",
+                         reschedule_min, restart_s / 60.0,
+                         s->restart_s > 0 ? "scale.restart_min" : "system reliability.restart_min");
+    SPEC_TRY(rd, spec_get_real(rd, n, "repair_hours", 0, 1e5, SPEC_LO_OPEN, &repair_hours));
+    s->repair_s = repair_hours * 3600.0;
+    SPEC_TRY(rd,
+             spec_get_real(rd, n, "snapshot_GBps_per_chip", 0, 1e4, SPEC_LO_OPEN, &snapshot_gbps));
+    s->snapshot_Bps_per_chip = snapshot_gbps * 1e9;
     return US_OK;
 }
 
@@ -471,7 +499,8 @@ static enum us_status job_from_root(struct spec_rd *rd, struct spec_node *root, 
         read_training(rd, train, &job->system, &job->train) != US_OK)
         goto done;
     int has_scale = spec_get_map(rd, root, "scale", spec_schema_scale, 0, &scale);
-    if (has_scale < 0 || read_scale(rd, has_scale ? scale : NULL, &job->scale) != US_OK)
+    if (has_scale < 0 ||
+        read_scale(rd, has_scale ? scale : NULL, &job->system, &job->scale) != US_OK)
         goto done;
     *out = *job;
     st = US_OK;

@@ -136,6 +136,10 @@ const struct spec_key spec_schema_scale[] = {LEAF("interruptions_per_chip_hour")
                                              LEAF("step_cv"),
                                              LEAF("spare_chips"),
                                              LEAF("seed"),
+                                             LEAF("spare_policy"),
+                                             LEAF("reschedule_min"),
+                                             LEAF("repair_hours"),
+                                             LEAF("snapshot_GBps_per_chip"),
                                              END};
 
 const struct spec_key spec_schema_job[] = {{"model", SPEC_KEY_REF_MODEL, spec_schema_model},

@@ -159,6 +159,14 @@ struct spec_training {
     double critical_batch_tokens; /* warn when the global batch exceeds this; 0 = none */
 };
 
+/* How failed nodes are replaced (docs/MODEL.md 7.4); scale/ maps these onto its own enum. */
+enum spec_spare_policy {
+    SPEC_SPARES_AUTO = 0, /* hot when spare_chips > 0, else pool */
+    SPEC_SPARES_POOL,     /* a replacement comes from outside the job: the whole restart */
+    SPEC_SPARES_HOT,      /* spare_chips stand by; a restart skips rescheduling */
+    SPEC_SPARES_SHRINK_DP /* drop the failed data-parallel replica until it is repaired */
+};
+
 /* Overrides of the failure, checkpoint, energy and price model (0 or <0 = from system). */
 struct spec_scale {
     double interruptions_per_chip_hour;
@@ -171,6 +179,11 @@ struct spec_scale {
     double step_cv;
     int spare_chips; /* hot spares held idle (paid for) */
     uint64_t seed;   /* random stream for stragglers; reported */
+    /* Spares and snapshot knobs of scale/ (0 = scale's documented default). */
+    int spare_policy;    /* enum spec_spare_policy */
+    double reschedule_s; /* part of a restart spent getting a node: what a hot spare saves */
+    double repair_s;     /* time a failed node is out of service */
+    double snapshot_Bps_per_chip; /* device-to-host copy of an async / in-memory checkpoint */
 };
 
 struct spec_job {
@@ -209,24 +222,23 @@ enum us_status spec_model_parse_hf(const char *name, const char *text, size_t le
 /* Checks the derived consistency of a model (heads divisible, MoE sane, ...). */
 enum us_status spec_model_check(const struct spec_model *m, const char *file, struct us_diag *d);
 
-
 /* --- sweeps (ultrasim sweep): a base job and axes of overrides ----------------------- */
-#define SPEC_SWEEP_MAX_AXES 16
+#define SPEC_SWEEP_MAX_AXES   16
 #define SPEC_SWEEP_MAX_VALUES 4096
 #define SPEC_SWEEP_MAX_POINTS 100000000LL
 
 struct spec_sweep_axis {
-    char key[128];   /* field path, e.g. "parallel.tp" */
+    char key[128]; /* field path, e.g. "parallel.tp" */
     int nvalues;
-    char **values;   /* override value texts, in the sweep's arena */
+    char **values; /* override value texts, in the sweep's arena */
 };
 
 struct spec_sweep {
-    char job_path[1024];  /* the base job, relative paths taken against the sweep's folder */
+    char job_path[1024]; /* the base job, relative paths taken against the sweep's folder */
     int naxes;
     struct spec_sweep_axis axes[SPEC_SWEEP_MAX_AXES];
-    bool closed_form;     /* engine: closed-form (default) or event */
-    long long points;     /* product of the axes' sizes */
+    bool closed_form; /* engine: closed-form (default) or event */
+    long long points; /* product of the axes' sizes */
     struct core_arena *arena;
 };
 

@@ -361,6 +361,17 @@ static void test_spares(void)
     j.par.dp = 1;
     scale_compute(&in, &shrink);
     CHECK(shrink.p.spares == SCALE_SPARES_POOL && shrink.dp_out_fraction == 0.0);
+    /* the job's scale: keys decide when scale_input leaves them 0 (spare_policy shrink_dp,
+     * reschedule_min 2, repair_hours 12): 0.3233/h x 12 h / 128 = 3.03% out, restart
+     * 600 - 120 s */
+    j.par.dp = 128;
+    in.spares = SCALE_SPARES_AUTO;
+    j.scale.spare_policy = SPEC_SPARES_SHRINK_DP;
+    j.scale.reschedule_s = 120.0;
+    j.scale.repair_s = 12 * 3600.0;
+    scale_compute(&in, &shrink);
+    CHECK(shrink.p.spares == SCALE_SPARES_SHRINK_DP && shrink.restart_s == 480.0 &&
+          fabs(shrink.dp_out_fraction - 0.32330246913580246 * 12 / 128) < 1e-9);
 }
 
 /* --- energy and money --- */
