@@ -193,8 +193,10 @@ enum us_status spec_fail_missing(struct spec_rd *rd, const struct spec_node *map
     char path[256], full[300];
     spec_node_path(map, path, sizeof path);
     core_fmt(full, sizeof full, "%s%s%s", path, path[0] ? "." : "", key);
-    /* point at "chip:" rather than at the first key inside chip */
-    const struct spec_node *at = map->key ? map->key : map;
+    /* point at "chip:" rather than at the first key inside chip, unless the mapping is a
+     * whole file that its key names (model: config.json): then at the file itself */
+    const struct spec_node *at =
+        map->key && strcmp(map->key->file, map->file) == 0 ? map->key : map;
     rd->status = US_EINPUT;
     return core_diag_set(rd->d, at->file, at->line, at->col, full, "missing required key '%s'",
                          key);

@@ -116,6 +116,22 @@ static void test_bad_files(void)
     }
 }
 
+/* An error inside a file a job names is placed in that file; the path starts at the job. */
+static void test_errors_in_named_files(void)
+{
+    enum us_status st = load(JOB_FILE, SRC "/tests/bad/job_bad_model.yaml");
+    CHECK_ERR(st, US_EINPUT, 3, 9, "model.hidden", "expected an integer, got '4096x'");
+    CHECK_STR(D.file, SRC "/tests/bad/trailing.yaml"); /* relative to the job's folder */
+    /* a missing key of a whole file: at the file's own mapping (1:1), not at the job's
+     * "model:" that names it */
+    const char *sets[] = {"model=" SRC "/tests/bad/hf_missing_field.json"};
+    memset(&D, 0, sizeof D);
+    st = spec_job_load(SRC "/tests/specs/job_presets.yaml", sets, 1, &JOB, &D);
+    CHECK_ERR(st, US_EINPUT, 1, 1, "model.num_hidden_layers",
+              "missing required key 'num_hidden_layers'");
+    CHECK_STR(D.file, SRC "/tests/bad/hf_missing_field.json");
+}
+
 static void test_missing_and_large(void)
 {
     char path[1024];
@@ -804,6 +820,7 @@ int main(void)
 {
     test_bad_files();
     test_missing_and_large();
+    test_errors_in_named_files();
     test_scalars();
     test_hf_configs();
     test_system_file();
