@@ -311,18 +311,18 @@ out_db:
             if (all_ok && size > 1) {
                 sqlite3 *m = NULL;
                 if (sqlite3_open(tmp, &m) == SQLITE_OK) {
-                    db_exec(m, "BEGIN");
-                    for (int r = 1; r < size; r++) {
+                    /* SQLite refuses ATTACH inside a transaction: one per part */
+                    for (int r = 1; r < size && all_ok; r++) {
                         char *q = sqlite3_mprintf(
-                            "ATTACH %Q AS part; INSERT INTO results SELECT * FROM part.results; "
-                            "DETACH part;",
+                            "ATTACH %Q AS part; BEGIN; INSERT INTO results SELECT * FROM "
+                            "part.results; COMMIT; DETACH part;",
                             all + (size_t)r * sizeof tmp);
                         if (!q || db_exec(m, q) != 0)
                             all_ok = 0;
                         sqlite3_free(q);
                     }
-                    if (db_exec(m, "COMMIT") != 0)
-                        all_ok = 0;
+                } else {
+                    all_ok = 0;
                 }
                 sqlite3_close(m);
                 if (!all_ok && st == US_OK)
