@@ -27,6 +27,15 @@ bool cli_real(const char *s, double lo, double hi, double *out);
  * error) when the value is missing. */
 int cli_opt(const char *cmd, int argc, char **argv, int *i, const char *name, const char **val);
 
+/* The last branch of every option loop: an unknown option is a usage error, the first
+ * positional argument goes into *slot, a second one is refused. Returns 0, or 2 after
+ * printing the usage error. */
+int cli_positional(const char *cmd, const char *arg, const char **slot, const char *what);
+/* A real-valued option in [lo, hi] ("--deadline 30"): 1 matched and read, 0 not this
+ * option, -1 after a usage error naming `unit`. */
+int cli_real_opt(const char *cmd, int argc, char **argv, int *i, const char *name, double lo,
+                 double hi, const char *unit, double *out);
+
 /* Common job options: --set (repeatable), collected here. */
 struct cli_sets {
     const char *v[CLI_MAX_SETS];

@@ -25,6 +25,30 @@ int cli_opt(const char *cmd, int argc, char **argv, int *i, const char *name, co
     return 1;
 }
 
+int cli_positional(const char *cmd, const char *arg, const char **slot, const char *what)
+{
+    if (arg[0] == '-' && arg[1] != '\0')
+        return cli_usage(cmd, "unknown option '%s'", arg);
+    if (*slot)
+        return cli_usage(cmd, "one %s only (got '%s' and '%s')", what, *slot, arg);
+    *slot = arg;
+    return 0;
+}
+
+int cli_real_opt(const char *cmd, int argc, char **argv, int *i, const char *name, double lo,
+                 double hi, const char *unit, double *out)
+{
+    const char *v;
+    int m = cli_opt(cmd, argc, argv, i, name, &v);
+    if (m <= 0)
+        return m;
+    if (!cli_real(v, lo, hi, out)) {
+        cli_usage(cmd, "%s must be %s in %g..%g, not '%s'", name, unit, lo, hi, v);
+        return -1;
+    }
+    return 1;
+}
+
 int cli_set_opt(const char *cmd, int argc, char **argv, int *i, struct cli_sets *s)
 {
     const char *v;
@@ -62,12 +86,8 @@ int cmd_run(int argc, char **argv)
                 return 2;
         } else if (strcmp(argv[i], "--closed-form") == 0) {
             opt.closed_form_only = true;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            return cli_usage(cmd, "unknown option '%s'", argv[i]);
-        } else if (!job_path) {
-            job_path = argv[i];
-        } else {
-            return cli_usage(cmd, "one job file only (got '%s' and '%s')", job_path, argv[i]);
+        } else if (cli_positional(cmd, argv[i], &job_path, "job file") != 0) {
+            return 2;
         }
     }
     if (!job_path)
@@ -143,12 +163,8 @@ int cmd_show(int argc, char **argv)
                 return 2;
             if (!cli_int(v, 1, 1 << 24, &seq))
                 return cli_usage(cmd, "--seq must be an integer in 1..16777216, not '%s'", v);
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            return cli_usage(cmd, "unknown option '%s'", argv[i]);
-        } else if (!name) {
-            name = argv[i];
-        } else {
-            return cli_usage(cmd, "one name or file only");
+        } else if (cli_positional(cmd, argv[i], &name, "name or file") != 0) {
+            return 2;
         }
     }
     if (!name)

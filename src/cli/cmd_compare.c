@@ -218,7 +218,7 @@ static void explain(const struct column *a, const struct column *b)
 
 int cmd_compare(int argc, char **argv)
 {
-    const char *cmd = "compare", *job_path = NULL, *systems = NULL, *v;
+    const char *cmd = "compare", *job_path = NULL, *systems = NULL;
     struct cli_sets sets = {{0}, 0};
     double budget = 0, deadline = 0;
     for (int i = 1; i < argc; i++) {
@@ -229,19 +229,16 @@ int cmd_compare(int argc, char **argv)
         } else if ((m = cli_opt(cmd, argc, argv, &i, "--systems", &systems)) != 0) {
             if (m < 0)
                 return 2;
-        } else if ((m = cli_opt(cmd, argc, argv, &i, "--budget", &v)) != 0) {
-            if (m < 0 || !cli_real(v, 1, 1e15, &budget))
-                return m < 0 ? 2 : cli_usage(cmd, "--budget must be USD in 1..1e15, not '%s'", v);
-        } else if ((m = cli_opt(cmd, argc, argv, &i, "--deadline", &v)) != 0) {
-            if (m < 0 || !cli_real(v, 0.001, 1e5, &deadline))
-                return m < 0 ? 2
-                             : cli_usage(cmd, "--deadline must be days in 0.001..1e5, not '%s'", v);
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            return cli_usage(cmd, "unknown option '%s'", argv[i]);
-        } else if (!job_path) {
-            job_path = argv[i];
-        } else {
-            return cli_usage(cmd, "one job file only");
+        } else if ((m = cli_real_opt(cmd, argc, argv, &i, "--budget", 1, 1e15, "USD", &budget)) !=
+                   0) {
+            if (m < 0)
+                return 2;
+        } else if ((m = cli_real_opt(cmd, argc, argv, &i, "--deadline", 0.001, 1e5, "days",
+                                     &deadline)) != 0) {
+            if (m < 0)
+                return 2;
+        } else if (cli_positional(cmd, argv[i], &job_path, "job file") != 0) {
+            return 2;
         }
     }
     if (!job_path)

@@ -138,25 +138,21 @@ int cmd_search(int argc, char **argv)
                 return 2;
             opt.chips = chips;
             opt.nchips = nchips;
-        } else if ((m = cli_opt(cmd, argc, argv, &i, "--deadline", &v)) != 0) {
-            if (m < 0 || !cli_real(v, 0.001, 1e5, &dv))
-                return m < 0 ? 2
-                             : cli_usage(cmd, "--deadline must be days in 0.001..1e5, not '%s'", v);
+        } else if ((m = cli_real_opt(cmd, argc, argv, &i, "--deadline", 0.001, 1e5, "days", &dv)) !=
+                   0) {
+            if (m < 0)
+                return 2;
             opt.deadline_s = dv * 86400.0;
-        } else if ((m = cli_opt(cmd, argc, argv, &i, "--budget", &v)) != 0) {
-            if (m < 0 || !cli_real(v, 1, 1e15, &dv))
-                return m < 0 ? 2 : cli_usage(cmd, "--budget must be USD in 1..1e15, not '%s'", v);
+        } else if ((m = cli_real_opt(cmd, argc, argv, &i, "--budget", 1, 1e15, "USD", &dv)) != 0) {
+            if (m < 0)
+                return 2;
             opt.budget_usd = dv;
         } else if (strcmp(argv[i], "--pareto") == 0) {
             pareto = true;
         } else if (strcmp(argv[i], "--closed-form") == 0) {
             opt.closed_form_only = true;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            return cli_usage(cmd, "unknown option '%s'", argv[i]);
-        } else if (!job_path) {
-            job_path = argv[i];
-        } else {
-            return cli_usage(cmd, "one job file only");
+        } else if (cli_positional(cmd, argv[i], &job_path, "job file") != 0) {
+            return 2;
         }
     }
     if (!job_path)

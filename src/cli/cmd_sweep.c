@@ -28,12 +28,8 @@ int cmd_sweep(int argc, char **argv)
             if (m < 0 || !cli_int(v, 1, 256, &iv))
                 return m < 0 ? 2 : cli_usage(cmd, "--threads must be 1..256, not '%s'", v);
             opt.threads = (int)iv;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            return cli_usage(cmd, "unknown option '%s'", argv[i]);
-        } else if (!path) {
-            path = argv[i];
-        } else {
-            return cli_usage(cmd, "one sweep file only");
+        } else if (cli_positional(cmd, argv[i], &path, "sweep file") != 0) {
+            return 2;
         }
     }
     if (!path)

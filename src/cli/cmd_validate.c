@@ -16,12 +16,8 @@ int cmd_validate(int argc, char **argv)
         if ((m = cli_opt(cmd, argc, argv, &i, "--format", &v)) != 0) {
             if (m < 0 || cli_format(cmd, v, &fmt) < 0)
                 return 2;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            return cli_usage(cmd, "unknown option '%s'", argv[i]);
-        } else if (!path) {
-            path = argv[i];
-        } else {
-            return cli_usage(cmd, "one file only");
+        } else if (cli_positional(cmd, argv[i], &path, "file") != 0) {
+            return 2;
         }
     }
     char def[1024];

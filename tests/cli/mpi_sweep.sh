@@ -8,8 +8,12 @@ tmp=${TMPDIR:-/tmp}/us_mpi.$$
 mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 "$bin" sweep examples/sweep-llama3-70b.yaml --out "$tmp/one.db" --threads 1 >/dev/null
-"$mpiexec" --oversubscribe -n 2 "$bin" sweep examples/sweep-llama3-70b.yaml --out "$tmp/two.db" \
-  --threads 1 | grep -q "32 points on 2 ranks"
+out=$("$mpiexec" --oversubscribe -n 2 "$bin" sweep examples/sweep-llama3-70b.yaml \
+  --out "$tmp/two.db" --threads 1)
+case "$out" in
+  *"32 points on 2 ranks"*) ;;
+  *) echo "expected 32 points on 2 ranks, got: $out"; exit 1 ;;
+esac
 [ "$(ls "$tmp" | grep -c part)" -eq 0 ] || { echo "rank part files left behind"; exit 1; }
 a=$(sqlite3 "$tmp/one.db" 'SELECT * FROM results ORDER BY point' | cksum)
 b=$(sqlite3 "$tmp/two.db" 'SELECT * FROM results ORDER BY point' | cksum)
