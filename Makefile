@@ -50,7 +50,7 @@ install: build
 fuzz: deps
 	@command -v clang >/dev/null || { echo "fuzzing needs clang: apt-get install -y --no-install-recommends clang"; exit 1; }
 	cmake --preset fuzz >/dev/null
-	cmake --build --preset fuzz -j $(JOBS)
+	cmake --build --preset fuzz -j $(JOBS) --target fuzzers
 	ctest --preset fuzz -L fuzz
 
 format:

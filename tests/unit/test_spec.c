@@ -694,9 +694,17 @@ static void test_quoted_strings(void)
         CHECK_ERR(spec_model_parse("s.yaml", text, strlen(text), &m, &D), US_EINPUT, 2, 9, "layers",
                   want);
     }
+    /* lone carriage returns in a double-quoted string: libfyaml 0.7.12 reads such a string
+     * two ways (and leaked when asked for it); it is refused where it starts */
+    const char *cr = "{\"name\": \"s\", \"layers\": 2, \"hidden\": 64, \"heads\": 4, "
+                     "\"ffn_hidden\": 128, \"vocab\": 10, \"description\": "
+                     "\"a\r\rb\r\n\r\r\r\n\t\r\n\r\r\n\n  \"}";
+    struct spec_model m;
+    memset(&D, 0, sizeof D);
+    CHECK_ERR(spec_model_parse("s.yaml", cr, strlen(cr), &m, &D), US_EINPUT, 1, 101, "description",
+              "the YAML reader cannot read this scalar reliably");
     /* a string that is fine where a string belongs */
     const char *t = "name: 'it''s'\nlayers: 2\nhidden: 64\nheads: 4\nffn_hidden: 128\nvocab: 10\n";
-    struct spec_model m;
     memset(&D, 0, sizeof D);
     CHECK_OK(spec_model_parse("s.yaml", t, strlen(t), &m, &D));
     CHECK_STR(m.name, "it's");
