@@ -36,7 +36,7 @@ enum spec_fabric_kind {
 
 struct spec_chip {
     char name[SPEC_NAME_LEN];
-    char family[SPEC_NAME_LEN];        /* selects efficiency constants, e.g. nvidia-hopper */
+    char family[SPEC_NAME_LEN];        /* lineage, e.g. nvidia-hopper; shown, selects nothing */
     double peak_flops[US_DTYPE_COUNT]; /* dense FLOP/s per dtype; 0 = not supported */
     double hbm_B;                      /* capacity, bytes */
     double hbm_Bps;                    /* bandwidth, bytes/s */
