@@ -155,6 +155,11 @@ static void add_notes(struct us_result *r, const struct spec_job *j, const struc
              "global batch of %.3g tokens exceeds the critical batch size %.3g: more tokens "
              "may be needed to reach the same loss (not modelled)",
              r->tokens_per_step, j->train.critical_batch_tokens);
+    if (r->hfu < r->mfu)
+        warn(r, "HFU (%.1f%%) is below MFU (%.1f%%): HFU counts the FLOPs the chips execute, "
+                "half the causal score matrix; MFU follows Narayanan et al. SC'21 eq. 3 and "
+                "PaLM and counts all of it (docs/MODEL.md section 1)",
+             100 * r->hfu, 100 * r->mfu);
     if (j->train.dtype == US_DTYPE_FP8 || j->train.dtype == US_DTYPE_FP4)
         warn(r,
              "MFU is relative to the %s peak; attention and optimizer run in higher "
