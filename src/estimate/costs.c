@@ -327,25 +327,43 @@ void step_costs_compute(const struct step_ctx *ctx, struct step_costs *sc)
 
 void step_stage_of(const struct step_ctx *ctx, int s, struct step_stage *st)
 {
-    plan_stage_layers(&ctx->plan, &ctx->job->model, s, &st->n_dense, &st->n_moe, &st->has_embed,
+    const struct plan *p = &ctx->plan;
+    plan_stage_layers(p, &ctx->job->model, s, &st->n_dense, &st->n_moe, &st->has_embed,
                       &st->has_head);
+    st->first_chunk_short = 0;
+    st->last_chunk_short = 0;
+    if (p->lay.vpp > 1 && s == 0)
+        st->first_chunk_short = p->first_chunk_layers - p->first_chunk0_layers;
+    else if (p->lay.vpp > 1 && s == p->lay.pp - 1)
+        st->last_chunk_short = p->last_chunk_layers - p->last_chunkN_layers;
 }
 
 void step_chunk_of(const struct step_stage *st, int vpp, int k, struct step_stage *out)
 {
     int n = st->n_dense + st->n_moe;
     int v = vpp > 0 ? vpp : 1;
-    /* Chunk k holds layers [lo, hi) of the stage's n, spread as evenly as possible with the
-     * remainder on the first chunks. */
-    int base = n / v, rem = n % v;
-    int lo = k * base + (k < rem ? k : rem);
-    int hi = lo + base + (k < rem ? 1 : 0);
+    int lo, hi;
+    if (v > 1 && (st->first_chunk_short > 0 || st->last_chunk_short > 0)) {
+        /* Even chunks of q layers but for the short end chunk(s) (docs/MODEL.md 2.2). */
+        int q = (n + st->first_chunk_short + st->last_chunk_short) / v;
+        lo = k == 0 ? 0 : k * q - st->first_chunk_short;
+        hi =
+            lo + q - (k == 0 ? st->first_chunk_short : 0) - (k == v - 1 ? st->last_chunk_short : 0);
+    } else {
+        /* Chunk k holds layers [lo, hi) of the stage's n, spread as evenly as possible with
+         * the remainder on the first chunks. */
+        int base = n / v, rem = n % v;
+        lo = k * base + (k < rem ? k : rem);
+        hi = lo + base + (k < rem ? 1 : 0);
+    }
     int d_lo = lo < st->n_dense ? lo : st->n_dense;
     int d_hi = hi < st->n_dense ? hi : st->n_dense;
     out->n_dense = d_hi - d_lo;
     out->n_moe = (hi - lo) - out->n_dense;
     out->has_embed = st->has_embed && k == 0;
     out->has_head = st->has_head && k == v - 1;
+    out->first_chunk_short = 0;
+    out->last_chunk_short = 0;
 }
 
 /* One direction of a layer (see struct step_layer_time). */

@@ -13,11 +13,14 @@ enum { K_EMBED = 0, K_DENSE, K_MOE, K_HEAD, K_COUNT };
 
 /* Stages whose layers are remembered between the passes (more are looked up again). */
 #define EST_STAGES 256
+/* Virtual chunks per stage priced one by one (more are priced as the stage's mean). */
+#define EST_CHUNKS 128
 
 static bool same_stage(const struct step_stage *a, const struct step_stage *b)
 {
     return a->n_dense == b->n_dense && a->n_moe == b->n_moe && a->has_embed == b->has_embed &&
-           a->has_head == b->has_head;
+           a->has_head == b->has_head && a->first_chunk_short == b->first_chunk_short &&
+           a->last_chunk_short == b->last_chunk_short;
 }
 
 /* One kind of layer, one micro-batch: chain times and their split by category. */
@@ -134,7 +137,8 @@ static void buckets_fwd(const struct kind_time *k, double n, double *t, double *
  * of which the stage's final `g` per chunk run back to back; chunk c's come c groups of
  * chunk-backwards before chunk 0's. per_mb_s: reduction time of one micro-batch. */
 static double stage_dp_tail(const struct step_costs *sc, const struct kind_time k[K_COUNT],
-                            const struct step_stage *st, int s, double Bc, double *per_mb_s)
+                            const struct step_stage *st, int s, const double *bc, int stride,
+                            double *per_mb_s)
 {
     int v = sc->vpp, p = sc->pp, m = sc->m;
     int g; /* back-to-back backwards per chunk at the end of the stage's program */
@@ -145,15 +149,18 @@ static double stage_dp_tail(const struct step_costs *sc, const struct kind_time 
     else
         g = m < p - s ? m : p - s; /* the 1F1B cool-down, plus the last steady backward */
     int runs = sc->zero >= 2 ? g : 1;
-    double f = -HUGE_VAL, t = 0.0, total = 0.0;
+    double f = -HUGE_VAL, t = 0.0, total = 0.0, before = 0.0;
+    for (int c = 0; c < v; c++)
+        before += (double)g * bc[c * stride];
     static const int order[K_COUNT] = {K_HEAD, K_MOE, K_DENSE, K_EMBED};
     for (int c = v - 1; c >= 0; c--) {
+        before -= (double)g * bc[c * stride]; /* the backwards of chunks 0..c-1 that follow */
         struct step_stage ck;
         step_chunk_of(st, v, c, &ck);
         double n[K_COUNT];
         stage_counts(&ck, n);
         for (int j = runs - 1; j >= 0; j--) {
-            t = -((double)c * (double)g + (double)j) * Bc;
+            t = -(before + (double)j * bc[c * stride]);
             for (int i = 0; i < K_COUNT; i++) {
                 int kk = order[i];
                 if (n[kk] <= 0.0)
@@ -174,17 +181,19 @@ static double stage_dp_tail(const struct step_costs *sc, const struct kind_time 
  * still being gathered (Megatron's overlap-param-gather: the gather of step n+1 overlaps
  * its first forward; docs/MODEL.md 5.4). */
 static double stage_ag_delay(const struct step_costs *sc, const struct kind_time k[K_COUNT],
-                             const struct step_stage *st, double start, double Fc)
+                             const struct step_stage *st, double start, const double *fc,
+                             int stride)
 {
     int v = sc->vpp;
     int g = sc->m < sc->pp ? sc->m : sc->pp;
-    double ag = 0.0, delay = 0.0;
+    double ag = 0.0, delay = 0.0, before = 0.0;
     for (int c = 0; c < v; c++) {
         struct step_stage ck;
         step_chunk_of(st, v, c, &ck);
         double n[K_COUNT];
         stage_counts(&ck, n);
-        double nat = start + (double)c * (double)g * Fc;
+        double nat = start + before;
+        before += (double)g * fc[c * stride];
         double t = nat, work = 0.0;
         static const int order[K_COUNT] = {K_EMBED, K_DENSE, K_MOE, K_HEAD};
         for (int i = 0; i < K_COUNT; i++) {
@@ -201,6 +210,41 @@ static double stage_ag_delay(const struct step_costs *sc, const struct kind_time
     return delay;
 }
 
+/* Forward and backward of each virtual chunk of a stage for one micro-batch (f, b: v
+ * entries; pf: v + 1 entries, pf[c] = f[0] + ... + f[c-1]). Like chunks are priced once. */
+static void chunk_times(const struct step_costs *sc, const struct kind_time k[K_COUNT],
+                        const struct step_stage *st, double *f, double *b, double *pf)
+{
+    int v = sc->vpp;
+    struct step_stage prev;
+    pf[0] = 0.0;
+    for (int c = 0; c < v; c++) {
+        struct step_stage ck;
+        step_chunk_of(st, v, c, &ck);
+        if (c > 0 && same_stage(&ck, &prev)) {
+            f[c] = f[c - 1];
+            b[c] = b[c - 1];
+        } else {
+            stage_work(sc, k, &ck, &f[c], &b[c], NULL);
+        }
+        pf[c + 1] = pf[c] + f[c];
+        prev = ck;
+    }
+}
+
+/* Forward time of the first n chunk-forwards of a stage in Megatron's interleaved table,
+ * where forward i runs chunk (i mod p v) / p (micro-batches in groups of p through every
+ * chunk in turn; the planner holds m to a multiple of p). f, pf as chunk_times gives them;
+ * NULL: every chunk is the stage's mean, F / v. */
+static double table_fwd_s(const double *f, const double *pf, int v, int p, int64_t n, double F)
+{
+    if (!f)
+        return (double)n * F / (double)v;
+    int64_t per = (int64_t)p * v, r = n % per;
+    int c = (int)(r / p);
+    return (double)(n / per) * (double)p * pf[v] + (double)p * pf[c] + (double)(r % p) * f[c];
+}
+
 void estimate_step(const struct step_ctx *ctx, struct step_times *out)
 {
     struct step_costs sc;
@@ -211,27 +255,60 @@ void estimate_step(const struct step_ctx *ctx, struct step_times *out)
 
     int p = sc.pp, v = sc.vpp, m = sc.m;
     double d = sc.p2p_s;
+    /* Chunks priced one by one up to EST_CHUNKS per stage; beyond, each is the mean. */
+    bool by_chunk = v > 1 && v <= EST_CHUNKS;
+    double fc[EST_CHUNKS], bc[EST_CHUNKS], pfc[EST_CHUNKS + 1];
 
-    /* Pass 1: per-stage work per micro-batch (remembered for up to EST_STAGES stages). */
+    /* Pass 1: per-stage work per micro-batch (remembered for up to EST_STAGES stages), and
+     * under interleaving the first and last chunk of each stage. */
     struct step_stage stages[EST_STAGES];
-    double Fs[EST_STAGES], Bs[EST_STAGES];
+    double Fs[EST_STAGES], Bs[EST_STAGES], F0s[EST_STAGES], B0s[EST_STAGES];
     bool keep = p <= EST_STAGES;
     double sum_fb = 0.0, max_fb = -1.0, max_f = 0.0, max_b = 0.0;
+    /* Interleaved makespan (docs/MODEL.md 5.2), with f0/b0 a stage's first chunk and fl/bl
+     * its last: when m == p (every forward first), the max over s of (f0 + b0 of the stages
+     * before s) + m (F_s + B_s) + (fl + bl of the stages after s); when m > p, the max over
+     * s of max(A_s, R_s) + m (F_s + B_s) - w_s + (b0 of the stages before s), where A_s =
+     * (f0 of the stages before s) + w_s is when stage s is through its warm-up forwards
+     * (w_s their time) and R_s = A_{p-1} + (bl of the stages after s) when its first
+     * backward can start. Both are exact for even chunks; the second is a longest path. */
+    double pre0 = 0.0, prel = 0.0, best_lb = -HUGE_VAL;
+    double pf0 = 0.0, pb0 = 0.0, pbl = 0.0, m1 = -HUGE_VAL, m2 = -HUGE_VAL, a_last = 0.0;
     int s_b = 0;
+    double F0 = 0.0, B0 = 0.0;
     for (int s = 0; s < p; s++) {
         struct step_stage st;
         step_stage_of(ctx, s, &st);
-        double F, B;
+        double F, B, fl, bl;
         if (s > 0 && keep && same_stage(&st, &stages[s - 1])) {
             F = Fs[s - 1];
             B = Bs[s - 1];
+            F0 = F0s[s - 1];
+            B0 = B0s[s - 1];
         } else {
             stage_work(&sc, k, &st, &F, &B, NULL);
+            if (by_chunk) {
+                chunk_times(&sc, k, &st, fc, bc, pfc);
+                F0 = fc[0];
+                B0 = bc[0];
+            } else {
+                F0 = F / (double)v;
+                B0 = B / (double)v;
+            }
+        }
+        if (by_chunk) {
+            fl = fc[v - 1];
+            bl = bc[v - 1];
+        } else {
+            fl = F / (double)v;
+            bl = B / (double)v;
         }
         if (keep) {
             stages[s] = st;
             Fs[s] = F;
             Bs[s] = B;
+            F0s[s] = F0;
+            B0s[s] = B0;
         }
         sum_fb += F + B;
         if (F + B > max_fb) {
@@ -242,6 +319,27 @@ void estimate_step(const struct step_ctx *ctx, struct step_times *out)
             max_f = F;
         if (B > max_b)
             max_b = B;
+        if (v > 1 && m == p) {
+            double lb = pre0 + (double)m * (F + B) - prel - (fl + bl);
+            if (lb > best_lb)
+                best_lb = lb;
+            pre0 += F0 + B0;
+            prel += fl + bl;
+        } else if (v > 1) {
+            int64_t warm = 2 * (int64_t)(p - s - 1) + (int64_t)(v - 1) * p + 1;
+            if (warm > (int64_t)m * v)
+                warm = (int64_t)m * v;
+            double w = table_fwd_s(by_chunk ? fc : NULL, pfc, v, p, warm, F);
+            double a = pf0 + w, x = (double)m * (F + B) - w + pb0;
+            pbl += bl;
+            if (a + x > m1)
+                m1 = a + x;
+            if (x - pbl > m2)
+                m2 = x - pbl;
+            a_last = a;
+            pf0 += F0;
+            pb0 += B0;
+        }
     }
 
     /* Pipeline makespan (docs/MODEL.md 5.2). With even stages these are Narayanan et al.
@@ -255,8 +353,14 @@ void estimate_step(const struct step_ctx *ctx, struct step_times *out)
         T = sum_fb + (double)(m - 1) * (max_f + max_b);
         n_pp = 2.0 * (double)(p - 1);
     } else if (sc.schedule == US_SCHEDULE_INTERLEAVED) {
-        /* Fill and drain cross all p v virtual stages, one send each way between them. */
-        T = sum_fb / (double)v + ((double)m * (double)v - 1.0) * max_fb / (double)v;
+        /* With even chunks both forms are Sigma/v + (m v - 1) M / v. Fill and drain cross
+         * all p v virtual stages, one send each way between them. */
+        if (m == p) {
+            T = best_lb + prel;
+        } else {
+            double r = a_last + pbl + m2;
+            T = m1 > r ? m1 : r;
+        }
         n_pp = 2.0 * ((double)p * (double)v - 1.0);
     } else {
         /* 1F1B: a micro-batch's round trip through k = min(m, p) stages carries 2(k-1)
@@ -285,7 +389,8 @@ void estimate_step(const struct step_ctx *ctx, struct step_times *out)
     /* The DP tail depends on the stage's layers, and on s only where reduction runs in
      * every backward of a 1F1B cool-down (ZeRO-2/3): reuse it between like stages. */
     bool tail_by_s = sc.zero >= 2 && v == 1 && sc.schedule != US_SCHEDULE_GPIPE;
-    struct step_stage prev_st = {0, 0, false, false};
+    struct step_stage prev_st;
+    memset(&prev_st, 0, sizeof prev_st);
     double prev_tail = 0.0, prev_per_mb = 0.0;
     bool have_prev = false;
     for (int s = 0; s < p; s++) {
@@ -295,10 +400,27 @@ void estimate_step(const struct step_ctx *ctx, struct step_times *out)
             st = stages[s];
             F = Fs[s];
             B = Bs[s];
-        } else {
+            F0 = F0s[s];
+            B0 = B0s[s];
+        }
+        bool chunks_ready = false;
+        if (!keep) {
             step_stage_of(ctx, s, &st);
             stage_work(&sc, k, &st, &F, &B, NULL);
+            F0 = F / (double)v;
+            B0 = B / (double)v;
+            if (by_chunk) {
+                chunk_times(&sc, k, &st, fc, bc, pfc);
+                chunks_ready = true;
+                F0 = fc[0];
+                B0 = bc[0];
+            }
         }
+        /* Per-chunk times for the DP races: each chunk's own when priced by chunk, else
+         * the stage's mean chunk (stride 0; v = 1: the stage). */
+        double Fm = F / (double)v, Bm = B / (double)v;
+        const double *fcs = by_chunk ? fc : &Fm, *bcs = by_chunk ? bc : &Bm;
+        int cstride = by_chunk ? 1 : 0;
         double n[K_COUNT];
         stage_counts(&st, n);
         double opt = 0.0, ag_total = 0.0;
@@ -309,15 +431,19 @@ void estimate_step(const struct step_ctx *ctx, struct step_times *out)
         }
         if (opt > opt_max)
             opt_max = opt;
-        /* Stage 0 finishes the drain last; stage s ends s chunk-backwards (and sends)
-         * earlier. */
+        /* Stage 0 finishes the drain last; stage s ends the chunk-0 backwards (and sends)
+         * of the stages before it earlier. */
         double E = T - prefix_b;
         double per_mb = 0.0, tail;
         if (have_prev && !tail_by_s && same_stage(&st, &prev_st)) {
             tail = prev_tail;
             per_mb = prev_per_mb;
         } else {
-            tail = stage_dp_tail(&sc, k, &st, s, B / (double)v, &per_mb);
+            if (by_chunk && !chunks_ready) {
+                chunk_times(&sc, k, &st, fc, bc, pfc);
+                chunks_ready = true;
+            }
+            tail = stage_dp_tail(&sc, k, &st, s, bcs, cstride, &per_mb);
             prev_st = st;
             prev_tail = tail;
             prev_per_mb = per_mb;
@@ -341,7 +467,11 @@ void estimate_step(const struct step_ctx *ctx, struct step_times *out)
         }
         if ((sc.zero == 1 || sc.zero == 2) && ag_total > prefix_f) {
             /* (a stage that starts after its whole gather has nothing to wait for) */
-            double dl = stage_ag_delay(&sc, k, &st, prefix_f, F / (double)v);
+            if (by_chunk && !chunks_ready) {
+                chunk_times(&sc, k, &st, fc, bc, pfc);
+                chunks_ready = true;
+            }
+            double dl = stage_ag_delay(&sc, k, &st, prefix_f, fcs, cstride);
             if (dl > ag_delay)
                 ag_delay = dl;
         } else if (sc.zero >= 3 && s == 0) {
@@ -350,8 +480,8 @@ void estimate_step(const struct step_ctx *ctx, struct step_times *out)
                            ? k[K_EMBED].lt->param_ag_s
                            : (st.n_dense > 0 ? k[K_DENSE].lt->param_ag_s : k[K_MOE].lt->param_ag_s);
         }
-        prefix_b += B / (double)v + d;
-        prefix_f += F / (double)v + d;
+        prefix_b += B0 + d;
+        prefix_f += F0 + d;
     }
 
     out->step_s = end_max + ag_delay + opt_max + sc.overhead_s;

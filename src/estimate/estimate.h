@@ -117,6 +117,10 @@ struct step_layer_time {
 struct step_stage {
     int n_dense, n_moe;
     bool has_embed, has_head;
+    /* Added by quality: layers the stage's first / last virtual chunk holds fewer than an
+     * even share (an end chunk under Megatron's embedding / loss accounting, docs/MODEL.md
+     * 2.2); 0 = every chunk even. */
+    int first_chunk_short, last_chunk_short;
 };
 
 /* The prices both engines start from; step_costs_compute fills it (no allocation). */
@@ -138,7 +142,8 @@ void step_stage_of(const struct step_ctx *ctx, int s, struct step_stage *st);
 
 /* Layers of virtual chunk k (0..vpp-1) of a stage: the stage's dense layers go to the
  * earliest chunks (they come first in the model); the embedding sits in chunk 0 of
- * stage 0 and the head in the last chunk of the last stage. */
+ * stage 0 and the head in the last chunk of the last stage; an end chunk is short by
+ * first_chunk_short / last_chunk_short layers. */
 void step_chunk_of(const struct step_stage *st, int vpp, int k, struct step_stage *out);
 
 /* Fills the per-chip work totals of out (hw_flop_per_chip, compute_busy_s, hbm_busy_s):

@@ -66,6 +66,19 @@ static unsigned fill_defaults(struct spec_job *j)
     }
     if (p->schedule < 0)
         p->schedule = p->vpp > 1 ? US_SCHEDULE_INTERLEAVED : US_SCHEDULE_1F1B;
+    /* Layers that do not split evenly over pp x vpp: Megatron-Bridge's large-model recipes
+     * (Llama 3.1 405B among them) count the embedding and the loss as one pipeline layer
+     * each (account_for_embedding_in_pipeline_split, account_for_loss_in_pipeline_split;
+     * Megatron-Core's get_num_layers_to_build), so L + 2 split evenly and the first chunk of
+     * stage 0 and the last chunk of the last stage hold one layer fewer: as stage totals,
+     * first = last = (L + 2)/pp - 1 (docs/MODEL.md 2.2). */
+    int L = j->model.layers, pp = p->pp, v = p->vpp;
+    if (pp > 1 && p->first_stage_layers <= 0 && p->last_stage_layers <= 0 &&
+        (L % pp != 0 || (L / pp) % v != 0) && (L + 2) % pp == 0 && ((L + 2) / pp) % v == 0 &&
+        (L + 2) / pp >= 2) {
+        p->first_stage_layers = (L + 2) / pp - 1;
+        p->last_stage_layers = (L + 2) / pp - 1;
+    }
     return mask;
 }
 
@@ -287,12 +300,15 @@ static void write_table(const struct us_validation *v, FILE *f)
         }
         const struct us_layout *l = &c->layout;
         unsigned m = l->chosen_mask;
+        char ends[48] = "";
+        if (l->first_stage_layers > 0 || l->last_stage_layers > 0)
+            core_fmt(ends, sizeof ends, "(%d..%d)", l->first_stage_layers, l->last_stage_layers);
 #define MARK(bit) ((m >> (bit)) & 1u ? "*" : "")
         fprintf(f,
                 "%-34s %-12s %10.4g %10.4g %+7.1f%% %5.1f%%  tp%d pp%d%s dp%d vpp%d%s zero%d%s "
                 "sp%d%s rc=%s%s mb%d%s x%d%s%s\n",
                 c->id, c->system, c->measured_s, c->predicted_s, 100.0 * c->error, 100.0 * c->mfu,
-                l->tp, l->pp, "", l->dp, l->vpp, MARK(US_FIELD_VPP), l->zero, MARK(US_FIELD_ZERO),
+                l->tp, l->pp, ends, l->dp, l->vpp, MARK(US_FIELD_VPP), l->zero, MARK(US_FIELD_ZERO),
                 l->sequence_parallel ? 1 : 0, MARK(US_FIELD_SP), us_recompute_name(l->recompute),
                 MARK(US_FIELD_RECOMPUTE), l->micro_batch, MARK(US_FIELD_MICRO_BATCH),
                 l->microbatches, c->fits ? "" : "  ", c->fits ? "" : c->note);
@@ -346,6 +362,8 @@ static void write_json(const struct us_validation *v, FILE *f)
             json_int(&w, "cp", l->cp);
             json_int(&w, "ep", l->ep);
             json_int(&w, "vpp", l->vpp);
+            json_int(&w, "first_stage_layers", l->first_stage_layers);
+            json_int(&w, "last_stage_layers", l->last_stage_layers);
             json_int(&w, "zero", l->zero);
             json_bool(&w, "sequence_parallel", l->sequence_parallel);
             json_str(&w, "recompute", us_recompute_name(l->recompute));

@@ -131,8 +131,6 @@ bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layou
         }
         p->first_layers = F > 0 ? F : p->layers_per_stage;
         p->last_layers = Ls > 0 ? Ls : p->layers_per_stage;
-        if (v > 1)
-            return fail(p, "vpp=%d with uneven pipeline stages is not modelled", v);
     }
 
     /* Schedules. */
@@ -143,8 +141,37 @@ bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layou
             return fail(p, "schedule=interleaved needs vpp > 1");
         if (pp < 2)
             return fail(p, "schedule=interleaved needs pp > 1");
-        if ((L / pp) % v != 0)
-            return fail(p, "vpp=%d does not divide the %d layers per pipeline stage", v, L / pp);
+    }
+
+    /* Virtual chunks (docs/MODEL.md 2.2): a middle stage's layers split evenly; an end
+     * stage's evenly too (Megatron-Core, get_num_layers_to_build with uneven stages), or
+     * with its end chunk short by the layers the embedding or the loss stands for
+     * (account_for_embedding/loss_in_pipeline_split). */
+    if (v == 1) {
+        p->chunk_layers = p->layers_per_stage;
+        p->first_chunk0_layers = p->first_chunk_layers = p->first_layers;
+        p->last_chunkN_layers = p->last_chunk_layers = p->last_layers;
+    } else {
+        if (p->layers_per_stage % v != 0)
+            return fail(p, "vpp=%d does not divide the %d layers per pipeline stage", v,
+                        p->layers_per_stage);
+        int q = p->layers_per_stage / v;
+        p->chunk_layers = q;
+        p->first_chunk0_layers =
+            plan_end_chunk_layers(p->first_layers, q, v, &p->first_chunk_layers);
+        p->last_chunkN_layers = plan_end_chunk_layers(p->last_layers, q, v, &p->last_chunk_layers);
+        if (p->first_chunk0_layers < 0 || p->last_chunkN_layers < 0) {
+            int n = p->first_chunk0_layers < 0 ? p->first_layers : p->last_layers;
+            if (q > 0)
+                return fail(p,
+                            "%s_stage_layers=%d do not split into vpp=%d chunks: give a "
+                            "multiple of %d, or %d..%d layers (chunks of %d, the end one short)",
+                            p->first_chunk0_layers < 0 ? "first" : "last", n, v, v, q * (v - 1),
+                            q * v - 1, q);
+            return fail(p,
+                        "%s_stage_layers=%d do not split into vpp=%d chunks: give a multiple of %d",
+                        p->first_chunk0_layers < 0 ? "first" : "last", n, v, v);
+        }
     }
 
     /* Experts: EP groups are carved out of dp*cp (Megatron-Core). */
@@ -200,6 +227,55 @@ bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layou
     return true;
 }
 
+int plan_end_chunk_layers(int n, int q, int vpp, int *other)
+{
+    int v = vpp > 0 ? vpp : 1;
+    if (n % v == 0) {
+        *other = n / v;
+        return n / v;
+    }
+    /* The end chunk is short by the layers the embedding or the loss stands for. */
+    if (q > 0 && n >= q * (v - 1) && n < q * v) {
+        *other = q;
+        return n - q * (v - 1);
+    }
+    *other = -1;
+    return -1;
+}
+
+static int vpp_of(const struct plan *p)
+{
+    return p->lay.vpp > 0 ? p->lay.vpp : 1;
+}
+
+/* Layers in chunk k of stage s. */
+static int chunk_n(const struct plan *p, int s, int k)
+{
+    int pp = p->lay.pp, v = vpp_of(p);
+    if (s == 0)
+        return k == 0 ? p->first_chunk0_layers : p->first_chunk_layers;
+    if (s == pp - 1)
+        return k == v - 1 ? p->last_chunkN_layers : p->last_chunk_layers;
+    return p->chunk_layers;
+}
+
+/* Index (in model order) of the first layer of chunk k of stage s. The model runs chunk 0
+ * of every stage, then chunk 1, ... (Narayanan et al. SC'21 s2.2.2; Megatron-Core's
+ * get_transformer_layer_offset: vp_stage * (layers of one chunk over all stages) + the
+ * stages before s). */
+static int chunk_lo(const struct plan *p, int s, int k)
+{
+    int pp = p->lay.pp;
+    if (pp <= 1)
+        return 0;
+    int lo = k * (pp - 2) * p->chunk_layers + k * p->last_chunk_layers;
+    if (k > 0)
+        lo += p->first_chunk0_layers + (k - 1) * p->first_chunk_layers;
+    if (s > 0)
+        lo += chunk_n(p, 0, k) + (s - 1) * p->chunk_layers;
+    return lo;
+}
+
 static void count_range(int lo, int hi, int dense_end, int *nd, int *nm)
 {
     int d_hi = hi < dense_end ? hi : dense_end;
@@ -208,29 +284,29 @@ static void count_range(int lo, int hi, int dense_end, int *nd, int *nm)
     *nm += (hi - lo) - d;
 }
 
+void plan_chunk_layers(const struct plan *p, const struct spec_model *m, int stage, int chunk,
+                       int *n_dense, int *n_moe, bool *has_embed, bool *has_head)
+{
+    int nd = 0, nm = 0, lo = chunk_lo(p, stage, chunk);
+    count_range(lo, lo + chunk_n(p, stage, chunk), dense_prefix(m), &nd, &nm);
+    if (n_dense)
+        *n_dense = nd;
+    if (n_moe)
+        *n_moe = nm;
+    if (has_embed)
+        *has_embed = stage == 0 && chunk == 0;
+    if (has_head)
+        *has_head = stage == p->lay.pp - 1 && chunk == vpp_of(p) - 1;
+}
+
 void plan_stage_layers(const struct plan *p, const struct spec_model *m, int stage, int *n_dense,
                        int *n_moe, bool *has_embed, bool *has_head)
 {
-    int pp = p->lay.pp, v = p->lay.vpp > 0 ? p->lay.vpp : 1;
-    int dense_end = dense_prefix(m);
+    int v = vpp_of(p), dense_end = dense_prefix(m);
     int nd = 0, nm = 0;
-    if (v > 1) {
-        /* Interleaved: stage i holds chunks i, i+pp, ..., each layers/(pp*v) long. */
-        int q = m->layers / (pp * v);
-        for (int j = 0; j < v; j++) {
-            int lo = (stage + j * pp) * q;
-            count_range(lo, lo + q, dense_end, &nd, &nm);
-        }
-    } else {
-        int lo, n;
-        if (stage == 0) {
-            lo = 0;
-            n = p->first_layers;
-        } else {
-            lo = p->first_layers + (stage - 1) * p->layers_per_stage;
-            n = stage == pp - 1 ? p->last_layers : p->layers_per_stage;
-        }
-        count_range(lo, lo + n, dense_end, &nd, &nm);
+    for (int k = 0; k < v; k++) {
+        int lo = chunk_lo(p, stage, k);
+        count_range(lo, lo + chunk_n(p, stage, k), dense_end, &nd, &nm);
     }
     if (n_dense)
         *n_dense = nd;
@@ -239,7 +315,19 @@ void plan_stage_layers(const struct plan *p, const struct spec_model *m, int sta
     if (has_embed)
         *has_embed = stage == 0;
     if (has_head)
-        *has_head = stage == pp - 1;
+        *has_head = stage == p->lay.pp - 1;
+}
+
+/* Forward chunks stage s runs before its first backward under Megatron's interleaved
+ * schedule (schedules.py, forward_backward_pipelining_with_interleaving): 2(pp - s - 1) +
+ * (v - 1) pp, or all m v when m == pp (every forward first, as the event engine runs it). */
+static double interleaved_warmup(const struct plan *p, int stage)
+{
+    double m = p->microbatches, pp = p->lay.pp, v = vpp_of(p);
+    double w = 2.0 * (pp - stage - 1.0) + (v - 1.0) * pp;
+    if (p->microbatches == p->lay.pp || w > m * v)
+        w = m * v;
+    return w;
 }
 
 double plan_inflight_microbatches(const struct plan *p, int stage)
@@ -253,8 +341,8 @@ double plan_inflight_microbatches(const struct plan *p, int stage)
          * before its first backward, so peak = that + 1 chunks (capped at m*v), each
          * 1/v of the stage. Stage 0: pp + (pp - 1)/v micro-batches' worth, i.e.
          * Korthikanti et al. 2022 s4.2.3's factor (1 + (pp - 1)/(pp*v)) over pp. */
-        double v = p->lay.vpp;
-        double chunks = 2.0 * (pp - i - 1.0) + (v - 1.0) * pp + 1.0;
+        double v = vpp_of(p);
+        double chunks = interleaved_warmup(p, stage) + 1.0;
         if (chunks > m * v)
             chunks = m * v;
         return chunks / v;
@@ -263,6 +351,57 @@ double plan_inflight_microbatches(const struct plan *p, int stage)
         /* 1F1B (Narayanan et al. SC'21 s2.2.1): stage i holds pp - i micro-batches. */
         return US_MIN(pp - i, m);
     }
+}
+
+/* Chunks weighed in exactly up to this many per stage; beyond, the mean chunk is used. */
+#define PLAN_MAX_CHUNKS 256
+
+/* Sum of a[ck(i)] over the first n forwards of Megatron's interleaved table, where forward
+ * i runs chunk ck(i) = (i mod pp v) / pp (micro-batches in groups of pp through every chunk
+ * in turn; interleaving needs m % pp == 0, so every group is whole). pre[c] = a[0] + ... +
+ * a[c-1]; rev: the backward table, which runs chunk v - 1 - ck(i). */
+static double table_sum(const double *a, const double *pre, int v, int pp, int64_t n, bool rev)
+{
+    int64_t per = (int64_t)pp * v, r = n % per;
+    int c = (int)(r / pp);
+    double full = (double)(n / per) * (double)pp * pre[v];
+    /* chunks before c in table order: a[0..c-1], or a[v-1..v-c] reversed */
+    double before = rev ? pre[v] - pre[v - c] : pre[c];
+    double part = c < v ? (double)(r % pp) * a[rev ? v - 1 - c : c] : 0.0;
+    return full + (double)pp * before + part;
+}
+
+/* Activation bytes stage s holds at its peak under the interleaved schedule, each chunk
+ * weighed by its own bytes a[c] for one micro-batch. The live set after the steady state's
+ * j-th forward is forwards [0, W + 1 + j) less backwards [0, j); it is periodic in j
+ * (period pp v) and linear between the points where either index crosses a multiple of
+ * pp, so its maximum is at one of those. Warm-up only adds and cool-down only frees. */
+static double interleaved_peak_act(const struct plan *p, int s, const double *a, int v)
+{
+    int pp = p->lay.pp;
+    double pre[PLAN_MAX_CHUNKS + 1];
+    pre[0] = 0.0;
+    for (int c = 0; c < v; c++)
+        pre[c + 1] = pre[c] + a[c];
+    int64_t total = (int64_t)p->microbatches * v;
+    int64_t W = (int64_t)interleaved_warmup(p, s);
+    if (W >= total)
+        return table_sum(a, pre, v, pp, total, false);
+    int64_t J = total - W; /* steady forward-backward pairs */
+    int64_t lim = J < (int64_t)pp * v ? J : (int64_t)pp * v;
+    int64_t o = ((int64_t)pp - (W + 1) % pp) % pp; /* j where W + 1 + j hits a multiple */
+    double best = -1.0;
+    for (int64_t t = 0; t <= lim / pp + 1; t++) {
+        int64_t cand[4] = {t * pp, t * pp - 1, t * pp + o, t * pp + o - 1};
+        for (int i = 0; i < 4; i++) {
+            int64_t j = cand[i] < 0 ? 0 : (cand[i] >= lim ? lim - 1 : cand[i]);
+            double live =
+                table_sum(a, pre, v, pp, W + 1 + j, false) - table_sum(a, pre, v, pp, j, true);
+            if (live > best)
+                best = live;
+        }
+    }
+    return best;
 }
 
 /* Bytes per parameter of the weights, the gradients and the optimizer state.
@@ -317,6 +456,21 @@ bool plan_memory_stage(const struct plan *p, const struct spec_job *job,
     double per_mb = nd * c->dense.act_B + (nm > 0 ? nm * c->moe.act_B : 0.0) +
                     (he ? c->embed.act_B : 0.0) + (hh ? c->head.act_B : 0.0) + n_mtp * c->mtp.act_B;
     double act = plan_inflight_microbatches(p, stage) * per_mb;
+    int v = vpp_of(p);
+    if (l->schedule == US_SCHEDULE_INTERLEAVED && v > 1 && v <= PLAN_MAX_CHUNKS &&
+        p->microbatches % l->pp == 0) {
+        /* Chunks differ (the embedding in chunk 0, the head in the last chunk, a short end
+         * chunk, a dense prefix): weigh each by its own activations (docs/MODEL.md 2.3). */
+        double a[PLAN_MAX_CHUNKS];
+        for (int k = 0; k < v; k++) {
+            int cd, cm;
+            bool ce, ch;
+            plan_chunk_layers(p, m, stage, k, &cd, &cm, &ce, &ch);
+            a[k] = cd * c->dense.act_B + (cm > 0 ? cm * c->moe.act_B : 0.0) +
+                   (ce ? c->embed.act_B : 0.0) + (ch ? c->head.act_B + n_mtp * c->mtp.act_B : 0.0);
+        }
+        act = interleaved_peak_act(p, stage, a, v);
+    }
     if (p->split.recompute != US_RECOMPUTE_NONE) {
         double ws = 0;
         if (nd > 0)

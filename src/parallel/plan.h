@@ -19,6 +19,13 @@ struct plan {
     int layers_per_stage; /* middle stages (per chip, all virtual chunks together) */
     int first_layers, last_layers;
     struct model_split split;
+    /* Added by quality: layers per virtual chunk (docs/MODEL.md 2.2). Every chunk of a
+     * middle stage holds chunk_layers; stage 0 holds first_chunk0_layers in chunk 0 and
+     * first_chunk_layers in each other chunk; the last stage last_chunk_layers in each chunk
+     * but its last, which holds last_chunkN_layers. With vpp = 1 a stage is one chunk. */
+    int chunk_layers;
+    int first_chunk0_layers, first_chunk_layers;
+    int last_chunk_layers, last_chunkN_layers;
     bool valid;
     char reason[US_MSG_LEN]; /* when !valid */
 };
@@ -32,6 +39,22 @@ bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layou
  * and whether it holds the embedding and/or the head. */
 void plan_stage_layers(const struct plan *p, const struct spec_model *m, int stage, int *n_dense,
                        int *n_moe, bool *has_embed, bool *has_head);
+
+/* Added by quality: layers of virtual chunk `chunk` (0..vpp-1) of stage `stage`, split into
+ * dense and MoE, and whether it holds the embedding (chunk 0 of stage 0) and/or the head
+ * (the last chunk of the last stage). Any output may be NULL. */
+void plan_chunk_layers(const struct plan *p, const struct spec_model *m, int stage, int chunk,
+                       int *n_dense, int *n_moe, bool *has_embed, bool *has_head);
+
+/* Added by quality: how an end stage of n layers splits into vpp chunks when a middle
+ * stage's chunks hold q layers (q = 0: there is no middle stage). Returns the layers of the
+ * chunk at the model's end (chunk 0 of the first stage, the last chunk of the last stage)
+ * and sets *other to the layers of each other chunk; -1 when no rule applies:
+ *  - n divisible by vpp: n/vpp each (Megatron-Core's uneven stages with interleaving);
+ *  - else q*(vpp-1) <= n < q*vpp: the end chunk holds n - q*(vpp-1), the others q (Megatron's
+ *    account_for_embedding/loss_in_pipeline_split, where the embedding or the loss takes the
+ *    place of the missing layers). */
+int plan_end_chunk_layers(int n, int q, int vpp, int *other);
 
 /* Memory of the most loaded stage. Fills mem (peak, breakdown, capacity) and returns
  * true when it fits in HBM. */
@@ -52,7 +75,8 @@ void plan_memory_reason(const struct us_memory *mem, char *buf, size_t n);
 double plan_checkpoint_B(const struct spec_job *job);
 
 /* Number of micro-batches a stage keeps in flight at peak under the schedule
- * (1F1B: pp - stage; interleaved adds Megatron's extra factor; GPipe: all). */
+ * (1F1B: pp - stage; interleaved adds Megatron's extra factor, in stage-sized units; GPipe:
+ * all). plan_memory weighs interleaved chunks by their own activations (docs/MODEL.md 2.3). */
 double plan_inflight_microbatches(const struct plan *p, int stage);
 
 #endif

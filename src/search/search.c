@@ -282,7 +282,9 @@ static int splits_for(const struct search_space *sp, int pp, int (*out)[2])
     return search_stage_splits(sp->layers, pp, out, MAX_SPLITS);
 }
 
-/* Virtual stages per chip that split every stage's layers evenly. */
+/* Virtual stages per chip the planner accepts for a stage split (docs/MODEL.md 2.2): v
+ * dividing the middle stages' layers, with each end stage either divisible by v too or one
+ * end chunk short (plan_end_chunk_layers). */
 static int vpp_for(const struct search_space *sp, int pp, const int split[2], int64_t *out)
 {
     if (sp->fixed.vpp > 0) {
@@ -293,11 +295,31 @@ static int vpp_for(const struct search_space *sp, int pp, const int split[2], in
         out[0] = 1;
         return 1;
     }
-    if (split[0] != 0 || split[1] != 0 || sp->layers % pp) {
-        out[0] = 1; /* the planner does not model interleaving with uneven stages */
+    if (split[0] == 0 && split[1] == 0) {
+        if (sp->layers % pp) {
+            out[0] = 1; /* pruned for divisibility: keep one so the count shows it */
+            return 1;
+        }
+        return search_divisors(sp->layers / pp, out, MAX_DIVISORS);
+    }
+    int F = split[0], Ls = split[1];
+    int rest_stages = pp - (F > 0) - (Ls > 0), rest = sp->layers - F - Ls;
+    if (rest < 0 || (rest_stages > 0 && (rest % rest_stages != 0 || rest / rest_stages < 1)) ||
+        (rest_stages == 0 && rest != 0)) {
+        out[0] = 1; /* the planner refuses the split itself */
         return 1;
     }
-    return search_divisors(sp->layers / pp, out, MAX_DIVISORS);
+    int mid = rest_stages > 0 ? rest / rest_stages : 0;
+    int first = F > 0 ? F : mid, last = Ls > 0 ? Ls : mid;
+    int64_t cand[2048]; /* an int has at most 1,600 divisors */
+    int nc = search_divisors(mid > 0 ? mid : first, cand, 2048), n = 0;
+    for (int i = 0; i < nc; i++) {
+        int v = (int)cand[i], other;
+        if (v == 1 || (plan_end_chunk_layers(first, mid / v, v, &other) >= 0 &&
+                       plan_end_chunk_layers(last, mid / v, v, &other) >= 0))
+            out[n++] = v;
+    }
+    return n;
 }
 
 /* Layouts below one tuple: every split, vpp, zero, sp, micro-batch and recompute. */

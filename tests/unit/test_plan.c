@@ -432,11 +432,155 @@ static void test_checkpoint(void)
     CHECK_NEAR(plan_checkpoint_B(&j), 405853388800.0 * 12, 1e-15);
 }
 
+/* Uneven ends with interleaving (docs/MODEL.md 2.2). Llama 3.1 405B as Megatron-Bridge runs
+ * it on GB200 (pp 16, vpp 4): the embedding and the loss count as one layer each, 128 = 16
+ * stages x 4 chunks x 2, so chunk 0 of stage 0 and chunk 3 of stage 15 hold one layer:
+ * first = last = 7 as stage totals. With three dense layers first, layer 0 is chunk 0 of
+ * stage 0, layers 1-2 chunk 0 of stage 1, layers 3-4 chunk 0 of stage 2; chunk 1 of stage 0
+ * starts at layer 1 + 14 x 2 + 2 = 31. */
+static void test_interleaved_uneven(void)
+{
+    struct spec_model big = mixtral_8x22b();
+    big.layers = 126;
+    big.moe.dense_layers = 3;
+    struct spec_job j = h100_job(big, 256);
+    j.train.global_batch = 1536;
+    struct us_layout l = layout(1, 16, 16, 1, 1);
+    l.vpp = 4;
+    l.schedule = US_SCHEDULE_INTERLEAVED;
+    l.first_stage_layers = 7;
+    l.last_stage_layers = 7;
+    struct plan p;
+    CHECK(plan_init(&p, &j, &l));
+    CHECK(p.chunk_layers == 2 && p.first_chunk0_layers == 1 && p.first_chunk_layers == 2);
+    CHECK(p.last_chunk_layers == 2 && p.last_chunkN_layers == 1);
+    check_stages_cover(&p, &big, 3);
+    int nd, nm, total = 0;
+    bool he, hh;
+    plan_chunk_layers(&p, &big, 0, 0, &nd, &nm, &he, &hh);
+    CHECK(nd == 1 && nm == 0 && he && !hh);
+    plan_chunk_layers(&p, &big, 1, 0, &nd, &nm, &he, &hh);
+    CHECK(nd == 2 && nm == 0 && !he && !hh);
+    plan_chunk_layers(&p, &big, 2, 0, &nd, &nm, NULL, NULL);
+    CHECK(nd == 0 && nm == 2);
+    plan_chunk_layers(&p, &big, 15, 3, &nd, &nm, &he, &hh);
+    CHECK(nd == 0 && nm == 1 && !he && hh);
+    plan_chunk_layers(&p, &big, 15, 2, &nd, &nm, NULL, &hh);
+    CHECK(nd + nm == 2 && !hh);
+    for (int s = 0; s < 16; s++)
+        for (int k = 0; k < 4; k++) {
+            plan_chunk_layers(&p, &big, s, k, &nd, &nm, NULL, NULL);
+            total += nd + nm;
+        }
+    CHECK(total == 126);
+    plan_stage_layers(&p, &big, 0, &nd, &nm, NULL, NULL);
+    CHECK(nd == 1 && nm == 6);
+    plan_stage_layers(&p, &big, 1, &nd, &nm, NULL, NULL);
+    CHECK(nd == 2 && nm == 6);
+
+    /* Megatron-Core's own rule: an end stage divisible by vpp splits evenly (8 = 4 + 4,
+     * 6 = 3 + 3 around middle stages of 8 = 4 + 4). */
+    l.vpp = 2;
+    l.first_stage_layers = 8;
+    l.last_stage_layers = 6;
+    CHECK(plan_init(&p, &j, &l));
+    CHECK(p.first_chunk0_layers == 4 && p.first_chunk_layers == 4);
+    CHECK(p.last_chunk_layers == 3 && p.last_chunkN_layers == 3);
+    check_stages_cover(&p, &big, 3);
+    /* Neither rule: 5 layers in 4 chunks of 2 (one short is 7; a multiple of 4 is 4 or 8). */
+    l.vpp = 4;
+    l.first_stage_layers = 5;
+    l.last_stage_layers = 9;
+    expect_reason(&j, &l,
+                  "first_stage_layers=5 do not split into vpp=4 chunks: give a multiple of 4, "
+                  "or 6..7 layers (chunks of 2, the end one short)");
+    /* A chunk may hold no layer at all beside the embedding (chunks of 1, one short). */
+    l.vpp = 8;
+    l.first_stage_layers = 7;
+    l.last_stage_layers = 7;
+    CHECK(plan_init(&p, &j, &l));
+    CHECK(p.first_chunk0_layers == 0 && p.last_chunkN_layers == 0);
+    check_stages_cover(&p, &big, 3);
+    CHECK(plan_end_chunk_layers(7, 2, 4, &nd) == 1 && nd == 2);
+    CHECK(plan_end_chunk_layers(8, 2, 4, &nd) == 2 && nd == 2);
+    CHECK(plan_end_chunk_layers(5, 2, 4, &nd) == -1);
+    CHECK(plan_end_chunk_layers(6, 0, 4, &nd) == -1);
+}
+
+/* Activations at the peak of an interleaved stage, checked against a walk of Megatron's
+ * schedule written out here: micro-batches in groups of pp through every chunk, W = 2(pp -
+ * s - 1) + (v - 1) pp warm-up forwards (every forward when m == pp), then one forward and
+ * one backward in turn. Each chunk weighs its own activation bytes. */
+static double walk_peak(const struct plan *p, const struct spec_model *m,
+                        const struct model_costs *c, int s)
+{
+    int pp = p->lay.pp, v = p->lay.vpp, mb = p->microbatches, total = mb * v;
+    double a[16];
+    for (int k = 0; k < v; k++) {
+        int nd, nm;
+        bool he, hh;
+        plan_chunk_layers(p, m, s, k, &nd, &nm, &he, &hh);
+        a[k] = nd * c->dense.act_B + nm * c->moe.act_B + (he ? c->embed.act_B : 0) +
+               (hh ? c->head.act_B : 0);
+    }
+    int warm = mb == pp ? total : 2 * (pp - s - 1) + (v - 1) * pp;
+    if (warm > total)
+        warm = total;
+    double live = 0, peak = 0;
+    int fi = 0, bi = 0;
+    while (fi < total || bi < total) {
+        bool fwd = fi < total && (fi < warm || fi - warm <= bi);
+        if (fwd) {
+            live += a[(fi % (pp * v)) / pp];
+            fi++;
+        } else {
+            live -= a[v - 1 - (bi % (pp * v)) / pp];
+            bi++;
+        }
+        if (live > peak)
+            peak = live;
+    }
+    return peak;
+}
+
+static void test_memory_interleaved(void)
+{
+    struct spec_model m = llama3_8b();
+    m.layers = 30; /* 30 + 2 = 32 = 4 stages x 4 chunks x 2: ends 7, chunks 1 + 2 + 2 + 2 */
+    struct spec_job j = h100_job(m, 4);
+    struct us_layout l = layout(1, 4, 1, 1, 1);
+    l.vpp = 4;
+    l.schedule = US_SCHEDULE_INTERLEAVED;
+    l.first_stage_layers = 7;
+    l.last_stage_layers = 7;
+    for (int mb = 4; mb <= 16; mb += 4) {
+        j.train.global_batch = mb;
+        struct plan p;
+        CHECK(plan_init(&p, &j, &l));
+        struct model_costs c;
+        model_costs_compute(&j.model, &p.split, &c);
+        for (int s = 0; s < 4; s++) {
+            struct us_memory mem;
+            plan_memory_stage(&p, &j, &c, s, &mem);
+            CHECK_NEAR(mem.activations_B, walk_peak(&p, &m, &c, s), 1e-12);
+        }
+        /* The head's fp32 logits sit in the last chunk of stage 3, of which the peak holds
+         * one copy (m > pp) or all m (m == pp), not the stage-mean count of 1F1B. */
+        struct us_memory mem;
+        plan_memory_stage(&p, &j, &c, 3, &mem);
+        double mean = plan_inflight_microbatches(&p, 3) * (7 * c.dense.act_B + c.head.act_B);
+        if (mb > 4)
+            CHECK(mem.activations_B < mean);
+    }
+}
+
 int main(void)
 {
     test_validity();
     test_stages();
     test_inflight();
+    test_interleaved_uneven();
+    test_memory_interleaved();
     test_memory_llama8b();
     test_memory_pipeline();
     test_memory_moe();

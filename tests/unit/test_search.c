@@ -226,6 +226,53 @@ static void test_space_count(void)
     CHECK_STR(res1.top[0].engine, "closed-form");
 }
 
+/* Interleaving with uneven ends (docs/MODEL.md 2.2, 8.1): 14 layers on 4 stages split as
+ * (2, 4), (3, 3) or (4, 2) around middle stages of 4. vpp 2 takes every split ((3, 3) with
+ * its end chunks one short); vpp 4 (chunks of 1) only (3, 3), whose end chunks hold no
+ * layer; 2 is neither a multiple of 4 nor 3..3. So 2 + 3 + 2 = 7 layouts, and the planner
+ * accepts each. */
+static void test_uneven_vpp(void)
+{
+    struct search_space sp;
+    struct fake f;
+    struct search_evaluator ev;
+    space_open(&sp, 4, 14, 2, 0, 8, 8, 4);
+    sp.fixed.tp = sp.fixed.cp = 1;
+    sp.fixed.pp = 4;
+    sp.fixed.zero = 1;
+    sp.fixed.sequence_parallel = 0;
+    sp.fixed.recompute = 0;
+    sp.fixed_micro_batch = 1;
+    fake_init(&f, 1e30);
+    f.record = true;
+    fake_evaluator(&f, &ev);
+    struct search_opts o = {.objective = US_OBJECTIVE_TIME, .threads = 1};
+    CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
+    CHECK(res1.space == 7 && res1.estimated == 7 && f.nseen == 7);
+    int by_v[5] = {0};
+    static struct spec_job job;
+    const char *text = "model: {name: toy, layers: 14, hidden: 256, heads: 2, ffn_hidden: 1024,"
+                       " vocab: 1000}\nsystem: dgx-h100\nchips: 4\n"
+                       "training: {seq_len: 8, global_batch: 8, dtype: bf16}\n";
+    struct us_diag d;
+    CHECK(spec_job_load_text("toy.yaml", text, strlen(text), NULL, 0, &job, &d) == US_OK);
+    for (size_t i = 0; i < f.nseen; i++) {
+        const struct us_layout *l = &f.seen[i].layout;
+        CHECK(l->vpp == 1 || l->vpp == 2 || l->vpp == 4);
+        by_v[l->vpp]++;
+        if (l->vpp == 4)
+            CHECK(l->first_stage_layers == 3 && l->last_stage_layers == 3);
+        struct plan p;
+        bool ok = plan_init(&p, &job, l);
+        CHECK(ok);
+        if (!ok)
+            fprintf(stderr, "planner refuses vpp %d ends %d/%d: %s\n", l->vpp,
+                    l->first_stage_layers, l->last_stage_layers, p.reason);
+    }
+    CHECK(by_v[1] == 3 && by_v[2] == 3 && by_v[4] == 1);
+    free(f.seen);
+}
+
 /* Memory: a micro-batch that fits under no recompute stops the larger ones unpriced. */
 static void test_memory_prune(void)
 {
@@ -726,6 +773,8 @@ static void test_llama3_published(void)
           res2.top[0].layout.dp == 128 && res2.top[0].layout.cp == 1);
     /* the published stage split: 126 layers do not divide by 16, so the ends are uneven */
     CHECK(res2.top[0].layout.first_stage_layers + res2.top[0].layout.last_stage_layers == 14);
+    /* and interleaving is open to them (the planner models vpp with uneven ends) */
+    CHECK(res2.top[0].layout.vpp > 1);
     check_returned(&open, &res1);
     check_returned(&pub, &res2);
     search_eval_destroy(eo);
@@ -867,6 +916,7 @@ int main(void)
     test_divisors();
     test_splits();
     test_space_count();
+    test_uneven_vpp();
     test_memory_prune();
     test_threads_identical();
     test_brute_force();

@@ -27,10 +27,16 @@ static void test_published(void)
     }
     us_validation_write(&v, US_FORMAT_TABLE, stdout);
     CHECK(v.ncases >= 18);
-    /* Every case but one is predicted: Llama 3.1 405B on GB200 (126 layers over pp 16 x
-     * vpp 4) needs Megatron's split that counts the embedding and the loss as pipeline
-     * layers, which the planner does not model yet; its note says so. */
-    CHECK(v.npredicted >= v.ncases - 1);
+    /* Every case is predicted, Llama 3.1 405B on GB200 (126 layers over pp 16 x vpp 4)
+     * included: the validator gives it Megatron-Bridge's split, the embedding and the loss
+     * counted as pipeline layers (128 = 16 x 4 chunks of 2; stage totals 7 + 14 x 8 + 7). */
+    CHECK(v.npredicted == v.ncases);
+    for (int i = 0; i < v.ncases; i++)
+        if (strcmp(v.cases[i].id, "bridge2511_llama31_405b_gb200_256") == 0) {
+            const struct us_layout *l = &v.cases[i].layout;
+            CHECK(v.cases[i].ok && l->vpp == 4 && l->pp == 16);
+            CHECK(l->first_stage_layers == 7 && l->last_stage_layers == 7);
+        }
     for (int i = 0; i < v.ncases; i++)
         if (!v.cases[i].ok)
             fprintf(stderr, "not predicted: %s: %s\n", v.cases[i].id, v.cases[i].note);
