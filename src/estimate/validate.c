@@ -82,6 +82,14 @@ static unsigned fill_defaults(struct spec_job *j)
     return mask;
 }
 
+/* Runs of Megatron-LM itself, by the paper their case cites: they trained with its default
+ * dropout, --hidden-dropout 0.1 (megatron/training/arguments.py), which Korthikanti et al.
+ * 2022 count in their activation memory. Every other source in the set names a framework
+ * whose model configs train without dropout (NeMo's GPTConfig175B and Megatron-Bridge's
+ * Llama providers set hidden_dropout 0; Llama has none), ultrasim's default. */
+static const char *const megatron_lm_papers[] = {"Narayanan et al.", "Korthikanti et al."};
+#define MEGATRON_LM_HIDDEN_DROPOUT 0.1
+
 static struct fy_node *child(struct fy_node *map, const char *key)
 {
     if (!map || fy_node_get_type(map) != FYNT_MAPPING)
@@ -166,6 +174,10 @@ static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
     core_strlcpy(vc->system, us_job_system_name(job), sizeof vc->system);
     core_strlcpy(vc->model, us_job_model_name(job), sizeof vc->model);
     unsigned filled = fill_defaults(&job->spec);
+    if (!(job->spec.model.hidden_dropout > 0.0))
+        for (size_t i = 0; i < US_ARRAY_LEN(megatron_lm_papers); i++)
+            if (strstr(vc->source, megatron_lm_papers[i]))
+                job->spec.model.hidden_dropout = MEGATRON_LM_HIDDEN_DROPOUT;
     struct us_run_options opt;
     memset(&opt, 0, sizeof opt);
     opt.threads = 1;

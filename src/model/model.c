@@ -23,6 +23,9 @@ struct dims {
     double w_in;    /* bytes per GEMM operand element (the compute dtype) */
     double w_act;   /* bytes per activation element (bf16 unless fp32) */
     double w_grad;  /* bytes per main-grad element */
+    double w_save;  /* bytes per element a GEMM keeps of its input for the weight gradient:
+                       Transformer Engine keeps the fp8 (fp4) cast under fp8 (fp4) recipes */
+    bool dropout;   /* trained with dropout: residual and embedding masks exist */
     double nmat;    /* GEMMs per MLP: 3 gated, 2 plain */
     bool sp, mla, moe;
     enum us_recompute rc;
@@ -93,6 +96,8 @@ static void dims_init(struct dims *D, const struct spec_model *m, const struct m
     D->w_in = model_gemm_elem_B(s->dtype);
     D->w_act = model_act_elem_B(s->dtype);
     D->w_grad = model_grad_elem_B(s->dtype);
+    D->w_save = s->dtype == US_DTYPE_FP8 || s->dtype == US_DTYPE_FP4 ? D->w_in : D->w_act;
+    D->dropout = m->hidden_dropout > 0.0;
     if (D->moe) {
         D->E = m->moe.experts;
         D->k = m->moe.top_k;
@@ -206,9 +211,10 @@ static void norm(struct model_layer *L, const struct dims *D, const char *name, 
 static void residual(struct model_layer *L, const struct dims *D, const char *name)
 {
     /* Fused dropout + residual add: reads x and the residual, writes the sum and a 1-byte
-     * mask; backward reads dy and the mask, writes dx. */
-    double n = D->Tn * D->h;
-    mem(L, name, 3.0 * n * D->w_act + n, 2.0 * n * D->w_act + n);
+     * mask; backward reads dy and the mask, writes dx. Without dropout it is the add alone
+     * (PyTorch's dropout returns its input when p = 0: no mask). */
+    double n = D->Tn * D->h, mask = D->dropout ? n : 0.0;
+    mem(L, name, 3.0 * n * D->w_act + mask, 2.0 * n * D->w_act + mask);
 }
 
 /* Attention block: input norm, projections, flash-attention core, output projection,
@@ -370,41 +376,54 @@ static void moe_mlp(struct model_layer *L, const struct dims *D)
 /* Activation bytes kept for backward by one layer on one chip. Korthikanti et al. 2022
  * s4.1 term by term (2-byte activations, 1-byte dropout masks), generalised: widths a*dqk
  * for Q and kv*dqk, kv*dv for K and V (GQA, MLA), the gated MLP's second f-sized tensor,
- * MoE rows R = T*top_k*cf, CP through T = b*s/c. flash: the s^2 softmax, its dropout mask
- * and output are replaced by the fp32 log-sum-exp per query and head. */
+ * MoE rows R = T*top_k*cf, CP through T = b*s/c. flash = false is the paper's accounting
+ * (the s^2 softmax, its dropout mask and output; every mask; 2-byte GEMM inputs). flash =
+ * true is what Megatron-Core with Transformer Engine keeps (docs/MODEL.md 1.6): flash
+ * attention keeps Q, K, V, its output and the fp32 log-sum-exp (flash_attn_interface.py,
+ * FlashAttnFunc.forward); a linear layer keeps its input for the weight gradient, as the
+ * fp8 (fp4) cast under those recipes (transformer_engine/pytorch/module/linear.py and
+ * layernorm_linear.py: saved_inputmat / ln_out), so the attention output, which flash
+ * attention also keeps in bf16, is kept twice then; masks only when trained with dropout. */
 static double act_layer(const struct dims *D, const struct spec_model *m, bool moe_layer,
                         enum us_recompute rc, bool flash)
 {
     double T = D->T, Tn = D->Tn, h = D->h, w = D->w_act;
+    double wg = flash ? D->w_save : w;              /* a GEMM's saved input */
+    double mask = !flash || D->dropout ? 1.0 : 0.0; /* bytes per dropout-mask element */
+    double wo = flash && wg < w ? w + wg : w;       /* the attention output: bf16 (+ cast) */
     if (rc == US_RECOMPUTE_FULL)
         return w * Tn * h; /* the layer input only (Korthikanti Table 2: 2sbh, /t with SP) */
     /* attention block */
-    double A = w * Tn * h + w * Tn * h; /* norm input; projection input (norm output) */
+    double A = w * Tn * h + wg * Tn * h; /* norm input; projection input (norm output) */
     if (D->mla) {
         double ql = m->mla.q_lora_rank, kvl = m->mla.kv_lora_rank;
-        A += 2.0 * w * Tn * ql + 2.0 * w * Tn * kvl; /* latent norm inputs and up inputs */
+        A += (w + wg) * Tn * ql + (w + wg) * Tn * kvl; /* latent norm inputs and up inputs */
     }
     A += w * T * (D->a_chip * D->dqk + D->kv_chip * D->dqk + D->kv_chip * D->dv); /* Q K V */
     double core =
         flash ? 4.0 * T * D->a_chip : (2.0 * w + 1.0) * D->a_chip * D->b * (D->s / D->c) * D->s;
     if (rc != US_RECOMPUTE_SELECTIVE)
         A += core;
-    A += w * T * D->a_chip * D->dv; /* output-projection input */
-    A += Tn * h;                    /* dropout mask */
+    A += wo * T * D->a_chip * D->dv; /* output-projection input */
+    A += mask * Tn * h;              /* dropout mask */
     /* MLP block */
-    double M = w * Tn * h + w * Tn * h + Tn * h; /* norm input, fc1/router input, mask */
+    double M = w * Tn * h + mask * Tn * h; /* norm input, mask */
     if (!moe_layer) {
         double ft = D->f / D->t;
-        M += w * T * ft * (D->nmat - 1.0) + w * T * ft; /* activation input(s) and output */
+        M += wg * Tn * h;                                /* fc1 input */
+        M += w * T * ft * (D->nmat - 1.0) + wg * T * ft; /* activation input(s), fc2 input */
     } else {
         double fet = D->fe / D->t;
-        M += 4.0 * Tn * D->E;                                   /* router probabilities fp32 */
-        M += w * D->R * h;                                      /* expert fc1 input (gathered) */
-        M += w * D->R * fet * (D->nmat - 1.0) + w * D->R * fet; /* expert activation in/out */
-        M += w * D->Rl * h;                                     /* expert outputs for combine */
+        M += w * Tn * h;                                         /* router input (bf16) */
+        M += 4.0 * Tn * D->E;                                    /* router probabilities fp32 */
+        M += wg * D->R * h;                                      /* expert fc1 input (gathered) */
+        M += w * D->R * fet * (D->nmat - 1.0) + wg * D->R * fet; /* expert act in, fc2 in */
+        M += w * D->Rl * h;                                      /* expert outputs for combine */
         if (D->fs > 0) {
             double fst = D->fs / D->t;
-            M += w * T * fst * (D->nmat - 1.0) + w * T * fst;
+            if (wg < w)
+                M += wg * Tn * h; /* the shared experts' own cast of the router input */
+            M += w * T * fst * (D->nmat - 1.0) + wg * T * fst;
         }
     }
     return A + M;
@@ -505,7 +524,7 @@ static void build_embed(struct model_layer *L, const struct dims *D)
         tp_add(L, D, 1, 1, T * h * D->w_act);
     else
         tp_add(L, D, 1, 0, T * h * D->w_act);
-    L->act_B = L->act_full_B = D->Tn * h; /* embedding dropout mask */
+    L->act_B = L->act_full_B = D->dropout ? D->Tn * h : 0.0; /* embedding dropout mask */
     layer_sum(L);
 }
 

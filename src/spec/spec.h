@@ -134,6 +134,10 @@ struct spec_model {
     bool has_mla;
     struct spec_mla mla;
     int mtp_layers; /* DeepSeek-style multi-token-prediction modules (counted in params) */
+    /* Added by quality: dropout probability on the residual branches and the embedding
+     * (Megatron's hidden_dropout, HF resid_pdrop). 0 = trained without dropout, so no masks
+     * are kept (docs/MODEL.md 1.6); the loader leaves it 0 until it reads a key for it. */
+    double hidden_dropout;
 };
 
 /* A parallel field of 0 (or -1 for zero/sp/recompute/schedule) is "unset": search fills it. */
@@ -226,6 +230,7 @@ enum us_status spec_model_check(const struct spec_model *m, const char *file, st
 #define SPEC_SWEEP_MAX_AXES   16
 #define SPEC_SWEEP_MAX_VALUES 4096
 #define SPEC_SWEEP_MAX_POINTS 100000000LL
+#define SPEC_SWEEP_MAX_VALUE_B 180 /* bytes of one axis value as written */
 
 struct spec_sweep_axis {
     char key[128]; /* field path, e.g. "parallel.tp" */

@@ -425,13 +425,30 @@ static void test_korthikanti(void)
     /* no parallelism: sbh (34 + 5as/h) */
     x = split(1, 1, 1, false, US_RECOMPUTE_NONE, 1, 2048);
     CHECK_NEAR(model_layer_act_B(&m, &x, false, false), sbh * (34 + 5 * a * s / h), 1e-15);
-    /* Flash attention: the 5as^2b term becomes the fp32 log-sum-exp, 4 a s b. */
+    /* Flash attention: the 5as^2b term becomes the fp32 log-sum-exp, 4 a s b. Korthikanti's
+     * GPT-3 trains with dropout 0.1, so its two 1-byte masks stay. */
+    m.hidden_dropout = 0.1;
     x = split(8, 1, 1, true, US_RECOMPUTE_NONE, 1, 2048);
     CHECK_NEAR(model_layer_act_B(&m, &x, false, true), 34 * sbh / t + 4 * a * s * b / t, 1e-15);
     struct model_costs c;
     model_costs_compute(&m, &x, &c);
     CHECK_NEAR(c.dense.act_B, 34 * sbh / t + 4 * a * s * b / t, 1e-15);
     CHECK_NEAR(c.dense.act_full_B, c.dense.act_B, 0);
+    CHECK_NEAR(c.embed.act_B, sbh / t, 0); /* the embedding's mask */
+    /* Without dropout (NeMo's GPTConfig175B sets hidden_dropout 0): no masks, 32 sbh/t; the
+     * paper's accounting (flash = false) keeps them whatever the model says. */
+    m.hidden_dropout = 0.0;
+    CHECK_NEAR(model_layer_act_B(&m, &x, false, true), 32 * sbh / t + 4 * a * s * b / t, 1e-15);
+    x.recompute = US_RECOMPUTE_SELECTIVE;
+    CHECK_NEAR(model_layer_act_B(&m, &x, false, false), 34 * sbh / t, 1e-15);
+    x.recompute = US_RECOMPUTE_NONE;
+    model_costs_compute(&m, &x, &c);
+    CHECK_NEAR(c.embed.act_B, 0, 0);
+    /* the residual adds write and read no mask either: 3 and 2 tensors of 2 bytes */
+    const struct model_op *res = find_op(&c.dense, "mlp_residual");
+    CHECK(res != NULL);
+    if (res)
+        CHECK_NEAR(res->fwd_B + res->bwd_B, 5 * 2 * sbh / t, 0);
     /* Head: 4 sbh/t (1 + V/h) with fp32 logits (Korthikanti s4.3). */
     CHECK_NEAR(c.head.act_B, 4 * sbh / t * (1 + 50257.0 / h), 1e-15);
 }
@@ -446,9 +463,8 @@ static void test_act_extensions(void)
     double attn = 2 * Tn * h * 2                        /* norm in, qkv in */
                   + 2 * T * (16 * 128 + 4 * 128 * 2)    /* Q (16 heads), K and V (4 heads) */
                   + 4 * T * 16                          /* LSE */
-                  + 2 * T * 16 * 128                    /* o_proj input */
-                  + Tn * h;                             /* mask */
-    double mlp = 2 * Tn * h * 2 + Tn * h                /* norm in, fc1 in, mask */
+                  + 2 * T * 16 * 128;                   /* o_proj input */
+    double mlp = 2 * Tn * h * 2                         /* norm in, fc1 in (no dropout) */
                  + 2 * T * (f / 2) * 2 + 2 * T * f / 2; /* gate+up outputs, act output */
     CHECK_NEAR(model_layer_act_B(&m, &x, false, true), attn + mlp, 1e-15);
     x.recompute = US_RECOMPUTE_SELECTIVE;
@@ -457,14 +473,53 @@ static void test_act_extensions(void)
     struct spec_model x8 = mixtral_8x22b();
     struct model_split y = split(2, 1, 2, true, US_RECOMPUTE_NONE, 1, 1024);
     const double T2 = 1024, Tn2 = 512, h2 = 6144, R = T2 * 2, Rl = Tn2 * 2, fe = 16384;
-    double moe_mlp = 2 * Tn2 * h2 * 2 + Tn2 * h2 /* norm in, router in, mask */
-                     + 4 * Tn2 * 8               /* router probs fp32 */
-                     + 2 * R * h2                /* expert input (gathered) */
-                     + 2 * R * fe / 2 * 3        /* gate, up, act out */
-                     + 2 * Rl * h2;              /* expert outputs for combine */
-    double attn2 = 2 * Tn2 * h2 * 2 + 2 * T2 * (24 * 128 + 4 * 128 * 2) + 4 * T2 * 24 +
-                   2 * T2 * 24 * 128 + Tn2 * h2;
+    double moe_mlp = 2 * Tn2 * h2 * 2     /* norm in, router in (no dropout) */
+                     + 4 * Tn2 * 8        /* router probs fp32 */
+                     + 2 * R * h2         /* expert input (gathered) */
+                     + 2 * R * fe / 2 * 3 /* gate, up, act out */
+                     + 2 * Rl * h2;       /* expert outputs for combine */
+    double attn2 =
+        2 * Tn2 * h2 * 2 + 2 * T2 * (24 * 128 + 4 * 128 * 2) + 4 * T2 * 24 + 2 * T2 * 24 * 128;
     CHECK_NEAR(model_layer_act_B(&x8, &y, true, true), attn2 + moe_mlp, 1e-15);
+    /* with dropout, three masks of Tn h bytes (attention, MLP, and none in the router) */
+    x8.hidden_dropout = 0.1;
+    CHECK_NEAR(model_layer_act_B(&x8, &y, true, true), attn2 + moe_mlp + 2 * Tn2 * h2, 1e-15);
+}
+
+/* fp8 (docs/MODEL.md 1.6): each linear layer keeps its input as Transformer Engine's fp8
+ * cast (1 byte) for the weight gradient; the norm inputs, Q, K, V, the flash-attention
+ * output (bf16, beside the output projection's own fp8 cast), the log-sum-exp and the
+ * SwiGLU inputs stay as they were. Llama-3-8B-like, tp 2 with SP, s 4096: T 4096, Tn 2048. */
+static void test_act_fp8(void)
+{
+    struct spec_model m = dense_model(32, 4096, 32, 8, 128, 14336, 128256, true, false);
+    struct model_split x = split(2, 1, 1, true, US_RECOMPUTE_NONE, 1, 4096);
+    const double T = 4096, Tn = 2048, h = 4096, f = 14336;
+    double bf16 = 2 * Tn * h * 2 + 2 * T * (16 * 128 + 4 * 128 * 2) + 4 * T * 16 +
+                  2 * T * 16 * 128 + 2 * Tn * h * 2 + 2 * T * (f / 2) * 2 + 2 * T * f / 2;
+    CHECK_NEAR(model_layer_act_B(&m, &x, false, true), bf16, 1e-15);
+    x.dtype = US_DTYPE_FP8;
+    double attn = 2 * Tn * h + 1 * Tn * h            /* norm in bf16, qkv in fp8 */
+                  + 2 * T * (16 * 128 + 4 * 128 * 2) /* Q K V bf16 */
+                  + 4 * T * 16                       /* LSE */
+                  + (2 + 1) * T * 16 * 128;          /* output: bf16 + o_proj's fp8 cast */
+    double mlp = 2 * Tn * h + 1 * Tn * h             /* norm in, fc1 in fp8 */
+                 + 2 * T * (f / 2) * 2               /* gate, up (SwiGLU input) bf16 */
+                 + 1 * T * f / 2;                    /* fc2 in fp8 */
+    CHECK_NEAR(model_layer_act_B(&m, &x, false, true), attn + mlp, 1e-15);
+    CHECK(attn + mlp < 0.87 * bf16); /* 13.2% less for this shape */
+    /* the paper's accounting is the same for every dtype */
+    CHECK_NEAR(model_layer_act_B(&m, &x, false, false),
+               model_layer_act_B(&m,
+                                 &(struct model_split){.tp = 2,
+                                                       .cp = 1,
+                                                       .ep = 1,
+                                                       .sequence_parallel = true,
+                                                       .micro_batch = 1,
+                                                       .seq_len = 4096,
+                                                       .dtype = US_DTYPE_BF16},
+                                 false, false),
+               0);
 }
 
 /* --- collectives ------------------------------------------------------------------------- */
@@ -551,6 +606,7 @@ int main(void)
     test_model_flop();
     test_korthikanti();
     test_act_extensions();
+    test_act_fp8();
     test_comm();
     test_fp8_bytes();
     test_mtp();
