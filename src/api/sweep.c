@@ -19,6 +19,8 @@
 #include "spec/spec.h"
 
 #define SWEEP_CHUNK 2048
+/* one "key=value" override: a 127-byte key and a 180-byte value quoted and escaped */
+#define SWEEP_SET_B 512
 
 struct sweep_row {
     enum us_status st;
@@ -33,13 +35,14 @@ struct sweep_work {
     int nthreads, tid;
 };
 
-static void point_sets(const struct spec_sweep *s, long long p, char buf[][320], const char **v)
+static void point_sets(const struct spec_sweep *s, long long p, char buf[][SWEEP_SET_B],
+                       const char **v)
 {
     for (int a = s->naxes - 1; a >= 0; a--) {
         const struct spec_sweep_axis *ax = &s->axes[a];
         int i = (int)(p % ax->nvalues);
         p /= ax->nvalues;
-        snprintf(buf[a], 320, "%s=%s", ax->key, ax->values[i]);
+        snprintf(buf[a], SWEEP_SET_B, "%s=%s", ax->key, ax->values[i]);
         v[a] = buf[a];
     }
 }
@@ -48,7 +51,7 @@ static void *sweep_worker(void *arg)
 {
     struct sweep_work *w = arg;
     struct us_ctx *ctx = us_ctx_create();
-    char buf[SPEC_SWEEP_MAX_AXES][320];
+    char buf[SPEC_SWEEP_MAX_AXES][SWEEP_SET_B];
     const char *v[SPEC_SWEEP_MAX_AXES];
     for (long long k = w->tid; k < w->count; k += w->nthreads) {
         struct sweep_row *row = &w->rows[k];
@@ -159,7 +162,7 @@ static const char *status_name(enum us_status st)
 static int db_insert(sqlite3_stmt *ins, const struct spec_sweep *s, long long p,
                      const struct sweep_row *row)
 {
-    char buf[SPEC_SWEEP_MAX_AXES][320];
+    char buf[SPEC_SWEEP_MAX_AXES][SWEEP_SET_B];
     const char *v[SPEC_SWEEP_MAX_AXES];
     point_sets(s, p, buf, v);
     int c = 1;

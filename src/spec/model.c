@@ -152,7 +152,11 @@ enum us_status spec_model_from_node(struct spec_rd *rd, const struct spec_node *
     }
     if (spec_check_keys(rd, n, spec_schema_model))
         return rd->status;
-    SPEC_TRY(rd, spec_get_str(rd, n, "name", SPEC_REQ, m.name, sizeof m.name));
+    int has_name = spec_get_str(rd, n, "name", 0, m.name, sizeof m.name);
+    if (has_name < 0)
+        return rd->status;
+    if (has_name == 0)
+        spec_default_name(n, name_hint, "custom-model", m.name, sizeof m.name);
     SPEC_TRY(rd, spec_get_str(rd, n, "description", 0, m.description, sizeof m.description));
     SPEC_TRY(rd, spec_get_i32(rd, n, "layers", 1, MAX_LAYERS, SPEC_REQ, &m.layers));
     SPEC_TRY(rd, spec_get_i32(rd, n, "hidden", 1, MAX_HIDDEN, SPEC_REQ, &m.hidden));

@@ -86,6 +86,9 @@ enum us_status spec_sweep_load(const char *path, struct spec_sweep *s, struct us
                 return spec_fail(&rd, it, "axis values are numbers, names or strings");
             if (strlen(it->text) != it->len)
                 return spec_fail(&rd, it, "a value may not contain a NUL byte");
+            if (it->len > SPEC_SWEEP_MAX_VALUE_B)
+                return spec_fail(&rd, it, "axis values are at most %d bytes",
+                                 SPEC_SWEEP_MAX_VALUE_B);
             char *t = value_text(&rd, it);
             if (!t)
                 return spec_fail_oom(&rd);

@@ -190,7 +190,11 @@ enum us_status spec_system_from_node(struct spec_rd *rd, const struct spec_node 
     memset(&s, 0, sizeof s);
     if (spec_check_keys(rd, n, spec_schema_system))
         return rd->status;
-    SPEC_TRY(rd, spec_get_str(rd, n, "name", SPEC_REQ, s.name, sizeof s.name));
+    int has_name = spec_get_str(rd, n, "name", 0, s.name, sizeof s.name);
+    if (has_name < 0)
+        return rd->status;
+    if (has_name == 0)
+        spec_default_name(n, NULL, "custom-system", s.name, sizeof s.name);
     SPEC_TRY(rd, spec_get_str(rd, n, "description", 0, s.description, sizeof s.description));
 
     SPEC_TRY(rd, spec_get_map(rd, n, "chip", spec_schema_chip, SPEC_REQ, &chip));

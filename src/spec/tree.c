@@ -1154,3 +1154,18 @@ int spec_get_ints(struct spec_rd *rd, const struct spec_node *map, const char *k
     *n = i;
     return 1;
 }
+
+void spec_default_name(const struct spec_node *n, const char *hint, const char *fallback, char *out,
+                       size_t n_B)
+{
+    const char *path = hint ? hint : (!n->parent && n->file && n->file[0] ? n->file : NULL);
+    if (!path) {
+        core_strlcpy(out, fallback, n_B);
+        return;
+    }
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    size_t len = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    core_fmt(out, n_B, "%.*s", (int)len, base);
+}

@@ -133,6 +133,11 @@ void spec_node_path(const struct spec_node *n, char *buf, size_t n_B);
 /* Writes a scalar's text for a message: printable, quoted, shortened when long. */
 void spec_node_quote(const struct spec_node *n, char *buf, size_t n_B);
 bool spec_is_map(const struct spec_node *n);
+/* The name of a model or system that does not give one (DESIGN.md's inline mappings):
+ * the base name of `hint` or of the file the node is the whole of, without its extension;
+ * else `fallback`. */
+void spec_default_name(const struct spec_node *n, const char *hint, const char *fallback, char *out,
+                       size_t n_B);
 
 /* --- errors (all return US_EINPUT after filling rd->d) --- */
 enum us_status spec_fail(struct spec_rd *rd, const struct spec_node *n, const char *fmt, ...)
