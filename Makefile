@@ -23,11 +23,12 @@ deps:
 	fi
 
 build: deps
-	cmake --preset release >/dev/null
-	cmake --build --preset release -j $(JOBS)
+	@echo "building ultrasim (release preset)..."
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS) -- -s
 
 run: build
-	$(ULTRASIM) compare examples/frontier.yaml --systems trn3-ultraserver,gb300-nvl72
+	@$(ULTRASIM) compare examples/frontier.yaml --systems trn3-ultraserver,gb300-nvl72
 
 test: test-asan test-release
 

@@ -155,10 +155,30 @@ static void add_notes(struct us_result *r, const struct spec_job *j, const struc
              "global batch of %.3g tokens exceeds the critical batch size %.3g: more tokens "
              "may be needed to reach the same loss (not modelled)",
              r->tokens_per_step, j->train.critical_batch_tokens);
+    if (r->mfu < 0.10) {
+        const struct us_breakdown *b = &r->breakdown;
+        const char *names[] = {"exposed TP communication", "exposed CP communication",
+                               "exposed EP all-to-all",    "pipeline sends",
+                               "exposed DP communication", "the pipeline bubble",
+                               "the optimizer step",       "host overhead",
+                               "waiting for stragglers"};
+        double parts[] = {b->tp_comm_s, b->cp_comm_s,   b->ep_comm_s,  b->pp_comm_s,  b->dp_comm_s,
+                          b->bubble_s,  b->optimizer_s, b->overhead_s, b->straggler_s};
+        size_t worst = 0;
+        for (size_t i = 1; i < sizeof parts / sizeof parts[0]; i++)
+            if (parts[i] > parts[worst])
+                worst = i;
+        warn(r,
+             "MFU %.1f%%: compute is %.0f%% of the step and %s %.0f%%; a larger global batch "
+             "or fewer chips would use the chips better",
+             100 * r->mfu, 100 * b->compute_s / r->step_time_s, names[worst],
+             100 * parts[worst] / r->step_time_s);
+    }
     if (r->hfu < r->mfu)
-        warn(r, "HFU (%.1f%%) is below MFU (%.1f%%): HFU counts the FLOPs the chips execute, "
-                "half the causal score matrix; MFU follows Narayanan et al. SC'21 eq. 3 and "
-                "PaLM and counts all of it (docs/MODEL.md section 1)",
+        warn(r,
+             "HFU (%.1f%%) is below MFU (%.1f%%): HFU counts the FLOPs the chips execute, "
+             "half the causal score matrix; MFU follows Narayanan et al. SC'21 eq. 3 and "
+             "PaLM and counts all of it (docs/MODEL.md section 1)",
              100 * r->hfu, 100 * r->mfu);
     if (j->train.dtype == US_DTYPE_FP8 || j->train.dtype == US_DTYPE_FP4)
         warn(r,
