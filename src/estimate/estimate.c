@@ -1,9 +1,10 @@
 /* estimate: the closed-form step time - the same physics as the event simulator (sim/)
  * without events: per-stage forward and backward chains, pipeline fill and drain by
  * schedule, DP gradient buckets racing the last backward, the optimizer and host overhead.
- * No allocation; one evaluation is a pass over the stages and the DP buckets. Where the
- * event engine's answer differs (uneven stages, contention between overlapped streams),
- * it is the one reported. Formulas: docs/MODEL.md section 5. */
+ * No allocation; one evaluation is a pass over the stages, pricing each run of like stages
+ * once, and the DP buckets. Where the event engine's answer differs (uneven stages,
+ * contention between overlapped streams), it is the one reported. Formulas: docs/MODEL.md
+ * section 5. */
 #include <math.h>
 #include <string.h>
 
@@ -101,17 +102,34 @@ static void stage_work(const struct step_costs *sc, const struct kind_time k[K_C
     }
 }
 
-/* DP gradient reduction racing one backward of `n` layers of a kind: advances the ready
- * cursor *t and the DP stream's free time *f bucket by bucket. */
-static void buckets_bwd(const struct kind_time *k, double n, double *t, double *f)
+/* One kind's buckets within one backward: full buckets of `per` layers (their ready-time
+ * step and reduction time) and the partial last one. Computed with the same expressions
+ * the race uses, so a race over them is the race over the layers, bit for bit. */
+struct bucket_plan {
+    int nfull;              /* full buckets */
+    double cb_full, q_full; /* per full bucket: backward time, reduction time */
+    bool has_rest;
+    double cb_rest, q_rest;
+};
+
+static void bucket_plan_of(const struct kind_time *k, double n, struct bucket_plan *bp)
 {
     int per = k->lt->bucket_layers > 0 ? k->lt->bucket_layers : 1;
-    double left = n;
+    double left = n, c;
+    bp->nfull = 0;
+    bp->has_rest = false;
+    bp->cb_full = bp->q_full = bp->cb_rest = bp->q_rest = 0.0;
     while (left > 0.0) {
-        double c = left < (double)per ? left : (double)per;
-        *t += c * k->b;
-        double start = *f > *t ? *f : *t;
-        *f = start + k->lt->bucket_grad_s * c / (double)per;
+        c = left < (double)per ? left : (double)per;
+        if (c == (double)per) {
+            bp->cb_full = c * k->b;
+            bp->q_full = k->lt->bucket_grad_s * c / (double)per;
+            bp->nfull++;
+        } else {
+            bp->cb_rest = c * k->b;
+            bp->q_rest = k->lt->bucket_grad_s * c / (double)per;
+            bp->has_rest = true;
+        }
         left -= c;
     }
 }
@@ -132,13 +150,25 @@ static void buckets_fwd(const struct kind_time *k, double n, double *t, double *
     }
 }
 
+/* Results of the DP race of one kind of stage under ZeRO-2/3 1F1B, where it depends on
+ * the stage only through how many backwards run back to back: from a backward whose first
+ * bucket finds the DP stream idle, every later operation is the same whichever stage runs
+ * it, so the stream's free time and the cursor at the end are remembered per such start
+ * and reused exactly. */
+#define EST_TAIL_MEMO 1024
+struct tail_memo {
+    unsigned char have[EST_TAIL_MEMO];
+    double f[EST_TAIL_MEMO], t[EST_TAIL_MEMO];
+};
+
 /* Exposed DP gradient time after the stage's last backward ends. Buckets are reduced in
  * the last backward of each chunk (ZeRO-0/1, Megatron DDP), or in every backward (ZeRO-2/3)
  * of which the stage's final `g` per chunk run back to back; chunk c's come c groups of
- * chunk-backwards before chunk 0's. per_mb_s: reduction time of one micro-batch. */
+ * chunk-backwards before chunk 0's. per_mb_s: reduction time of one micro-batch. memo (v =
+ * 1 only; NULL = none): see struct tail_memo. */
 static double stage_dp_tail(const struct step_costs *sc, const struct kind_time k[K_COUNT],
                             const struct step_stage *st, int s, const double *bc, int stride,
-                            double *per_mb_s)
+                            struct tail_memo *memo, double *per_mb_s)
 {
     int v = sc->vpp, p = sc->pp, m = sc->m;
     int g; /* back-to-back backwards per chunk at the end of the stage's program */
@@ -153,24 +183,72 @@ static double stage_dp_tail(const struct step_costs *sc, const struct kind_time 
     for (int c = 0; c < v; c++)
         before += (double)g * bc[c * stride];
     static const int order[K_COUNT] = {K_HEAD, K_MOE, K_DENSE, K_EMBED};
+    int idle[EST_TAIL_MEMO], nidle = 0;
+    bool use_memo = memo && v == 1;
     for (int c = v - 1; c >= 0; c--) {
         before -= (double)g * bc[c * stride]; /* the backwards of chunks 0..c-1 that follow */
         struct step_stage ck;
         step_chunk_of(st, v, c, &ck);
         double n[K_COUNT];
         stage_counts(&ck, n);
+        int first = -1; /* the kind whose first bucket comes first */
+        /* the chunk's buckets in backward order, as runs of like ones */
+        struct {
+            double cb, q;
+            int cnt;
+        } br[2 * K_COUNT];
+        int nbr = 0;
+        for (int i = 0; i < K_COUNT; i++) {
+            int kk = order[i];
+            if (n[kk] <= 0.0)
+                continue;
+            if (first < 0)
+                first = kk;
+            struct bucket_plan bp;
+            bucket_plan_of(&k[kk], n[kk], &bp);
+            if (bp.nfull > 0) {
+                br[nbr].cb = bp.cb_full;
+                br[nbr].q = bp.q_full;
+                br[nbr++].cnt = bp.nfull;
+            }
+            if (bp.has_rest) {
+                br[nbr].cb = bp.cb_rest;
+                br[nbr].q = bp.q_rest;
+                br[nbr++].cnt = 1;
+            }
+            total += n[kk] * k[kk].lt->bucket_grad_s /
+                     (double)(k[kk].lt->bucket_layers > 0 ? k[kk].lt->bucket_layers : 1);
+        }
         for (int j = runs - 1; j >= 0; j--) {
             t = -(before + (double)j * bc[c * stride]);
-            for (int i = 0; i < K_COUNT; i++) {
-                int kk = order[i];
-                if (n[kk] <= 0.0)
-                    continue;
-                buckets_bwd(&k[kk], n[kk], &t, &f);
-                if (j == 0)
-                    total += n[kk] * k[kk].lt->bucket_grad_s /
-                             (double)(k[kk].lt->bucket_layers > 0 ? k[kk].lt->bucket_layers : 1);
+            if (use_memo && first >= 0 && j < EST_TAIL_MEMO) {
+                int per = k[first].lt->bucket_layers > 0 ? k[first].lt->bucket_layers : 1;
+                double c1 = n[first] < (double)per ? n[first] : (double)per;
+                if (f <= t + c1 * k[first].b) { /* the stream is idle at this start */
+                    if (memo->have[j]) {
+                        f = memo->f[j];
+                        t = memo->t[j];
+                        break;
+                    }
+                    idle[nidle++] = j;
+                }
             }
+            double tt = t, ff = f;
+            for (int b = 0; b < nbr; b++) {
+                double cb = br[b].cb, q = br[b].q;
+                for (int i = 0; i < br[b].cnt; i++) {
+                    tt += cb;
+                    ff = (ff > tt ? ff : tt) + q;
+                }
+            }
+            t = tt;
+            f = ff;
         }
+    }
+    for (int i = 0; i < nidle; i++) {
+        memo->have[idle[i]] = 1;
+        memo->f[idle[i]] = f;
+        memo->t[idle[i]] = t;
     }
     *per_mb_s = total;
     double tail = f - t;
@@ -245,10 +323,77 @@ static double table_fwd_s(const double *f, const double *pf, int v, int p, int64
     return (double)(n / per) * (double)p * pf[v] + (double)p * pf[c] + (double)(r % p) * f[c];
 }
 
+/* One run of like stages (same layers): what both passes price once for all of them. */
+struct stage_run {
+    struct step_stage st;
+    int first, n;                /* stages first .. first + n - 1 */
+    double F, B, F0, B0, fl, bl; /* the stage and its first / last chunk, one micro-batch */
+    bool have_pass2;             /* opt, ag_total and the work products below are set */
+    double opt, ag_total;        /* optimizer; ZeRO-1/2 gather of the stage's buckets */
+    bool have_tail;              /* tail, per_mb set (they do not depend on s) */
+    double tail, per_mb;
+    double w_flop[K_COUNT], w_busy[K_COUNT], w_hbm[K_COUNT], w_opt[K_COUNT];
+};
+
+/* Prices a run's stage: stage and chunk times (f, b, pf: the chunks' scratch). */
+static void run_price(const struct step_costs *sc, const struct kind_time k[K_COUNT],
+                      struct stage_run *r, bool by_chunk, double *fc, double *bc, double *pfc)
+{
+    int v = sc->vpp;
+    stage_work(sc, k, &r->st, &r->F, &r->B, NULL);
+    if (by_chunk) {
+        chunk_times(sc, k, &r->st, fc, bc, pfc);
+        r->F0 = fc[0];
+        r->B0 = bc[0];
+        r->fl = fc[v - 1];
+        r->bl = bc[v - 1];
+    } else {
+        r->F0 = r->F / (double)v;
+        r->B0 = r->B / (double)v;
+        r->fl = r->F / (double)v;
+        r->bl = r->B / (double)v;
+    }
+    r->have_pass2 = false;
+    r->have_tail = false;
+}
+
+/* The optimizer, the ZeRO-1/2 gather total and each kind's share of the work totals
+ * (step_work_totals_of, in its order of kinds). */
+static void run_pass2(const struct step_costs *sc, const struct kind_time k[K_COUNT],
+                      struct stage_run *r)
+{
+    double n[K_COUNT];
+    stage_counts(&r->st, n);
+    r->opt = 0.0;
+    r->ag_total = 0.0;
+    for (int i = 0; i < K_COUNT; i++) {
+        r->opt += n[i] * k[i].lt->opt_s;
+        int per = k[i].lt->bucket_layers > 0 ? k[i].lt->bucket_layers : 1;
+        r->ag_total += n[i] * k[i].lt->bucket_ag_s / (double)per;
+    }
+    static const int wk[K_COUNT] = {K_DENSE, K_MOE, K_EMBED, K_HEAD};
+    for (int i = 0; i < K_COUNT; i++) {
+        const struct step_layer_time *lt = k[wk[i]].lt;
+        double c = n[wk[i]];
+        r->w_flop[i] = c * lt->hw_flop;
+        r->w_busy[i] = c * lt->compute_busy_s;
+        r->w_hbm[i] = c * lt->hbm_busy_s;
+        r->w_opt[i] = c * lt->opt_s / (double)sc->m;
+    }
+    r->have_pass2 = true;
+}
+
 void estimate_step(const struct step_ctx *ctx, struct step_times *out)
 {
     struct step_costs sc;
     step_costs_compute(ctx, &sc);
+    estimate_step_with(ctx, &sc, out);
+}
+
+void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp,
+                        struct step_times *out)
+{
+    const struct step_costs sc = *scp;
     struct kind_time k[K_COUNT];
     kinds_init(&sc, k);
     memset(out, 0, sizeof *out);
@@ -259,11 +404,15 @@ void estimate_step(const struct step_ctx *ctx, struct step_times *out)
     bool by_chunk = v > 1 && v <= EST_CHUNKS;
     double fc[EST_CHUNKS], bc[EST_CHUNKS], pfc[EST_CHUNKS + 1];
 
-    /* Pass 1: per-stage work per micro-batch (remembered for up to EST_STAGES stages), and
-     * under interleaving the first and last chunk of each stage. */
-    struct step_stage stages[EST_STAGES];
-    double Fs[EST_STAGES], Bs[EST_STAGES], F0s[EST_STAGES], B0s[EST_STAGES];
+    /* Pass 1: per-stage work per micro-batch, priced once per run of like stages (up to
+     * EST_STAGES runs remembered; a longer pipeline of runs is priced again in pass 2),
+     * and under interleaving the first and last chunk of each stage. */
+    struct stage_run runs[EST_STAGES];
+    int nruns = 0;
     bool keep = p <= EST_STAGES;
+    struct stage_run cur;
+    memset(&cur, 0, sizeof cur);
+    int cur_pf = -1; /* the run whose chunks fc, bc, pfc hold (-1: none) */
     double sum_fb = 0.0, max_fb = -1.0, max_f = 0.0, max_b = 0.0;
     /* Interleaved makespan (docs/MODEL.md 5.2), with f0/b0 a stage's first chunk and fl/bl
      * its last: when m == p (every forward first), the max over s of (f0 + b0 of the stages
@@ -275,41 +424,29 @@ void estimate_step(const struct step_ctx *ctx, struct step_times *out)
     double pre0 = 0.0, prel = 0.0, best_lb = -HUGE_VAL;
     double pf0 = 0.0, pb0 = 0.0, pbl = 0.0, m1 = -HUGE_VAL, m2 = -HUGE_VAL, a_last = 0.0;
     int s_b = 0;
-    double F0 = 0.0, B0 = 0.0;
+    /* Without experts every middle stage holds the same layers (plan_stage_layers): from
+     * the second one on they are looked up no more. */
+    const struct spec_model *md = &ctx->job->model;
+    bool dense = !(md->has_moe && md->moe.experts > 0);
     for (int s = 0; s < p; s++) {
         struct step_stage st;
-        step_stage_of(ctx, s, &st);
-        double F, B, fl, bl;
-        if (s > 0 && keep && same_stage(&st, &stages[s - 1])) {
-            F = Fs[s - 1];
-            B = Bs[s - 1];
-            F0 = F0s[s - 1];
-            B0 = B0s[s - 1];
-        } else {
-            stage_work(&sc, k, &st, &F, &B, NULL);
-            if (by_chunk) {
-                chunk_times(&sc, k, &st, fc, bc, pfc);
-                F0 = fc[0];
-                B0 = bc[0];
-            } else {
-                F0 = F / (double)v;
-                B0 = B / (double)v;
-            }
+        if (dense && s >= 2 && s < p - 1)
+            st = cur.st;
+        else
+            step_stage_of(ctx, s, &st);
+        if (s == 0 || !same_stage(&st, &cur.st)) {
+            cur.st = st;
+            cur.first = s;
+            cur.n = 0;
+            run_price(&sc, k, &cur, by_chunk, fc, bc, pfc);
+            cur_pf = s;
+            if (keep)
+                runs[nruns++] = cur;
         }
-        if (by_chunk) {
-            fl = fc[v - 1];
-            bl = bc[v - 1];
-        } else {
-            fl = F / (double)v;
-            bl = B / (double)v;
-        }
-        if (keep) {
-            stages[s] = st;
-            Fs[s] = F;
-            Bs[s] = B;
-            F0s[s] = F0;
-            B0s[s] = B0;
-        }
+        cur.n++;
+        if (keep)
+            runs[nruns - 1].n = cur.n;
+        double F = cur.F, B = cur.B, F0 = cur.F0, B0 = cur.B0, fl = cur.fl, bl = cur.bl;
         sum_fb += F + B;
         if (F + B > max_fb) {
             max_fb = F + B;
@@ -383,71 +520,64 @@ void estimate_step(const struct step_ctx *ctx, struct step_times *out)
     bool all_fwd_first = p > 1 && (sc.schedule == US_SCHEDULE_GPIPE ||
                                    (sc.schedule == US_SCHEDULE_INTERLEAVED && m == p));
 
-    /* Pass 2: when each stage's last backward ends, its exposed DP tail, the optimizer. */
+    /* Pass 2: when each stage's last backward ends, its exposed DP tail, the optimizer, and
+     * the work totals (step_work_totals_of), per run of like stages. */
     double end_max = -1.0, ag_delay = 0.0, opt_max = 0.0, tail_at_end = 0.0;
     double prefix_b = 0.0, prefix_f = 0.0;
+    double flop = 0.0, busy = 0.0, hbm = 0.0;
     /* The DP tail depends on the stage's layers, and on s only where reduction runs in
-     * every backward of a 1F1B cool-down (ZeRO-2/3): reuse it between like stages. */
+     * every backward of a 1F1B cool-down (ZeRO-2/3). */
     bool tail_by_s = sc.zero >= 2 && v == 1 && sc.schedule != US_SCHEDULE_GPIPE;
-    struct step_stage prev_st;
-    memset(&prev_st, 0, sizeof prev_st);
-    double prev_tail = 0.0, prev_per_mb = 0.0;
-    bool have_prev = false;
+    struct tail_memo memo; /* for the run in hand (tail_by_s) */
+    int memo_run = -1;
+    int ri = 0;
+    struct stage_run *r = keep ? &runs[0] : &cur;
     for (int s = 0; s < p; s++) {
-        struct step_stage st;
-        double F, B;
         if (keep) {
-            st = stages[s];
-            F = Fs[s];
-            B = Bs[s];
-            F0 = F0s[s];
-            B0 = B0s[s];
-        }
-        bool chunks_ready = false;
-        if (!keep) {
+            if (s >= r->first + r->n)
+                r = &runs[++ri];
+        } else {
+            struct step_stage st;
             step_stage_of(ctx, s, &st);
-            stage_work(&sc, k, &st, &F, &B, NULL);
-            F0 = F / (double)v;
-            B0 = B / (double)v;
-            if (by_chunk) {
-                chunk_times(&sc, k, &st, fc, bc, pfc);
-                chunks_ready = true;
-                F0 = fc[0];
-                B0 = bc[0];
+            if (s == 0 || !same_stage(&st, &cur.st)) {
+                cur.st = st;
+                cur.first = s;
+                run_price(&sc, k, &cur, by_chunk, fc, bc, pfc);
+                cur_pf = s;
             }
         }
+        if (!r->have_pass2) {
+            run_pass2(&sc, k, r);
+            if (r->opt > opt_max)
+                opt_max = r->opt;
+        }
+        double F = r->F, B = r->B;
         /* Per-chunk times for the DP races: each chunk's own when priced by chunk, else
          * the stage's mean chunk (stride 0; v = 1: the stage). */
         double Fm = F / (double)v, Bm = B / (double)v;
         const double *fcs = by_chunk ? fc : &Fm, *bcs = by_chunk ? bc : &Bm;
         int cstride = by_chunk ? 1 : 0;
-        double n[K_COUNT];
-        stage_counts(&st, n);
-        double opt = 0.0, ag_total = 0.0;
-        for (int i = 0; i < K_COUNT; i++) {
-            opt += n[i] * k[i].lt->opt_s;
-            int per = k[i].lt->bucket_layers > 0 ? k[i].lt->bucket_layers : 1;
-            ag_total += n[i] * k[i].lt->bucket_ag_s / (double)per;
-        }
-        if (opt > opt_max)
-            opt_max = opt;
         /* Stage 0 finishes the drain last; stage s ends the chunk-0 backwards (and sends)
          * of the stages before it earlier. */
         double E = T - prefix_b;
-        double per_mb = 0.0, tail;
-        if (have_prev && !tail_by_s && same_stage(&st, &prev_st)) {
-            tail = prev_tail;
-            per_mb = prev_per_mb;
+        double tail, per_mb;
+        if (!tail_by_s && r->have_tail) {
+            tail = r->tail;
+            per_mb = r->per_mb;
         } else {
-            if (by_chunk && !chunks_ready) {
-                chunk_times(&sc, k, &st, fc, bc, pfc);
-                chunks_ready = true;
+            if (by_chunk && cur_pf != r->first) {
+                chunk_times(&sc, k, &r->st, fc, bc, pfc);
+                cur_pf = r->first;
             }
-            tail = stage_dp_tail(&sc, k, &st, s, bcs, cstride, &per_mb);
-            prev_st = st;
-            prev_tail = tail;
-            prev_per_mb = per_mb;
-            have_prev = true;
+            if (tail_by_s && memo_run != r->first) {
+                memset(memo.have, 0, sizeof memo.have);
+                memo_run = r->first;
+            }
+            tail =
+                stage_dp_tail(&sc, k, &r->st, s, bcs, cstride, tail_by_s ? &memo : NULL, &per_mb);
+            r->tail = tail;
+            r->per_mb = per_mb;
+            r->have_tail = true;
         }
         if (sc.zero == 2 || sc.zero >= 3) {
             /* Gradients are reduced every micro-batch: the DP stream must also keep up
@@ -465,33 +595,43 @@ void estimate_step(const struct step_ctx *ctx, struct step_times *out)
             end_max = E + tail;
             tail_at_end = tail;
         }
-        if ((sc.zero == 1 || sc.zero == 2) && ag_total > prefix_f) {
+        if ((sc.zero == 1 || sc.zero == 2) && r->ag_total > prefix_f) {
             /* (a stage that starts after its whole gather has nothing to wait for) */
-            if (by_chunk && !chunks_ready) {
-                chunk_times(&sc, k, &st, fc, bc, pfc);
-                chunks_ready = true;
+            if (by_chunk && cur_pf != r->first) {
+                chunk_times(&sc, k, &r->st, fc, bc, pfc);
+                cur_pf = r->first;
             }
-            double dl = stage_ag_delay(&sc, k, &st, prefix_f, fcs, cstride);
+            double dl = stage_ag_delay(&sc, k, &r->st, prefix_f, fcs, cstride);
             if (dl > ag_delay)
                 ag_delay = dl;
         } else if (sc.zero >= 3 && s == 0) {
             /* The first layer's gather has nothing to hide behind. */
-            ag_delay = st.has_embed
-                           ? k[K_EMBED].lt->param_ag_s
-                           : (st.n_dense > 0 ? k[K_DENSE].lt->param_ag_s : k[K_MOE].lt->param_ag_s);
+            ag_delay = r->st.has_embed ? k[K_EMBED].lt->param_ag_s
+                                       : (r->st.n_dense > 0 ? k[K_DENSE].lt->param_ag_s
+                                                            : k[K_MOE].lt->param_ag_s);
         }
-        prefix_b += B0 + d;
-        prefix_f += F0 + d;
+        prefix_b += r->B0 + d;
+        prefix_f += r->F0 + d;
+        for (int i = 0; i < K_COUNT; i++) {
+            flop += r->w_flop[i];
+            busy += r->w_busy[i];
+            hbm += r->w_hbm[i];
+            hbm += r->w_opt[i];
+        }
     }
 
     out->step_s = end_max + ag_delay + opt_max + sc.overhead_s;
 
     /* Breakdown: the bottleneck stage's own work, the rest of the makespan is bubble. */
     struct step_stage sb;
-    if (keep)
-        sb = stages[s_b];
-    else
+    if (keep) {
+        int i = 0;
+        while (s_b >= runs[i].first + runs[i].n)
+            i++;
+        sb = runs[i].st;
+    } else {
         step_stage_of(ctx, s_b, &sb);
+    }
     double cat[STEP_CAT_COUNT] = {0}, Fb, Bb;
     stage_work(&sc, k, &sb, &Fb, &Bb, cat);
     for (int c = 0; c < STEP_CAT_COUNT; c++)
@@ -513,6 +653,10 @@ void estimate_step(const struct step_ctx *ctx, struct step_times *out)
         br->compute_s += br->bubble_s;
         br->bubble_s = 0.0;
     }
-    step_work_totals_of(ctx, &sc, keep ? stages : NULL, out);
+    /* The mean over the stages of one pipeline (step_work_totals_of's sums). */
+    double kd = (double)sc.m / (double)sc.pp;
+    out->hw_flop_per_chip = flop * kd;
+    out->compute_busy_s = busy * kd;
+    out->hbm_busy_s = hbm * kd;
     out->engine = "closed-form";
 }

@@ -137,6 +137,39 @@ struct step_costs {
 
 void step_costs_compute(const struct step_ctx *ctx, struct step_costs *sc);
 
+/* Added by quality: what step_costs_compute derives from the model split and the chip
+ * alone - each kind's op times, recompute, busy times and FLOPs (the communication fields
+ * are 0). Callers pricing many layouts of one split (search) fill it once. */
+struct step_compute {
+    struct step_layer_time dense, moe, embed, head;
+    bool sel_attn[4]; /* dense, moe, embed, head: selective recompute re-runs attention */
+};
+void step_compute_of(const struct step_ctx *ctx, struct step_compute *out);
+
+/* Added by quality: collective prices remembered across layouts of one job, one thread
+ * (direct-mapped on the op, bytes, group and chip count; net_collective is a pure function,
+ * so a hit is the price it would give). Zero-fill to start. */
+#define STEP_PRICE_SLOTS 16384
+struct step_price_slot {
+    bool used;
+    int op, size;
+    int64_t stride, chips;
+    double bytes, time_s;
+};
+struct step_price_cache {
+    struct step_price_slot slot[STEP_PRICE_SLOTS];
+};
+
+/* Added by quality: step_costs_compute with the split's part given (NULL: computed here) and
+ * prices looked up in cache (NULL: none); the same result bit for bit. */
+void step_costs_compute_with(const struct step_ctx *ctx, const struct step_compute *pre,
+                             struct step_price_cache *cache, struct step_costs *sc);
+
+/* Added by quality: the closed form from step costs the caller computed (step_costs_compute,
+ * or step_costs_compute_with and its caches): estimate_step = step_costs_compute + this. */
+void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *sc,
+                        struct step_times *out);
+
 /* Layers of stage s (calls plan_stage_layers). */
 void step_stage_of(const struct step_ctx *ctx, int s, struct step_stage *st);
 

@@ -304,9 +304,19 @@ void plan_stage_layers(const struct plan *p, const struct spec_model *m, int sta
 {
     int v = vpp_of(p), dense_end = dense_prefix(m);
     int nd = 0, nm = 0;
-    for (int k = 0; k < v; k++) {
-        int lo = chunk_lo(p, stage, k);
-        count_range(lo, lo + chunk_n(p, stage, k), dense_end, &nd, &nm);
+    /* The stage's chunk 0 starts at its lowest layer: past the dense prefix, all is MoE; a
+     * prefix covering the model, all dense. Otherwise count chunk by chunk. */
+    int total = stage == 0 ? p->first_layers
+                           : (stage == p->lay.pp - 1 ? p->last_layers : p->layers_per_stage);
+    if (dense_end >= m->layers) {
+        nd = total;
+    } else if (dense_end <= chunk_lo(p, stage, 0)) {
+        nm = total;
+    } else {
+        for (int k = 0; k < v; k++) {
+            int lo = chunk_lo(p, stage, k);
+            count_range(lo, lo + chunk_n(p, stage, k), dense_end, &nd, &nm);
+        }
     }
     if (n_dense)
         *n_dense = nd;
@@ -385,16 +395,33 @@ static double interleaved_peak_act(const struct plan *p, int s, const double *a,
         pre[c + 1] = pre[c] + a[c];
     int64_t total = (int64_t)p->microbatches * v;
     int64_t W = (int64_t)interleaved_warmup(p, s);
+    /* Like chunks of a whole number of bytes (a middle stage, as a rule): every sum below is
+     * exact, so each candidate is (W + 1) a, computed once. */
+    bool even = a[0] == floor(a[0]) && a[0] * (double)total < 4.0e15;
+    for (int c = 1; c < v && even; c++)
+        even = a[c] == a[0];
+    if (even)
+        return (double)(W >= total ? total : W + 1) * a[0];
     if (W >= total)
         return table_sum(a, pre, v, pp, total, false);
     int64_t J = total - W; /* steady forward-backward pairs */
     int64_t lim = J < (int64_t)pp * v ? J : (int64_t)pp * v;
     int64_t o = ((int64_t)pp - (W + 1) % pp) % pp; /* j where W + 1 + j hits a multiple */
     double best = -1.0;
+    bool at_lim = false; /* lim - 1 evaluated (every candidate past it is clamped to it) */
+    int ncand = o == 0 ? 2 : 4;
     for (int64_t t = 0; t <= lim / pp + 1; t++) {
         int64_t cand[4] = {t * pp, t * pp - 1, t * pp + o, t * pp + o - 1};
-        for (int i = 0; i < 4; i++) {
-            int64_t j = cand[i] < 0 ? 0 : (cand[i] >= lim ? lim - 1 : cand[i]);
+        for (int i = 0; i < ncand; i++) {
+            int64_t j = cand[i];
+            if (j < 0)
+                continue; /* t = 0: -1 would be 0 again */
+            if (j >= lim - 1) {
+                if (at_lim)
+                    continue;
+                at_lim = true;
+                j = lim - 1;
+            }
             double live =
                 table_sum(a, pre, v, pp, W + 1 + j, false) - table_sum(a, pre, v, pp, j, true);
             if (live > best)
@@ -462,10 +489,17 @@ bool plan_memory_stage(const struct plan *p, const struct spec_job *job,
         /* Chunks differ (the embedding in chunk 0, the head in the last chunk, a short end
          * chunk, a dense prefix): weigh each by its own activations (docs/MODEL.md 2.3). */
         double a[PLAN_MAX_CHUNKS];
+        bool all_dense = dense_prefix(m) >= m->layers;
         for (int k = 0; k < v; k++) {
             int cd, cm;
             bool ce, ch;
-            plan_chunk_layers(p, m, stage, k, &cd, &cm, &ce, &ch);
+            if (all_dense && stage > 0 && stage < l->pp - 1) {
+                cd = p->chunk_layers; /* a middle stage's chunk: no embedding, no head */
+                cm = 0;
+                ce = ch = false;
+            } else {
+                plan_chunk_layers(p, m, stage, k, &cd, &cm, &ce, &ch);
+            }
             a[k] = cd * c->dense.act_B + (cm > 0 ? cm * c->moe.act_B : 0.0) +
                    (ce ? c->embed.act_B : 0.0) + (ch ? c->head.act_B + n_mtp * c->mtp.act_B : 0.0);
         }

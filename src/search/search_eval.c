@@ -1,9 +1,10 @@
 /* search/eval: the real evaluator - plan, memory, closed-form step, then the run around it
  * (stragglers, failures, energy, money from scale/) - and the event-simulator refinement.
  * It prepares each layout the way step_prepare does, but reuses what does not change
- * between neighbours: the topology per chip count and the per-layer costs per model split
- * (a direct-mapped cache per thread). test_search checks the shortcut against
- * step_prepare. Not here: enumeration or ranking (search.c). */
+ * between neighbours: the topology per chip count, the per-layer costs and op times per
+ * model split (a direct-mapped cache per thread), collective prices per thread and the
+ * model FLOPs per token. test_search checks the shortcut against step_prepare bit for bit.
+ * Not here: enumeration or ranking (search.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,16 +30,20 @@ struct search_eval {
     struct per_chips *pc; /* one per sp->chips[i] */
     int n;
     double tokens_per_step;
+    double model_flop_per_token; /* the MFU numerator per token (one job, one seq_len) */
 };
 
 struct cost_slot {
     bool used;
     struct model_split key;
-    struct step_ctx ctx; /* costs filled for key; the rest rewritten per layout */
+    struct step_ctx ctx;      /* costs filled for key; the rest rewritten per layout */
+    bool comp_ok;             /* comp filled for key (the first layout priced with it) */
+    struct step_compute comp; /* op times, busy times, FLOPs of the split */
 };
 
 struct scratch {
     struct cost_slot slot[COST_SLOTS];
+    struct step_price_cache prices; /* collective prices across layouts */
 };
 
 static bool split_eq(const struct model_split *a, const struct model_split *b)
@@ -74,9 +79,9 @@ static int chips_index(const struct search_eval *e, int64_t chips)
     return -1;
 }
 
-/* The step context for c, from the caches; NULL when the planner rejects it. */
-static struct step_ctx *prepare(const struct search_eval *e, struct scratch *s,
-                                const struct search_cand *c, const struct per_chips **pcp)
+/* The step context for c, in its cost slot; NULL when the planner rejects it. */
+static struct cost_slot *prepare(const struct search_eval *e, struct scratch *s,
+                                 const struct search_cand *c, const struct per_chips **pcp)
 {
     int i = chips_index(e, c->chips);
     if (i < 0 || !e->pc[i].topo_ok)
@@ -90,6 +95,7 @@ static struct step_ctx *prepare(const struct search_eval *e, struct scratch *s,
         model_costs_compute(&pc->job.model, &pl.split, &sl->ctx.costs);
         sl->key = pl.split;
         sl->used = true;
+        sl->comp_ok = false;
     }
     struct step_ctx *ctx = &sl->ctx;
     ctx->job = &pc->job;
@@ -97,7 +103,7 @@ static struct step_ctx *prepare(const struct search_eval *e, struct scratch *s,
     ctx->topo = pc->topo;
     ctx->fits = plan_memory(&ctx->plan, &pc->job, &ctx->costs, &ctx->mem);
     *pcp = pc;
-    return ctx;
+    return sl;
 }
 
 /* The run around one step: stragglers, failures, energy and money (scale/). */
@@ -128,8 +134,7 @@ static void metrics_from(const struct search_eval *e, const struct per_chips *pc
         m->cost_usd = rep.usd_per_hour * rep.step_s / 3600.0;
         m->energy_J = rep.energy_J_per_step;
     }
-    double model_flop =
-        model_flop_per_token(&pc->job.model, pc->job.train.seq_len) * e->tokens_per_step;
+    double model_flop = e->model_flop_per_token * e->tokens_per_step;
     double peak = rep.p.peak_flops * (double)c->chips;
     m->mfu = peak > 0 && rep.step_s > 0 ? model_flop / (peak * rep.step_s) : 0.0;
     m->peak_B = mem->peak_B;
@@ -140,18 +145,28 @@ static enum search_verdict eval_estimate(void *user, void *scratch, const struct
                                          struct search_metrics *m)
 {
     const struct search_eval *e = user;
+    struct scratch *s = scratch;
     const struct per_chips *pc = NULL;
-    struct step_ctx *ctx = prepare(e, scratch, c, &pc);
-    if (!ctx)
+    struct cost_slot *sl = prepare(e, s, c, &pc);
+    if (!sl)
         return SEARCH_INVALID;
+    struct step_ctx *ctx = &sl->ctx;
     if (!ctx->fits) {
         m->peak_B = ctx->mem.peak_B;
         m->capacity_B = ctx->mem.capacity_B;
         return SEARCH_NOFIT;
     }
     step_groups_init(ctx);
+    /* The split's op times once per slot, collective prices once per thread: the same
+     * numbers step_costs_compute gives (estimate.h), so the same step. */
+    if (!sl->comp_ok) {
+        step_compute_of(ctx, &sl->comp);
+        sl->comp_ok = true;
+    }
+    struct step_costs sc;
+    step_costs_compute_with(ctx, &sl->comp, &s->prices, &sc);
     struct step_times st;
-    estimate_step(ctx, &st);
+    estimate_step_with(ctx, &sc, &st);
     metrics_from(e, pc, c, &st, &ctx->mem, m);
     return SEARCH_OK;
 }
@@ -207,6 +222,7 @@ enum us_status search_eval_create(const struct spec_job *job, const struct searc
     e->sp = sp;
     e->n = sp->nchips;
     e->tokens_per_step = (double)job->train.global_batch * (double)job->train.seq_len;
+    e->model_flop_per_token = model_flop_per_token(&job->model, job->train.seq_len);
     for (int i = 0; i < e->n; i++) {
         struct per_chips *pc = &e->pc[i];
         pc->job = *job;

@@ -462,6 +462,70 @@ static void test_bubble_fraction(void)
     free(j);
 }
 
+/* The pieces search prices many layouts with (estimate.h): a split's op times computed once
+ * and collective prices kept across layouts give the step costs step_costs_compute gives,
+ * bit for bit, and estimate_step_with gives estimate_step; with a warm cache too, and for
+ * ZeRO-2/3 races under 1F1B, where like stages share their DP tails. */
+static void test_cached_pieces(void)
+{
+    static const char *const jobs[] = {
+        "model: llama3-70b\nsystem: dgx-h100\nchips: 256\n"
+        "parallel: {tp: 8, pp: 8, dp: 4, vpp: 5, zero: 1, sequence_parallel: true, "
+        "recompute: selective}\ntraining: {seq_len: 8192, global_batch: 64, micro_batch: 1, "
+        "dtype: fp8}\n",
+        "model: llama3-405b\nsystem: gb200-nvl72\nchips: 256\n"
+        "parallel: {tp: 4, pp: 16, vpp: 4, dp: 4, zero: 1, sequence_parallel: true, "
+        "recompute: none, first_stage_layers: 7, last_stage_layers: 7}\n"
+        "training: {seq_len: 8192, global_batch: 128, micro_batch: 1, dtype: fp8}\n",
+        "model: llama3-8b\nsystem: dgx-h100\nchips: 64\n"
+        "parallel: {tp: 2, pp: 8, dp: 4, zero: 3, sequence_parallel: true, recompute: full}\n"
+        "training: {seq_len: 4096, global_batch: 256, micro_batch: 1, dtype: bf16}\n",
+        "model: mixtral-8x22b\nsystem: dgx-h100\nchips: 128\n"
+        "parallel: {tp: 2, pp: 4, dp: 16, ep: 8, zero: 2, sequence_parallel: true, "
+        "recompute: none}\ntraining: {seq_len: 4096, global_batch: 256, micro_batch: 1, "
+        "dtype: bf16}\n",
+    };
+    struct step_price_cache *cache = calloc(1, sizeof *cache);
+    for (size_t i = 0; i < US_ARRAY_LEN(jobs); i++) {
+        struct spec_job *j = malloc(sizeof *j);
+        struct us_diag d;
+        CHECK(spec_job_load_text("t.yaml", jobs[i], strlen(jobs[i]), NULL, 0, j, &d) == US_OK);
+        struct us_layout l;
+        memset(&l, 0, sizeof l);
+        l.tp = j->par.tp;
+        l.pp = j->par.pp;
+        l.dp = j->par.dp;
+        l.cp = 1;
+        l.ep = j->par.ep > 0 ? j->par.ep : 1;
+        l.vpp = j->par.vpp > 0 ? j->par.vpp : 1;
+        l.zero = j->par.zero;
+        l.sequence_parallel = true;
+        l.recompute = (enum us_recompute)j->par.recompute;
+        l.schedule = l.vpp > 1 ? US_SCHEDULE_INTERLEAVED : US_SCHEDULE_1F1B;
+        l.micro_batch = 1;
+        l.first_stage_layers = j->par.first_stage_layers;
+        l.last_stage_layers = j->par.last_stage_layers;
+        struct step_ctx *ctx = malloc(sizeof *ctx);
+        CHECK(step_prepare(ctx, j, &l));
+        struct step_costs a, b;
+        step_costs_compute(ctx, &a);
+        struct step_compute pre;
+        step_compute_of(ctx, &pre);
+        for (int warm = 0; warm < 2; warm++) {
+            step_costs_compute_with(ctx, &pre, cache, &b);
+            CHECK(memcmp(&a, &b, sizeof a) == 0);
+        }
+        struct step_times t1, t2;
+        estimate_step(ctx, &t1);
+        estimate_step_with(ctx, &b, &t2);
+        CHECK(memcmp(&t1, &t2, sizeof t1) == 0);
+        CHECK(t1.step_s > 0 && t1.hbm_busy_s > 0);
+        free(ctx);
+        free(j);
+    }
+    free(cache);
+}
+
 int main(void)
 {
     test_peaks();
@@ -473,5 +537,6 @@ int main(void)
     test_closed_form_schedules();
     test_more_is_never_slower();
     test_bubble_fraction();
+    test_cached_pieces();
     return test_summary("test_estimate");
 }
