@@ -147,9 +147,14 @@ static void add_notes(struct us_result *r, const struct spec_job *j, const struc
              "%.3g tokens per chip per step: the batch is smaller than one sequence per "
              "chip, which forces deep model parallelism",
              r->tokens_per_chip_per_step);
-    if (sc->plan.lay.pp > 1 && sc->plan.microbatches < 2 * sc->plan.lay.pp)
-        warn(r, "only %d micro-batches per pipeline of %d stages: the bubble is large",
-             sc->plan.microbatches, sc->plan.lay.pp);
+    /* the ideal 1F1B bubble over the step: (p - 1) / (v m) (Narayanan et al. SC'21 sec. 2.2) */
+    const struct us_layout *l = &sc->plan.lay;
+    double bubble = l->pp > 1 ? (double)(l->pp - 1) / ((double)l->vpp * sc->plan.microbatches) : 0;
+    if (bubble > 0.25)
+        warn(r,
+             "%d micro-batches per pipeline of %d stages (vpp %d): the ideal bubble alone is "
+             "%.0f%% of the compute time",
+             sc->plan.microbatches, l->pp, l->vpp, 100 * bubble);
     if (j->train.critical_batch_tokens > 0 && r->tokens_per_step > j->train.critical_batch_tokens)
         warn(r,
              "global batch of %.3g tokens exceeds the critical batch size %.3g: more tokens "
