@@ -115,9 +115,9 @@ enum us_status us_show(struct us_ctx *ctx, const char *name_or_file, enum us_for
 enum us_status us_job_load(struct us_ctx *ctx, const char *path, const char *const *sets,
                            size_t nsets, struct us_job **out, struct us_diag *d);
 /* Same, from memory; name is used in diagnostics. text is copied. */
-enum us_status us_job_load_text(struct us_ctx *ctx, const char *name, const char *text,
-                                size_t len, const char *const *sets, size_t nsets,
-                                struct us_job **out, struct us_diag *d);
+enum us_status us_job_load_text(struct us_ctx *ctx, const char *name, const char *text, size_t len,
+                                const char *const *sets, size_t nsets, struct us_job **out,
+                                struct us_diag *d);
 void us_job_destroy(struct us_job *job);
 /* Name of the job's system and model (preset name or file base name). */
 const char *us_job_system_name(const struct us_job *job);
@@ -180,15 +180,15 @@ struct us_layout {
 };
 
 #define US_MAX_WARNINGS 12
-#define US_MSG_LEN 512
+#define US_MSG_LEN      512
 
 struct us_result {
     /* feasibility */
-    bool fits;                  /* false when the plan does not fit in memory */
-    bool valid;                 /* false when degrees do not divide (reason says why) */
-    char reason[US_MSG_LEN];    /* why it is infeasible; "" otherwise */
+    bool fits;               /* false when the plan does not fit in memory */
+    bool valid;              /* false when degrees do not divide (reason says why) */
+    char reason[US_MSG_LEN]; /* why it is infeasible; "" otherwise */
     struct us_layout layout;
-    const char *engine;         /* "event" or "closed-form" */
+    const char *engine; /* "event" or "closed-form" */
 
     /* speed */
     double step_time_s;
@@ -199,13 +199,13 @@ struct us_result {
     double hw_flop_per_step;    /* what the chips execute, recompute included */
     double mfu, hfu;
     double model_tflops_per_chip; /* model FLOP/s per chip, 1e12 */
-    double straggler_factor;    /* expected max over replicas / mean step time */
+    double straggler_factor;      /* expected max over replicas / mean step time */
     struct us_breakdown breakdown;
     struct us_memory memory;
 
     /* power, energy, money per step and per hour */
-    double chip_power_W;        /* average per chip over the step */
-    double facility_power_W;    /* whole cluster incl. host, network and PUE */
+    double chip_power_W;     /* average per chip over the step */
+    double facility_power_W; /* whole cluster incl. host, network and PUE */
     double energy_j_per_step;
     double cost_usd_per_hour;
 
@@ -214,13 +214,13 @@ struct us_result {
     double run_tokens;
     double steps;
     double time_to_train_s;
-    double goodput;             /* useful time / wall time */
+    double goodput; /* useful time / wall time */
     double checkpoint_interval_s;
     double checkpoint_write_s;
     double failures_expected;
-    double mtbf_s;              /* of the whole job */
+    double mtbf_s; /* of the whole job */
     double energy_J;
-    double avg_power_W;         /* facility, averaged over the run */
+    double avg_power_W; /* facility, averaged over the run */
     double cost_usd;
     double usd_per_million_tokens;
     double cost_of_failures_usd;
@@ -231,7 +231,7 @@ struct us_result {
 };
 
 struct us_run_options {
-    bool closed_form_only; /* skip the event simulator */
+    bool closed_form_only;  /* skip the event simulator */
     const char *trace_path; /* write a Chrome trace-event JSON here (atomically); NULL = none */
     int threads;            /* for filling unset parallel fields; 0 = all cores */
 };
@@ -239,8 +239,7 @@ struct us_run_options {
 /* Runs one job. Unset parallel fields are chosen by a quick search. Returns US_OK,
  * US_INFEASIBLE (result filled, reason set) or an error with d filled. */
 enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
-                      const struct us_run_options *opt, struct us_result *out,
-                      struct us_diag *d);
+                      const struct us_run_options *opt, struct us_result *out, struct us_diag *d);
 
 /* Writes a result as a table, one JSON object, or CSV (header + one row). */
 void us_result_write(const struct us_result *r, const struct us_job *job, enum us_format fmt,
@@ -263,20 +262,20 @@ enum us_prune {
 };
 const char *us_prune_name(enum us_prune p);
 
-#define US_SEARCH_MAX_TOP 64
+#define US_SEARCH_MAX_TOP    64
 #define US_SEARCH_MAX_PARETO 32
-#define US_SEARCH_MAX_NOTES 4
+#define US_SEARCH_MAX_NOTES  4
 
 struct us_search_options {
     enum us_objective objective;
-    double deadline_s;  /* > 0: only layouts whose time_s is within it */
-    double budget_usd;  /* > 0: only layouts whose cost_usd is within it */
-    int top_k;          /* layouts returned (and refined by the event simulator); 0 = 8 */
-    int threads;        /* 0 = the context's default (0 there = all cores) */
+    double deadline_s;    /* > 0: only layouts whose time_s is within it */
+    double budget_usd;    /* > 0: only layouts whose cost_usd is within it */
+    int top_k;            /* layouts returned (and refined by the event simulator); 0 = 8 */
+    int threads;          /* 0 = the context's default (0 there = all cores) */
     const int64_t *chips; /* chip counts to search over (copied); NULL = the job's */
     size_t nchips;
-    bool closed_form_only;  /* do not refine with the event simulator */
-    bool tp_beyond_domain;  /* let tp groups span more than one scale-up domain */
+    bool closed_form_only; /* do not refine with the event simulator */
+    bool tp_beyond_domain; /* let tp groups span more than one scale-up domain */
     /* Called from the calling thread now and then; the library never prints. */
     void (*progress)(void *user, const char *phase, uint64_t done, uint64_t total);
     void *progress_user;
@@ -286,31 +285,31 @@ struct us_search_options {
  * training.tokens (us_search_result.per_run), else for one step. */
 struct us_search_entry {
     int64_t chips;
-    struct us_layout layout;   /* chosen_mask: the fields search chose */
-    const char *engine;        /* "event" or "closed-form" (static string) */
-    double step_time_s;        /* by engine */
+    struct us_layout layout; /* chosen_mask: the fields search chose */
+    const char *engine;      /* "event" or "closed-form" (static string) */
+    double step_time_s;      /* by engine */
     double closed_form_step_time_s;
     double time_s;
     double cost_usd;
-    double energy_J;           /* 0 when energy is not priced (notes say so) */
+    double energy_J; /* 0 when energy is not priced (notes say so) */
     double mfu;
     double peak_memory_B;
     double capacity_B;
-    bool pareto;               /* on the (time, cost, energy) front of all priced layouts */
+    bool pareto; /* on the (time, cost, energy) front of all priced layouts */
 };
 
 struct us_search_result {
     int ntop;
     struct us_search_entry top[US_SEARCH_MAX_TOP]; /* best first */
     int npareto;
-    bool pareto_truncated;     /* the front had more than US_SEARCH_MAX_PARETO points */
+    bool pareto_truncated; /* the front had more than US_SEARCH_MAX_PARETO points */
     struct us_search_entry pareto[US_SEARCH_MAX_PARETO]; /* fastest first, closed form */
     bool per_run;
     enum us_objective objective;
-    uint64_t space;            /* layouts in the space (the product of every open field) */
+    uint64_t space; /* layouts in the space (the product of every open field) */
     uint64_t pruned[US_PRUNE_COUNT];
-    uint64_t estimated;        /* priced by the closed form */
-    uint64_t simulated;        /* priced by the event simulator */
+    uint64_t estimated;                                  /* priced by the closed form */
+    uint64_t simulated;                                  /* priced by the event simulator */
     double enumerate_s, estimate_s, simulate_s, total_s; /* wall time of each phase */
     int threads;
     int nnotes;
@@ -364,13 +363,13 @@ struct us_collective_result {
     double time_s;
     double algbw_Bps;
     double busbw_Bps;
-    const char *algo;   /* "ring", "tree", "hierarchical", "in_network", "direct",
-                           "halving_doubling" or "none"; static, never freed */
-    int group_size;     /* ranks in the group */
-    int64_t stride;     /* rank distance between consecutive members */
-    int per_domain;     /* members per scale-up domain (smallest piece) */
-    int64_t domains;    /* scale-up domains the group touches */
-    int tiers;          /* scale-out tiers crossed (0 = inside one domain) */
+    const char *algo; /* "ring", "tree", "hierarchical", "in_network", "direct",
+                         "halving_doubling" or "none"; static, never freed */
+    int group_size;   /* ranks in the group */
+    int64_t stride;   /* rank distance between consecutive members */
+    int per_domain;   /* members per scale-up domain (smallest piece) */
+    int64_t domains;  /* scale-up domains the group touches */
+    int tiers;        /* scale-out tiers crossed (0 = inside one domain) */
 };
 
 /* Prices one collective of `bytes` over a group placed on `chips` chips of `system` (a
@@ -381,24 +380,24 @@ struct us_collective_result {
  * stride. group_size 0 takes the default. Every group of that kind runs at once. Returns
  * US_OK, US_INFEASIBLE (the fabric cannot hold `chips`; d says why) or US_EINPUT. ctx may be
  * NULL. */
-enum us_status us_collective(struct us_ctx *ctx, const char *system, const char *op,
-                             double bytes, int64_t chips, int group_size, const char *span,
+enum us_status us_collective(struct us_ctx *ctx, const char *system, const char *op, double bytes,
+                             int64_t chips, int group_size, const char *span,
                              struct us_collective_result *out, struct us_diag *d);
 
 /* --- validation against published measurements ------------------------------------- */
 /* One case of a file of published runs (the form of shared/calibration/published.yaml). */
 struct us_validation_case {
     char id[64];
-    char system[64];           /* the case's system (preset name or file base name) */
+    char system[64]; /* the case's system (preset name or file base name) */
     char model[64];
     char source[US_MSG_LEN];
-    double measured_s;         /* measured.step_time_s */
-    bool ok;                   /* predicted; when false, note says why */
-    double predicted_s;        /* what `run` reports: event engine, stragglers folded in */
-    double error;              /* signed: (predicted - measured) / measured */
-    double mfu;                /* predicted */
-    bool fits;                 /* false: predicted anyway, note says by how much it misses */
-    struct us_layout layout;   /* as run; chosen_mask: the fields validation filled in */
+    double measured_s;       /* measured.step_time_s */
+    bool ok;                 /* predicted; when false, note says why */
+    double predicted_s;      /* what `run` reports: event engine, stragglers folded in */
+    double error;            /* signed: (predicted - measured) / measured */
+    double mfu;              /* predicted */
+    bool fits;               /* false: predicted anyway, note says by how much it misses */
+    struct us_layout layout; /* as run; chosen_mask: the fields validation filled in */
     struct us_breakdown breakdown;
     char note[US_MSG_LEN];
 };
@@ -406,9 +405,9 @@ struct us_validation_case {
 struct us_validation {
     int ncases;
     struct us_validation_case *cases; /* owned; us_validation_free releases it */
-    int npredicted;            /* cases with ok */
-    double mape;               /* mean |error| over the predicted cases */
-    int worst;                 /* index of the largest |error|; -1 when none */
+    int npredicted;                   /* cases with ok */
+    double mape;                      /* mean |error| over the predicted cases */
+    int worst;                        /* index of the largest |error|; -1 when none */
     double worst_abs_error;
 };
 
