@@ -18,6 +18,8 @@ int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(print
 int cli_diag(const struct us_diag *d);
 /* Parses --format; returns -1 after printing a usage error. */
 int cli_format(const char *cmd, const char *s, enum us_format *out);
+/* Handles --format at argv[*i]: 1 matched, 0 not, -1 error (printed). */
+int cli_format_opt(const char *cmd, int argc, char **argv, int *i, enum us_format *fmt);
 /* Strict integer and real options. */
 bool cli_int(const char *s, long long lo, long long hi, long long *out);
 bool cli_real(const char *s, double lo, double hi, double *out);

@@ -69,17 +69,15 @@ int cli_set_opt(const char *cmd, int argc, char **argv, int *i, struct cli_sets 
 
 int cmd_run(int argc, char **argv)
 {
-    const char *cmd = "run", *job_path = NULL, *trace = NULL, *v;
+    const char *cmd = "run", *job_path = NULL, *trace = NULL;
     enum us_format fmt = US_FORMAT_TABLE;
     struct cli_sets sets = {{0}, 0};
     struct us_run_options opt = {0};
     for (int i = 1; i < argc; i++) {
         int m;
-        if ((m = cli_set_opt(cmd, argc, argv, &i, &sets)) != 0) {
+        if ((m = cli_set_opt(cmd, argc, argv, &i, &sets)) != 0 ||
+            (m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0) {
             if (m < 0)
-                return 2;
-        } else if ((m = cli_opt(cmd, argc, argv, &i, "--format", &v)) != 0) {
-            if (m < 0 || cli_format(cmd, v, &fmt) < 0)
                 return 2;
         } else if ((m = cli_opt(cmd, argc, argv, &i, "--trace", &trace)) != 0) {
             if (m < 0)
@@ -153,8 +151,8 @@ int cmd_show(int argc, char **argv)
     long long seq = 0;
     for (int i = 1; i < argc; i++) {
         int m;
-        if ((m = cli_opt(cmd, argc, argv, &i, "--format", &v)) != 0) {
-            if (m < 0 || cli_format(cmd, v, &fmt) < 0)
+        if ((m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0) {
+            if (m < 0)
                 return 2;
             if (fmt == US_FORMAT_CSV)
                 return cli_usage(cmd, "--format must be table or json");

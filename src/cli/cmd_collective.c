@@ -55,8 +55,8 @@ int cmd_collective(int argc, char **argv)
                 return 2;
             if (!cli_int(v, 1, 1LL << 24, &group))
                 return cli_usage(cmd, "--group must be 1..16777216, not '%s'", v);
-        } else if ((m = cli_opt(cmd, argc, argv, &i, "--format", &v)) != 0) {
-            if (m < 0 || cli_format(cmd, v, &fmt) < 0)
+        } else if ((m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0) {
+            if (m < 0)
                 return 2;
         } else {
             return cli_usage(cmd, "unknown argument '%s'", argv[i]);

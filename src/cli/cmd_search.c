@@ -106,11 +106,9 @@ int cmd_search(int argc, char **argv)
     double dv;
     for (int i = 1; i < argc; i++) {
         int m;
-        if ((m = cli_set_opt(cmd, argc, argv, &i, &sets)) != 0) {
+        if ((m = cli_set_opt(cmd, argc, argv, &i, &sets)) != 0 ||
+            (m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0) {
             if (m < 0)
-                return 2;
-        } else if ((m = cli_opt(cmd, argc, argv, &i, "--format", &v)) != 0) {
-            if (m < 0 || cli_format(cmd, v, &fmt) < 0)
                 return 2;
         } else if ((m = cli_opt(cmd, argc, argv, &i, "--objective", &v)) != 0) {
             if (m < 0)

@@ -9,12 +9,12 @@
 
 int cmd_validate(int argc, char **argv)
 {
-    const char *cmd = "validate", *path = NULL, *v;
+    const char *cmd = "validate", *path = NULL;
     enum us_format fmt = US_FORMAT_TABLE;
     for (int i = 1; i < argc; i++) {
         int m;
-        if ((m = cli_opt(cmd, argc, argv, &i, "--format", &v)) != 0) {
-            if (m < 0 || cli_format(cmd, v, &fmt) < 0)
+        if ((m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0) {
+            if (m < 0)
                 return 2;
         } else if (cli_positional(cmd, argv[i], &path, "file") != 0) {
             return 2;

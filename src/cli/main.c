@@ -84,6 +84,15 @@ int cli_format(const char *cmd, const char *s, enum us_format *out)
     return 0;
 }
 
+int cli_format_opt(const char *cmd, int argc, char **argv, int *i, enum us_format *fmt)
+{
+    const char *v;
+    int m = cli_opt(cmd, argc, argv, i, "--format", &v);
+    if (m <= 0)
+        return m;
+    return cli_format(cmd, v, fmt) < 0 ? -1 : 1;
+}
+
 bool cli_int(const char *s, long long lo, long long hi, long long *out)
 {
     if (!s || !*s)
