@@ -215,6 +215,7 @@ static void show_model(const struct spec_model *m, enum us_format fmt, int seq, 
             json_null(&w, "mla");
         }
         json_int(&w, "mtp_layers", m->mtp_layers);
+        json_num(&w, "hidden_dropout", m->hidden_dropout);
         json_num(&w, "params", total);
         json_num(&w, "active_params", active);
         json_int(&w, "seq_len", seq);
@@ -238,6 +239,9 @@ static void show_model(const struct spec_model *m, enum us_format fmt, int seq, 
             m->layers, m->hidden, m->heads, m->kv_heads, m->head_dim, m->ffn_hidden,
             (long long)m->vocab, m->gated_mlp ? ", gated MLP" : "",
             m->tied_embeddings ? ", tied embeddings" : "");
+    if (m->hidden_dropout > 0)
+        fprintf(f, "  dropout     hidden %.3g (residual and embedding masks kept)\n",
+                m->hidden_dropout);
     if (m->has_moe)
         fprintf(f,
                 "  moe         %d experts, top-%d, expert FFN %d, %d shared, %d dense layers, "

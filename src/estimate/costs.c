@@ -164,10 +164,12 @@ found:
 
 /* Bytes per element of gradients as they are reduced: Megatron reduces bf16 (and fp8)
  * training in fp32 ("accumulate and all-reduce gradients in fp32 for bfloat16",
- * megatron/training/arguments.py) and fp16 training in fp16. */
-static double grad_bytes(enum us_dtype dt)
+ * megatron/training/arguments.py) and fp16 training in fp16; training.grad_reduce_dtype:
+ * bf16 reduces in bf16 (Megatron-Core DDP grad_reduce_in_fp32 false, as NeMo's and
+ * Megatron-Bridge's fp8 performance recipes set it). model_split_grad_elem_B says which. */
+static double grad_bytes(const struct model_split *s)
 {
-    return dt == US_DTYPE_FP16 ? 2.0 : 4.0;
+    return model_split_grad_elem_B(s);
 }
 
 /* Bytes per element of parameters as they are gathered (the bf16/fp16 working copy; fp8
@@ -294,7 +296,7 @@ static void layer_time(struct pricer *pr, const struct model_layer *ly, double b
     if (expert > ly->params)
         expert = ly->params;
     double dense = ly->params - expert;
-    double gb = grad_bytes(dt), pb = param_bytes(dt);
+    double gb = grad_bytes(&ctx->plan.split), pb = param_bytes(dt);
     int zero = lay->zero;
     enum net_op red = zero >= 1 ? NET_REDUCE_SCATTER : NET_ALL_REDUCE;
     if (zero >= 3) {

@@ -61,6 +61,17 @@ double model_grad_elem_B(enum us_dtype dt)
     return dt == US_DTYPE_FP16 ? 2.0 : 4.0;
 }
 
+double model_split_grad_elem_B(const struct model_split *s)
+{
+    /* Megatron-Core DDP: main_grad is fp32 with grad_reduce_in_fp32, else the parameters'
+     * dtype (bf16 here; spec/ refuses bf16 for fp32 and fp16 training). */
+    if (s->grad_reduce == SPEC_GRAD_REDUCE_BF16)
+        return 2.0;
+    if (s->grad_reduce == SPEC_GRAD_REDUCE_FP32)
+        return 4.0;
+    return model_grad_elem_B(s->dtype);
+}
+
 static void dims_init(struct dims *D, const struct spec_model *m, const struct model_split *s)
 {
     memset(D, 0, sizeof *D);
@@ -95,7 +106,7 @@ static void dims_init(struct dims *D, const struct spec_model *m, const struct m
     D->Tn = D->sp ? D->T / D->t : D->T;
     D->w_in = model_gemm_elem_B(s->dtype);
     D->w_act = model_act_elem_B(s->dtype);
-    D->w_grad = model_grad_elem_B(s->dtype);
+    D->w_grad = model_split_grad_elem_B(s);
     D->w_save = s->dtype == US_DTYPE_FP8 || s->dtype == US_DTYPE_FP4 ? D->w_in : D->w_act;
     D->dropout = m->hidden_dropout > 0.0;
     if (D->moe) {

@@ -75,6 +75,9 @@ struct model_split {
     int micro_batch; /* b: sequences per micro-batch */
     int seq_len;     /* s: tokens per sequence */
     enum us_dtype dtype;
+    /* Added by grads: enum spec_grad_reduce of the job (training.grad_reduce_dtype);
+     * 0 = Megatron's default for dtype. */
+    int grad_reduce;
 };
 
 struct model_costs {
@@ -121,6 +124,11 @@ void model_costs_compute(const struct spec_model *m, const struct model_split *s
 double model_gemm_elem_B(enum us_dtype dt);
 double model_act_elem_B(enum us_dtype dt);
 double model_grad_elem_B(enum us_dtype dt);
+/* Bytes per main-grad element of a split: 2 when it reduces in bf16
+ * (training.grad_reduce_dtype), 4 when it asks for fp32, else model_grad_elem_B(dtype).
+ * The grad buffer (parallel/), its DP reduction (estimate/) and the weight-gradient
+ * accumulation in the backward GEMMs all use it. */
+double model_split_grad_elem_B(const struct model_split *s);
 
 /* Is layer index i (0-based) an MoE layer? */
 bool model_layer_is_moe(const struct spec_model *m, int i);

@@ -223,7 +223,8 @@ bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layou
                                     .recompute = l->recompute,
                                     .micro_batch = l->micro_batch,
                                     .seq_len = tr->seq_len,
-                                    .dtype = tr->dtype};
+                                    .dtype = tr->dtype,
+                                    .grad_reduce = tr->grad_reduce};
     return true;
 }
 
@@ -434,14 +435,16 @@ static double interleaved_peak_act(const struct plan *p, int s, const double *a,
 /* Bytes per parameter of the weights, the gradients and the optimizer state.
  * Weights: the compute copy in bf16 (fp32 training: fp32); fp8/fp4 training keeps bf16
  * weights plus a low-precision cast for the GEMMs (Transformer Engine caches one per
- * step). Grads: fp32 main grads (Megatron's default for bf16). Adam: fp32 master weights,
+ * step). Grads: fp32 main grads (Megatron's default for bf16), bf16 when the job sets
+ * training.grad_reduce_dtype: bf16 (model_split_grad_elem_B). Adam: fp32 master weights,
  * m and v, 12 B (Rajbhandari et al. 2020, ZeRO s3.1: K = 12); fp32 training keeps no
  * separate master copy (8 B). */
-static void param_bytes(enum us_dtype dt, double *w, double *g, double *o)
+static void param_bytes(const struct model_split *s, double *w, double *g, double *o)
 {
+    enum us_dtype dt = s->dtype;
     double base = dt == US_DTYPE_FP32 ? 4.0 : 2.0;
     *w = base + (dt == US_DTYPE_FP8 || dt == US_DTYPE_FP4 ? model_gemm_elem_B(dt) : 0.0);
-    *g = model_grad_elem_B(dt);
+    *g = model_split_grad_elem_B(s);
     *o = dt == US_DTYPE_FP32 ? 8.0 : 12.0;
 }
 
@@ -466,7 +469,7 @@ bool plan_memory_stage(const struct plan *p, const struct spec_job *job,
     double P_den = P - P_exp;
 
     double wB, gB, oB;
-    param_bytes(p->split.dtype, &wB, &gB, &oB);
+    param_bytes(&p->split, &wB, &gB, &oB);
     /* Megatron's distributed optimizer shards over dp*cp; expert state over the
      * expert-data-parallel group dp*cp/ep. */
     double shard = (double)l->dp * l->cp;
@@ -613,7 +616,8 @@ double plan_checkpoint_B(const struct spec_job *job)
     model_params(&job->model, &total, &active);
     total += model_mtp_params(&job->model);
     double wB, gB, oB;
-    param_bytes(job->train.dtype, &wB, &gB, &oB);
+    struct model_split sp = {.dtype = job->train.dtype, .grad_reduce = job->train.grad_reduce};
+    param_bytes(&sp, &wB, &gB, &oB);
     /* Saved: the weights at 16-bit (fp32 for fp32 training; low-precision casts are not
      * saved) and the optimizer state. */
     double saved_w = job->train.dtype == US_DTYPE_FP32 ? 4.0 : 2.0;

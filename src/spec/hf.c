@@ -165,6 +165,19 @@ enum us_status spec_hf_from_node(struct spec_rd *rd, const struct spec_node *n,
         m.gated_mlp = fam != HF_GPT_NEOX;
         m.tied_embeddings = false;
     }
+    /* Residual dropout: GPT2Config's resid_pdrop (transformers' default 0.1 when absent);
+     * GPTNeoXConfig's hidden_dropout (default 0.0); hidden_dropout_prob in BERT-style
+     * configs. The Llama, Mistral, Qwen and DeepSeek classes have attention_dropout only. */
+    if (fam == HF_GPT2) {
+        m.hidden_dropout = 0.1;
+        SPEC_TRY(rd, spec_get_real(rd, n, "resid_pdrop", 0, 1, SPEC_NULL_OK, &m.hidden_dropout));
+    } else {
+        int has_hd = spec_get_real(rd, n, "hidden_dropout", 0, 1, SPEC_NULL_OK, &m.hidden_dropout);
+        SPEC_TRY(rd, has_hd);
+        if (!has_hd)
+            SPEC_TRY(rd, spec_get_real(rd, n, "hidden_dropout_prob", 0, 1, SPEC_NULL_OK,
+                                       &m.hidden_dropout));
+    }
     SPEC_TRY(rd, spec_get_int(rd, n, "vocab_size", 1, SPEC_MAX_VOCAB, SPEC_REQ | SPEC_NULL_OK,
                               &m.vocab));
     SPEC_TRY(rd, spec_get_bool(rd, n, "tie_word_embeddings", SPEC_NULL_OK, &m.tied_embeddings));

@@ -386,6 +386,21 @@ static enum us_status read_training(struct spec_rd *rd, const struct spec_node *
     SPEC_TRY(rd, spec_get_real(rd, n, "tokens", 0, 1e18, 0, &t->tokens));
     SPEC_TRY(rd,
              spec_get_real(rd, n, "critical_batch_tokens", 0, 1e18, 0, &t->critical_batch_tokens));
+    /* Main grads and their DP reduction: Megatron-Core's DDP keeps them in fp32 when
+     * grad_reduce_in_fp32 is set (Megatron-LM sets it for bf16), else in the parameters'
+     * dtype; so bf16 needs bf16 parameters (bf16, fp8 and fp4 training here). */
+    static const char *const grad_names[] = {"fp32", "bf16"};
+    int gr = 0;
+    int has_gr = spec_get_enum(rd, n, "grad_reduce_dtype", grad_names, 2, 0, &gr);
+    SPEC_TRY(rd, has_gr);
+    if (has_gr) {
+        t->grad_reduce = gr == 1 ? SPEC_GRAD_REDUCE_BF16 : SPEC_GRAD_REDUCE_FP32;
+        if (gr == 1 && (t->dtype == US_DTYPE_FP32 || t->dtype == US_DTYPE_FP16))
+            return spec_fail(rd, spec_get(n, "grad_reduce_dtype"),
+                             "grad_reduce_dtype bf16 needs bf16 parameters (dtype bf16, fp8 or "
+                             "fp4); %s training keeps its grads in %s or fp32",
+                             dtype_names[dt], dtype_names[dt]);
+    }
     return US_OK;
 }
 

@@ -54,6 +54,8 @@ static int check_msg(const struct spec_model *m, char *path, size_t pn, char *ms
         BAD("vocab", "vocab %lld is outside 1..%lld", (long long)m->vocab, MAX_VOCAB);
     if (m->mtp_layers < 0 || m->mtp_layers > m->layers)
         BAD("mtp_layers", "mtp_layers %d is outside 0..layers (%d)", m->mtp_layers, m->layers);
+    if (!(m->hidden_dropout >= 0 && m->hidden_dropout <= 1))
+        BAD("hidden_dropout", "hidden_dropout %g is outside 0..1", m->hidden_dropout);
     if (m->has_moe) {
         const struct spec_moe *e = &m->moe;
         if (e->experts < 1 || e->experts > MAX_EXPERTS)
@@ -167,6 +169,8 @@ enum us_status spec_model_from_node(struct spec_rd *rd, const struct spec_node *
     SPEC_TRY(rd, spec_get_bool(rd, n, "gated_mlp", 0, &m.gated_mlp));
     SPEC_TRY(rd, spec_get_bool(rd, n, "tied_embeddings", 0, &m.tied_embeddings));
     SPEC_TRY(rd, spec_get_i32(rd, n, "mtp_layers", 0, MAX_LAYERS, 0, &m.mtp_layers));
+    /* residual and embedding dropout probability (Megatron's hidden_dropout) */
+    SPEC_TRY(rd, spec_get_real(rd, n, "hidden_dropout", 0, 1, 0, &m.hidden_dropout));
 
     int has_moe = spec_get_map(rd, n, "moe", spec_schema_moe, 0, &moe);
     SPEC_TRY(rd, has_moe);
@@ -256,6 +260,11 @@ struct spec_node *spec_model_to_node(struct spec_rd *rd, const struct spec_model
               add_text(rd, n, "gated_mlp", m->gated_mlp ? "true" : "false", true) &&
               add_text(rd, n, "tied_embeddings", m->tied_embeddings ? "true" : "false", true) &&
               add_int(rd, n, "mtp_layers", m->mtp_layers);
+    if (ok) {
+        char hd[32];
+        snprintf(hd, sizeof hd, "%.17g", m->hidden_dropout);
+        ok = add_text(rd, n, "hidden_dropout", hd, true);
+    }
     if (ok && m->has_moe) {
         struct spec_node *e = spec_node_new(rd, SPEC_NODE_MAP, file, 0, 0);
         char cf[32];

@@ -99,6 +99,7 @@ const struct spec_key spec_schema_model[] = {LEAF("name"),
                                              MAP("moe", spec_schema_moe),
                                              MAP("mla", spec_schema_mla),
                                              LEAF("mtp_layers"),
+                                             LEAF("hidden_dropout"),
                                              END};
 
 const struct spec_key spec_schema_parallel[] = {LEAF("tp"),
@@ -118,13 +119,9 @@ const struct spec_key spec_schema_parallel[] = {LEAF("tp"),
                                                 LEAF("order"),
                                                 END};
 
-const struct spec_key spec_schema_training[] = {LEAF("seq_len"),
-                                                LEAF("global_batch"),
-                                                LEAF("micro_batch"),
-                                                LEAF("dtype"),
-                                                LEAF("tokens"),
-                                                LEAF("critical_batch_tokens"),
-                                                END};
+const struct spec_key spec_schema_training[] = {
+    LEAF("seq_len"), LEAF("global_batch"),          LEAF("micro_batch"),       LEAF("dtype"),
+    LEAF("tokens"),  LEAF("critical_batch_tokens"), LEAF("grad_reduce_dtype"), END};
 
 const struct spec_key spec_schema_scale[] = {LEAF("interruptions_per_chip_hour"),
                                              LEAF("restart_min"),

@@ -161,6 +161,18 @@ struct spec_training {
     enum us_dtype dtype;          /* compute dtype of the matrix math */
     double tokens;                /* tokens of the whole run; 0 = not given */
     double critical_batch_tokens; /* warn when the global batch exceeds this; 0 = none */
+    /* Added by grads: the dtype of the main-grad buffer and of its DP reduce-scatter /
+     * all-reduce (training.grad_reduce_dtype; enum spec_grad_reduce, 0 = Megatron's default
+     * for the compute dtype). */
+    int grad_reduce;
+};
+
+/* training.grad_reduce_dtype (docs/SPEC.md). AUTO is Megatron-LM's default: fp32 main grads
+ * for bf16/fp8/fp4/fp32 training, fp16 for fp16 training. */
+enum spec_grad_reduce {
+    SPEC_GRAD_REDUCE_AUTO = 0,
+    SPEC_GRAD_REDUCE_FP32, /* grad_reduce_in_fp32 true */
+    SPEC_GRAD_REDUCE_BF16  /* grad_reduce_in_fp32 false with bf16 parameters */
 };
 
 /* How failed nodes are replaced (docs/MODEL.md 7.4); scale/ maps these onto its own enum. */
@@ -227,9 +239,9 @@ enum us_status spec_model_parse_hf(const char *name, const char *text, size_t le
 enum us_status spec_model_check(const struct spec_model *m, const char *file, struct us_diag *d);
 
 /* --- sweeps (ultrasim sweep): a base job and axes of overrides ----------------------- */
-#define SPEC_SWEEP_MAX_AXES   16
-#define SPEC_SWEEP_MAX_VALUES 4096
-#define SPEC_SWEEP_MAX_POINTS 100000000LL
+#define SPEC_SWEEP_MAX_AXES    16
+#define SPEC_SWEEP_MAX_VALUES  4096
+#define SPEC_SWEEP_MAX_POINTS  100000000LL
 #define SPEC_SWEEP_MAX_VALUE_B 180 /* bytes of one axis value as written */
 
 struct spec_sweep_axis {

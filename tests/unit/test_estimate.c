@@ -526,6 +526,39 @@ static void test_cached_pieces(void)
     free(cache);
 }
 
+/* training.grad_reduce_dtype: a DP bucket holds max(40M, 1M x 8) = 40M parameters, 40
+ * toy layers of 1e6; it is all-reduced (ZeRO-0) or reduce-scattered (ZeRO-1) over the 8
+ * DP ranks as 40e6 x 4 B in fp32 (the default) and 40e6 x 2 B in bf16. */
+static void test_grad_reduce_bytes(void)
+{
+    struct spec_job *j = toy_job(8, 1, 1, 8, 4);
+    struct step_ctx *ctx = malloc(sizeof *ctx);
+    for (int zero = 0; zero <= 1; zero++) {
+        enum net_op op = zero ? NET_REDUCE_SCATTER : NET_ALL_REDUCE;
+        struct us_layout l = toy_lay(1, 1, 8, 1, US_SCHEDULE_1F1B);
+        l.zero = zero;
+        struct step_costs fp32, bf16;
+        j->train.grad_reduce = SPEC_GRAD_REDUCE_AUTO;
+        CHECK(toy_prepare(ctx, j, &l));
+        step_costs_compute(ctx, &fp32);
+        int size = ctx->groups.dp.size;
+        int64_t stride = ctx->groups.dp.stride;
+        double t4 = net_time_s(&ctx->topo, op, 40e6 * 4.0, size, stride);
+        double t2 = net_time_s(&ctx->topo, op, 40e6 * 2.0, size, stride);
+        j->train.grad_reduce = SPEC_GRAD_REDUCE_BF16;
+        CHECK(toy_prepare(ctx, j, &l));
+        step_costs_compute(ctx, &bf16);
+        CHECK(size == 8 && fp32.dense.bucket_layers == 40 && bf16.dense.bucket_layers == 40);
+        CHECK_NEAR(fp32.dense.bucket_grad_s, t4, 1e-12);
+        CHECK_NEAR(bf16.dense.bucket_grad_s, t2, 1e-12);
+        CHECK(t2 < t4);
+        /* parameters are gathered in bf16 either way */
+        CHECK_NEAR(bf16.dense.bucket_ag_s, fp32.dense.bucket_ag_s, 1e-12);
+    }
+    free(ctx);
+    free(j);
+}
+
 int main(void)
 {
     test_peaks();
@@ -538,5 +571,6 @@ int main(void)
     test_more_is_never_slower();
     test_bubble_fraction();
     test_cached_pieces();
+    test_grad_reduce_bytes();
     return test_summary("test_estimate");
 }

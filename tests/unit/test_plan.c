@@ -574,6 +574,55 @@ static void test_memory_interleaved(void)
     }
 }
 
+/* training.grad_reduce_dtype: bf16 main grads are half the fp32 ones (Llama-3-8B, dp=8 as
+ * in test_memory_llama8b: P = 8,030,261,248, grads 4P -> 2P, the peak 2P lower); with
+ * ZeRO-3 the sharded grads 4P/8 -> 2P/8 and the two 40M-parameter buckets 2*40e6*4 ->
+ * 2*40e6*2. fp16 training keeps fp16 grads (2P) unless fp32 is asked for (4P). */
+static void test_memory_grad_reduce(void)
+{
+    const double P = 8030261248.0;
+    struct spec_job j = h100_job(llama3_8b(), 8);
+    struct us_layout l = layout(1, 1, 8, 1, 1);
+    struct plan p;
+    struct model_costs c;
+    struct us_memory fp32, bf16;
+    CHECK(plan_init(&p, &j, &l));
+    model_costs_compute(&j.model, &p.split, &c);
+    plan_memory(&p, &j, &c, &fp32);
+    j.train.grad_reduce = SPEC_GRAD_REDUCE_BF16;
+    CHECK(plan_init(&p, &j, &l));
+    CHECK(p.split.grad_reduce == SPEC_GRAD_REDUCE_BF16);
+    model_costs_compute(&j.model, &p.split, &c);
+    plan_memory(&p, &j, &c, &bf16);
+    CHECK_NEAR(fp32.grads_B, 4 * P, 1e-15);
+    CHECK_NEAR(bf16.grads_B, 2 * P, 1e-15);
+    CHECK_NEAR(bf16.weights_B, 2 * P, 1e-15);
+    CHECK_NEAR(bf16.optimizer_B, 12 * P / 8, 1e-15);
+    CHECK_NEAR(bf16.activations_B, fp32.activations_B, 1e-15);
+    CHECK_NEAR(bf16.peak_B, 84665802752.0 - 2 * P, 1e-15);
+
+    l.zero = 3;
+    CHECK(plan_init(&p, &j, &l));
+    plan_memory(&p, &j, &c, &bf16);
+    CHECK_NEAR(bf16.grads_B, 2 * P / 8, 1e-15);
+    CHECK_NEAR(bf16.comm_buffers_B, 2 * 218112000.0 * 2 + 2 * 40e6 * 2, 1e-15);
+
+    /* an explicit fp32 is the default for bf16 */
+    l.zero = 1;
+    j.train.grad_reduce = SPEC_GRAD_REDUCE_FP32;
+    CHECK(plan_init(&p, &j, &l));
+    plan_memory(&p, &j, &c, &bf16);
+    CHECK_NEAR(bf16.grads_B, 4 * P, 1e-15);
+    j.train.dtype = US_DTYPE_FP16;
+    CHECK(plan_init(&p, &j, &l));
+    plan_memory(&p, &j, &c, &bf16);
+    CHECK_NEAR(bf16.grads_B, 4 * P, 1e-15);
+    j.train.grad_reduce = SPEC_GRAD_REDUCE_AUTO;
+    CHECK(plan_init(&p, &j, &l));
+    plan_memory(&p, &j, &c, &bf16);
+    CHECK_NEAR(bf16.grads_B, 2 * P, 1e-15);
+}
+
 int main(void)
 {
     test_validity();
@@ -582,6 +631,7 @@ int main(void)
     test_interleaved_uneven();
     test_memory_interleaved();
     test_memory_llama8b();
+    test_memory_grad_reduce();
     test_memory_pipeline();
     test_memory_moe();
     test_checkpoint();

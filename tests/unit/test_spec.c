@@ -824,6 +824,122 @@ static void test_model_check(void)
     CHECK_STR(D.file, "m.yaml");
 }
 
+/* model.hidden_dropout and training.grad_reduce_dtype (issues 2/3 follow-up). */
+static void test_dropout_and_grad_reduce(void)
+{
+    struct spec_model m;
+    /* HuggingFace names: GPT-2's resid_pdrop (0.1 in gpt2-xl.json and GPT2Config's
+     * default), GPT-NeoX's hidden_dropout (absent in gpt-neox-20b.json: 0), BERT-style
+     * hidden_dropout_prob; null counts as absent. */
+    memset(&D, 0, sizeof D);
+    CHECK_OK(spec_model_load(HF "/gpt2-xl.json", &m, &D));
+    CHECK_NEAR(m.hidden_dropout, 0.1, 1e-15);
+    CHECK_OK(spec_model_load(HF "/gpt-neox-20b.json", &m, &D));
+    CHECK(m.hidden_dropout == 0.0);
+    CHECK_OK(spec_model_load(HF "/llama-3-8b.json", &m, &D));
+    CHECK(m.hidden_dropout == 0.0);
+    static const struct {
+        const char *json;
+        double want;
+    } hf[] = {
+        {"{\"model_type\": \"gpt2\", \"n_embd\": 64, \"n_layer\": 2, \"n_head\": 4, "
+         "\"vocab_size\": 100, \"resid_pdrop\": 0.25}",
+         0.25},
+        {"{\"model_type\": \"gpt2\", \"n_embd\": 64, \"n_layer\": 2, \"n_head\": 4, "
+         "\"vocab_size\": 100, \"resid_pdrop\": null}",
+         0.1},
+        {"{\"model_type\": \"gpt2\", \"n_embd\": 64, \"n_layer\": 2, \"n_head\": 4, "
+         "\"vocab_size\": 100, \"resid_pdrop\": 0}",
+         0.0},
+        {"{\"model_type\": \"gpt_neox\", \"hidden_size\": 64, \"num_hidden_layers\": 2, "
+         "\"num_attention_heads\": 4, \"intermediate_size\": 256, \"vocab_size\": 100, "
+         "\"hidden_dropout\": 0.05}",
+         0.05},
+        {"{\"model_type\": \"llama\", \"hidden_size\": 64, \"num_hidden_layers\": 2, "
+         "\"num_attention_heads\": 4, \"intermediate_size\": 256, \"vocab_size\": 100, "
+         "\"hidden_dropout_prob\": 0.2}",
+         0.2},
+        {"{\"model_type\": \"llama\", \"hidden_size\": 64, \"num_hidden_layers\": 2, "
+         "\"num_attention_heads\": 4, \"intermediate_size\": 256, \"vocab_size\": 100, "
+         "\"hidden_dropout\": null, \"hidden_dropout_prob\": 0.3}",
+         0.3},
+    };
+    for (size_t i = 0; i < sizeof hf / sizeof hf[0]; i++) {
+        memset(&D, 0, sizeof D);
+        memset(&m, 0, sizeof m);
+        CHECK_OK(spec_model_parse_hf("c.json", hf[i].json, strlen(hf[i].json), &m, &D));
+        CHECK_NEAR(m.hidden_dropout, hf[i].want, 1e-15);
+    }
+    const char *bad_hf = "{\"model_type\": \"gpt2\", \"n_embd\": 64, \"n_layer\": 2, \"n_head\": "
+                         "4, \"vocab_size\": 100, \"resid_pdrop\": 2}";
+    memset(&D, 0, sizeof D);
+    CHECK(spec_model_parse_hf("c.json", bad_hf, strlen(bad_hf), &m, &D) == US_EINPUT);
+    CHECK(strcmp(D.path, "resid_pdrop") == 0);
+
+    /* A native model: hidden_dropout in 0..1, default 0; it survives --set into a
+     * HuggingFace model inside a job (the config becomes a model mapping first). */
+    const char *head = "model: {name: t, layers: 2, hidden: 64, heads: 4, ffn_hidden: 256, "
+                       "vocab: 100, hidden_dropout: 0.1}\n"
+                       "system: dgx-h100\nchips: 8\n"
+                       "training: {seq_len: 8, global_batch: 8}\n";
+    memset(&D, 0, sizeof D);
+    CHECK_OK(spec_job_load_text("j.yaml", head, strlen(head), NULL, 0, &JOB, &D));
+    CHECK_NEAR(JOB.model.hidden_dropout, 0.1, 1e-15);
+    /* grad_reduce_dtype left out: Megatron's default (fp32 for bf16) */
+    CHECK(JOB.train.grad_reduce == SPEC_GRAD_REDUCE_AUTO);
+    {
+        const char *sets[] = {"model=" HF "/gpt2-xl.json", "model.hidden_dropout=0"};
+        memset(&D, 0, sizeof D);
+        CHECK_OK(spec_job_load_text("j.yaml", head, strlen(head), sets, 1, &JOB, &D));
+        CHECK_NEAR(JOB.model.hidden_dropout, 0.1, 1e-15);
+        CHECK_OK(spec_job_load_text("j.yaml", head, strlen(head), sets, 2, &JOB, &D));
+        CHECK(JOB.model.hidden_dropout == 0.0 && JOB.model.layers == 48);
+    }
+    static const char *const names[] = {"fp32", "bf16"};
+    static const int want[] = {SPEC_GRAD_REDUCE_FP32, SPEC_GRAD_REDUCE_BF16};
+    for (int i = 0; i < 2; i++) {
+        char set[64];
+        snprintf(set, sizeof set, "training.grad_reduce_dtype=%s", names[i]);
+        const char *sets[] = {set, "training.dtype=fp8"};
+        memset(&D, 0, sizeof D);
+        CHECK_OK(spec_job_load_text("j.yaml", head, strlen(head), sets, 1, &JOB, &D));
+        CHECK(JOB.train.grad_reduce == want[i] && JOB.train.dtype == US_DTYPE_BF16);
+        CHECK_OK(spec_job_load_text("j.yaml", head, strlen(head), sets, 2, &JOB, &D));
+        CHECK(JOB.train.grad_reduce == want[i] && JOB.train.dtype == US_DTYPE_FP8);
+    }
+
+    static const struct {
+        const char *text;
+        int line, col;
+        const char *path, *part;
+    } bad[] = {
+        {"model: {name: t, layers: 2, hidden: 64, heads: 4, ffn_hidden: 256, vocab: 100, "
+         "hidden_dropout: 1.5}\nsystem: dgx-h100\nchips: 8\ntraining: {seq_len: 8, "
+         "global_batch: 8}\n",
+         1, 96, "model.hidden_dropout", "'1.5' is above the maximum of 1"},
+        {"model: llama3-8b\nsystem: dgx-h100\nchips: 8\n"
+         "training: {seq_len: 8, global_batch: 8, dtype: fp16, grad_reduce_dtype: bf16}\n",
+         4, 73, "training.grad_reduce_dtype", "grad_reduce_dtype bf16 needs bf16 parameters"},
+        {"model: llama3-8b\nsystem: dgx-h100\nchips: 8\n"
+         "training: {seq_len: 8, global_batch: 8, grad_reduce_dtype: fp16}\n",
+         4, 60, "training.grad_reduce_dtype", "unknown value 'fp16' (expected one of: fp32, bf16)"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&D, 0, sizeof D);
+        enum us_status st =
+            spec_job_load_text("j.yaml", bad[i].text, strlen(bad[i].text), NULL, 0, &JOB, &D);
+        CHECK_ERR(st, US_EINPUT, bad[i].line, bad[i].col, bad[i].path, bad[i].part);
+    }
+    /* fp16 training may still ask for fp32 grads (Megatron's
+     * --accumulate-allreduce-grads-in-fp32) */
+    const char *fp16 = "model: llama3-8b\nsystem: dgx-h100\nchips: 8\n"
+                       "training: {seq_len: 8, global_batch: 8, dtype: fp16, "
+                       "grad_reduce_dtype: fp32}\n";
+    memset(&D, 0, sizeof D);
+    CHECK_OK(spec_job_load_text("j.yaml", fp16, strlen(fp16), NULL, 0, &JOB, &D));
+    CHECK(JOB.train.grad_reduce == SPEC_GRAD_REDUCE_FP32 && JOB.train.dtype == US_DTYPE_FP16);
+}
+
 int main(void)
 {
     test_bad_files();
@@ -838,5 +954,6 @@ int main(void)
     test_model_check();
     test_quoted_strings();
     test_scale_keys();
+    test_dropout_and_grad_reduce();
     return test_summary("test_spec");
 }
