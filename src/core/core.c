@@ -13,8 +13,7 @@
 void core_assert_fail(const char *file, int line, const char *cond, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "ultrasim: internal error at %s:%d: assertion '%s' failed: ", file, line,
-            cond);
+    fprintf(stderr, "ultrasim: internal error at %s:%d: assertion '%s' failed: ", file, line, cond);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -342,8 +341,7 @@ enum us_status core_write_file_atomic(const char *path, const char *data, size_t
         return core_diag_status(d, US_EINPUT, path, 0, 0, NULL, "output path too long");
     FILE *f = fopen(tmp, "wb");
     if (!f)
-        return core_diag_status(d, US_EIO, path, 0, 0, NULL, "cannot write: %s",
-                                strerror(errno));
+        return core_diag_status(d, US_EIO, path, 0, 0, NULL, "cannot write: %s", strerror(errno));
     size_t w = fwrite(data, 1, n, f);
     int bad = (w != n);
     if (fflush(f) != 0)

@@ -12,15 +12,15 @@
 
 /* US_ASSERT guards invariants that no input can break; it stays on in every build and
  * aborts with file:line. Input checks return US_EINPUT with a diagnostic instead. */
-#define US_ASSERT(cond, ...)                                                                   \
-    do {                                                                                       \
-        if (!(cond))                                                                           \
-            core_assert_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);                          \
+#define US_ASSERT(cond, ...)                                                                       \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            core_assert_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);                              \
     } while (0)
 
 #if defined(__GNUC__)
 #define US_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#define US_NORETURN __attribute__((noreturn))
+#define US_NORETURN     __attribute__((noreturn))
 #else
 #define US_PRINTF(a, b)
 #define US_NORETURN
@@ -47,8 +47,7 @@ enum us_status core_diag_vset(struct us_diag *d, enum us_status st, const char *
                               int col, const char *path, const char *fmt, va_list ap);
 /* Same as core_diag_set with an explicit status. */
 enum us_status core_diag_status(struct us_diag *d, enum us_status st, const char *file, int line,
-                                int col, const char *path, const char *fmt, ...)
-    US_PRINTF(7, 8);
+                                int col, const char *path, const char *fmt, ...) US_PRINTF(7, 8);
 
 /* --- strings --- */
 /* snprintf that always terminates and never warns about truncation. */
@@ -80,8 +79,8 @@ enum us_status core_write_file_atomic(const char *path, const char *data, size_t
 enum us_status core_read_file(const char *path, size_t max_B, char **out, size_t *len,
                               struct us_diag *d);
 
-#define US_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define US_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define US_MIN(a, b)    ((a) < (b) ? (a) : (b))
+#define US_MAX(a, b)    ((a) > (b) ? (a) : (b))
 #define US_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

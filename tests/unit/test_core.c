@@ -54,8 +54,8 @@ static void test_diag(void)
 {
     struct us_diag d;
     char line[1024];
-    CHECK(core_diag_set(&d, "job.yaml", 4, 7, "parallel.tp", "%d does not divide heads (%d)",
-                        96, 128) == US_EINPUT);
+    CHECK(core_diag_set(&d, "job.yaml", 4, 7, "parallel.tp", "%d does not divide heads (%d)", 96,
+                        128) == US_EINPUT);
     us_diag_format(&d, line, sizeof line);
     CHECK_STR(line, "job.yaml:4:7: parallel.tp: 96 does not divide heads (128)");
     core_diag_set(&d, NULL, 0, 0, NULL, "plain");
