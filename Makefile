@@ -23,9 +23,11 @@ deps:
 	fi
 
 build: deps
-	@echo "building ultrasim (release preset)..."
-	@cmake --preset release >/dev/null
-	@cmake --build --preset release -j $(JOBS) -- -s
+	@echo "building ultrasim (release preset; log in build/release-build.log)..."
+	@mkdir -p build
+	@cmake --preset release >build/release-build.log 2>&1 && \
+	  cmake --build --preset release -j $(JOBS) --target ultrasim >>build/release-build.log 2>&1 \
+	  || { cat build/release-build.log; exit 1; }
 
 run: build
 	@$(ULTRASIM) compare examples/frontier.yaml --systems trn3-ultraserver,gb300-nvl72
@@ -43,9 +45,10 @@ test-release: deps
 	ctest --preset release -j $(JOBS)
 
 bench: build
-	cmake --build --preset release --target bench
+	cmake --build --preset release -j $(JOBS) --target bench
 
 install: build
+	cmake --build --preset release -j $(JOBS)
 	cmake --install build/release --prefix $${PREFIX:-/usr/local}
 
 fuzz: deps
