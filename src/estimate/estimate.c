@@ -16,6 +16,9 @@ enum { K_EMBED = 0, K_DENSE, K_MOE, K_HEAD, K_COUNT };
 #define EST_STAGES 256
 /* Virtual chunks per stage priced one by one (more are priced as the stage's mean). */
 #define EST_CHUNKS 128
+/* The chunk times of the first EST_KEEP_CHUNKS runs of like stages are kept from pass 1 to
+ * pass 2 (a dense model has three runs at most); later runs' are priced again. */
+#define EST_KEEP_CHUNKS 4
 
 static bool same_stage(const struct step_stage *a, const struct step_stage *b)
 {
@@ -255,6 +258,134 @@ static double stage_dp_tail(const struct step_costs *sc, const struct kind_time 
     return tail > 0.0 ? tail : 0.0;
 }
 
+/* The shape of one backward's bucket race for a stage with one chunk (v = 1), from which
+ * race_bound_s bounds any stage's tail without racing it: qb, cb the backward's reduction
+ * and backward times over its buckets, x = max over its buckets i of (backward time up to
+ * and including i + reduction time from i on) - cb, and per_mb the reduction time of one
+ * micro-batch by the expressions stage_dp_tail uses (so bit for bit its *per_mb_s). */
+struct race_shape {
+    double qb, cb, x, per_mb;
+    double term[K_COUNT]; /* per_mb's terms, in the order stage_dp_tail adds them */
+    int nterm;
+};
+
+static void race_shape_of(const struct kind_time k[K_COUNT], const struct step_stage *ck,
+                          struct race_shape *rs)
+{
+    static const int order[K_COUNT] = {K_HEAD, K_MOE, K_DENSE, K_EMBED};
+    double n[K_COUNT];
+    stage_counts(ck, n);
+    struct bucket_plan bp[K_COUNT];
+    double total = 0.0, qb = 0.0;
+    rs->nterm = 0;
+    for (int i = 0; i < K_COUNT; i++) {
+        int kk = order[i];
+        if (n[kk] <= 0.0)
+            continue;
+        bucket_plan_of(&k[kk], n[kk], &bp[i]);
+        qb += (double)bp[i].nfull * bp[i].q_full + (bp[i].has_rest ? bp[i].q_rest : 0.0);
+        rs->term[rs->nterm] = n[kk] * k[kk].lt->bucket_grad_s /
+                              (double)(k[kk].lt->bucket_layers > 0 ? k[kk].lt->bucket_layers : 1);
+        total += rs->term[rs->nterm++];
+    }
+    /* Bucket i of a run of like ones scores C + (i + 1) cb - i q + (the reductions left at
+     * the run's start), linear in i: a run's best is its first or its last bucket. */
+    double C = 0.0, Q = qb, best = -HUGE_VAL;
+    for (int i = 0; i < K_COUNT; i++) {
+        if (n[order[i]] <= 0.0)
+            continue;
+        for (int part = 0; part < 2; part++) {
+            int cnt = part == 0 ? bp[i].nfull : (bp[i].has_rest ? 1 : 0);
+            double c1 = part == 0 ? bp[i].cb_full : bp[i].cb_rest;
+            double q1 = part == 0 ? bp[i].q_full : bp[i].q_rest;
+            if (cnt <= 0)
+                continue;
+            double first = C + c1 + Q;
+            double last = C + (double)cnt * c1 + Q - (double)(cnt - 1) * q1;
+            double b = first > last ? first : last;
+            if (b > best)
+                best = b;
+            C += (double)cnt * c1;
+            Q -= (double)cnt * q1;
+        }
+    }
+    rs->qb = qb;
+    rs->cb = C;
+    rs->x = best - C;
+    rs->per_mb = total;
+}
+
+/* An upper bound on stage_dp_tail's answer for stage s under ZeRO-2/3 with v = 1, where g =
+ * min(m, p - s) backwards of bc each start at t_j = -j bc, j = g - 1 .. 0. The race f_k =
+ * max(f_{k-1}, ready_k) + q_k from f = -inf unrolls (max-plus) to max over buckets k of
+ * (ready_k + the reductions from k on); for backward j that is t_j + j qb + (the backward's
+ * own term), and the race ends at t_end = cb, so the exact tail is max(0, (g - 1) max(0,
+ * qb - bc) + x). The loop adds at most 2 g (buckets) numbers, none larger than mag, so its
+ * rounding stays far below the 1e-6 mag added here: the bound holds for its answer too. */
+static double race_bound_s(const struct step_costs *sc, const struct race_shape *rs, int s,
+                           double bc)
+{
+    int g = sc->m < sc->pp - s ? sc->m : sc->pp - s;
+    double up = rs->qb - bc;
+    double r = (double)(g - 1) * (up > 0.0 ? up : 0.0) + rs->x;
+    if (r < 0.0)
+        r = 0.0;
+    double mag = (double)g * (fabs(bc) + fabs(rs->cb) + fabs(rs->qb)) + fabs(rs->x);
+    return r + 1e-6 * mag;
+}
+
+/* The same bound for a tail that does not depend on s (every chunk count v, every
+ * schedule; stage_dp_tail's g and runs). Chunk c's backward j starts at -(P_c + j bc_c),
+ * P_c the g backwards of each chunk before it, and the reductions still to come after it
+ * are j qb_c plus runs qb of each chunk before it, so the exact tail is max(0, max over c
+ * of (sum over c' < c of (runs qb_c' - g bc_c')) + (runs - 1) max(0, qb_c - bc_c) + x_c +
+ * cb_c - cb_0). *per_mb_s: stage_dp_tail's, bit for bit (the same sums in its order). */
+static double race_bound_run(const struct step_costs *sc, const struct kind_time k[K_COUNT],
+                             const struct step_stage *st, int s, const double *bc, int stride,
+                             double *per_mb_s)
+{
+    int v = sc->vpp, p = sc->pp, m = sc->m;
+    int g;
+    if (v > 1)
+        g = m - p * ((m - 1) / p);
+    else if (sc->schedule == US_SCHEDULE_GPIPE)
+        g = m;
+    else
+        g = m < p - s ? m : p - s;
+    int runs = sc->zero >= 2 ? g : 1;
+    /* chunks from the last to the first, as stage_dp_tail sums per_mb; the value of chunk c
+     * less its prefix is kept in val[], the prefix terms in dd[] */
+    double val[EST_CHUNKS], dd[EST_CHUNKS];
+    double total = 0.0, mag = 0.0, cb0 = 0.0;
+    struct step_stage ck, prev;
+    struct race_shape rs;
+    memset(&prev, 0, sizeof prev);
+    memset(&rs, 0, sizeof rs);
+    for (int c = v - 1; c >= 0; c--) {
+        step_chunk_of(st, v, c, &ck);
+        if (c == v - 1 || !same_stage(&ck, &prev))
+            race_shape_of(k, &ck, &rs);
+        prev = ck;
+        for (int i = 0; i < rs.nterm; i++)
+            total += rs.term[i];
+        double b = bc[c * stride], up = rs.qb - b;
+        val[c] = (double)(runs - 1) * (up > 0.0 ? up : 0.0) + rs.x + rs.cb;
+        dd[c] = (double)runs * rs.qb - (double)g * b;
+        mag += (double)g * fabs(b) + (double)runs * (fabs(rs.cb) + fabs(rs.qb)) + fabs(rs.x);
+        if (c == 0)
+            cb0 = rs.cb;
+    }
+    double best = 0.0, pre = 0.0;
+    for (int c = 0; c < v; c++) {
+        double x = pre + val[c] - cb0;
+        if (x > best)
+            best = x;
+        pre += dd[c];
+    }
+    *per_mb_s = total;
+    return best + 1e-6 * (mag + fabs(cb0));
+}
+
 /* How late the first forward of a stage's chunks runs because ZeRO-1/2 parameters are
  * still being gathered (Megatron's overlap-param-gather: the gather of step n+1 overlaps
  * its first forward; docs/MODEL.md 5.4). */
@@ -332,6 +463,10 @@ struct stage_run {
     double opt, ag_total;        /* optimizer; ZeRO-1/2 gather of the stage's buckets */
     bool have_tail;              /* tail, per_mb set (they do not depend on s) */
     double tail, per_mb;
+    bool have_shape; /* shape set (tail_by_s) */
+    struct race_shape shape;
+    bool have_bound; /* bound, bound_per_mb set (race_bound_run) */
+    double bound, bound_per_mb;
     double w_flop[K_COUNT], w_busy[K_COUNT], w_hbm[K_COUNT], w_opt[K_COUNT];
 };
 
@@ -355,6 +490,8 @@ static void run_price(const struct step_costs *sc, const struct kind_time k[K_CO
     }
     r->have_pass2 = false;
     r->have_tail = false;
+    r->have_shape = false;
+    r->have_bound = false;
 }
 
 /* The optimizer, the ZeRO-1/2 gather total and each kind's share of the work totals
@@ -413,6 +550,9 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
     struct stage_run cur;
     memset(&cur, 0, sizeof cur);
     int cur_pf = -1; /* the run whose chunks fc, bc, pfc hold (-1: none) */
+    double kfc[EST_KEEP_CHUNKS][EST_CHUNKS], kbc[EST_KEEP_CHUNKS][EST_CHUNKS];
+    double kpf[EST_KEEP_CHUNKS][EST_CHUNKS + 1];
+    const double *cf = fc, *cpf = pfc; /* the chunks of the run in hand */
     double sum_fb = 0.0, max_fb = -1.0, max_f = 0.0, max_b = 0.0;
     /* Interleaved makespan (docs/MODEL.md 5.2), with f0/b0 a stage's first chunk and fl/bl
      * its last: when m == p (every forward first), the max over s of (f0 + b0 of the stages
@@ -438,8 +578,16 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
             cur.st = st;
             cur.first = s;
             cur.n = 0;
-            run_price(&sc, k, &cur, by_chunk, fc, bc, pfc);
-            cur_pf = s;
+            if (by_chunk && keep && nruns < EST_KEEP_CHUNKS) {
+                cf = kfc[nruns];
+                cpf = kpf[nruns];
+                run_price(&sc, k, &cur, by_chunk, kfc[nruns], kbc[nruns], kpf[nruns]);
+            } else {
+                cf = fc;
+                cpf = pfc;
+                run_price(&sc, k, &cur, by_chunk, fc, bc, pfc);
+                cur_pf = s;
+            }
             if (keep)
                 runs[nruns++] = cur;
         }
@@ -466,7 +614,7 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
             int64_t warm = 2 * (int64_t)(p - s - 1) + (int64_t)(v - 1) * p + 1;
             if (warm > (int64_t)m * v)
                 warm = (int64_t)m * v;
-            double w = table_fwd_s(by_chunk ? fc : NULL, pfc, v, p, warm, F);
+            double w = table_fwd_s(by_chunk ? cf : NULL, cpf, v, p, warm, F);
             double a = pf0 + w, x = (double)m * (F + B) - w + pb0;
             pbl += bl;
             if (a + x > m1)
@@ -555,17 +703,64 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
         /* Per-chunk times for the DP races: each chunk's own when priced by chunk, else
          * the stage's mean chunk (stride 0; v = 1: the stage). */
         double Fm = F / (double)v, Bm = B / (double)v;
-        const double *fcs = by_chunk ? fc : &Fm, *bcs = by_chunk ? bc : &Bm;
+        bool kept = by_chunk && keep && ri < EST_KEEP_CHUNKS; /* its chunks in kfc[ri] */
+        const double *fcs = by_chunk ? (kept ? kfc[ri] : fc) : &Fm;
+        const double *bcs = by_chunk ? (kept ? kbc[ri] : bc) : &Bm;
         int cstride = by_chunk ? 1 : 0;
         /* Stage 0 finishes the drain last; stage s ends the chunk-0 backwards (and sends)
          * of the stages before it earlier. */
         double E = T - prefix_b;
         double tail, per_mb;
-        if (!tail_by_s && r->have_tail) {
+        bool skip = false;
+        if (tail_by_s && !sc.race_all) {
+            /* A stage whose tail, bounded without racing it (race_bound_s), cannot take the
+             * running maximum (only a strictly larger end does) is not raced: the answer
+             * is the same bit for bit, and most stages of a deep pipeline end well before
+             * the first one does. */
+            if (!r->have_shape) {
+                struct step_stage ck;
+                step_chunk_of(&r->st, 1, 0, &ck);
+                race_shape_of(k, &ck, &r->shape);
+                r->have_shape = true;
+            }
+            double window = (double)m * B;
+            if (!all_fwd_first)
+                window += (double)(m - 1) * F;
+            double backlog = (double)m * r->shape.per_mb - window;
+            double u = race_bound_s(&sc, &r->shape, s, B);
+            if (backlog > u)
+                u = backlog;
+            skip = E + u < end_max;
+        } else if (!tail_by_s && !sc.race_all && !r->have_tail && v <= EST_CHUNKS) {
+            /* the same for a tail priced once per run: raced only if some stage needs it */
+            if (by_chunk && !kept && cur_pf != r->first) {
+                chunk_times(&sc, k, &r->st, fc, bc, pfc);
+                cur_pf = r->first;
+            }
+            if (!r->have_bound) {
+                r->bound = race_bound_run(&sc, k, &r->st, s, bcs, cstride, &r->bound_per_mb);
+                r->have_bound = true;
+            }
+            double u = r->bound;
+            if (sc.zero == 2 || sc.zero >= 3) {
+                double window = (double)m * B;
+                if (!all_fwd_first)
+                    window += (double)(m - 1) * F;
+                double backlog = (double)m * r->bound_per_mb - window;
+                if (backlog > u)
+                    u = backlog;
+            }
+            skip = E + u < end_max;
+        }
+        if (skip) {
+            /* max(0, backlog) below: E + it <= E + u < end_max, as for the raced tail */
+            tail = 0.0;
+            per_mb = tail_by_s ? r->shape.per_mb : r->bound_per_mb;
+        } else if (!tail_by_s && r->have_tail) {
             tail = r->tail;
             per_mb = r->per_mb;
         } else {
-            if (by_chunk && cur_pf != r->first) {
+            if (by_chunk && !kept && cur_pf != r->first) {
                 chunk_times(&sc, k, &r->st, fc, bc, pfc);
                 cur_pf = r->first;
             }
@@ -597,7 +792,7 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
         }
         if ((sc.zero == 1 || sc.zero == 2) && r->ag_total > prefix_f) {
             /* (a stage that starts after its whole gather has nothing to wait for) */
-            if (by_chunk && cur_pf != r->first) {
+            if (by_chunk && !kept && cur_pf != r->first) {
                 chunk_times(&sc, k, &r->st, fc, bc, pfc);
                 cur_pf = r->first;
             }

@@ -133,6 +133,10 @@ struct step_costs {
     enum us_schedule schedule;
     bool tp_overlap, ep_overlap;
     double bucket_params; /* DP bucket size in parameters (Megatron DDP) */
+    /* Added by speed: race every stage's DP buckets, even where a bound shows the stage
+     * cannot set the step (false, the default, skips those: the same answer bit for bit;
+     * tests compare the two). */
+    bool race_all;
 };
 
 void step_costs_compute(const struct step_ctx *ctx, struct step_costs *sc);
