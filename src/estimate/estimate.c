@@ -118,22 +118,25 @@ struct bucket_plan {
 static void bucket_plan_of(const struct kind_time *k, double n, struct bucket_plan *bp)
 {
     int per = k->lt->bucket_layers > 0 ? k->lt->bucket_layers : 1;
-    double left = n, c;
     bp->nfull = 0;
     bp->has_rest = false;
     bp->cb_full = bp->q_full = bp->cb_rest = bp->q_rest = 0.0;
-    while (left > 0.0) {
-        c = left < (double)per ? left : (double)per;
-        if (c == (double)per) {
-            bp->cb_full = c * k->b;
-            bp->q_full = k->lt->bucket_grad_s * c / (double)per;
-            bp->nfull++;
-        } else {
-            bp->cb_rest = c * k->b;
-            bp->q_rest = k->lt->bucket_grad_s * c / (double)per;
-            bp->has_rest = true;
-        }
-        left -= c;
+    if (!(n > 0.0))
+        return;
+    /* n is a whole number of layers (stage_counts), so taking `per` off it one bucket at a
+     * time leaves exactly n - nfull per: the same buckets without the walk. */
+    int64_t ni = (int64_t)n, nfi = ni / per;
+    double nf = (double)nfi, rest = (double)(ni - nfi * per);
+    if (nf > 0.0) {
+        double c = (double)per;
+        bp->cb_full = c * k->b;
+        bp->q_full = k->lt->bucket_grad_s * c / (double)per;
+        bp->nfull = (int)nfi;
+    }
+    if (rest > 0.0) {
+        bp->cb_rest = rest * k->b;
+        bp->q_rest = k->lt->bucket_grad_s * rest / (double)per;
+        bp->has_rest = true;
     }
 }
 
@@ -153,6 +156,16 @@ static void buckets_fwd(const struct kind_time *k, double n, double *t, double *
     }
 }
 
+/* Chunk c of a stage's v: from cks when the caller kept them (chunk_times), else derived. */
+static void chunk_at(const struct step_stage *st, const struct step_stage *cks, int v, int c,
+                     struct step_stage *out)
+{
+    if (cks)
+        *out = cks[c];
+    else
+        step_chunk_of(st, v, c, out);
+}
+
 /* Results of the DP race of one kind of stage under ZeRO-2/3 1F1B, where it depends on
  * the stage only through how many backwards run back to back: from a backward whose first
  * bucket finds the DP stream idle, every later operation is the same whichever stage runs
@@ -170,8 +183,8 @@ struct tail_memo {
  * chunk-backwards before chunk 0's. per_mb_s: reduction time of one micro-batch. memo (v =
  * 1 only; NULL = none): see struct tail_memo. */
 static double stage_dp_tail(const struct step_costs *sc, const struct kind_time k[K_COUNT],
-                            const struct step_stage *st, int s, const double *bc, int stride,
-                            struct tail_memo *memo, double *per_mb_s)
+                            const struct step_stage *st, const struct step_stage *cks, int s,
+                            const double *bc, int stride, struct tail_memo *memo, double *per_mb_s)
 {
     int v = sc->vpp, p = sc->pp, m = sc->m;
     int g; /* back-to-back backwards per chunk at the end of the stage's program */
@@ -191,7 +204,7 @@ static double stage_dp_tail(const struct step_costs *sc, const struct kind_time 
     for (int c = v - 1; c >= 0; c--) {
         before -= (double)g * bc[c * stride]; /* the backwards of chunks 0..c-1 that follow */
         struct step_stage ck;
-        step_chunk_of(st, v, c, &ck);
+        chunk_at(st, cks, v, c, &ck);
         double n[K_COUNT];
         stage_counts(&ck, n);
         int first = -1; /* the kind whose first bucket comes first */
@@ -341,8 +354,8 @@ static double race_bound_s(const struct step_costs *sc, const struct race_shape 
  * of (sum over c' < c of (runs qb_c' - g bc_c')) + (runs - 1) max(0, qb_c - bc_c) + x_c +
  * cb_c - cb_0). *per_mb_s: stage_dp_tail's, bit for bit (the same sums in its order). */
 static double race_bound_run(const struct step_costs *sc, const struct kind_time k[K_COUNT],
-                             const struct step_stage *st, int s, const double *bc, int stride,
-                             double *per_mb_s)
+                             const struct step_stage *st, const struct step_stage *cks, int s,
+                             const double *bc, int stride, double *per_mb_s)
 {
     int v = sc->vpp, p = sc->pp, m = sc->m;
     int g;
@@ -362,7 +375,7 @@ static double race_bound_run(const struct step_costs *sc, const struct kind_time
     memset(&prev, 0, sizeof prev);
     memset(&rs, 0, sizeof rs);
     for (int c = v - 1; c >= 0; c--) {
-        step_chunk_of(st, v, c, &ck);
+        chunk_at(st, cks, v, c, &ck);
         if (c == v - 1 || !same_stage(&ck, &prev))
             race_shape_of(k, &ck, &rs);
         prev = ck;
@@ -390,15 +403,15 @@ static double race_bound_run(const struct step_costs *sc, const struct kind_time
  * still being gathered (Megatron's overlap-param-gather: the gather of step n+1 overlaps
  * its first forward; docs/MODEL.md 5.4). */
 static double stage_ag_delay(const struct step_costs *sc, const struct kind_time k[K_COUNT],
-                             const struct step_stage *st, double start, const double *fc,
-                             int stride)
+                             const struct step_stage *st, const struct step_stage *cks,
+                             double start, const double *fc, int stride)
 {
     int v = sc->vpp;
     int g = sc->m < sc->pp ? sc->m : sc->pp;
     double ag = 0.0, delay = 0.0, before = 0.0;
     for (int c = 0; c < v; c++) {
         struct step_stage ck;
-        step_chunk_of(st, v, c, &ck);
+        chunk_at(st, cks, v, c, &ck);
         double n[K_COUNT];
         stage_counts(&ck, n);
         double nat = start + before;
@@ -422,7 +435,8 @@ static double stage_ag_delay(const struct step_costs *sc, const struct kind_time
 /* Forward and backward of each virtual chunk of a stage for one micro-batch (f, b: v
  * entries; pf: v + 1 entries, pf[c] = f[0] + ... + f[c-1]). Like chunks are priced once. */
 static void chunk_times(const struct step_costs *sc, const struct kind_time k[K_COUNT],
-                        const struct step_stage *st, double *f, double *b, double *pf)
+                        const struct step_stage *st, double *f, double *b, double *pf,
+                        struct step_stage *cks)
 {
     int v = sc->vpp;
     struct step_stage prev;
@@ -430,6 +444,7 @@ static void chunk_times(const struct step_costs *sc, const struct kind_time k[K_
     for (int c = 0; c < v; c++) {
         struct step_stage ck;
         step_chunk_of(st, v, c, &ck);
+        cks[c] = ck;
         if (c > 0 && same_stage(&ck, &prev)) {
             f[c] = f[c - 1];
             b[c] = b[c - 1];
@@ -472,12 +487,13 @@ struct stage_run {
 
 /* Prices a run's stage: stage and chunk times (f, b, pf: the chunks' scratch). */
 static void run_price(const struct step_costs *sc, const struct kind_time k[K_COUNT],
-                      struct stage_run *r, bool by_chunk, double *fc, double *bc, double *pfc)
+                      struct stage_run *r, bool by_chunk, double *fc, double *bc, double *pfc,
+                      struct step_stage *cks)
 {
     int v = sc->vpp;
     stage_work(sc, k, &r->st, &r->F, &r->B, NULL);
     if (by_chunk) {
-        chunk_times(sc, k, &r->st, fc, bc, pfc);
+        chunk_times(sc, k, &r->st, fc, bc, pfc, cks);
         r->F0 = fc[0];
         r->B0 = bc[0];
         r->fl = fc[v - 1];
@@ -552,6 +568,7 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
     int cur_pf = -1; /* the run whose chunks fc, bc, pfc hold (-1: none) */
     double kfc[EST_KEEP_CHUNKS][EST_CHUNKS], kbc[EST_KEEP_CHUNKS][EST_CHUNKS];
     double kpf[EST_KEEP_CHUNKS][EST_CHUNKS + 1];
+    struct step_stage kck[EST_KEEP_CHUNKS][EST_CHUNKS], sck[EST_CHUNKS]; /* their chunks */
     const double *cf = fc, *cpf = pfc; /* the chunks of the run in hand */
     double sum_fb = 0.0, max_fb = -1.0, max_f = 0.0, max_b = 0.0;
     /* Interleaved makespan (docs/MODEL.md 5.2), with f0/b0 a stage's first chunk and fl/bl
@@ -581,11 +598,11 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
             if (by_chunk && keep && nruns < EST_KEEP_CHUNKS) {
                 cf = kfc[nruns];
                 cpf = kpf[nruns];
-                run_price(&sc, k, &cur, by_chunk, kfc[nruns], kbc[nruns], kpf[nruns]);
+                run_price(&sc, k, &cur, by_chunk, kfc[nruns], kbc[nruns], kpf[nruns], kck[nruns]);
             } else {
                 cf = fc;
                 cpf = pfc;
-                run_price(&sc, k, &cur, by_chunk, fc, bc, pfc);
+                run_price(&sc, k, &cur, by_chunk, fc, bc, pfc, sck);
                 cur_pf = s;
             }
             if (keep)
@@ -690,7 +707,7 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
             if (s == 0 || !same_stage(&st, &cur.st)) {
                 cur.st = st;
                 cur.first = s;
-                run_price(&sc, k, &cur, by_chunk, fc, bc, pfc);
+                run_price(&sc, k, &cur, by_chunk, fc, bc, pfc, sck);
                 cur_pf = s;
             }
         }
@@ -734,11 +751,12 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
         } else if (!tail_by_s && !sc.race_all && !r->have_tail && v <= EST_CHUNKS) {
             /* the same for a tail priced once per run: raced only if some stage needs it */
             if (by_chunk && !kept && cur_pf != r->first) {
-                chunk_times(&sc, k, &r->st, fc, bc, pfc);
+                chunk_times(&sc, k, &r->st, fc, bc, pfc, sck);
                 cur_pf = r->first;
             }
             if (!r->have_bound) {
-                r->bound = race_bound_run(&sc, k, &r->st, s, bcs, cstride, &r->bound_per_mb);
+                r->bound = race_bound_run(&sc, k, &r->st, by_chunk ? (kept ? kck[ri] : sck) : NULL,
+                                          s, bcs, cstride, &r->bound_per_mb);
                 r->have_bound = true;
             }
             double u = r->bound;
@@ -761,15 +779,15 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
             per_mb = r->per_mb;
         } else {
             if (by_chunk && !kept && cur_pf != r->first) {
-                chunk_times(&sc, k, &r->st, fc, bc, pfc);
+                chunk_times(&sc, k, &r->st, fc, bc, pfc, sck);
                 cur_pf = r->first;
             }
             if (tail_by_s && memo_run != r->first) {
                 memset(memo.have, 0, sizeof memo.have);
                 memo_run = r->first;
             }
-            tail =
-                stage_dp_tail(&sc, k, &r->st, s, bcs, cstride, tail_by_s ? &memo : NULL, &per_mb);
+            tail = stage_dp_tail(&sc, k, &r->st, by_chunk ? (kept ? kck[ri] : sck) : NULL, s, bcs,
+                                 cstride, tail_by_s ? &memo : NULL, &per_mb);
             r->tail = tail;
             r->per_mb = per_mb;
             r->have_tail = true;
@@ -793,10 +811,11 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
         if ((sc.zero == 1 || sc.zero == 2) && r->ag_total > prefix_f) {
             /* (a stage that starts after its whole gather has nothing to wait for) */
             if (by_chunk && !kept && cur_pf != r->first) {
-                chunk_times(&sc, k, &r->st, fc, bc, pfc);
+                chunk_times(&sc, k, &r->st, fc, bc, pfc, sck);
                 cur_pf = r->first;
             }
-            double dl = stage_ag_delay(&sc, k, &r->st, prefix_f, fcs, cstride);
+            double dl = stage_ag_delay(&sc, k, &r->st, by_chunk ? (kept ? kck[ri] : sck) : NULL,
+                                       prefix_f, fcs, cstride);
             if (dl > ag_delay)
                 ag_delay = dl;
         } else if (sc.zero >= 3 && s == 0) {
