@@ -808,7 +808,21 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
             end_max = E + tail;
             tail_at_end = tail;
         }
-        if ((sc.zero == 1 || sc.zero == 2) && r->ag_total > prefix_f) {
+        /* A stage waits at most for its whole gather, less its start: unrolled like the
+         * races, chunk c's wait is max(0, max over its buckets k of (gathered by k - its
+         * start - the forward work before k)) <= (the stage's gather) - prefix_f. With a
+         * margin far above the walk's rounding (against the magnitude of the times it
+         * adds), a stage that cannot raise the running maximum (only a strictly larger
+         * wait does) is not walked. */
+        bool ag_skip = false;
+        if (!sc.race_all && (sc.zero == 1 || sc.zero == 2) && r->ag_total > prefix_f) {
+            int gw = m < p ? m : p;
+            double mag = fabs(r->ag_total) + fabs(prefix_f) + (double)(gw + 1) * fabs(F);
+            ag_skip = (r->ag_total - prefix_f) + 1e-6 * mag < ag_delay;
+        }
+        if (ag_skip) {
+            /* (not walked: its wait is below ag_delay, see above) */
+        } else if ((sc.zero == 1 || sc.zero == 2) && r->ag_total > prefix_f) {
             /* (a stage that starts after its whole gather has nothing to wait for) */
             if (by_chunk && !kept && cur_pf != r->first) {
                 chunk_times(&sc, k, &r->st, fc, bc, pfc, sck);

@@ -133,9 +133,9 @@ struct step_costs {
     enum us_schedule schedule;
     bool tp_overlap, ep_overlap;
     double bucket_params; /* DP bucket size in parameters (Megatron DDP) */
-    /* Added by speed: race every stage's DP buckets, even where a bound shows the stage
-     * cannot set the step (false, the default, skips those: the same answer bit for bit;
-     * tests compare the two). */
+    /* Added by speed: race every stage's DP buckets and walk every ZeRO-1/2 gather wait,
+     * even where a bound shows the stage cannot set the step (false, the default, skips
+     * those: the same answer bit for bit; tests compare the two). */
     bool race_all;
 };
 

@@ -559,9 +559,10 @@ static void test_grad_reduce_bytes(void)
     free(j);
 }
 
-/* ZeRO-2/3 gradient-bucket races are skipped for stages a bound shows cannot set the step
- * (and a run's race for runs none of whose stages can): the answer must be the one racing
- * every stage gives (step_costs.race_all), bit for bit - step, breakdown and work totals -
+/* ZeRO gradient-bucket races are skipped for stages a bound shows cannot set the step (and
+ * a run's race for runs none of whose stages can), and so is the ZeRO-1/2 gather wait of a
+ * stage that cannot raise it: the answer must be the one working every stage out gives
+ * (step_costs.race_all), bit for bit - step, breakdown and work totals -
  * over deep and shallow pipelines, every ZeRO stage, GPipe, 1F1B and interleaving, few
  * and many micro-batches. */
 static void test_race_bounds_exact(void)
