@@ -526,126 +526,131 @@ done:
     return st;
 }
 
-/* --- public loaders --- */
+/* --- public loaders ---
+ * Every loader is the same three steps around one arena: read the tree (from text, a file,
+ * or a preset name or path), convert it, free the arena. load() does the steps; each public
+ * function names its source and its conversion. */
 
-static enum us_status rd_begin(struct spec_rd *rd, struct us_diag *d)
+enum load_from { FROM_TEXT, FROM_FILE, FROM_SYSTEM_REF, FROM_MODEL_REF };
+
+struct load_req {
+    enum load_from from;
+    const char *name; /* file name, preset name or path; never NULL */
+    const char *text; /* FROM_TEXT */
+    size_t len;
+    const char *const *sets; /* jobs only */
+    size_t nsets;
+};
+
+typedef enum us_status (*load_convert)(struct spec_rd *rd, struct spec_node *root,
+                                       const struct load_req *rq, void *out);
+
+static enum us_status load(const struct load_req *rq, load_convert convert, void *out,
+                           struct us_diag *d)
 {
-    memset(rd, 0, sizeof *rd);
-    rd->d = d;
-    rd->status = US_EINPUT;
-    rd->arena = core_arena_create(64 * 1024);
-    if (!rd->arena)
+    struct spec_rd rd;
+    struct spec_node *root = NULL;
+    enum us_status st;
+    memset(&rd, 0, sizeof rd);
+    rd.d = d;
+    rd.status = US_EINPUT;
+    rd.arena = core_arena_create(64 * 1024);
+    if (!rd.arena)
         return core_diag_status(d, US_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    return US_OK;
+    switch (rq->from) {
+    case FROM_TEXT:
+        st = spec_read_text(&rd, rq->name, rq->text ? rq->text : "", rq->text ? rq->len : 0, 0,
+                            false, &root);
+        break;
+    case FROM_FILE:
+        st = spec_read_file(&rd, rq->name, &root);
+        break;
+    default:
+        st = spec_resolve(&rd, rq->from == FROM_MODEL_REF, rq->name, "", NULL, &root);
+        break;
+    }
+    if (st == US_OK)
+        st = convert(&rd, root, rq, out);
+    core_arena_destroy(rd.arena);
+    return st;
+}
+
+static enum us_status to_system(struct spec_rd *rd, struct spec_node *root,
+                                const struct load_req *rq, void *out)
+{
+    (void)rq;
+    return spec_system_from_node(rd, root, out);
+}
+
+static enum us_status to_model(struct spec_rd *rd, struct spec_node *root,
+                               const struct load_req *rq, void *out)
+{
+    /* a preset name is no file name to take the model's name from */
+    const char *hint = rq->from != FROM_MODEL_REF || spec_is_path(rq->name) ? rq->name : "";
+    return spec_model_from_node(rd, root, hint[0] ? hint : NULL, out);
+}
+
+static enum us_status to_hf_model(struct spec_rd *rd, struct spec_node *root,
+                                  const struct load_req *rq, void *out)
+{
+    if (!(spec_is_map(root) && spec_hf_detect(root)))
+        return spec_fail(rd, root,
+                         "not a HuggingFace config.json (it has neither model_type nor "
+                         "architectures)");
+    return spec_model_from_node(rd, root, rq->name[0] ? rq->name : NULL, out);
+}
+
+static enum us_status to_job(struct spec_rd *rd, struct spec_node *root, const struct load_req *rq,
+                             void *out)
+{
+    return job_from_root(rd, root, rq->name, rq->sets, rq->nsets, out);
 }
 
 enum us_status spec_system_parse(const char *name, const char *text, size_t len,
                                  struct spec_system *out, struct us_diag *d)
 {
-    struct spec_rd rd;
-    struct spec_node *root;
-    enum us_status st = rd_begin(&rd, d);
-    if (st != US_OK)
-        return st;
-    st = spec_read_text(&rd, name ? name : "", text ? text : "", text ? len : 0, 0, false, &root);
-    if (st == US_OK)
-        st = spec_system_from_node(&rd, root, out);
-    core_arena_destroy(rd.arena);
-    return st;
+    struct load_req rq = {FROM_TEXT, name ? name : "", text, len, NULL, 0};
+    return load(&rq, to_system, out, d);
 }
 
 enum us_status spec_system_load(const char *name_or_path, struct spec_system *out,
                                 struct us_diag *d)
 {
-    struct spec_rd rd;
-    struct spec_node *root;
-    enum us_status st = rd_begin(&rd, d);
-    if (st != US_OK)
-        return st;
-    st = spec_resolve(&rd, false, name_or_path ? name_or_path : "", "", NULL, &root);
-    if (st == US_OK)
-        st = spec_system_from_node(&rd, root, out);
-    core_arena_destroy(rd.arena);
-    return st;
+    struct load_req rq = {FROM_SYSTEM_REF, name_or_path ? name_or_path : "", NULL, 0, NULL, 0};
+    return load(&rq, to_system, out, d);
 }
 
 enum us_status spec_model_parse(const char *name, const char *text, size_t len,
                                 struct spec_model *out, struct us_diag *d)
 {
-    struct spec_rd rd;
-    struct spec_node *root;
-    enum us_status st = rd_begin(&rd, d);
-    if (st != US_OK)
-        return st;
-    st = spec_read_text(&rd, name ? name : "", text ? text : "", text ? len : 0, 0, false, &root);
-    if (st == US_OK)
-        st = spec_model_from_node(&rd, root, name, out);
-    core_arena_destroy(rd.arena);
-    return st;
+    struct load_req rq = {FROM_TEXT, name ? name : "", text, len, NULL, 0};
+    return load(&rq, to_model, out, d);
 }
 
 enum us_status spec_model_parse_hf(const char *name, const char *text, size_t len,
                                    struct spec_model *out, struct us_diag *d)
 {
-    struct spec_rd rd;
-    struct spec_node *root;
-    enum us_status st = rd_begin(&rd, d);
-    if (st != US_OK)
-        return st;
-    st = spec_read_text(&rd, name ? name : "", text ? text : "", text ? len : 0, 0, false, &root);
-    if (st == US_OK && !(spec_is_map(root) && spec_hf_detect(root)))
-        st = spec_fail(&rd, root,
-                       "not a HuggingFace config.json (it has neither model_type nor "
-                       "architectures)");
-    if (st == US_OK)
-        st = spec_model_from_node(&rd, root, name, out);
-    core_arena_destroy(rd.arena);
-    return st;
+    struct load_req rq = {FROM_TEXT, name ? name : "", text, len, NULL, 0};
+    return load(&rq, to_hf_model, out, d);
 }
 
 enum us_status spec_model_load(const char *name_or_path, struct spec_model *out, struct us_diag *d)
 {
-    struct spec_rd rd;
-    struct spec_node *root;
-    const char *name = name_or_path ? name_or_path : "";
-    enum us_status st = rd_begin(&rd, d);
-    if (st != US_OK)
-        return st;
-    st = spec_resolve(&rd, true, name, "", NULL, &root);
-    if (st == US_OK)
-        st = spec_model_from_node(&rd, root, spec_is_path(name) ? name : NULL, out);
-    core_arena_destroy(rd.arena);
-    return st;
+    struct load_req rq = {FROM_MODEL_REF, name_or_path ? name_or_path : "", NULL, 0, NULL, 0};
+    return load(&rq, to_model, out, d);
 }
 
 enum us_status spec_job_load(const char *path, const char *const *sets, size_t nsets,
                              struct spec_job *out, struct us_diag *d)
 {
-    struct spec_rd rd;
-    struct spec_node *root;
-    enum us_status st = rd_begin(&rd, d);
-    if (st != US_OK)
-        return st;
-    st = spec_read_file(&rd, path ? path : "", &root);
-    if (st == US_OK)
-        st = job_from_root(&rd, root, path, sets, nsets, out);
-    core_arena_destroy(rd.arena);
-    return st;
+    struct load_req rq = {FROM_FILE, path ? path : "", NULL, 0, sets, nsets};
+    return load(&rq, to_job, out, d);
 }
 
 enum us_status spec_job_load_text(const char *name, const char *text, size_t len,
                                   const char *const *sets, size_t nsets, struct spec_job *out,
                                   struct us_diag *d)
 {
-    struct spec_rd rd;
-    struct spec_node *root;
-    enum us_status st = rd_begin(&rd, d);
-    if (st != US_OK)
-        return st;
-    name = name ? name : "";
-    st = spec_read_text(&rd, name, text ? text : "", text ? len : 0, 0, false, &root);
-    if (st == US_OK)
-        st = job_from_root(&rd, root, name, sets, nsets, out);
-    core_arena_destroy(rd.arena);
-    return st;
+    struct load_req rq = {FROM_TEXT, name ? name : "", text, len, sets, nsets};
+    return load(&rq, to_job, out, d);
 }
