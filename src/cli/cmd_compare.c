@@ -73,6 +73,11 @@ enum row {
     ROW_CHIPS,
     ROW_LAYOUT,
     ROW_STEP,
+    ROW_COMPUTE,
+    ROW_COMM,
+    ROW_DP,
+    ROW_BUBBLE,
+    ROW_STRAGGLERS,
     ROW_TOKENS,
     ROW_MFU,
     ROW_MEMORY,
@@ -92,6 +97,11 @@ enum row {
 static const char *const row_label[ROW_COUNT] = {"chips",
                                                  "layout tp/pp/dp/cp/ep",
                                                  "step time (s)",
+                                                 "  compute",
+                                                 "  exposed TP/CP/EP/PP",
+                                                 "  exposed DP",
+                                                 "  bubble",
+                                                 "  stragglers",
                                                  "tokens/s (M)",
                                                  "MFU (%)",
                                                  "peak memory (GiB)",
@@ -128,6 +138,23 @@ static void cell(const struct column *c, enum row row, double budget, double dea
         break;
     case ROW_STEP:
         snprintf(b, n, "%.3f", r->step_time_s);
+        break;
+    case ROW_COMPUTE:
+        snprintf(b, n, "%.3f", r->breakdown.compute_s);
+        break;
+    case ROW_COMM:
+        snprintf(b, n, "%.3f",
+                 r->breakdown.tp_comm_s + r->breakdown.cp_comm_s + r->breakdown.ep_comm_s +
+                     r->breakdown.pp_comm_s);
+        break;
+    case ROW_DP:
+        snprintf(b, n, "%.3f", r->breakdown.dp_comm_s);
+        break;
+    case ROW_BUBBLE:
+        snprintf(b, n, "%.3f", r->breakdown.bubble_s);
+        break;
+    case ROW_STRAGGLERS:
+        snprintf(b, n, "%.3f", r->breakdown.straggler_s);
         break;
     case ROW_TOKENS:
         snprintf(b, n, "%.2f", r->tokens_per_s / 1e6);
