@@ -8,6 +8,7 @@
 
 #include "core/core.h"
 #include "estimate/estimate.h"
+#include "fixtures.h"
 #include "test.h"
 
 /* --- a toy chip with round numbers ---------------------------------------------------- */
@@ -336,37 +337,6 @@ static void test_groups(void)
 
 /* --- invariants on real presets --------------------------------------------------------- */
 
-static struct spec_job *load_job(const char *text)
-{
-    struct spec_job *j = malloc(sizeof *j);
-    struct us_diag d;
-    if (spec_job_load_text("test.yaml", text, strlen(text), NULL, 0, j, &d) != US_OK) {
-        fprintf(stderr, "job refused: %d:%d %s: %s\n", d.line, d.col, d.path, d.msg);
-        exit(1);
-    }
-    return j;
-}
-
-static struct us_layout lay_of(const struct spec_job *j)
-{
-    struct us_layout l;
-    memset(&l, 0, sizeof l);
-    l.tp = j->par.tp;
-    l.pp = j->par.pp;
-    l.dp = j->par.dp;
-    l.cp = j->par.cp > 0 ? j->par.cp : 1;
-    l.ep = j->par.ep > 0 ? j->par.ep : 1;
-    l.vpp = j->par.vpp > 0 ? j->par.vpp : 1;
-    l.zero = j->par.zero > 0 ? j->par.zero : 0;
-    l.sequence_parallel = j->par.sequence_parallel > 0;
-    l.recompute = j->par.recompute > 0 ? (enum us_recompute)j->par.recompute : US_RECOMPUTE_NONE;
-    l.schedule = l.vpp > 1 ? US_SCHEDULE_INTERLEAVED : US_SCHEDULE_1F1B;
-    l.micro_batch = j->train.micro_batch;
-    l.first_stage_layers = j->par.first_stage_layers;
-    l.last_stage_layers = j->par.last_stage_layers;
-    return l;
-}
-
 static double est(const struct spec_job *j, const struct us_layout *l)
 {
     struct step_ctx *ctx = malloc(sizeof *ctx);
@@ -403,8 +373,8 @@ static const char *const invariant_jobs[] = {
 static void test_more_is_never_slower(void)
 {
     for (size_t i = 0; i < US_ARRAY_LEN(invariant_jobs); i++) {
-        struct spec_job *j = load_job(invariant_jobs[i]);
-        struct us_layout l = lay_of(j);
+        struct spec_job *j = fixture_job(invariant_jobs[i]);
+        struct us_layout l = fixture_layout(j);
         double base = est(j, &l);
         CHECK(base > 0.0);
         /* Each resource doubled alone. */
@@ -441,12 +411,12 @@ static void test_more_is_never_slower(void)
 static void test_bubble_fraction(void)
 {
     /* 1F1B: more micro-batches never raise the bubble fraction (bubble / step). */
-    struct spec_job *j = load_job("model: llama3-8b\nsystem: dgx-h100\nchips: 64\n"
-                                  "parallel: {tp: 2, pp: 8, dp: 4, zero: 1, "
-                                  "sequence_parallel: true, recompute: none}\n"
-                                  "training: {seq_len: 4096, global_batch: 32, micro_batch: 1, "
-                                  "dtype: bf16}\n");
-    struct us_layout l = lay_of(j);
+    struct spec_job *j = fixture_job("model: llama3-8b\nsystem: dgx-h100\nchips: 64\n"
+                                     "parallel: {tp: 2, pp: 8, dp: 4, zero: 1, "
+                                     "sequence_parallel: true, recompute: none}\n"
+                                     "training: {seq_len: 4096, global_batch: 32, micro_batch: 1, "
+                                     "dtype: bf16}\n");
+    struct us_layout l = fixture_layout(j);
     double prev = 1.0;
     for (int m = 1; m <= 64; m *= 2) {
         j->train.global_batch = m * 4;
@@ -567,11 +537,11 @@ static void test_grad_reduce_bytes(void)
  * and many micro-batches. */
 static void test_race_bounds_exact(void)
 {
-    struct spec_job *j = load_job("model: llama3-70b\nsystem: dgx-h100\nchips: 256\n"
-                                  "parallel: {tp: 8, pp: 2, dp: 16, zero: 3, "
-                                  "sequence_parallel: true, recompute: none}\n"
-                                  "training: {seq_len: 4096, global_batch: 64, micro_batch: 1, "
-                                  "dtype: bf16}\n");
+    struct spec_job *j = fixture_job("model: llama3-70b\nsystem: dgx-h100\nchips: 256\n"
+                                     "parallel: {tp: 8, pp: 2, dp: 16, zero: 3, "
+                                     "sequence_parallel: true, recompute: none}\n"
+                                     "training: {seq_len: 4096, global_batch: 64, micro_batch: 1, "
+                                     "dtype: bf16}\n");
     static const int pps[] = {2, 4, 8, 16}, vpps[] = {1, 2, 5}, gbs[] = {16, 64, 512};
     struct step_ctx *ctx = malloc(sizeof *ctx);
     int compared = 0, zero23 = 0;
@@ -583,7 +553,7 @@ static void test_race_bounds_exact(void)
                         if (sched == 1 && vpps[b] > 1)
                             continue;
                         j->train.global_batch = gbs[c];
-                        struct us_layout l = lay_of(j);
+                        struct us_layout l = fixture_layout(j);
                         l.pp = pps[a];
                         l.dp = 256 / (8 * pps[a]);
                         l.vpp = vpps[b];

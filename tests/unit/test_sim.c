@@ -9,6 +9,7 @@
 
 #include "core/core.h"
 #include "sim/sim.h"
+#include "fixtures.h"
 #include "test.h"
 
 static void test_queue(void)
@@ -39,39 +40,6 @@ static void test_queue(void)
 }
 
 /* --- jobs ----------------------------------------------------------------------------- */
-
-static struct spec_job *load_job(const char *text)
-{
-    struct spec_job *j = malloc(sizeof *j);
-    struct us_diag d;
-    if (spec_job_load_text("test.yaml", text, strlen(text), NULL, 0, j, &d) != US_OK) {
-        fprintf(stderr, "job refused: %d:%d %s: %s\n", d.line, d.col, d.path, d.msg);
-        exit(1);
-    }
-    return j;
-}
-
-static struct us_layout lay_of(const struct spec_job *j)
-{
-    struct us_layout l;
-    memset(&l, 0, sizeof l);
-    l.tp = j->par.tp;
-    l.pp = j->par.pp;
-    l.dp = j->par.dp;
-    l.cp = j->par.cp > 0 ? j->par.cp : 1;
-    l.ep = j->par.ep > 0 ? j->par.ep : 1;
-    l.vpp = j->par.vpp > 0 ? j->par.vpp : 1;
-    l.zero = j->par.zero > 0 ? j->par.zero : 0;
-    l.sequence_parallel = j->par.sequence_parallel > 0;
-    l.recompute = j->par.recompute > 0 ? (enum us_recompute)j->par.recompute : US_RECOMPUTE_NONE;
-    l.schedule = j->par.schedule >= 0 ? (enum us_schedule)j->par.schedule
-                 : l.vpp > 1          ? US_SCHEDULE_INTERLEAVED
-                                      : US_SCHEDULE_1F1B;
-    l.micro_batch = j->train.micro_batch;
-    l.first_stage_layers = j->par.first_stage_layers;
-    l.last_stage_layers = j->par.last_stage_layers;
-    return l;
-}
 
 static double br_sum(const struct us_breakdown *b)
 {
@@ -125,8 +93,8 @@ static void test_engines_agree_trivial(void)
         "training: {seq_len: 4096, global_batch: 8, micro_batch: 1, dtype: bf16}\n",
     };
     for (size_t i = 0; i < US_ARRAY_LEN(flat); i++) {
-        struct spec_job *j = load_job(flat[i]);
-        struct us_layout l = lay_of(j);
+        struct spec_job *j = fixture_job(flat[i]);
+        struct us_layout l = fixture_layout(j);
         struct step_times ev, cf;
         struct sim_stats st;
         if (both(j, &l, &ev, &cf, &st)) {
@@ -139,11 +107,11 @@ static void test_engines_agree_trivial(void)
     }
 
     /* Even stages under every schedule: within 1%. */
-    struct spec_job *j = load_job(toy_job_text);
+    struct spec_job *j = fixture_job(toy_job_text);
     for (int sch = 0; sch < 3; sch++) {
         for (int m = 4; m <= 32; m *= 2) {
             j->train.global_batch = m;
-            struct us_layout l = lay_of(j);
+            struct us_layout l = fixture_layout(j);
             l.schedule = (enum us_schedule)sch;
             l.vpp = sch == US_SCHEDULE_INTERLEAVED ? 2 : 1;
             struct step_ctx *ctx = malloc(sizeof *ctx);
@@ -181,8 +149,8 @@ static void test_engines_agree_uneven_interleaved(void)
         for (int m = 4; m <= 32; m *= 2) {
             char buf[1024];
             snprintf(buf, sizeof buf, text, cases[c][0], cases[c][1], cases[c][2], cases[c][3], m);
-            struct spec_job *j = load_job(buf);
-            struct us_layout l = lay_of(j);
+            struct spec_job *j = fixture_job(buf);
+            struct us_layout l = fixture_layout(j);
             struct step_times ev, cf;
             struct sim_stats st;
             if (both(j, &l, &ev, &cf, &st)) {
@@ -227,8 +195,8 @@ static const char *const real_jobs[] = {
 static void test_engines_near_elsewhere(void)
 {
     for (size_t i = 0; i < US_ARRAY_LEN(real_jobs); i++) {
-        struct spec_job *j = load_job(real_jobs[i]);
-        struct us_layout l = lay_of(j);
+        struct spec_job *j = fixture_job(real_jobs[i]);
+        struct us_layout l = fixture_layout(j);
         struct step_times ev, cf;
         struct sim_stats st;
         if (both(j, &l, &ev, &cf, &st)) {
@@ -243,8 +211,8 @@ static void test_engines_near_elsewhere(void)
 /* Event engine twice: the same answer to the picosecond. */
 static void test_deterministic(void)
 {
-    struct spec_job *j = load_job(real_jobs[1]);
-    struct us_layout l = lay_of(j);
+    struct spec_job *j = fixture_job(real_jobs[1]);
+    struct us_layout l = fixture_layout(j);
     struct step_ctx *ctx = malloc(sizeof *ctx);
     CHECK(step_prepare(ctx, j, &l));
     struct step_times a, b;
@@ -261,8 +229,8 @@ static void test_deterministic(void)
 static void test_more_is_never_slower(void)
 {
     for (size_t i = 0; i < US_ARRAY_LEN(real_jobs); i++) {
-        struct spec_job *j = load_job(real_jobs[i]);
-        struct us_layout l = lay_of(j);
+        struct spec_job *j = fixture_job(real_jobs[i]);
+        struct us_layout l = fixture_layout(j);
         struct step_ctx *ctx = malloc(sizeof *ctx);
         if (!step_prepare(ctx, j, &l)) {
             CHECK(false);
@@ -299,12 +267,12 @@ static void test_more_is_never_slower(void)
 
 static void test_bubble_fraction(void)
 {
-    struct spec_job *j = load_job("model: llama3-8b\nsystem: dgx-h100\nchips: 64\n"
-                                  "parallel: {tp: 2, pp: 8, dp: 4, zero: 1, "
-                                  "sequence_parallel: true, recompute: none}\n"
-                                  "training: {seq_len: 4096, global_batch: 4, micro_batch: 1, "
-                                  "dtype: bf16}\n");
-    struct us_layout l = lay_of(j);
+    struct spec_job *j = fixture_job("model: llama3-8b\nsystem: dgx-h100\nchips: 64\n"
+                                     "parallel: {tp: 2, pp: 8, dp: 4, zero: 1, "
+                                     "sequence_parallel: true, recompute: none}\n"
+                                     "training: {seq_len: 4096, global_batch: 4, micro_batch: 1, "
+                                     "dtype: bf16}\n");
+    struct us_layout l = fixture_layout(j);
     double prev = 1.0;
     for (int m = 1; m <= 32; m *= 2) {
         j->train.global_batch = 4 * m;
@@ -339,8 +307,8 @@ static double num(struct fy_node *map, const char *key)
 
 static void check_trace(const char *job_text, bool toy_even)
 {
-    struct spec_job *j = load_job(job_text);
-    struct us_layout l = lay_of(j);
+    struct spec_job *j = fixture_job(job_text);
+    struct us_layout l = fixture_layout(j);
     if (toy_even) {
         l.schedule = US_SCHEDULE_INTERLEAVED;
         l.vpp = 2;
@@ -407,13 +375,13 @@ static void test_trace(void)
  * thousand ops; the benchmark times it (bench/bench_step.c). */
 static void test_llama405b(void)
 {
-    struct spec_job *j = load_job("model: llama3-405b\nsystem: dgx-h100\nchips: 16384\n"
-                                  "parallel: {tp: 8, pp: 16, dp: 128, zero: 1, "
-                                  "sequence_parallel: true, recompute: none, "
-                                  "first_stage_layers: 7, last_stage_layers: 7}\n"
-                                  "training: {seq_len: 8192, global_batch: 2048, "
-                                  "micro_batch: 1, dtype: bf16}\n");
-    struct us_layout l = lay_of(j);
+    struct spec_job *j = fixture_job("model: llama3-405b\nsystem: dgx-h100\nchips: 16384\n"
+                                     "parallel: {tp: 8, pp: 16, dp: 128, zero: 1, "
+                                     "sequence_parallel: true, recompute: none, "
+                                     "first_stage_layers: 7, last_stage_layers: 7}\n"
+                                     "training: {seq_len: 8192, global_batch: 2048, "
+                                     "micro_batch: 1, dtype: bf16}\n");
+    struct us_layout l = fixture_layout(j);
     struct step_times ev, cf;
     struct sim_stats st;
     CHECK(both(j, &l, &ev, &cf, &st));
@@ -430,12 +398,12 @@ static void test_llama405b(void)
 static void test_limits(void)
 {
     struct spec_job *j =
-        load_job("model: {name: deep, layers: 256, hidden: 1024, heads: 8, ffn_hidden: 4096,"
-                 " vocab: 32000}\nsystem: dgx-h100\nchips: 2\n"
-                 "parallel: {tp: 1, pp: 2, dp: 1, vpp: 128, zero: 0, sequence_parallel: false,"
-                 " recompute: none}\n"
-                 "training: {seq_len: 1024, global_batch: 4, micro_batch: 1, dtype: bf16}\n");
-    struct us_layout l = lay_of(j);
+        fixture_job("model: {name: deep, layers: 256, hidden: 1024, heads: 8, ffn_hidden: 4096,"
+                    " vocab: 32000}\nsystem: dgx-h100\nchips: 2\n"
+                    "parallel: {tp: 1, pp: 2, dp: 1, vpp: 128, zero: 0, sequence_parallel: false,"
+                    " recompute: none}\n"
+                    "training: {seq_len: 1024, global_batch: 4, micro_batch: 1, dtype: bf16}\n");
+    struct us_layout l = fixture_layout(j);
     struct step_times ev, cf;
     struct sim_stats st;
     CHECK(both(j, &l, &ev, &cf, &st));
@@ -443,11 +411,12 @@ static void test_limits(void)
     CHECK_NEAR(cf.step_s, ev.step_s, 0.05);
     free(j);
 
-    j = load_job("model: llama3-8b\nsystem: dgx-h100\nchips: 16\n"
-                 "parallel: {tp: 8, pp: 2, dp: 1, zero: 0, sequence_parallel: true,"
-                 " recompute: none}\n"
-                 "training: {seq_len: 1024, global_batch: 200000, micro_batch: 1, dtype: bf16}\n");
-    l = lay_of(j);
+    j = fixture_job(
+        "model: llama3-8b\nsystem: dgx-h100\nchips: 16\n"
+        "parallel: {tp: 8, pp: 2, dp: 1, zero: 0, sequence_parallel: true,"
+        " recompute: none}\n"
+        "training: {seq_len: 1024, global_batch: 200000, micro_batch: 1, dtype: bf16}\n");
+    l = fixture_layout(j);
     struct step_ctx *ctx = malloc(sizeof *ctx);
     CHECK(step_prepare(ctx, j, &l));
     sim_step_stats(ctx, &ev, NULL, &st);
