@@ -86,39 +86,36 @@ int search_stage_splits(int layers, int pp, int (*out)[2], int max)
     return n;
 }
 
-/* The strict order of layouts used for every tie: the fields in a fixed sequence. */
+#define LAYOUT_KEY_LEN 13
+
+/* A layout's fields in the fixed sequence every tie is broken by. */
+static void layout_key(const struct us_layout *l, int k[LAYOUT_KEY_LEN])
+{
+    k[0] = l->tp;
+    k[1] = l->pp;
+    k[2] = l->dp;
+    k[3] = l->cp;
+    k[4] = l->ep;
+    k[5] = l->vpp;
+    k[6] = l->zero;
+    k[7] = (int)l->sequence_parallel;
+    k[8] = (int)l->recompute;
+    k[9] = l->micro_batch;
+    k[10] = l->first_stage_layers;
+    k[11] = l->last_stage_layers;
+    k[12] = (int)l->schedule;
+}
+
+/* The strict order of layouts used for every tie: chips, then the key above. */
 static int layout_key_cmp(int64_t ca, const struct us_layout *a, int64_t cb,
                           const struct us_layout *b)
 {
     if (ca != cb)
         return ca < cb ? -1 : 1;
-    const int ka[] = {a->tp,
-                      a->pp,
-                      a->dp,
-                      a->cp,
-                      a->ep,
-                      a->vpp,
-                      a->zero,
-                      (int)a->sequence_parallel,
-                      (int)a->recompute,
-                      a->micro_batch,
-                      a->first_stage_layers,
-                      a->last_stage_layers,
-                      (int)a->schedule};
-    const int kb[] = {b->tp,
-                      b->pp,
-                      b->dp,
-                      b->cp,
-                      b->ep,
-                      b->vpp,
-                      b->zero,
-                      (int)b->sequence_parallel,
-                      (int)b->recompute,
-                      b->micro_batch,
-                      b->first_stage_layers,
-                      b->last_stage_layers,
-                      (int)b->schedule};
-    for (size_t i = 0; i < US_ARRAY_LEN(ka); i++)
+    int ka[LAYOUT_KEY_LEN], kb[LAYOUT_KEY_LEN];
+    layout_key(a, ka);
+    layout_key(b, kb);
+    for (size_t i = 0; i < LAYOUT_KEY_LEN; i++)
         if (ka[i] != kb[i])
             return ka[i] < kb[i] ? -1 : 1;
     return 0;
