@@ -564,7 +564,7 @@ static void expand_tuple(struct shared *sh, struct worker *w, const struct tuple
     int splits[MAX_SPLITS][2];
     int64_t vpps[MAX_DIVISORS];
     int ns = splits_for(sp, t->pp, splits);
-    uint64_t nrc = (uint64_t)in->nrc;
+    uint64_t nrc = (uint64_t)in->nrc, nz = (uint64_t)in->nzero;
     struct search_cand c;
     memset(&c, 0, sizeof c);
     c.chips = t->chips;
@@ -580,7 +580,7 @@ static void expand_tuple(struct shared *sh, struct worker *w, const struct tuple
         int nv = vpp_for(sp, t->pp, splits[s], vpps);
         if (splits[s][0] == 0 && splits[s][1] == 0 && sp->layers % t->pp) {
             w->pruned[US_PRUNE_DIVISIBILITY] +=
-                (uint64_t)nv * (uint64_t)in->nzero * (uint64_t)in->nsp * (uint64_t)in->nmb * nrc;
+                (uint64_t)nv * nz * (uint64_t)in->nsp * (uint64_t)in->nmb * nrc;
             continue;
         }
         c.lay.first_stage_layers = splits[s][0];
@@ -591,59 +591,69 @@ static void expand_tuple(struct shared *sh, struct worker *w, const struct tuple
                 c.lay.schedule = (enum us_schedule)sp->fixed.schedule;
             else
                 c.lay.schedule = c.lay.vpp > 1 ? US_SCHEDULE_INTERLEAVED : US_SCHEDULE_1F1B;
-            for (int z = 0; z < in->nzero; z++) {
-                c.lay.zero = in->zero[z];
-                for (int q = 0; q < in->nsp; q++) {
-                    c.lay.sequence_parallel = in->sp[q] != 0;
-                    if (sp->fixed.sequence_parallel < 0 && t->tp == 1 && in->sp[q]) {
-                        w->pruned[US_PRUNE_DOMINATED] += (uint64_t)in->nmb * nrc;
-                        continue;
-                    }
-                    if (sp->experts > 0 && t->tp > 1 && !in->sp[q]) {
-                        /* Megatron's MoE needs sequence parallelism with tp > 1 (plan.c) */
-                        w->pruned[US_PRUNE_INVALID] += (uint64_t)in->nmb * nrc;
-                        continue;
-                    }
-                    bool nofit_above = false;
-                    for (int b = 0; b < in->nmb; b++) {
-                        if (nofit_above) {
+            for (int q = 0; q < in->nsp; q++) {
+                c.lay.sequence_parallel = in->sp[q] != 0;
+                if (sp->fixed.sequence_parallel < 0 && t->tp == 1 && in->sp[q]) {
+                    w->pruned[US_PRUNE_DOMINATED] += nz * (uint64_t)in->nmb * nrc;
+                    continue;
+                }
+                if (sp->experts > 0 && t->tp > 1 && !in->sp[q]) {
+                    /* Megatron's MoE needs sequence parallelism with tp > 1 (plan.c) */
+                    w->pruned[US_PRUNE_INVALID] += nz * (uint64_t)in->nmb * nrc;
+                    continue;
+                }
+                /* per ZeRO stage: no recompute fitted at a smaller micro-batch */
+                bool nofit_above[4] = {false, false, false, false};
+                for (int b = 0; b < in->nmb; b++) {
+                    uint64_t live = 0; /* ZeRO stages still open at this b */
+                    for (int z = 0; z < in->nzero; z++) {
+                        if (nofit_above[z])
                             w->pruned[US_PRUNE_MEMORY] += nrc;
-                            continue;
-                        }
-                        if (in->mb[b] > per_replica || per_replica % in->mb[b]) {
-                            w->pruned[US_PRUNE_DIVISIBILITY] += nrc;
-                            continue;
-                        }
-                        c.lay.micro_batch = (int)in->mb[b];
-                        c.lay.microbatches = per_replica / c.lay.micro_batch;
-                        if (c.lay.schedule == US_SCHEDULE_INTERLEAVED &&
-                            c.lay.microbatches % t->pp) {
-                            /* Megatron's interleaved schedule needs m to be a multiple of pp
-                             * (plan.c); not a memory verdict, so larger b still get a try */
-                            w->pruned[US_PRUNE_INVALID] += nrc;
-                            continue;
-                        }
-                        bool fitted = false, all_nofit = true;
-                        for (int r = 0; r < in->nrc; r++) {
-                            if (fitted) {
+                        else
+                            live++;
+                    }
+                    if (live == 0)
+                        continue;
+                    if (in->mb[b] > per_replica || per_replica % in->mb[b]) {
+                        w->pruned[US_PRUNE_DIVISIBILITY] += live * nrc;
+                        continue;
+                    }
+                    c.lay.micro_batch = (int)in->mb[b];
+                    c.lay.microbatches = per_replica / c.lay.micro_batch;
+                    if (c.lay.schedule == US_SCHEDULE_INTERLEAVED && c.lay.microbatches % t->pp) {
+                        /* Megatron's interleaved schedule needs m to be a multiple of pp
+                         * (plan.c); not a memory verdict, so larger b still get a try */
+                        w->pruned[US_PRUNE_INVALID] += live * nrc;
+                        continue;
+                    }
+                    bool fitted[4] = {false, false, false, false};
+                    bool all_nofit[4] = {true, true, true, true};
+                    for (int r = 0; r < in->nrc; r++) {
+                        c.lay.recompute = (enum us_recompute)in->rc[r];
+                        /* ZeRO innermost: consecutive calls differ in the ZeRO stage alone,
+                         * which the evaluator's sibling cache relies on */
+                        for (int z = 0; z < in->nzero; z++) {
+                            if (nofit_above[z])
+                                continue;
+                            if (fitted[z]) {
                                 w->pruned[US_PRUNE_DOMINATED]++;
                                 continue;
                             }
-                            c.lay.recompute = (enum us_recompute)in->rc[r];
+                            c.lay.zero = in->zero[z];
                             struct search_metrics m;
                             memset(&m, 0, sizeof m);
                             enum search_verdict vd = ev->estimate(ev->user, w->scratch, &c, &m);
                             if (vd == SEARCH_INVALID) {
                                 w->pruned[US_PRUNE_INVALID]++;
-                                all_nofit = false;
+                                all_nofit[z] = false;
                                 continue;
                             }
                             if (vd == SEARCH_NOFIT) {
                                 w->pruned[US_PRUNE_MEMORY]++;
                                 continue;
                             }
-                            fitted = true;
-                            all_nofit = false;
+                            fitted[z] = true;
+                            all_nofit[z] = false;
                             w->estimated++;
                             struct us_search_entry e;
                             entry_from(&e, &c, &m, ev->engine_estimate);
@@ -655,8 +665,9 @@ static void expand_tuple(struct shared *sh, struct worker *w, const struct tuple
                             if (!front_insert(&w->front, &e))
                                 w->oom = true;
                         }
-                        nofit_above = all_nofit;
                     }
+                    for (int z = 0; z < in->nzero; z++)
+                        nofit_above[z] = nofit_above[z] || all_nofit[z];
                 }
             }
         }
