@@ -448,14 +448,19 @@ static void param_bytes(const struct model_split *s, double *w, double *g, doubl
     *o = dt == US_DTYPE_FP32 ? 8.0 : 12.0;
 }
 
-bool plan_memory_stage(const struct plan *p, const struct spec_job *job,
-                       const struct model_costs *c, int stage, struct us_memory *mem)
+/* A stage's memory terms that do not depend on the ZeRO stage (plan_mem_part_of), and the
+ * bytes from them for a ZeRO stage (plan_mem_finish): one evaluation split in two, so
+ * layouts that differ in ZeRO alone can share the first half. */
+static void plan_mem_part_of(const struct plan *p, const struct spec_job *job,
+                             const struct model_costs *c, int stage, struct plan_mem_part *pt)
 {
     const struct spec_model *m = &job->model;
     const struct us_layout *l = &p->lay;
     int nd, nm;
     bool he, hh;
     plan_stage_layers(p, m, stage, &nd, &nm, &he, &hh);
+    pt->stage = stage;
+    pt->n_dense = nd;
     double n_mtp = hh ? c->n_mtp : 0;
 
     /* Parameters this chip holds (TP/EP shards, before ZeRO). */
@@ -466,20 +471,8 @@ bool plan_memory_stage(const struct plan *p, const struct spec_job *job,
     if (m->tied_embeddings && hh && !he)
         P += c->embed.params;
     double P_exp = (nm > 0 ? nm * c->moe.params_expert : 0.0) + n_mtp * c->mtp.params_expert;
-    double P_den = P - P_exp;
-
-    double wB, gB, oB;
-    param_bytes(&p->split, &wB, &gB, &oB);
-    /* Megatron's distributed optimizer shards over dp*cp; expert state over the
-     * expert-data-parallel group dp*cp/ep. */
-    double shard = (double)l->dp * l->cp;
-    double shard_exp = shard / (l->ep > 0 ? l->ep : 1);
-    if (shard_exp < 1)
-        shard_exp = 1;
-    memset(mem, 0, sizeof *mem);
-    mem->weights_B = l->zero >= 3 ? P_den * wB / shard + P_exp * wB / shard_exp : P * wB;
-    mem->grads_B = l->zero >= 2 ? P_den * gB / shard + P_exp * gB / shard_exp : P * gB;
-    mem->optimizer_B = l->zero >= 1 ? P_den * oB / shard + P_exp * oB / shard_exp : P * oB;
+    pt->P = P;
+    pt->P_exp = P_exp;
 
     /* Activations of the micro-batches in flight, plus the working set of one recomputed
      * layer while its backward runs. */
@@ -496,10 +489,12 @@ bool plan_memory_stage(const struct plan *p, const struct spec_job *job,
         for (int k = 0; k < v; k++) {
             int cd, cm;
             bool ce, ch;
-            if (all_dense && stage > 0 && stage < l->pp - 1) {
-                cd = p->chunk_layers; /* a middle stage's chunk: no embedding, no head */
+            if (all_dense) {
+                /* every layer dense: the chunk's layers and ends follow from its place */
+                cd = chunk_n(p, stage, k);
                 cm = 0;
-                ce = ch = false;
+                ce = stage == 0 && k == 0;
+                ch = stage == l->pp - 1 && k == v - 1;
             } else {
                 plan_chunk_layers(p, m, stage, k, &cd, &cm, &ce, &ch);
             }
@@ -518,65 +513,127 @@ bool plan_memory_stage(const struct plan *p, const struct spec_job *job,
             ws = US_MAX(ws, c->mtp.act_full_B - c->mtp.act_B);
         act += ws;
     }
-    mem->activations_B = act;
+    pt->act_B = act;
 
-    /* Communication buffers. */
+    /* Communication buffers: the ZeRO-2/3 ones as their own terms, the rest in the order
+     * plan_mem_finish adds them. */
+    double wB, gB, oB;
+    param_bytes(&p->split, &wB, &gB, &oB);
     const struct model_split *s = &p->split;
+    double shard = (double)l->dp * l->cp;
+    /* FSDP-style (ZeRO-3): the layer being computed and the one being prefetched,
+     * gathered. */
+    double layer = US_MAX(nd > 0 ? c->dense.params : 0.0, nm > 0 ? c->moe.params : 0.0);
+    if (n_mtp > 0)
+        layer = US_MAX(layer, c->mtp.params);
+    pt->zero3_buf_B = 2.0 * layer * wB;
+    /* Sharded grads (ZeRO-2/3): a bucket is reduced while the next fills (with ZeRO 0/1
+     * the buckets are views into the grad buffer counted in grads). */
+    double bucket = US_MAX(PLAN_BUCKET_MIN_PARAMS, PLAN_BUCKET_PER_RANK_PARAMS * shard);
+    pt->zero2_buf_B = shard > 1 ? 2.0 * US_MIN(bucket, P) * gB : 0.0;
     double w_act = model_act_elem_B(s->dtype);
     double T = (double)s->micro_batch * s->seq_len / s->cp;
     double Tn = s->sequence_parallel && s->tp > 1 ? T / s->tp : T;
+    /* each 0 where it does not apply (adding +0.0 leaves a sum unchanged) */
+    pt->buf_B[0] = s->tp > 1 && s->sequence_parallel
+                       ? T * job->model.hidden * w_act /* the all-gathered GEMM input */
+                       : 0.0;
+    pt->buf_B[1] = s->ep > 1 && (nm > 0 || (n_mtp > 0 && moe_model(m)))
+                       ? 2.0 * (nm > 0 ? c->moe.comm.ep_B : c->mtp.comm.ep_B) /* send + recv */
+                       : 0.0;
+    pt->buf_B[2] = l->pp > 1 ? 2.0 * Tn * job->model.hidden * w_act /* p2p send and receive */
+                             : 0.0;
+    pt->buf_B[3] = s->cp > 1 ? 2.0 * c->dense.comm.cp_B / (s->cp - 1.0) /* K/V double-buffered */
+                             : 0.0;
+}
+
+static bool plan_mem_finish(const struct plan *p, const struct spec_job *job,
+                            const struct plan_mem_part *pt, struct us_memory *mem)
+{
+    const struct us_layout *l = &p->lay;
+    double wB, gB, oB;
+    param_bytes(&p->split, &wB, &gB, &oB);
+    /* Megatron's distributed optimizer shards over dp*cp; expert state over the
+     * expert-data-parallel group dp*cp/ep. */
+    double shard = (double)l->dp * l->cp;
+    double shard_exp = shard / (l->ep > 0 ? l->ep : 1);
+    if (shard_exp < 1)
+        shard_exp = 1;
+    double P = pt->P, P_exp = pt->P_exp, P_den = P - P_exp;
+    memset(mem, 0, sizeof *mem);
+    mem->weights_B = l->zero >= 3 ? P_den * wB / shard + P_exp * wB / shard_exp : P * wB;
+    mem->grads_B = l->zero >= 2 ? P_den * gB / shard + P_exp * gB / shard_exp : P * gB;
+    mem->optimizer_B = l->zero >= 1 ? P_den * oB / shard + P_exp * oB / shard_exp : P * oB;
+    mem->activations_B = pt->act_B;
     double buf = 0;
-    if (l->zero >= 3) {
-        /* FSDP-style: the layer being computed and the one being prefetched, gathered. */
-        double layer = US_MAX(nd > 0 ? c->dense.params : 0.0, nm > 0 ? c->moe.params : 0.0);
-        if (n_mtp > 0)
-            layer = US_MAX(layer, c->mtp.params);
-        buf += 2.0 * layer * wB;
-    }
-    if (l->zero >= 2 && shard > 1) {
-        /* Sharded grads: a bucket is reduced while the next fills (with ZeRO 0/1 the
-         * buckets are views into the grad buffer counted above). */
-        double bucket = US_MAX(PLAN_BUCKET_MIN_PARAMS, PLAN_BUCKET_PER_RANK_PARAMS * shard);
-        buf += 2.0 * US_MIN(bucket, P) * gB;
-    }
-    if (s->tp > 1 && s->sequence_parallel)
-        buf += T * job->model.hidden * w_act; /* the all-gathered GEMM input */
-    if (s->ep > 1 && (nm > 0 || (n_mtp > 0 && moe_model(m))))
-        buf += 2.0 * (nm > 0 ? c->moe.comm.ep_B : c->mtp.comm.ep_B); /* send + receive */
-    if (l->pp > 1)
-        buf += 2.0 * Tn * job->model.hidden * w_act; /* p2p send and receive */
-    if (s->cp > 1)
-        buf += 2.0 * c->dense.comm.cp_B / (s->cp - 1.0); /* K/V chunk double-buffered */
+    if (l->zero >= 3)
+        buf += pt->zero3_buf_B;
+    if (l->zero >= 2)
+        buf += pt->zero2_buf_B;
+    for (int i = 0; i < 4; i++)
+        buf += pt->buf_B[i];
     mem->comm_buffers_B = buf;
 
     mem->capacity_B = job->system.chip.hbm_B;
     mem->reserve_B = PLAN_RESERVE_FRACTION * mem->capacity_B;
     mem->peak_B = mem->weights_B + mem->grads_B + mem->optimizer_B + mem->activations_B +
                   mem->comm_buffers_B + mem->reserve_B;
-    mem->stage = stage;
+    mem->stage = pt->stage;
+    return mem->peak_B <= mem->capacity_B;
+}
+
+bool plan_memory_stage(const struct plan *p, const struct spec_job *job,
+                       const struct model_costs *c, int stage, struct us_memory *mem)
+{
+    struct plan_mem_part pt;
+    plan_mem_part_of(p, job, c, stage, &pt);
+    return plan_mem_finish(p, job, &pt, mem);
+}
+
+/* Stage s's ZeRO-independent part: from memo when a sibling layout left it there. */
+static const struct plan_mem_part *part_at(const struct plan *p, const struct spec_job *job,
+                                           const struct model_costs *c, int s,
+                                           struct plan_mem_memo *memo, struct plan_mem_part *tmp)
+{
+    if (memo) {
+        for (int i = 0; i < memo->n; i++)
+            if (memo->part[i].stage == s)
+                return &memo->part[i];
+        if (memo->n < PLAN_MEM_MEMO) {
+            plan_mem_part_of(p, job, c, s, &memo->part[memo->n]);
+            return &memo->part[memo->n++];
+        }
+    }
+    plan_mem_part_of(p, job, c, s, tmp);
+    return tmp;
+}
+
+bool plan_memory_with(const struct plan *p, const struct spec_job *job, const struct model_costs *c,
+                      struct plan_mem_memo *memo, struct us_memory *mem)
+{
+    int pp = p->lay.pp > 0 ? p->lay.pp : 1;
+    bool moe = moe_model(&job->model);
+    struct us_memory cur;
+    struct plan_mem_part tmp;
+    plan_mem_finish(p, job, part_at(p, job, c, 0, memo, &tmp), mem);
+    for (int i = 1; i < pp; i++) {
+        const struct plan_mem_part *pt = part_at(p, job, c, i, memo, &tmp);
+        plan_mem_finish(p, job, pt, &cur);
+        if (cur.peak_B > mem->peak_B)
+            *mem = cur;
+        /* Middle stages after the first uniform one hold the same layers and no more
+         * micro-batches in flight (every schedule's count falls with the stage index), so
+         * only the last stage can still be larger. */
+        if (i < pp - 2 && (!moe || pt->n_dense == 0))
+            i = pp - 2;
+    }
     return mem->peak_B <= mem->capacity_B;
 }
 
 bool plan_memory(const struct plan *p, const struct spec_job *job, const struct model_costs *c,
                  struct us_memory *mem)
 {
-    int pp = p->lay.pp > 0 ? p->lay.pp : 1;
-    bool moe = moe_model(&job->model);
-    struct us_memory cur;
-    plan_memory_stage(p, job, c, 0, mem);
-    for (int i = 1; i < pp; i++) {
-        int nd, nm;
-        plan_stage_layers(p, &job->model, i, &nd, &nm, NULL, NULL);
-        plan_memory_stage(p, job, c, i, &cur);
-        if (cur.peak_B > mem->peak_B)
-            *mem = cur;
-        /* Middle stages after the first uniform one hold the same layers and no more
-         * micro-batches in flight (every schedule's count falls with the stage index), so
-         * only the last stage can still be larger. */
-        if (i < pp - 2 && (!moe || nd == 0))
-            i = pp - 2;
-    }
-    return mem->peak_B <= mem->capacity_B;
+    return plan_memory_with(p, job, c, NULL, mem);
 }
 
 void plan_memory_reason(const struct us_memory *mem, char *buf, size_t n)

@@ -61,6 +61,27 @@ int plan_end_chunk_layers(int n, int q, int vpp, int *other);
 bool plan_memory(const struct plan *p, const struct spec_job *job, const struct model_costs *c,
                  struct us_memory *mem);
 
+/* Added by speed: one stage's memory terms that do not depend on the ZeRO stage, so that
+ * layouts differing in lay.zero alone (search tries them one after another) share them. */
+struct plan_mem_part {
+    int stage, n_dense;
+    double P, P_exp;    /* parameters on the chip, of which expert (TP/EP shards) */
+    double act_B;       /* activations at the stage's peak, recompute working set included */
+    double zero3_buf_B; /* ZeRO-3: the gathered layer and the prefetched one */
+    double zero2_buf_B; /* ZeRO-2/3: the gradient bucket being reduced and the one filling */
+    double buf_B[4];    /* SP gather, EP send + receive, p2p, CP K/V (0 where none) */
+};
+#define PLAN_MEM_MEMO 8
+struct plan_mem_memo {
+    int n; /* parts held; the caller sets 0 whenever anything but lay.zero changes */
+    struct plan_mem_part part[PLAN_MEM_MEMO];
+};
+
+/* plan_memory, keeping each checked stage's ZeRO-independent terms in memo (NULL: none) for
+ * the next call on a layout that differs in lay.zero alone: the same answer bit for bit. */
+bool plan_memory_with(const struct plan *p, const struct spec_job *job, const struct model_costs *c,
+                      struct plan_mem_memo *memo, struct us_memory *mem);
+
 /* Added by model: the memory of one given stage (plan_memory is the max over stages).
  * Returns true when it fits. */
 bool plan_memory_stage(const struct plan *p, const struct spec_job *job,

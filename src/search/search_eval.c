@@ -41,10 +41,33 @@ struct cost_slot {
     struct step_compute comp; /* op times, busy times, FLOPs of the split */
 };
 
+/* The last layout planned, for its ZeRO siblings: the search tries the ZeRO stages of a
+ * layout one after another (search.c), and neither the planner's verdict (plan_init checks
+ * only that zero is 0..3) nor the ZeRO-independent memory terms change between them. */
+struct sibling {
+    bool have;
+    struct search_cand key; /* its zero is not compared */
+    bool valid;
+    struct plan pl;
+    struct plan_mem_memo memo;
+};
+
 struct scratch {
     struct cost_slot slot[COST_SLOTS];
     struct step_price_cache prices; /* collective prices across layouts */
+    struct sibling sib;
 };
+
+static bool same_but_zero(const struct search_cand *a, const struct search_cand *b)
+{
+    const struct us_layout *x = &a->lay, *y = &b->lay;
+    return a->chips == b->chips && x->tp == y->tp && x->pp == y->pp && x->dp == y->dp &&
+           x->cp == y->cp && x->ep == y->ep && x->vpp == y->vpp &&
+           x->sequence_parallel == y->sequence_parallel && x->recompute == y->recompute &&
+           x->schedule == y->schedule && x->micro_batch == y->micro_batch &&
+           x->microbatches == y->microbatches && x->first_stage_layers == y->first_stage_layers &&
+           x->last_stage_layers == y->last_stage_layers && x->chosen_mask == y->chosen_mask;
+}
 
 static bool split_eq(const struct model_split *a, const struct model_split *b)
 {
@@ -87,21 +110,29 @@ static struct cost_slot *prepare(const struct search_eval *e, struct scratch *s,
     if (i < 0 || !e->pc[i].topo_ok)
         return NULL;
     const struct per_chips *pc = &e->pc[i];
-    struct plan pl;
-    if (!plan_init(&pl, &pc->job, &c->lay))
+    struct sibling *sib = &s->sib;
+    if (!sib->have || !same_but_zero(&sib->key, c)) {
+        sib->have = true;
+        sib->key = *c;
+        sib->memo.n = 0;
+        sib->valid = plan_init(&sib->pl, &pc->job, &c->lay);
+    }
+    if (!sib->valid)
         return NULL;
-    struct cost_slot *sl = &s->slot[split_hash(&pl.split)];
-    if (!sl->used || !split_eq(&sl->key, &pl.split)) {
-        model_costs_compute(&pc->job.model, &pl.split, &sl->ctx.costs);
-        sl->key = pl.split;
+    const struct model_split *split = &sib->pl.split;
+    struct cost_slot *sl = &s->slot[split_hash(split)];
+    if (!sl->used || !split_eq(&sl->key, split)) {
+        model_costs_compute(&pc->job.model, split, &sl->ctx.costs);
+        sl->key = *split;
         sl->used = true;
         sl->comp_ok = false;
     }
     struct step_ctx *ctx = &sl->ctx;
     ctx->job = &pc->job;
-    ctx->plan = pl;
+    ctx->plan = sib->pl;
+    ctx->plan.lay.zero = c->lay.zero;
     ctx->topo = pc->topo;
-    ctx->fits = plan_memory(&ctx->plan, &pc->job, &ctx->costs, &ctx->mem);
+    ctx->fits = plan_memory_with(&ctx->plan, &pc->job, &ctx->costs, &sib->memo, &ctx->mem);
     *pcp = pc;
     return sl;
 }
