@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "estimate/estimate.h"
 
 enum { K_EMBED = 0, K_DENSE, K_MOE, K_HEAD, K_COUNT };
@@ -166,25 +167,15 @@ static void chunk_at(const struct step_stage *st, const struct step_stage *cks, 
         step_chunk_of(st, v, c, out);
 }
 
-/* Results of the DP race of one kind of stage under ZeRO-2/3 1F1B, where it depends on
- * the stage only through how many backwards run back to back: from a backward whose first
- * bucket finds the DP stream idle, every later operation is the same whichever stage runs
- * it, so the stream's free time and the cursor at the end are remembered per such start
- * and reused exactly. */
-#define EST_TAIL_MEMO 1024
-struct tail_memo {
-    unsigned char have[EST_TAIL_MEMO];
-    double f[EST_TAIL_MEMO], t[EST_TAIL_MEMO];
-};
-
 /* Exposed DP gradient time after the stage's last backward ends. Buckets are reduced in
  * the last backward of each chunk (ZeRO-0/1, Megatron DDP), or in every backward (ZeRO-2/3)
  * of which the stage's final `g` per chunk run back to back; chunk c's come c groups of
- * chunk-backwards before chunk 0's. per_mb_s: reduction time of one micro-batch. memo (v =
- * 1 only; NULL = none): see struct tail_memo. */
+ * chunk-backwards before chunk 0's. per_mb_s: reduction time of one micro-batch. This walks
+ * every bucket: the reference (step_costs.race_all) for the closed forms race_tail_s and
+ * race_tail_run, which the estimate uses. */
 static double stage_dp_tail(const struct step_costs *sc, const struct kind_time k[K_COUNT],
                             const struct step_stage *st, const struct step_stage *cks, int s,
-                            const double *bc, int stride, struct tail_memo *memo, double *per_mb_s)
+                            const double *bc, int stride, double *per_mb_s)
 {
     int v = sc->vpp, p = sc->pp, m = sc->m;
     int g; /* back-to-back backwards per chunk at the end of the stage's program */
@@ -199,15 +190,12 @@ static double stage_dp_tail(const struct step_costs *sc, const struct kind_time 
     for (int c = 0; c < v; c++)
         before += (double)g * bc[c * stride];
     static const int order[K_COUNT] = {K_HEAD, K_MOE, K_DENSE, K_EMBED};
-    int idle[EST_TAIL_MEMO], nidle = 0;
-    bool use_memo = memo && v == 1;
     for (int c = v - 1; c >= 0; c--) {
         before -= (double)g * bc[c * stride]; /* the backwards of chunks 0..c-1 that follow */
         struct step_stage ck;
         chunk_at(st, cks, v, c, &ck);
         double n[K_COUNT];
         stage_counts(&ck, n);
-        int first = -1; /* the kind whose first bucket comes first */
         /* the chunk's buckets in backward order, as runs of like ones */
         struct {
             double cb, q;
@@ -218,8 +206,6 @@ static double stage_dp_tail(const struct step_costs *sc, const struct kind_time 
             int kk = order[i];
             if (n[kk] <= 0.0)
                 continue;
-            if (first < 0)
-                first = kk;
             struct bucket_plan bp;
             bucket_plan_of(&k[kk], n[kk], &bp);
             if (bp.nfull > 0) {
@@ -237,18 +223,6 @@ static double stage_dp_tail(const struct step_costs *sc, const struct kind_time 
         }
         for (int j = runs - 1; j >= 0; j--) {
             t = -(before + (double)j * bc[c * stride]);
-            if (use_memo && first >= 0 && j < EST_TAIL_MEMO) {
-                int per = k[first].lt->bucket_layers > 0 ? k[first].lt->bucket_layers : 1;
-                double c1 = n[first] < (double)per ? n[first] : (double)per;
-                if (f <= t + c1 * k[first].b) { /* the stream is idle at this start */
-                    if (memo->have[j]) {
-                        f = memo->f[j];
-                        t = memo->t[j];
-                        break;
-                    }
-                    idle[nidle++] = j;
-                }
-            }
             double tt = t, ff = f;
             for (int b = 0; b < nbr; b++) {
                 double cb = br[b].cb, q = br[b].q;
@@ -260,11 +234,6 @@ static double stage_dp_tail(const struct step_costs *sc, const struct kind_time 
             t = tt;
             f = ff;
         }
-    }
-    for (int i = 0; i < nidle; i++) {
-        memo->have[idle[i]] = 1;
-        memo->f[idle[i]] = f;
-        memo->t[idle[i]] = t;
     }
     *per_mb_s = total;
     double tail = f - t;
@@ -328,34 +297,30 @@ static void race_shape_of(const struct kind_time k[K_COUNT], const struct step_s
     rs->per_mb = total;
 }
 
-/* An upper bound on stage_dp_tail's answer for stage s under ZeRO-2/3 with v = 1, where g =
- * min(m, p - s) backwards of bc each start at t_j = -j bc, j = g - 1 .. 0. The race f_k =
- * max(f_{k-1}, ready_k) + q_k from f = -inf unrolls (max-plus) to max over buckets k of
- * (ready_k + the reductions from k on); for backward j that is t_j + j qb + (the backward's
- * own term), and the race ends at t_end = cb, so the exact tail is max(0, (g - 1) max(0,
- * qb - bc) + x). The loop adds at most 2 g (buckets) numbers, none larger than mag, so its
- * rounding stays far below the 1e-6 mag added here: the bound holds for its answer too. */
-static double race_bound_s(const struct step_costs *sc, const struct race_shape *rs, int s,
-                           double bc)
+/* Stage s's exposed DP tail under ZeRO-2/3 with v = 1 (1F1B), in closed form: g = min(m,
+ * p - s) backwards of bc each start at t_j = -j bc. The race f_k = max(f_{k-1}, ready_k) +
+ * q_k from f = -inf unrolls (max-plus) to max over buckets k of (ready_k + the reductions
+ * from k on); for backward j that is t_j + j qb + (the backward's own term), and the race
+ * ends at t_end = cb, so the tail is max(0, (g - 1) max(0, qb - bc) + x). stage_dp_tail
+ * walks the same race bucket by bucket (step_costs.race_all); the two agree to rounding. */
+static double race_tail_s(const struct step_costs *sc, const struct race_shape *rs, int s,
+                          double bc)
 {
     int g = sc->m < sc->pp - s ? sc->m : sc->pp - s;
     double up = rs->qb - bc;
     double r = (double)(g - 1) * (up > 0.0 ? up : 0.0) + rs->x;
-    if (r < 0.0)
-        r = 0.0;
-    double mag = (double)g * (fabs(bc) + fabs(rs->cb) + fabs(rs->qb)) + fabs(rs->x);
-    return r + 1e-6 * mag;
+    return r > 0.0 ? r : 0.0;
 }
 
-/* The same bound for a tail that does not depend on s (every chunk count v, every
+/* The same closed form for a tail that does not depend on s (every chunk count v, every
  * schedule; stage_dp_tail's g and runs). Chunk c's backward j starts at -(P_c + j bc_c),
  * P_c the g backwards of each chunk before it, and the reductions still to come after it
- * are j qb_c plus runs qb of each chunk before it, so the exact tail is max(0, max over c
- * of (sum over c' < c of (runs qb_c' - g bc_c')) + (runs - 1) max(0, qb_c - bc_c) + x_c +
+ * are j qb_c plus runs qb of each chunk before it, so the tail is max(0, max over c of
+ * (sum over c' < c of (runs qb_c' - g bc_c')) + (runs - 1) max(0, qb_c - bc_c) + x_c +
  * cb_c - cb_0). *per_mb_s: stage_dp_tail's, bit for bit (the same sums in its order). */
-static double race_bound_run(const struct step_costs *sc, const struct kind_time k[K_COUNT],
-                             const struct step_stage *st, const struct step_stage *cks, int s,
-                             const double *bc, int stride, double *per_mb_s)
+static double race_tail_run(const struct step_costs *sc, const struct kind_time k[K_COUNT],
+                            const struct step_stage *st, const struct step_stage *cks, int s,
+                            const double *bc, int stride, double *per_mb_s)
 {
     int v = sc->vpp, p = sc->pp, m = sc->m;
     int g;
@@ -369,7 +334,7 @@ static double race_bound_run(const struct step_costs *sc, const struct kind_time
     /* chunks from the last to the first, as stage_dp_tail sums per_mb; the value of chunk c
      * less its prefix is kept in val[], the prefix terms in dd[] */
     double val[EST_CHUNKS], dd[EST_CHUNKS];
-    double total = 0.0, mag = 0.0, cb0 = 0.0;
+    double total = 0.0, cb0 = 0.0;
     struct step_stage ck, prev;
     struct race_shape rs;
     memset(&prev, 0, sizeof prev);
@@ -384,7 +349,6 @@ static double race_bound_run(const struct step_costs *sc, const struct kind_time
         double b = bc[c * stride], up = rs.qb - b;
         val[c] = (double)(runs - 1) * (up > 0.0 ? up : 0.0) + rs.x + rs.cb;
         dd[c] = (double)runs * rs.qb - (double)g * b;
-        mag += (double)g * fabs(b) + (double)runs * (fabs(rs.cb) + fabs(rs.qb)) + fabs(rs.x);
         if (c == 0)
             cb0 = rs.cb;
     }
@@ -396,7 +360,7 @@ static double race_bound_run(const struct step_costs *sc, const struct kind_time
         pre += dd[c];
     }
     *per_mb_s = total;
-    return best + 1e-6 * (mag + fabs(cb0));
+    return best;
 }
 
 /* How late the first forward of a stage's chunks runs because ZeRO-1/2 parameters are
@@ -430,6 +394,53 @@ static double stage_ag_delay(const struct step_costs *sc, const struct kind_time
             delay = d;
     }
     return delay;
+}
+
+/* stage_ag_delay in closed form, for every stage of a run at once. Unrolled like the
+ * races, the forward cursor after the chunk's buckets is max(start + work, max over its
+ * buckets k of (gathered by k + the work from k on)), so chunk c waits max(0, max over k of
+ * (gathered by k - the work before k) - (start + the chunks before c)): linear in each run
+ * of like buckets, so a run's first or last bucket gives its best. Returns the lead L =
+ * max over chunks and buckets of (gathered - work before - chunks before); a stage
+ * starting at `start` waits max(0, L - start). Equal to the walk up to rounding. */
+static double run_ag_lead(const struct step_costs *sc, const struct kind_time k[K_COUNT],
+                          const struct step_stage *st, const struct step_stage *cks,
+                          const double *fc, int stride)
+{
+    int v = sc->vpp;
+    int g = sc->m < sc->pp ? sc->m : sc->pp;
+    double ag = 0.0, before = 0.0, lead = -HUGE_VAL;
+    static const int order[K_COUNT] = {K_EMBED, K_DENSE, K_MOE, K_HEAD};
+    for (int c = 0; c < v; c++) {
+        struct step_stage ck;
+        chunk_at(st, cks, v, c, &ck);
+        double n[K_COUNT];
+        stage_counts(&ck, n);
+        double w = before; /* the chunks before c, then the chunk's work before the bucket */
+        before += (double)g * fc[c * stride];
+        for (int i = 0; i < K_COUNT; i++) {
+            const struct kind_time *kt = &k[order[i]];
+            double nk = n[order[i]];
+            if (nk <= 0.0)
+                continue;
+            int per = kt->lt->bucket_layers > 0 ? kt->lt->bucket_layers : 1;
+            int64_t ni = (int64_t)nk, nfi = ni / per;
+            double nf = (double)nfi, rest = (double)(ni - nfi * per);
+            if (nfi > 0) {
+                double bag = kt->lt->bucket_ag_s, cw = (double)per * kt->f;
+                double first = ag + bag - w, last = ag + nf * bag - (w + (nf - 1.0) * cw);
+                lead = US_MAX(lead, US_MAX(first, last));
+                ag += nf * bag;
+                w += nf * cw;
+            }
+            if (rest > 0.0) {
+                ag += kt->lt->bucket_ag_s * rest / (double)per;
+                lead = US_MAX(lead, ag - w);
+                w += rest * kt->f;
+            }
+        }
+    }
+    return lead;
 }
 
 /* Forward and backward of each virtual chunk of a stage for one micro-batch (f, b: v
@@ -480,8 +491,8 @@ struct stage_run {
     double tail, per_mb;
     bool have_shape; /* shape set (tail_by_s) */
     struct race_shape shape;
-    bool have_bound; /* bound, bound_per_mb set (race_bound_run) */
-    double bound, bound_per_mb;
+    bool have_lead; /* ag_lead set (run_ag_lead) */
+    double ag_lead;
     double w_flop[K_COUNT], w_busy[K_COUNT], w_hbm[K_COUNT], w_opt[K_COUNT];
 };
 
@@ -507,7 +518,7 @@ static void run_price(const struct step_costs *sc, const struct kind_time k[K_CO
     r->have_pass2 = false;
     r->have_tail = false;
     r->have_shape = false;
-    r->have_bound = false;
+    r->have_lead = false;
 }
 
 /* The optimizer, the ZeRO-1/2 gather total and each kind's share of the work totals
@@ -693,8 +704,6 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
     /* The DP tail depends on the stage's layers, and on s only where reduction runs in
      * every backward of a 1F1B cool-down (ZeRO-2/3). */
     bool tail_by_s = sc.zero >= 2 && v == 1 && sc.schedule != US_SCHEDULE_GPIPE;
-    struct tail_memo memo; /* for the run in hand (tail_by_s) */
-    int memo_run = -1;
     int ri = 0;
     struct stage_run *r = keep ? &runs[0] : &cur;
     for (int s = 0; s < p; s++) {
@@ -727,53 +736,20 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
         /* Stage 0 finishes the drain last; stage s ends the chunk-0 backwards (and sends)
          * of the stages before it earlier. */
         double E = T - prefix_b;
+        /* The DP tail in closed form (race_tail_s, race_tail_run); race_all walks every
+         * bucket instead (stage_dp_tail, the reference the tests hold them to). */
+        bool walk = sc.race_all || v > EST_CHUNKS;
+        const struct step_stage *rcks = by_chunk ? (kept ? kck[ri] : sck) : NULL;
         double tail, per_mb;
-        bool skip = false;
-        if (tail_by_s && !sc.race_all) {
-            /* A stage whose tail, bounded without racing it (race_bound_s), cannot take the
-             * running maximum (only a strictly larger end does) is not raced: the answer
-             * is the same bit for bit, and most stages of a deep pipeline end well before
-             * the first one does. */
+        if (tail_by_s && !walk) {
             if (!r->have_shape) {
                 struct step_stage ck;
                 step_chunk_of(&r->st, 1, 0, &ck);
                 race_shape_of(k, &ck, &r->shape);
                 r->have_shape = true;
             }
-            double window = (double)m * B;
-            if (!all_fwd_first)
-                window += (double)(m - 1) * F;
-            double backlog = (double)m * r->shape.per_mb - window;
-            double u = race_bound_s(&sc, &r->shape, s, B);
-            if (backlog > u)
-                u = backlog;
-            skip = E + u < end_max;
-        } else if (!tail_by_s && !sc.race_all && !r->have_tail && v <= EST_CHUNKS) {
-            /* the same for a tail priced once per run: raced only if some stage needs it */
-            if (by_chunk && !kept && cur_pf != r->first) {
-                chunk_times(&sc, k, &r->st, fc, bc, pfc, sck);
-                cur_pf = r->first;
-            }
-            if (!r->have_bound) {
-                r->bound = race_bound_run(&sc, k, &r->st, by_chunk ? (kept ? kck[ri] : sck) : NULL,
-                                          s, bcs, cstride, &r->bound_per_mb);
-                r->have_bound = true;
-            }
-            double u = r->bound;
-            if (sc.zero == 2 || sc.zero >= 3) {
-                double window = (double)m * B;
-                if (!all_fwd_first)
-                    window += (double)(m - 1) * F;
-                double backlog = (double)m * r->bound_per_mb - window;
-                if (backlog > u)
-                    u = backlog;
-            }
-            skip = E + u < end_max;
-        }
-        if (skip) {
-            /* max(0, backlog) below: E + it <= E + u < end_max, as for the raced tail */
-            tail = 0.0;
-            per_mb = tail_by_s ? r->shape.per_mb : r->bound_per_mb;
+            tail = race_tail_s(&sc, &r->shape, s, B);
+            per_mb = r->shape.per_mb;
         } else if (!tail_by_s && r->have_tail) {
             tail = r->tail;
             per_mb = r->per_mb;
@@ -782,12 +758,10 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
                 chunk_times(&sc, k, &r->st, fc, bc, pfc, sck);
                 cur_pf = r->first;
             }
-            if (tail_by_s && memo_run != r->first) {
-                memset(memo.have, 0, sizeof memo.have);
-                memo_run = r->first;
-            }
-            tail = stage_dp_tail(&sc, k, &r->st, by_chunk ? (kept ? kck[ri] : sck) : NULL, s, bcs,
-                                 cstride, tail_by_s ? &memo : NULL, &per_mb);
+            if (walk)
+                tail = stage_dp_tail(&sc, k, &r->st, rcks, s, bcs, cstride, &per_mb);
+            else
+                tail = race_tail_run(&sc, k, &r->st, rcks, s, bcs, cstride, &per_mb);
             r->tail = tail;
             r->per_mb = per_mb;
             r->have_tail = true;
@@ -808,28 +782,22 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
             end_max = E + tail;
             tail_at_end = tail;
         }
-        /* A stage waits at most for its whole gather, less its start: unrolled like the
-         * races, chunk c's wait is max(0, max over its buckets k of (gathered by k - its
-         * start - the forward work before k)) <= (the stage's gather) - prefix_f. With a
-         * margin far above the walk's rounding (against the magnitude of the times it
-         * adds), a stage that cannot raise the running maximum (only a strictly larger
-         * wait does) is not walked. */
-        bool ag_skip = false;
-        if (!sc.race_all && (sc.zero == 1 || sc.zero == 2) && r->ag_total > prefix_f) {
-            int gw = m < p ? m : p;
-            double mag = fabs(r->ag_total) + fabs(prefix_f) + (double)(gw + 1) * fabs(F);
-            ag_skip = (r->ag_total - prefix_f) + 1e-6 * mag < ag_delay;
-        }
-        if (ag_skip) {
-            /* (not walked: its wait is below ag_delay, see above) */
-        } else if ((sc.zero == 1 || sc.zero == 2) && r->ag_total > prefix_f) {
+        if ((sc.zero == 1 || sc.zero == 2) && r->ag_total > prefix_f) {
             /* (a stage that starts after its whole gather has nothing to wait for) */
-            if (by_chunk && !kept && cur_pf != r->first) {
+            if (by_chunk && !kept && cur_pf != r->first && (walk || !r->have_lead)) {
                 chunk_times(&sc, k, &r->st, fc, bc, pfc, sck);
                 cur_pf = r->first;
             }
-            double dl = stage_ag_delay(&sc, k, &r->st, by_chunk ? (kept ? kck[ri] : sck) : NULL,
-                                       prefix_f, fcs, cstride);
+            double dl;
+            if (walk) {
+                dl = stage_ag_delay(&sc, k, &r->st, rcks, prefix_f, fcs, cstride);
+            } else {
+                if (!r->have_lead) {
+                    r->ag_lead = run_ag_lead(&sc, k, &r->st, rcks, fcs, cstride);
+                    r->have_lead = true;
+                }
+                dl = r->ag_lead - prefix_f;
+            }
             if (dl > ag_delay)
                 ag_delay = dl;
         } else if (sc.zero >= 3 && s == 0) {
