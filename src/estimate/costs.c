@@ -96,6 +96,25 @@ void step_groups_init(struct step_ctx *ctx)
     g->edp = (struct step_group){edp > 0 ? edp : 1, est};
 }
 
+/* Slot hash of a cache key: FNV-1a over whole words, then the murmur3 finalizer (fmix64).
+ * FNV-1a alone leaves the low bits of h a function of the keys' low bits, and a price's
+ * bytes often have an all-zero low mantissa: 499 prices of a llama3-405b search fell in
+ * 201 slots and evicted each other 161,000 times. fmix64 folds the high bits down. */
+static uint64_t key_hash(const int64_t *key, int n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < n; i++) {
+        h ^= (uint64_t)key[i];
+        h *= 1099511628211ull;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
 /* One pricing pass: the context and the collectives priced so far (layer kinds often ask
  * the same question: an embedding's TP collectives are a layer's). */
 #define PRICER_CACHE 16
@@ -123,26 +142,13 @@ static double coll_s(struct pricer *pr, enum net_op op, double bytes, const stru
     struct net_cost c;
     struct step_price_slot *sl = NULL;
     if (pr->ext) {
-        uint64_t key[5], h = 1469598103934665603ull; /* FNV-1a */
+        int64_t key[5];
         memcpy(&key[0], &bytes, sizeof bytes);
-        key[1] = (uint64_t)op;
-        key[2] = (uint64_t)g->size;
-        key[3] = (uint64_t)g->stride;
-        key[4] = (uint64_t)pr->ctx->job->chips;
-        for (int i = 0; i < 5; i++) {
-            h ^= key[i];
-            h *= 1099511628211ull;
-        }
-        /* FNV-1a over whole words leaves the low bits of h a function of the keys' low
-         * bits alone, and a price's bytes often have an all-zero low mantissa: 499 keys of
-         * a llama3-405b search fell in 201 slots and evicted each other 161,000 times. The
-         * murmur3 finalizer (fmix64) folds the high bits down before the slot is taken. */
-        h ^= h >> 33;
-        h *= 0xff51afd7ed558ccdull;
-        h ^= h >> 33;
-        h *= 0xc4ceb9fe1a85ec53ull;
-        h ^= h >> 33;
-        sl = &pr->ext->slot[h % STEP_PRICE_SLOTS];
+        key[1] = (int64_t)op;
+        key[2] = g->size;
+        key[3] = g->stride;
+        key[4] = pr->ctx->job->chips;
+        sl = &pr->ext->slot[key_hash(key, 5) % STEP_PRICE_SLOTS];
         if (sl->used && sl->op == (int)op && sl->bytes == bytes && sl->size == g->size &&
             sl->stride == g->stride && sl->chips == pr->ctx->job->chips) {
             c.time_s = sl->time_s;
@@ -344,6 +350,65 @@ void step_compute_of(const struct step_ctx *ctx, struct step_compute *out)
     layer_compute(ctx, &mc->head, &out->head, &out->sel_attn[3]);
 }
 
+/* The four kinds' times: the split's part (pre, or computed here) and layer_time's. */
+static void kinds_time(struct pricer *pr, const struct step_compute *pre, struct step_costs *sc)
+{
+    const struct model_costs *mc = &pr->ctx->costs;
+    struct step_compute own;
+    if (!pre) {
+        step_compute_of(pr->ctx, &own);
+        pre = &own;
+    }
+    sc->dense = pre->dense;
+    layer_time(pr, &mc->dense, sc->bucket_params, pre->sel_attn[0], &sc->dense);
+    if (mc->n_moe > 0) {
+        sc->moe = pre->moe;
+        layer_time(pr, &mc->moe, sc->bucket_params, pre->sel_attn[1], &sc->moe);
+    }
+    sc->embed = pre->embed;
+    layer_time(pr, &mc->embed, sc->bucket_params, pre->sel_attn[2], &sc->embed);
+    sc->head = pre->head;
+    layer_time(pr, &mc->head, sc->bucket_params, pre->sel_attn[3], &sc->head);
+}
+
+/* The memo key of struct step_costs_memo. The kinds' times are a function of it within one
+ * job: the layers' costs of the split (model_costs_compute), the op times of the split and
+ * recompute (pre, step_compute_of), every group a collective of layer_time uses, the ZeRO
+ * stage, the bucket size (from the DP group's size) and the topology (from the chip count,
+ * the job's system being fixed). The PP group is not in it: only the pipeline send uses it,
+ * and that is priced outside the memo. */
+static void memo_key(const struct step_ctx *ctx, int64_t key[STEP_COSTS_KEY_WORDS])
+{
+    const struct model_split *s = &ctx->plan.split;
+    const struct us_layout *l = &ctx->plan.lay;
+    const struct step_groups *g = &ctx->groups;
+    const int64_t k[] = {s->tp,
+                         s->cp,
+                         s->ep,
+                         s->sequence_parallel,
+                         (int64_t)s->recompute,
+                         s->micro_batch,
+                         s->seq_len,
+                         (int64_t)s->dtype,
+                         s->grad_reduce,
+                         l->sequence_parallel,
+                         (int64_t)l->recompute,
+                         l->zero,
+                         ctx->job->chips,
+                         g->tp.size,
+                         g->tp.stride,
+                         g->cp.size,
+                         g->cp.stride,
+                         g->ep.size,
+                         g->ep.stride,
+                         g->dp.size,
+                         g->dp.stride,
+                         g->edp.size,
+                         g->edp.stride};
+    _Static_assert(sizeof k == STEP_COSTS_KEY_WORDS * sizeof k[0], "memo key words");
+    memcpy(key, k, sizeof k);
+}
+
 void step_costs_compute(const struct step_ctx *ctx, struct step_costs *sc)
 {
     step_costs_compute_with(ctx, NULL, NULL, sc);
@@ -374,22 +439,28 @@ void step_costs_compute_with(const struct step_ctx *ctx, const struct step_compu
     pr.ctx = ctx;
     pr.ext = cache;
     pr.n = 0;
-    const struct model_costs *mc = &ctx->costs;
-    struct step_compute own;
-    if (!pre) {
-        step_compute_of(ctx, &own);
-        pre = &own;
+    int64_t key[STEP_COSTS_KEY_WORDS];
+    struct step_costs_memo *mo = NULL;
+    if (cache) {
+        memo_key(ctx, key);
+        mo = &cache->memo[key_hash(key, STEP_COSTS_KEY_WORDS) % STEP_COSTS_MEMO_SLOTS];
     }
-    sc->dense = pre->dense;
-    layer_time(&pr, &mc->dense, sc->bucket_params, pre->sel_attn[0], &sc->dense);
-    if (mc->n_moe > 0) {
-        sc->moe = pre->moe;
-        layer_time(&pr, &mc->moe, sc->bucket_params, pre->sel_attn[1], &sc->moe);
+    if (mo && mo->used && memcmp(mo->key, key, sizeof key) == 0) {
+        sc->dense = mo->dense;
+        sc->moe = mo->moe;
+        sc->embed = mo->embed;
+        sc->head = mo->head;
+    } else {
+        kinds_time(&pr, pre, sc);
+        if (mo) {
+            mo->used = true;
+            memcpy(mo->key, key, sizeof key);
+            mo->dense = sc->dense;
+            mo->moe = sc->moe;
+            mo->embed = sc->embed;
+            mo->head = sc->head;
+        }
     }
-    sc->embed = pre->embed;
-    layer_time(&pr, &mc->embed, sc->bucket_params, pre->sel_attn[2], &sc->embed);
-    sc->head = pre->head;
-    layer_time(&pr, &mc->head, sc->bucket_params, pre->sel_attn[3], &sc->head);
 
     /* Pipeline send: one micro-batch's activations b x s x h (the gradient in backward is
      * the same size), split over tp under sequence parallelism and over cp (Narayanan et

@@ -160,8 +160,20 @@ struct step_price_slot {
     int64_t stride, chips;
     double bytes, time_s;
 };
+/* Added by speed2: the four layer kinds' times as step_costs_compute_with leaves them,
+ * remembered per (model split, recompute, sequence parallelism, ZeRO stage, chip count and
+ * the TP, CP, EP, DP and expert-DP groups): everything layer_time reads beyond the job
+ * itself. A search revisits one key for every pipeline split and vpp of a tuple. */
+#define STEP_COSTS_MEMO_SLOTS 1024
+#define STEP_COSTS_KEY_WORDS  23
+struct step_costs_memo {
+    bool used;
+    int64_t key[STEP_COSTS_KEY_WORDS];
+    struct step_layer_time dense, moe, embed, head;
+};
 struct step_price_cache {
     struct step_price_slot slot[STEP_PRICE_SLOTS];
+    struct step_costs_memo memo[STEP_COSTS_MEMO_SLOTS]; /* added by speed2 */
 };
 
 /* Added by quality: step_costs_compute with the split's part given (NULL: computed here) and
