@@ -554,6 +554,25 @@ void estimate_step(const struct step_ctx *ctx, struct step_times *out)
     estimate_step_with(ctx, &sc, out);
 }
 
+/* The run of like stages (same layers) that starts at stage s: its stage in *st, its
+ * length returned. Without experts every middle stage holds the same layers
+ * (plan_stage_layers), so a dense model's middle run is known without looking each
+ * stage up. */
+static int run_at(const struct step_ctx *ctx, bool dense, int p, int s, struct step_stage *st)
+{
+    step_stage_of(ctx, s, st);
+    if (dense && s >= 1 && s < p - 1)
+        return p - 1 - s;
+    int n = 1;
+    for (; s + n < p; n++) {
+        struct step_stage nx;
+        step_stage_of(ctx, s + n, &nx);
+        if (!same_stage(&nx, st))
+            break;
+    }
+    return n;
+}
+
 void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp,
                         struct step_times *out)
 {
@@ -567,20 +586,21 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
     /* Chunks priced one by one up to EST_CHUNKS per stage; beyond, each is the mean. */
     bool by_chunk = v > 1 && v <= EST_CHUNKS;
     double fc[EST_CHUNKS], bc[EST_CHUNKS], pfc[EST_CHUNKS + 1];
+    const struct spec_model *md = &ctx->job->model;
+    bool dense = !(md->has_moe && md->moe.experts > 0);
 
     /* Pass 1: per-stage work per micro-batch, priced once per run of like stages (up to
-     * EST_STAGES runs remembered; a longer pipeline of runs is priced again in pass 2),
-     * and under interleaving the first and last chunk of each stage. */
+     * EST_STAGES runs remembered; more are found and priced again in pass 2), and under
+     * interleaving the first and last chunk of each stage. */
     struct stage_run runs[EST_STAGES];
     int nruns = 0;
-    bool keep = p <= EST_STAGES;
+    bool keep = true; /* every run is in runs[] */
     struct stage_run cur;
     memset(&cur, 0, sizeof cur);
     int cur_pf = -1; /* the run whose chunks fc, bc, pfc hold (-1: none) */
     double kfc[EST_KEEP_CHUNKS][EST_CHUNKS], kbc[EST_KEEP_CHUNKS][EST_CHUNKS];
     double kpf[EST_KEEP_CHUNKS][EST_CHUNKS + 1];
     struct step_stage kck[EST_KEEP_CHUNKS][EST_CHUNKS], sck[EST_CHUNKS]; /* their chunks */
-    const double *cf = fc, *cpf = pfc; /* the chunks of the run in hand */
     double sum_fb = 0.0, max_fb = -1.0, max_f = 0.0, max_b = 0.0;
     /* Interleaved makespan (docs/MODEL.md 5.2), with f0/b0 a stage's first chunk and fl/bl
      * its last: when m == p (every forward first), the max over s of (f0 + b0 of the stages
@@ -592,38 +612,24 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
     double pre0 = 0.0, prel = 0.0, best_lb = -HUGE_VAL;
     double pf0 = 0.0, pb0 = 0.0, pbl = 0.0, m1 = -HUGE_VAL, m2 = -HUGE_VAL, a_last = 0.0;
     int s_b = 0;
-    /* Without experts every middle stage holds the same layers (plan_stage_layers): from
-     * the second one on they are looked up no more. */
-    const struct spec_model *md = &ctx->job->model;
-    bool dense = !(md->has_moe && md->moe.experts > 0);
-    for (int s = 0; s < p; s++) {
-        struct step_stage st;
-        if (dense && s >= 2 && s < p - 1)
-            st = cur.st;
-        else
-            step_stage_of(ctx, s, &st);
-        if (s == 0 || !same_stage(&st, &cur.st)) {
-            cur.st = st;
-            cur.first = s;
-            cur.n = 0;
-            if (by_chunk && keep && nruns < EST_KEEP_CHUNKS) {
-                cf = kfc[nruns];
-                cpf = kpf[nruns];
-                run_price(&sc, k, &cur, by_chunk, kfc[nruns], kbc[nruns], kpf[nruns], kck[nruns]);
-            } else {
-                cf = fc;
-                cpf = pfc;
-                run_price(&sc, k, &cur, by_chunk, fc, bc, pfc, sck);
-                cur_pf = s;
-            }
-            if (keep)
-                runs[nruns++] = cur;
+    for (int s = 0; s < p; s += cur.n) {
+        cur.n = run_at(ctx, dense, p, s, &cur.st);
+        cur.first = s;
+        const double *cf = fc, *cpf = pfc; /* the run's chunks */
+        if (by_chunk && nruns < EST_KEEP_CHUNKS) {
+            cf = kfc[nruns];
+            cpf = kpf[nruns];
+            run_price(&sc, k, &cur, by_chunk, kfc[nruns], kbc[nruns], kpf[nruns], kck[nruns]);
+        } else {
+            run_price(&sc, k, &cur, by_chunk, fc, bc, pfc, sck);
+            cur_pf = s;
         }
-        cur.n++;
-        if (keep)
-            runs[nruns - 1].n = cur.n;
+        if (nruns < EST_STAGES)
+            runs[nruns++] = cur;
+        else
+            keep = false;
         double F = cur.F, B = cur.B, F0 = cur.F0, B0 = cur.B0, fl = cur.fl, bl = cur.bl;
-        sum_fb += F + B;
+        /* the run's first stage is its bottleneck candidate: later ones only tie */
         if (F + B > max_fb) {
             max_fb = F + B;
             s_b = s;
@@ -632,26 +638,32 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
             max_f = F;
         if (B > max_b)
             max_b = B;
+        for (int i = 0; i < cur.n; i++)
+            sum_fb += F + B;
         if (v > 1 && m == p) {
-            double lb = pre0 + (double)m * (F + B) - prel - (fl + bl);
-            if (lb > best_lb)
-                best_lb = lb;
-            pre0 += F0 + B0;
-            prel += fl + bl;
+            for (int i = 0; i < cur.n; i++) {
+                double lb = pre0 + (double)m * (F + B) - prel - (fl + bl);
+                if (lb > best_lb)
+                    best_lb = lb;
+                pre0 += F0 + B0;
+                prel += fl + bl;
+            }
         } else if (v > 1) {
-            int64_t warm = 2 * (int64_t)(p - s - 1) + (int64_t)(v - 1) * p + 1;
-            if (warm > (int64_t)m * v)
-                warm = (int64_t)m * v;
-            double w = table_fwd_s(by_chunk ? cf : NULL, cpf, v, p, warm, F);
-            double a = pf0 + w, x = (double)m * (F + B) - w + pb0;
-            pbl += bl;
-            if (a + x > m1)
-                m1 = a + x;
-            if (x - pbl > m2)
-                m2 = x - pbl;
-            a_last = a;
-            pf0 += F0;
-            pb0 += B0;
+            for (int i = s; i < s + cur.n; i++) {
+                int64_t warm = 2 * (int64_t)(p - i - 1) + (int64_t)(v - 1) * p + 1;
+                if (warm > (int64_t)m * v)
+                    warm = (int64_t)m * v;
+                double w = table_fwd_s(by_chunk ? cf : NULL, cpf, v, p, warm, F);
+                double a = pf0 + w, x = (double)m * (F + B) - w + pb0;
+                pbl += bl;
+                if (a + x > m1)
+                    m1 = a + x;
+                if (x - pbl > m2)
+                    m2 = x - pbl;
+                a_last = a;
+                pf0 += F0;
+                pb0 += B0;
+            }
         }
     }
 
@@ -697,28 +709,33 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
                                    (sc.schedule == US_SCHEDULE_INTERLEAVED && m == p));
 
     /* Pass 2: when each stage's last backward ends, its exposed DP tail, the optimizer, and
-     * the work totals (step_work_totals_of), per run of like stages. */
+     * the work totals (step_work_totals_of), per run of like stages. Within a run the
+     * stages' ends E fall with s (each ends the chunk-0 backwards of the ones before it
+     * earlier), their DP tails do not grow (the same, or under ZeRO-2/3 1F1B a cool-down of
+     * g = min(m, p - s) backwards, which shrinks) and their ZeRO-1/2 gather waits fall
+     * with the later start: the run's first stage sets its share of the step (a later one
+     * could at most tie, and only a strictly larger end moves the maximum). race_all works
+     * out every stage, the reference the tests compare with. */
     double end_max = -1.0, ag_delay = 0.0, opt_max = 0.0, tail_at_end = 0.0;
     double prefix_b = 0.0, prefix_f = 0.0;
     double flop = 0.0, busy = 0.0, hbm = 0.0;
     /* The DP tail depends on the stage's layers, and on s only where reduction runs in
      * every backward of a 1F1B cool-down (ZeRO-2/3). */
     bool tail_by_s = sc.zero >= 2 && v == 1 && sc.schedule != US_SCHEDULE_GPIPE;
+    /* The DP tail in closed form (race_tail_s, race_tail_run); race_all walks every bucket
+     * instead (stage_dp_tail, the reference the tests hold them to). */
+    bool walk = sc.race_all || v > EST_CHUNKS;
     int ri = 0;
-    struct stage_run *r = keep ? &runs[0] : &cur;
-    for (int s = 0; s < p; s++) {
+    for (int s = 0; s < p; ri++) {
+        struct stage_run *r;
         if (keep) {
-            if (s >= r->first + r->n)
-                r = &runs[++ri];
+            r = &runs[ri];
         } else {
-            struct step_stage st;
-            step_stage_of(ctx, s, &st);
-            if (s == 0 || !same_stage(&st, &cur.st)) {
-                cur.st = st;
-                cur.first = s;
-                run_price(&sc, k, &cur, by_chunk, fc, bc, pfc, sck);
-                cur_pf = s;
-            }
+            r = &cur;
+            cur.n = run_at(ctx, dense, p, s, &cur.st);
+            cur.first = s;
+            run_price(&sc, k, &cur, by_chunk, fc, bc, pfc, sck);
+            cur_pf = s;
         }
         if (!r->have_pass2) {
             run_pass2(&sc, k, r);
@@ -732,88 +749,90 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
         bool kept = by_chunk && keep && ri < EST_KEEP_CHUNKS; /* its chunks in kfc[ri] */
         const double *fcs = by_chunk ? (kept ? kfc[ri] : fc) : &Fm;
         const double *bcs = by_chunk ? (kept ? kbc[ri] : bc) : &Bm;
-        int cstride = by_chunk ? 1 : 0;
-        /* Stage 0 finishes the drain last; stage s ends the chunk-0 backwards (and sends)
-         * of the stages before it earlier. */
-        double E = T - prefix_b;
-        /* The DP tail in closed form (race_tail_s, race_tail_run); race_all walks every
-         * bucket instead (stage_dp_tail, the reference the tests hold them to). */
-        bool walk = sc.race_all || v > EST_CHUNKS;
         const struct step_stage *rcks = by_chunk ? (kept ? kck[ri] : sck) : NULL;
-        double tail, per_mb;
-        if (tail_by_s && !walk) {
-            if (!r->have_shape) {
-                struct step_stage ck;
-                step_chunk_of(&r->st, 1, 0, &ck);
-                race_shape_of(k, &ck, &r->shape);
-                r->have_shape = true;
-            }
-            tail = race_tail_s(&sc, &r->shape, s, B);
-            per_mb = r->shape.per_mb;
-        } else if (!tail_by_s && r->have_tail) {
-            tail = r->tail;
-            per_mb = r->per_mb;
-        } else {
-            if (by_chunk && !kept && cur_pf != r->first) {
-                chunk_times(&sc, k, &r->st, fc, bc, pfc, sck);
-                cur_pf = r->first;
-            }
-            if (walk)
-                tail = stage_dp_tail(&sc, k, &r->st, rcks, s, bcs, cstride, &per_mb);
-            else
-                tail = race_tail_run(&sc, k, &r->st, rcks, s, bcs, cstride, &per_mb);
-            r->tail = tail;
-            r->per_mb = per_mb;
-            r->have_tail = true;
+        int cstride = by_chunk ? 1 : 0;
+        if (by_chunk && !kept && cur_pf != r->first) {
+            chunk_times(&sc, k, &r->st, fc, bc, pfc, sck);
+            cur_pf = r->first;
         }
-        if (sc.zero == 2 || sc.zero >= 3) {
-            /* Gradients are reduced every micro-batch: the DP stream must also keep up
-             * over the window from the stage's first backward to its last (all the
-             * backwards, and the forwards between them unless the schedule runs every
-             * forward first). */
-            double window = (double)m * B;
-            if (!all_fwd_first)
-                window += (double)(m - 1) * F;
-            double backlog = (double)m * per_mb - window;
-            if (backlog > tail)
-                tail = backlog;
-        }
-        if (E + tail > end_max) {
-            end_max = E + tail;
-            tail_at_end = tail;
-        }
-        if ((sc.zero == 1 || sc.zero == 2) && r->ag_total > prefix_f) {
-            /* (a stage that starts after its whole gather has nothing to wait for) */
-            if (by_chunk && !kept && cur_pf != r->first && (walk || !r->have_lead)) {
-                chunk_times(&sc, k, &r->st, fc, bc, pfc, sck);
-                cur_pf = r->first;
-            }
-            double dl;
-            if (walk) {
-                dl = stage_ag_delay(&sc, k, &r->st, rcks, prefix_f, fcs, cstride);
-            } else {
-                if (!r->have_lead) {
-                    r->ag_lead = run_ag_lead(&sc, k, &r->st, rcks, fcs, cstride);
-                    r->have_lead = true;
+        double window = (double)m * B; /* from the stage's first backward to its last */
+        if (!all_fwd_first)
+            window += (double)(m - 1) * F;
+        double pb = prefix_b, pf = prefix_f;
+        int ns = sc.race_all ? r->n : 1; /* stages of the run that can set the step */
+        for (int i = 0; i < ns; i++) {
+            /* Stage 0 finishes the drain last; stage s ends the chunk-0 backwards (and
+             * sends) of the stages before it earlier. */
+            double E = T - pb;
+            double tail, per_mb;
+            if (tail_by_s && !walk) {
+                if (!r->have_shape) {
+                    struct step_stage ck;
+                    step_chunk_of(&r->st, 1, 0, &ck);
+                    race_shape_of(k, &ck, &r->shape);
+                    r->have_shape = true;
                 }
-                dl = r->ag_lead - prefix_f;
+                tail = race_tail_s(&sc, &r->shape, s + i, B);
+                per_mb = r->shape.per_mb;
+            } else if (!tail_by_s && r->have_tail) {
+                tail = r->tail;
+                per_mb = r->per_mb;
+            } else {
+                if (walk)
+                    tail = stage_dp_tail(&sc, k, &r->st, rcks, s + i, bcs, cstride, &per_mb);
+                else
+                    tail = race_tail_run(&sc, k, &r->st, rcks, s + i, bcs, cstride, &per_mb);
+                r->tail = tail;
+                r->per_mb = per_mb;
+                r->have_tail = true;
             }
-            if (dl > ag_delay)
-                ag_delay = dl;
-        } else if (sc.zero >= 3 && s == 0) {
-            /* The first layer's gather has nothing to hide behind. */
-            ag_delay = r->st.has_embed ? k[K_EMBED].lt->param_ag_s
-                                       : (r->st.n_dense > 0 ? k[K_DENSE].lt->param_ag_s
-                                                            : k[K_MOE].lt->param_ag_s);
+            if (sc.zero == 2 || sc.zero >= 3) {
+                /* Gradients are reduced every micro-batch: the DP stream must also keep up
+                 * over the window from the stage's first backward to its last (all the
+                 * backwards, and the forwards between them unless the schedule runs every
+                 * forward first). */
+                double backlog = (double)m * per_mb - window;
+                if (backlog > tail)
+                    tail = backlog;
+            }
+            if (E + tail > end_max) {
+                end_max = E + tail;
+                tail_at_end = tail;
+            }
+            if ((sc.zero == 1 || sc.zero == 2) && r->ag_total > pf) {
+                /* (a stage that starts after its whole gather has nothing to wait for) */
+                double dl;
+                if (walk) {
+                    dl = stage_ag_delay(&sc, k, &r->st, rcks, pf, fcs, cstride);
+                } else {
+                    if (!r->have_lead) {
+                        r->ag_lead = run_ag_lead(&sc, k, &r->st, rcks, fcs, cstride);
+                        r->have_lead = true;
+                    }
+                    dl = r->ag_lead - pf;
+                }
+                if (dl > ag_delay)
+                    ag_delay = dl;
+            } else if (sc.zero >= 3 && s + i == 0) {
+                /* The first layer's gather has nothing to hide behind. */
+                ag_delay = r->st.has_embed ? k[K_EMBED].lt->param_ag_s
+                                           : (r->st.n_dense > 0 ? k[K_DENSE].lt->param_ag_s
+                                                                : k[K_MOE].lt->param_ag_s);
+            }
+            pb += r->B0 + d;
+            pf += r->F0 + d;
         }
-        prefix_b += r->B0 + d;
-        prefix_f += r->F0 + d;
-        for (int i = 0; i < K_COUNT; i++) {
-            flop += r->w_flop[i];
-            busy += r->w_busy[i];
-            hbm += r->w_hbm[i];
-            hbm += r->w_opt[i];
+        for (int i = 0; i < r->n; i++) {
+            prefix_b += r->B0 + d;
+            prefix_f += r->F0 + d;
+            for (int j = 0; j < K_COUNT; j++) {
+                flop += r->w_flop[j];
+                busy += r->w_busy[j];
+                hbm += r->w_hbm[j];
+                hbm += r->w_opt[j];
+            }
         }
+        s += r->n;
     }
 
     out->step_s = end_max + ag_delay + opt_max + sc.overhead_s;
