@@ -825,13 +825,16 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
         for (int i = 0; i < r->n; i++) {
             prefix_b += r->B0 + d;
             prefix_f += r->F0 + d;
-            for (int j = 0; j < K_COUNT; j++) {
-                flop += r->w_flop[j];
-                busy += r->w_busy[j];
-                hbm += r->w_hbm[j];
-                hbm += r->w_opt[j];
-            }
         }
+        double rf = 0.0, rb = 0.0, rh = 0.0; /* one stage of the run, then all of them */
+        for (int j = 0; j < K_COUNT; j++) {
+            rf += r->w_flop[j];
+            rb += r->w_busy[j];
+            rh += r->w_hbm[j] + r->w_opt[j];
+        }
+        flop += (double)r->n * rf;
+        busy += (double)r->n * rb;
+        hbm += (double)r->n * rh;
         s += r->n;
     }
 
@@ -868,7 +871,7 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
         br->compute_s += br->bubble_s;
         br->bubble_s = 0.0;
     }
-    /* The mean over the stages of one pipeline (step_work_totals_of's sums). */
+    /* The mean over the stages of one pipeline (step_work_totals_of's, to rounding). */
     double kd = (double)sc.m / (double)sc.pp;
     out->hw_flop_per_chip = flop * kd;
     out->compute_busy_s = busy * kd;
