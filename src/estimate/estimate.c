@@ -297,6 +297,22 @@ static void race_shape_of(const struct kind_time k[K_COUNT], const struct step_s
     rs->per_mb = total;
 }
 
+/* A stage's virtual chunks for one micro-batch, each and as runs of like chunks (at most
+ * a handful: the embedding or head chunk, a short end chunk, the chunks with one layer more,
+ * the one where a dense prefix ends); chunk_times fills it. */
+#define EST_CHUNK_RUNS 16
+struct chunk_run {
+    struct step_stage ck;
+    int n;       /* like chunks in a row */
+    double f, b; /* forward, backward of one of them */
+};
+struct run_chunks {
+    double f[EST_CHUNKS], b[EST_CHUNKS], pf[EST_CHUNKS + 1]; /* pf[c] = f[0] + .. + f[c-1] */
+    struct step_stage ck[EST_CHUNKS];
+    struct chunk_run cr[EST_CHUNK_RUNS];
+    int ncr; /* 0: more runs than EST_CHUNK_RUNS (the walks price it instead) */
+};
+
 /* Stage s's exposed DP tail under ZeRO-2/3 with v = 1 (1F1B), in closed form: g = min(m,
  * p - s) backwards of bc each start at t_j = -j bc. The race f_k = max(f_{k-1}, ready_k) +
  * q_k from f = -inf unrolls (max-plus) to max over buckets k of (ready_k + the reductions
@@ -317,10 +333,11 @@ static double race_tail_s(const struct step_costs *sc, const struct race_shape *
  * P_c the g backwards of each chunk before it, and the reductions still to come after it
  * are j qb_c plus runs qb of each chunk before it, so the tail is max(0, max over c of
  * (sum over c' < c of (runs qb_c' - g bc_c')) + (runs - 1) max(0, qb_c - bc_c) + x_c +
- * cb_c - cb_0). *per_mb_s: stage_dp_tail's, bit for bit (the same sums in its order). */
+ * cb_c - cb_0). Within a run of like chunks the term is linear in c, so the run's first or
+ * last chunk gives its best. cr: the stage's chunks as runs (chunk_times; v = 1: the stage).
+ * *per_mb_s: the reduction time of one micro-batch. */
 static double race_tail_run(const struct step_costs *sc, const struct kind_time k[K_COUNT],
-                            const struct step_stage *st, const struct step_stage *cks, int s,
-                            const double *bc, int stride, double *per_mb_s)
+                            const struct chunk_run *cr, int ncr, int s, double *per_mb_s)
 {
     int v = sc->vpp, p = sc->pp, m = sc->m;
     int g;
@@ -331,33 +348,18 @@ static double race_tail_run(const struct step_costs *sc, const struct kind_time 
     else
         g = m < p - s ? m : p - s;
     int runs = sc->zero >= 2 ? g : 1;
-    /* chunks from the last to the first, as stage_dp_tail sums per_mb; the value of chunk c
-     * less its prefix is kept in val[], the prefix terms in dd[] */
-    double val[EST_CHUNKS], dd[EST_CHUNKS];
-    double total = 0.0, cb0 = 0.0;
-    struct step_stage ck, prev;
-    struct race_shape rs;
-    memset(&prev, 0, sizeof prev);
-    memset(&rs, 0, sizeof rs);
-    for (int c = v - 1; c >= 0; c--) {
-        chunk_at(st, cks, v, c, &ck);
-        if (c == v - 1 || !same_stage(&ck, &prev))
-            race_shape_of(k, &ck, &rs);
-        prev = ck;
-        for (int i = 0; i < rs.nterm; i++)
-            total += rs.term[i];
-        double b = bc[c * stride], up = rs.qb - b;
-        val[c] = (double)(runs - 1) * (up > 0.0 ? up : 0.0) + rs.x + rs.cb;
-        dd[c] = (double)runs * rs.qb - (double)g * b;
-        if (c == 0)
+    double total = 0.0, best = 0.0, pre = 0.0, cb0 = 0.0;
+    for (int i = 0; i < ncr; i++) {
+        struct race_shape rs;
+        race_shape_of(k, &cr[i].ck, &rs);
+        if (i == 0)
             cb0 = rs.cb;
-    }
-    double best = 0.0, pre = 0.0;
-    for (int c = 0; c < v; c++) {
-        double x = pre + val[c] - cb0;
-        if (x > best)
-            best = x;
-        pre += dd[c];
+        double n = (double)cr[i].n, up = rs.qb - cr[i].b;
+        total += n * rs.per_mb;
+        double val = (double)(runs - 1) * (up > 0.0 ? up : 0.0) + rs.x + rs.cb - cb0;
+        double dd = (double)runs * rs.qb - (double)g * cr[i].b;
+        best = US_MAX(best, US_MAX(pre + val, pre + (n - 1.0) * dd + val));
+        pre += n * dd;
     }
     *per_mb_s = total;
     return best;
@@ -404,20 +406,16 @@ static double stage_ag_delay(const struct step_costs *sc, const struct kind_time
  * max over chunks and buckets of (gathered - work before - chunks before); a stage
  * starting at `start` waits max(0, L - start). Equal to the walk up to rounding. */
 static double run_ag_lead(const struct step_costs *sc, const struct kind_time k[K_COUNT],
-                          const struct step_stage *st, const struct step_stage *cks,
-                          const double *fc, int stride)
+                          const struct chunk_run *cr, int ncr)
 {
-    int v = sc->vpp;
     int g = sc->m < sc->pp ? sc->m : sc->pp;
     double ag = 0.0, before = 0.0, lead = -HUGE_VAL;
     static const int order[K_COUNT] = {K_EMBED, K_DENSE, K_MOE, K_HEAD};
-    for (int c = 0; c < v; c++) {
-        struct step_stage ck;
-        chunk_at(st, cks, v, c, &ck);
+    for (int r = 0; r < ncr; r++) {
         double n[K_COUNT];
-        stage_counts(&ck, n);
-        double w = before; /* the chunks before c, then the chunk's work before the bucket */
-        before += (double)g * fc[c * stride];
+        stage_counts(&cr[r].ck, n);
+        /* one chunk of the run, from a gather and a start of 0 */
+        double w = 0.0, got = 0.0, best = -HUGE_VAL;
         for (int i = 0; i < K_COUNT; i++) {
             const struct kind_time *kt = &k[order[i]];
             double nk = n[order[i]];
@@ -428,43 +426,54 @@ static double run_ag_lead(const struct step_costs *sc, const struct kind_time k[
             double nf = (double)nfi, rest = (double)(ni - nfi * per);
             if (nfi > 0) {
                 double bag = kt->lt->bucket_ag_s, cw = (double)per * kt->f;
-                double first = ag + bag - w, last = ag + nf * bag - (w + (nf - 1.0) * cw);
-                lead = US_MAX(lead, US_MAX(first, last));
-                ag += nf * bag;
+                double first = got + bag - w, last = got + nf * bag - (w + (nf - 1.0) * cw);
+                best = US_MAX(best, US_MAX(first, last));
+                got += nf * bag;
                 w += nf * cw;
             }
             if (rest > 0.0) {
-                ag += kt->lt->bucket_ag_s * rest / (double)per;
-                lead = US_MAX(lead, ag - w);
+                got += kt->lt->bucket_ag_s * rest / (double)per;
+                best = US_MAX(best, got - w);
                 w += rest * kt->f;
             }
         }
+        /* chunk j of the run starts after j more of the run's gathers and g of its
+         * forwards more: linear in j, so the first or the last chunk gives the run's best */
+        double cn = (double)cr[r].n, step = got - (double)g * cr[r].f;
+        lead = US_MAX(lead, US_MAX(ag - before + best, ag - before + (cn - 1.0) * step + best));
+        ag += cn * got;
+        before += cn * (double)g * cr[r].f;
     }
     return lead;
 }
 
-/* Forward and backward of each virtual chunk of a stage for one micro-batch (f, b: v
- * entries; pf: v + 1 entries, pf[c] = f[0] + ... + f[c-1]). Like chunks are priced once. */
+/* Forward and backward of each virtual chunk of a stage for one micro-batch, and the chunks
+ * as runs of like ones. Like chunks are priced once. */
 static void chunk_times(const struct step_costs *sc, const struct kind_time k[K_COUNT],
-                        const struct step_stage *st, double *f, double *b, double *pf,
-                        struct step_stage *cks)
+                        const struct step_stage *st, struct run_chunks *rc)
 {
     int v = sc->vpp;
-    struct step_stage prev;
-    pf[0] = 0.0;
+    rc->pf[0] = 0.0;
+    rc->ncr = 0;
+    bool fit = true;
     for (int c = 0; c < v; c++) {
-        struct step_stage ck;
-        step_chunk_of(st, v, c, &ck);
-        cks[c] = ck;
-        if (c > 0 && same_stage(&ck, &prev)) {
-            f[c] = f[c - 1];
-            b[c] = b[c - 1];
+        struct step_stage *ck = &rc->ck[c];
+        step_chunk_of(st, v, c, ck);
+        if (c > 0 && same_stage(ck, &rc->ck[c - 1])) {
+            rc->f[c] = rc->f[c - 1];
+            rc->b[c] = rc->b[c - 1];
+            if (fit)
+                rc->cr[rc->ncr - 1].n++;
         } else {
-            stage_work(sc, k, &ck, &f[c], &b[c], NULL);
+            stage_work(sc, k, ck, &rc->f[c], &rc->b[c], NULL);
+            fit = fit && rc->ncr < EST_CHUNK_RUNS;
+            if (fit)
+                rc->cr[rc->ncr++] = (struct chunk_run){*ck, 1, rc->f[c], rc->b[c]};
         }
-        pf[c + 1] = pf[c] + f[c];
-        prev = ck;
+        rc->pf[c + 1] = rc->pf[c] + rc->f[c];
     }
+    if (!fit)
+        rc->ncr = 0;
 }
 
 /* Forward time of the first n chunk-forwards of a stage in Megatron's interleaved table,
@@ -496,19 +505,18 @@ struct stage_run {
     double w_flop[K_COUNT], w_busy[K_COUNT], w_hbm[K_COUNT], w_opt[K_COUNT];
 };
 
-/* Prices a run's stage: stage and chunk times (f, b, pf: the chunks' scratch). */
+/* Prices a run's stage: stage and chunk times (rc: the chunks' room, when by chunk). */
 static void run_price(const struct step_costs *sc, const struct kind_time k[K_COUNT],
-                      struct stage_run *r, bool by_chunk, double *fc, double *bc, double *pfc,
-                      struct step_stage *cks)
+                      struct stage_run *r, bool by_chunk, struct run_chunks *rc)
 {
     int v = sc->vpp;
     stage_work(sc, k, &r->st, &r->F, &r->B, NULL);
     if (by_chunk) {
-        chunk_times(sc, k, &r->st, fc, bc, pfc, cks);
-        r->F0 = fc[0];
-        r->B0 = bc[0];
-        r->fl = fc[v - 1];
-        r->bl = bc[v - 1];
+        chunk_times(sc, k, &r->st, rc);
+        r->F0 = rc->f[0];
+        r->B0 = rc->b[0];
+        r->fl = rc->f[v - 1];
+        r->bl = rc->b[v - 1];
     } else {
         r->F0 = r->F / (double)v;
         r->B0 = r->B / (double)v;
@@ -585,7 +593,6 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
     double d = sc.p2p_s;
     /* Chunks priced one by one up to EST_CHUNKS per stage; beyond, each is the mean. */
     bool by_chunk = v > 1 && v <= EST_CHUNKS;
-    double fc[EST_CHUNKS], bc[EST_CHUNKS], pfc[EST_CHUNKS + 1];
     const struct spec_model *md = &ctx->job->model;
     bool dense = !(md->has_moe && md->moe.experts > 0);
 
@@ -597,10 +604,9 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
     bool keep = true; /* every run is in runs[] */
     struct stage_run cur;
     memset(&cur, 0, sizeof cur);
-    int cur_pf = -1; /* the run whose chunks fc, bc, pfc hold (-1: none) */
-    double kfc[EST_KEEP_CHUNKS][EST_CHUNKS], kbc[EST_KEEP_CHUNKS][EST_CHUNKS];
-    double kpf[EST_KEEP_CHUNKS][EST_CHUNKS + 1];
-    struct step_stage kck[EST_KEEP_CHUNKS][EST_CHUNKS], sck[EST_CHUNKS]; /* their chunks */
+    /* the chunks of the first EST_KEEP_CHUNKS runs, and room for any later run's */
+    struct run_chunks kc[EST_KEEP_CHUNKS], scr;
+    int cur_pf = -1; /* the run whose chunks scr holds (-1: none) */
     double sum_fb = 0.0, max_fb = -1.0, max_f = 0.0, max_b = 0.0;
     /* Interleaved makespan (docs/MODEL.md 5.2), with f0/b0 a stage's first chunk and fl/bl
      * its last: when m == p (every forward first), the max over s of (f0 + b0 of the stages
@@ -615,15 +621,12 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
     for (int s = 0; s < p; s += cur.n) {
         cur.n = run_at(ctx, dense, p, s, &cur.st);
         cur.first = s;
-        const double *cf = fc, *cpf = pfc; /* the run's chunks */
-        if (by_chunk && nruns < EST_KEEP_CHUNKS) {
-            cf = kfc[nruns];
-            cpf = kpf[nruns];
-            run_price(&sc, k, &cur, by_chunk, kfc[nruns], kbc[nruns], kpf[nruns], kck[nruns]);
-        } else {
-            run_price(&sc, k, &cur, by_chunk, fc, bc, pfc, sck);
+        struct run_chunks *rc = &scr; /* the run's chunks */
+        if (by_chunk && nruns < EST_KEEP_CHUNKS)
+            rc = &kc[nruns];
+        else
             cur_pf = s;
-        }
+        run_price(&sc, k, &cur, by_chunk, rc);
         if (nruns < EST_STAGES)
             runs[nruns++] = cur;
         else
@@ -653,7 +656,7 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
                 int64_t warm = 2 * (int64_t)(p - i - 1) + (int64_t)(v - 1) * p + 1;
                 if (warm > (int64_t)m * v)
                     warm = (int64_t)m * v;
-                double w = table_fwd_s(by_chunk ? cf : NULL, cpf, v, p, warm, F);
+                double w = table_fwd_s(by_chunk ? rc->f : NULL, rc->pf, v, p, warm, F);
                 double a = pf0 + w, x = (double)m * (F + B) - w + pb0;
                 pbl += bl;
                 if (a + x > m1)
@@ -724,7 +727,7 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
     bool tail_by_s = sc.zero >= 2 && v == 1 && sc.schedule != US_SCHEDULE_GPIPE;
     /* The DP tail in closed form (race_tail_s, race_tail_run); race_all walks every bucket
      * instead (stage_dp_tail, the reference the tests hold them to). */
-    bool walk = sc.race_all || v > EST_CHUNKS;
+    bool walk = sc.race_all || v > EST_CHUNKS; /* (or a run of too many chunk runs) */
     int ri = 0;
     for (int s = 0; s < p; ri++) {
         struct stage_run *r;
@@ -734,7 +737,7 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
             r = &cur;
             cur.n = run_at(ctx, dense, p, s, &cur.st);
             cur.first = s;
-            run_price(&sc, k, &cur, by_chunk, fc, bc, pfc, sck);
+            run_price(&sc, k, &cur, by_chunk, &scr);
             cur_pf = s;
         }
         if (!r->have_pass2) {
@@ -746,15 +749,22 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
         /* Per-chunk times for the DP races: each chunk's own when priced by chunk, else
          * the stage's mean chunk (stride 0; v = 1: the stage). */
         double Fm = F / (double)v, Bm = B / (double)v;
-        bool kept = by_chunk && keep && ri < EST_KEEP_CHUNKS; /* its chunks in kfc[ri] */
-        const double *fcs = by_chunk ? (kept ? kfc[ri] : fc) : &Fm;
-        const double *bcs = by_chunk ? (kept ? kbc[ri] : bc) : &Bm;
-        const struct step_stage *rcks = by_chunk ? (kept ? kck[ri] : sck) : NULL;
-        int cstride = by_chunk ? 1 : 0;
+        bool kept = by_chunk && keep && ri < EST_KEEP_CHUNKS; /* its chunks in kc[ri] */
+        const struct run_chunks *rc = by_chunk ? (kept ? &kc[ri] : &scr) : NULL;
         if (by_chunk && !kept && cur_pf != r->first) {
-            chunk_times(&sc, k, &r->st, fc, bc, pfc, sck);
+            chunk_times(&sc, k, &r->st, &scr);
             cur_pf = r->first;
         }
+        const double *fcs = rc ? rc->f : &Fm, *bcs = rc ? rc->b : &Bm;
+        const struct step_stage *rcks = rc ? rc->ck : NULL;
+        int cstride = rc ? 1 : 0;
+        /* the chunks as runs for the closed forms (v = 1: the stage itself) */
+        struct chunk_run one = {.n = 1, .f = F, .b = B};
+        if (!rc)
+            step_chunk_of(&r->st, 1, 0, &one.ck);
+        const struct chunk_run *cr = rc ? rc->cr : &one;
+        int ncr = rc ? rc->ncr : 1;
+        bool rwalk = walk || ncr == 0;
         double window = (double)m * B; /* from the stage's first backward to its last */
         if (!all_fwd_first)
             window += (double)(m - 1) * F;
@@ -765,7 +775,7 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
              * sends) of the stages before it earlier. */
             double E = T - pb;
             double tail, per_mb;
-            if (tail_by_s && !walk) {
+            if (tail_by_s && !rwalk) {
                 if (!r->have_shape) {
                     struct step_stage ck;
                     step_chunk_of(&r->st, 1, 0, &ck);
@@ -778,10 +788,10 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
                 tail = r->tail;
                 per_mb = r->per_mb;
             } else {
-                if (walk)
+                if (rwalk)
                     tail = stage_dp_tail(&sc, k, &r->st, rcks, s + i, bcs, cstride, &per_mb);
                 else
-                    tail = race_tail_run(&sc, k, &r->st, rcks, s + i, bcs, cstride, &per_mb);
+                    tail = race_tail_run(&sc, k, cr, ncr, s + i, &per_mb);
                 r->tail = tail;
                 r->per_mb = per_mb;
                 r->have_tail = true;
@@ -802,11 +812,11 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
             if ((sc.zero == 1 || sc.zero == 2) && r->ag_total > pf) {
                 /* (a stage that starts after its whole gather has nothing to wait for) */
                 double dl;
-                if (walk) {
+                if (rwalk) {
                     dl = stage_ag_delay(&sc, k, &r->st, rcks, pf, fcs, cstride);
                 } else {
                     if (!r->have_lead) {
-                        r->ag_lead = run_ag_lead(&sc, k, &r->st, rcks, fcs, cstride);
+                        r->ag_lead = run_ag_lead(&sc, k, cr, ncr);
                         r->have_lead = true;
                     }
                     dl = r->ag_lead - pf;
