@@ -165,7 +165,14 @@ static void spares_policy(struct scale_params *p, double fail_rate_per_s, struct
     }
 }
 
-void scale_compute(const struct scale_input *in, struct scale_report *r)
+/* Per chip, drawn whether it computes or not: its share of the host and the network. */
+static double always_on_W(const struct scale_params *p)
+{
+    return p->host_W_per_chip + p->network_W_per_chip;
+}
+
+/* The first half of scale_compute: every field of r that does not depend on the step. */
+static void report_prepare(const struct scale_input *in, struct scale_report *r)
 {
     memset(r, 0, sizeof *r);
     scale_params_resolve(in, &r->p);
@@ -174,11 +181,35 @@ void scale_compute(const struct scale_input *in, struct scale_report *r)
 
     /* 7.5 stragglers */
     r->straggler_factor = scale_straggler_factor(p->step_cv, p->straggler_units);
-    double step0 = in->step_s > 0.0 && isfinite(in->step_s) ? in->step_s : 0.0;
-    r->step_s = step0 * r->straggler_factor;
     if (in->straggler_mc_samples > 0)
         r->straggler_mc = scale_straggler_factor_mc(
             p->step_cv, p->straggler_units, in->straggler_mc_samples, p->seed, &r->straggler_mc_se);
+
+    /* 7.6 power and money that do not depend on the step */
+    double spare_W = p->idle_W + always_on_W(p);
+    r->idle_power_W = p->pue * (chips + spares) * spare_W;
+    r->usd_per_hour = (chips + spares) * p->usd_per_chip_hour;
+
+    /* 7.1-7.4 failures, checkpoints, spares */
+    double rate = p->fail_per_chip_s * chips; /* job interruptions per second */
+    r->mtbf_s = rate > 0.0 ? 1.0 / rate : 0.0;
+    checkpoint_times(p, in->ckpt_B, r);
+    spares_policy(p, rate, r);
+    if (r->mtbf_s > 0.0) {
+        r->young_interval_s = scale_young_interval_s(r->ckpt_block_s, r->mtbf_s);
+        r->daly_interval_s = scale_daly_interval_s(r->ckpt_block_s, r->mtbf_s);
+    }
+}
+
+/* The second half: the step's fields, onto the first half's r. */
+static void report_step(const struct scale_input *in, struct scale_report *r)
+{
+    const struct scale_params *p = &r->p;
+    double chips = (double)p->chips, spares = (double)p->spare_chips;
+
+    /* 7.5 stragglers */
+    double step0 = in->step_s > 0.0 && isfinite(in->step_s) ? in->step_s : 0.0;
+    r->step_s = step0 * r->straggler_factor;
 
     /* 7.6 power: busy fractions of the straggler-inclusive step (a chip that waits for the
      * slowest one is idle meanwhile) */
@@ -190,21 +221,13 @@ void scale_compute(const struct scale_input *in, struct scale_report *r)
         r->u_hbm = clamp01(in->hbm_busy_s / r->step_s);
     }
     r->chip_power_W = scale_chip_power_W(p, r->u_compute, r->u_hbm);
-    double always_W = p->host_W_per_chip + p->network_W_per_chip;
+    double always_W = always_on_W(p);
     double spare_W = p->idle_W + always_W; /* hot spares are powered and idle */
     r->busy_power_W = p->pue * (chips * (r->chip_power_W + always_W) + spares * spare_W);
-    r->idle_power_W = p->pue * (chips + spares) * spare_W;
     r->energy_J_per_step = r->busy_power_W * r->step_s;
-    r->usd_per_hour = (chips + spares) * p->usd_per_chip_hour;
 
-    /* 7.1-7.4 failures, checkpoints, spares */
-    double rate = p->fail_per_chip_s * chips; /* job interruptions per second */
-    r->mtbf_s = rate > 0.0 ? 1.0 / rate : 0.0;
-    checkpoint_times(p, in->ckpt_B, r);
-    spares_policy(p, rate, r);
+    /* 7.1-7.4 failures, checkpoints, spares: the interval on whole steps and the goodput */
     if (r->mtbf_s > 0.0) {
-        r->young_interval_s = scale_young_interval_s(r->ckpt_block_s, r->mtbf_s);
-        r->daly_interval_s = scale_daly_interval_s(r->ckpt_block_s, r->mtbf_s);
         double tau = r->daly_interval_s;
         if (r->step_s > 0.0) {
             /* checkpoints fall on step boundaries, and an async or peer copy must land
@@ -259,6 +282,41 @@ void scale_compute(const struct scale_input *in, struct scale_report *r)
     /* Everything above what a cluster of the working chips that never failed would cost. */
     double perfect_usd = chips * p->usd_per_chip_hour * r->useful_s / HOUR_S;
     r->cost_of_failures_usd = fmax(0.0, r->cost_usd - perfect_usd);
+}
+
+void scale_prepare(const struct scale_input *in, struct scale_prepared *pre)
+{
+    memset(pre, 0, sizeof *pre);
+    pre->in = *in;
+    pre->in.step_s = 0.0;
+    pre->in.compute_busy_s = 0.0;
+    pre->in.hbm_busy_s = 0.0;
+    pre->in.hw_flop_per_chip = 0.0;
+    pre->in.tokens_per_step = 0.0;
+    report_prepare(in, &pre->rep);
+}
+
+bool scale_prepared_for(const struct scale_prepared *pre, const struct scale_input *in)
+{
+    const struct scale_input *a = &pre->in;
+    return a->job == in->job && a->ckpt_B == in->ckpt_B && a->chips == in->chips &&
+           a->dp == in->dp && a->straggler_units == in->straggler_units &&
+           a->spares == in->spares && a->reschedule_s == in->reschedule_s &&
+           a->repair_s == in->repair_s && a->snapshot_Bps_per_chip == in->snapshot_Bps_per_chip &&
+           a->straggler_mc_samples == in->straggler_mc_samples;
+}
+
+void scale_compute(const struct scale_input *in, struct scale_report *r)
+{
+    report_prepare(in, r);
+    report_step(in, r);
+}
+
+void scale_compute_prepared(const struct scale_prepared *pre, const struct scale_input *in,
+                            struct scale_report *r)
+{
+    *r = pre->rep;
+    report_step(in, r);
 }
 
 static void add_note(struct us_result *r, const char *fmt, ...) US_PRINTF(2, 3);

@@ -198,6 +198,22 @@ void scale_params_resolve(const struct scale_input *in, struct scale_params *p);
 /* Fills rep from in. Never fails: inputs out of range are clamped and the result says so
  * through scale_apply's warnings. */
 void scale_compute(const struct scale_input *in, struct scale_report *rep);
+/* Added by speed2: scale_compute in two halves, for callers that price many steps of one
+ * job at one chip count and dp (search). scale_prepare does what does not depend on the
+ * step - parameters, straggler factor, failure rate, checkpoint times, spares, Young's and
+ * Daly's intervals, idle power, hourly price; scale_compute_prepared adds the rest from
+ * in's step_s, compute_busy_s, hbm_busy_s, hw_flop_per_chip and tokens_per_step. in's other
+ * fields (and the job they point to) must be those given to scale_prepare:
+ * scale_prepared_for says whether they are. scale_compute is the two in a row, so the
+ * report is the same bit for bit. */
+struct scale_prepared {
+    struct scale_input in;   /* as prepared for, the step fields zeroed */
+    struct scale_report rep; /* the step-independent fields; the rest 0 */
+};
+void scale_prepare(const struct scale_input *in, struct scale_prepared *pre);
+bool scale_prepared_for(const struct scale_prepared *pre, const struct scale_input *in);
+void scale_compute_prepared(const struct scale_prepared *pre, const struct scale_input *in,
+                            struct scale_report *rep);
 /* scale_compute, then fills r: straggler_factor, chip_power_W, facility_power_W,
  * energy_j_per_step, cost_usd_per_hour and, when the job gives training.tokens, has_run
  * and every run field (run_tokens ... cost_of_failures_usd). Appends notes to

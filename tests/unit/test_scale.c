@@ -374,6 +374,66 @@ static void test_spares(void)
           fabs(shrink.dp_out_fraction - 0.32330246913580246 * 12 / 128) < 1e-9);
 }
 
+/* scale_prepare once, then many steps: each report is what scale_compute gives for that
+ * step alone (the prepared part carries nothing of an earlier step), under every spares
+ * policy, with and without a run, and down to a step so long the job makes no progress. */
+static void test_prepared(void)
+{
+    struct spec_job j;
+    struct scale_input in;
+    llama3_job(&j);
+    llama3_input(&in, &j);
+    j.system.rel.step_cv = 0.02;
+    const double steps_s[] = {LLAMA_STEP_S, 0.5, 1e-3, 0.0, 3e4, 1e7, LLAMA_STEP_S};
+    for (int policy = 0; policy < 4; policy++) {
+        in.spares = (enum scale_spares)policy;
+        j.scale.spare_chips = policy == SCALE_SPARES_HOT ? 64 : 0;
+        j.train.tokens = policy == SCALE_SPARES_POOL ? 0.0 : 15.6e12;
+        struct scale_prepared pre;
+        in.step_s = 99.0; /* the step given to scale_prepare does not matter */
+        scale_prepare(&in, &pre);
+        CHECK(scale_prepared_for(&pre, &in));
+        for (size_t i = 0; i < sizeof steps_s / sizeof steps_s[0]; i++) {
+            in.step_s = steps_s[i];
+            in.compute_busy_s = 0.7 * steps_s[i];
+            in.hbm_busy_s = 0.3 * steps_s[i];
+            struct scale_report a, b;
+            scale_compute(&in, &a);
+            scale_compute_prepared(&pre, &in, &b);
+            CHECK(memcmp(&a, &b, sizeof a) == 0);
+            CHECK(scale_prepared_for(&pre, &in));
+        }
+    }
+    /* the Llama 3 case of test_llama3_reliability through the two halves */
+    llama3_input(&in, &j);
+    j.system.rel.step_cv = 0.0;
+    j.scale.spare_chips = 0;
+    struct scale_prepared pre;
+    struct scale_report r;
+    scale_prepare(&in, &pre);
+    scale_compute_prepared(&pre, &in, &r);
+    CHECK_NEAR(r.goodput, 0.9263209763909975, 1e-9);
+    CHECK_NEAR(r.ckpt_interval_s, 40 * LLAMA_STEP_S, 1e-12);
+    /* what the prepared half depends on is checked; the step fields are not */
+    struct scale_input o = in;
+    o.tokens_per_step *= 2;
+    o.hw_flop_per_chip = 1e15;
+    CHECK(scale_prepared_for(&pre, &o));
+    o = in;
+    o.chips = 8192;
+    CHECK(!scale_prepared_for(&pre, &o));
+    o = in;
+    o.dp = 64;
+    CHECK(!scale_prepared_for(&pre, &o));
+    o = in;
+    o.ckpt_B *= 2;
+    CHECK(!scale_prepared_for(&pre, &o));
+    struct spec_job j2 = j;
+    o = in;
+    o.job = &j2;
+    CHECK(!scale_prepared_for(&pre, &o));
+}
+
 /* --- energy and money --- */
 static void test_energy_and_money(void)
 {
@@ -656,6 +716,7 @@ int main(void)
     test_goodput_falls_with_chips();
     test_faster_checkpoint();
     test_spares();
+    test_prepared();
     test_energy_and_money();
     test_overrides();
     test_extremes();
