@@ -387,7 +387,7 @@ static double table_sum(const double *a, const double *pre, int v, int pp, int64
  * j-th forward is forwards [0, W + 1 + j) less backwards [0, j); it is periodic in j
  * (period pp v) and linear between the points where either index crosses a multiple of
  * pp, so its maximum is at one of those. Warm-up only adds and cool-down only frees. */
-static double interleaved_peak_act(const struct plan *p, int s, const double *a, int v)
+double plan_interleaved_peak_act(const struct plan *p, int s, const double *a, int v)
 {
     int pp = p->lay.pp;
     double pre[PLAN_MAX_CHUNKS + 1];
@@ -407,6 +407,38 @@ static double interleaved_peak_act(const struct plan *p, int s, const double *a,
         return table_sum(a, pre, v, pp, total, false);
     int64_t J = total - W; /* steady forward-backward pairs */
     int64_t lim = J < (int64_t)pp * v ? J : (int64_t)pp * v;
+    /* One chunk c unlike the others (an end stage: the embedding or the head, a short end
+     * chunk): the live set moves only while the forwards run chunk c or the backwards
+     * chunk v - 1 - c, so its maximum is at an end of [0, lim) or where one of those
+     * windows opens or closes - one j each, as lim <= pp v. */
+    bool tail_even = true, head_even = true; /* a[1..v-1] alike; a[0..v-2] alike */
+    for (int c = 1; c < v - 1; c++) {
+        tail_even = tail_even && a[c + 1] == a[1];
+        head_even = head_even && a[c] == a[0];
+    }
+    int odd = tail_even ? 0 : (head_even ? v - 1 : -1);
+    if (odd >= 0) {
+        int64_t P = (int64_t)pp * v, n0 = W + 1;
+        int64_t cand[6] = {0, lim - 1};
+        int nc = 2;
+        const int64_t fwd_edge[2] = {(int64_t)odd * pp, (int64_t)(odd + 1) * pp};
+        const int64_t bwd_edge[2] = {(int64_t)(v - 1 - odd) * pp, (int64_t)(v - odd) * pp};
+        for (int e = 0; e < 2; e++) {
+            cand[nc++] = (((fwd_edge[e] - n0) % P) + P) % P; /* (n0 + j) mod P hits it */
+            cand[nc++] = bwd_edge[e] % P;                    /* j mod P hits it */
+        }
+        double best = -HUGE_VAL;
+        for (int i = 0; i < nc; i++) {
+            int64_t j = cand[i];
+            if (j < 0 || j >= lim)
+                continue;
+            double live =
+                table_sum(a, pre, v, pp, n0 + j, false) - table_sum(a, pre, v, pp, j, true);
+            if (live > best)
+                best = live;
+        }
+        return best;
+    }
     int64_t o = ((int64_t)pp - (W + 1) % pp) % pp; /* j where W + 1 + j hits a multiple */
     double best = -1.0;
     bool at_lim = false; /* lim - 1 evaluated (every candidate past it is clamped to it) */
@@ -501,7 +533,7 @@ static void plan_mem_part_of(const struct plan *p, const struct spec_job *job,
             a[k] = cd * c->dense.act_B + (cm > 0 ? cm * c->moe.act_B : 0.0) +
                    (ce ? c->embed.act_B : 0.0) + (ch ? c->head.act_B + n_mtp * c->mtp.act_B : 0.0);
         }
-        act = interleaved_peak_act(p, stage, a, v);
+        act = plan_interleaved_peak_act(p, stage, a, v);
     }
     if (p->split.recompute != US_RECOMPUTE_NONE) {
         double ws = 0;

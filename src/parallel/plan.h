@@ -61,6 +61,11 @@ int plan_end_chunk_layers(int n, int q, int vpp, int *other);
 bool plan_memory(const struct plan *p, const struct spec_job *job, const struct model_costs *c,
                  struct us_memory *mem);
 
+/* Added by speed: activation bytes stage s holds at its peak under the interleaved schedule
+ * when chunk c of one micro-batch holds a[c] bytes (v chunks); what plan_memory uses,
+ * exposed for the tests. */
+double plan_interleaved_peak_act(const struct plan *p, int s, const double *a, int v);
+
 /* Added by speed: one stage's memory terms that do not depend on the ZeRO stage, so that
  * layouts differing in lay.zero alone (search tries them one after another) share them. */
 struct plan_mem_part {

@@ -511,18 +511,9 @@ static void test_interleaved_uneven(void)
  * schedule written out here: micro-batches in groups of pp through every chunk, W = 2(pp -
  * s - 1) + (v - 1) pp warm-up forwards (every forward when m == pp), then one forward and
  * one backward in turn. Each chunk weighs its own activation bytes. */
-static double walk_peak(const struct plan *p, const struct spec_model *m,
-                        const struct model_costs *c, int s)
+static double walk_peak_of(const struct plan *p, int s, const double *a)
 {
     int pp = p->lay.pp, v = p->lay.vpp, mb = p->microbatches, total = mb * v;
-    double a[16];
-    for (int k = 0; k < v; k++) {
-        int nd, nm;
-        bool he, hh;
-        plan_chunk_layers(p, m, s, k, &nd, &nm, &he, &hh);
-        a[k] = nd * c->dense.act_B + nm * c->moe.act_B + (he ? c->embed.act_B : 0) +
-               (hh ? c->head.act_B : 0);
-    }
     int warm = mb == pp ? total : 2 * (pp - s - 1) + (v - 1) * pp;
     if (warm > total)
         warm = total;
@@ -541,6 +532,20 @@ static double walk_peak(const struct plan *p, const struct spec_model *m,
             peak = live;
     }
     return peak;
+}
+
+static double walk_peak(const struct plan *p, const struct spec_model *m,
+                        const struct model_costs *c, int s)
+{
+    double a[16];
+    for (int k = 0; k < p->lay.vpp; k++) {
+        int nd, nm;
+        bool he, hh;
+        plan_chunk_layers(p, m, s, k, &nd, &nm, &he, &hh);
+        a[k] = nd * c->dense.act_B + nm * c->moe.act_B + (he ? c->embed.act_B : 0) +
+               (hh ? c->head.act_B : 0);
+    }
+    return walk_peak_of(p, s, a);
 }
 
 static void test_memory_interleaved(void)
@@ -572,6 +577,38 @@ static void test_memory_interleaved(void)
         if (mb > 4)
             CHECK(mem.activations_B < mean);
     }
+    /* Chunk bytes of every shape against the walk: all alike but one (the end stages'
+     * embedding or head, a short end chunk, a dense prefix's chunk), heavier or lighter,
+     * at either end or inside, and two unlike; 2 to 8 stages, 2 to 5 chunks, few and many
+     * micro-batches. */
+    int compared = 0;
+    for (int pp = 2; pp <= 8; pp *= 2)
+        for (int v = 2; v <= 5; v++)
+            for (int k = 2; k <= 5; k++) {
+                m.layers = pp * v * 2;
+                j = h100_job(m, pp);
+                j.train.global_batch = k * pp;
+                struct us_layout le = layout(1, pp, 1, 1, 1);
+                le.vpp = v;
+                le.schedule = US_SCHEDULE_INTERLEAVED;
+                struct plan p;
+                CHECK(plan_init(&p, &j, &le));
+                for (int s = 0; s < pp; s++)
+                    for (int odd = 0; odd < v; odd++)
+                        for (int shape = 0; shape < 3; shape++) {
+                            double a[8];
+                            for (int x = 0; x < v; x++)
+                                a[x] = 3.0e8;
+                            a[odd] += shape == 1 ? -1.0e8 : 1.0e8; /* heavier, lighter */
+                            if (shape == 2)
+                                a[(odd + 1) % v] += 0.5e8; /* and a second unlike one */
+                            double got = plan_interleaved_peak_act(&p, s, a, v);
+                            double want = walk_peak_of(&p, s, a);
+                            CHECK_NEAR(got, want, 1e-12);
+                            compared++;
+                        }
+            }
+    CHECK(compared == (2 + 4 + 8) * 3 * (2 + 3 + 4 + 5) * 4); /* stages x shapes x chunks x m */
 }
 
 /* training.grad_reduce_dtype: bf16 main grads are half the fp32 ones (Llama-3-8B, dp=8 as
