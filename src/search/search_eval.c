@@ -56,6 +56,8 @@ struct scratch {
     struct cost_slot slot[COST_SLOTS];
     struct step_price_cache prices; /* collective prices across layouts */
     struct sibling sib;
+    bool have_run;             /* run holds the run terms of the last chip count and dp */
+    struct scale_prepared run; /* what scale_compute resolves without the step */
 };
 
 static bool same_but_zero(const struct search_cand *a, const struct search_cand *b)
@@ -137,8 +139,10 @@ static struct cost_slot *prepare(const struct search_eval *e, struct scratch *s,
     return sl;
 }
 
-/* The run around one step: stragglers, failures, energy and money (scale/). */
-static void metrics_from(const struct search_eval *e, const struct per_chips *pc,
+/* The run around one step: stragglers, failures, energy and money (scale/). s: the thread's
+ * scratch, whose prepared run terms are reused while the chip count and dp stay (NULL:
+ * none). */
+static void metrics_from(const struct search_eval *e, struct scratch *s, const struct per_chips *pc,
                          const struct search_cand *c, const struct step_times *st,
                          const struct us_memory *mem, struct search_metrics *m)
 {
@@ -154,7 +158,15 @@ static void metrics_from(const struct search_eval *e, const struct per_chips *pc
     in.tokens_per_step = e->tokens_per_step;
     in.chips = c->chips;
     in.dp = c->lay.dp;
-    scale_compute(&in, &rep);
+    if (s) {
+        if (!s->have_run || !scale_prepared_for(&s->run, &in)) {
+            scale_prepare(&in, &s->run);
+            s->have_run = true;
+        }
+        scale_compute_prepared(&s->run, &in, &rep);
+    } else {
+        scale_compute(&in, &rep);
+    }
     m->step_s = rep.step_s;
     if (rep.has_run) {
         m->time_s = rep.no_progress ? HUGE_VAL : rep.wall_s;
@@ -198,7 +210,7 @@ static enum search_verdict eval_estimate(void *user, void *scratch, const struct
     step_costs_compute_with(ctx, &sl->comp, &s->prices, &sc);
     struct step_times st;
     estimate_step_with(ctx, &sc, &st);
-    metrics_from(e, pc, c, &st, &ctx->mem, m);
+    metrics_from(e, s, pc, c, &st, &ctx->mem, m);
     return SEARCH_OK;
 }
 
@@ -220,7 +232,7 @@ static bool eval_refine(void *user, void *scratch, const struct search_cand *c,
         memset(&st, 0, sizeof st);
         sim_step(ctx, &st, NULL);
         if (st.step_s > 0 && isfinite(st.step_s)) {
-            metrics_from(e, pc, c, &st, &ctx->mem, m);
+            metrics_from(e, NULL, pc, c, &st, &ctx->mem, m);
             ok = true;
         }
     }
@@ -304,7 +316,7 @@ enum search_verdict search_eval_naive(const struct search_eval *e, const struct 
         if (ctx->fits) {
             struct step_times st;
             estimate_step(ctx, &st);
-            metrics_from(e, pc, c, &st, &ctx->mem, m);
+            metrics_from(e, NULL, pc, c, &st, &ctx->mem, m);
             v = SEARCH_OK;
         }
     }
