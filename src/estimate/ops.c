@@ -64,17 +64,27 @@ static double vector_flops(const struct spec_chip *chip)
     return 0.25 * estimate_peak_gemm_flops(chip, US_DTYPE_BF16);
 }
 
-/* Tile and wave quantization for one tile shape tm x tn (x tk); dimensions are whole
- * numbers, so the padding is integer arithmetic. */
-static double quantization(const struct spec_chip *chip, double m, double n, double k, double cnt,
-                           double tm, double tn, double tk)
+/* One dimension x (a whole number carried as a double; ix = its ceiling as an integer)
+ * padded up to whole tiles of t. */
+struct tile_pad {
+    double frac; /* x / (tiles x t) */
+    int64_t tiles;
+};
+
+static struct tile_pad tile_pad_of(double x, int64_t ix, double t)
 {
-    int64_t im = (int64_t)ceil(m), in = (int64_t)ceil(n), ik = (int64_t)ceil(k);
-    int64_t itm = (int64_t)tm, itn = (int64_t)tn, itk = (int64_t)tk;
-    int64_t bm = (im + itm - 1) / itm, bn = (in + itn - 1) / itn, bk = (ik + itk - 1) / itk;
-    double q = (m / (double)(bm * itm)) * (n / (double)(bn * itn)) * (k / (double)(bk * itk));
+    int64_t it = (int64_t)t;
+    int64_t b = (ix + it - 1) / it;
+    return (struct tile_pad){x / (double)(b * it), b};
+}
+
+/* Tile and wave quantization for one tile shape, from its three padded dimensions. */
+static double quantization(const struct spec_chip *chip, struct tile_pad pm, struct tile_pad pn,
+                           struct tile_pad pk, double cnt)
+{
+    double q = pm.frac * pn.frac * pk.frac;
     if (chip->compute_units > 0) {
-        int64_t tiles = bm * bn * (int64_t)cnt;
+        int64_t tiles = pm.tiles * pn.tiles * (int64_t)cnt;
         int64_t units = chip->compute_units;
         int64_t waves = (tiles + units - 1) / units;
         q *= (double)tiles / (double)(waves * units);
@@ -91,23 +101,32 @@ double estimate_gemm_quantization(const struct spec_chip *chip, double m, double
      * last partial wave idles the rest. k is padded to the tile's depth (one MMA step).
      * Sec. 2.3: cuBLAS's heuristics choose the tile per shape among several; we take the
      * best of the chip's tile, its transpose and the tile halved along its longer side,
-     * each at the same per-tile rate (docs/MODEL.md 4.2). */
+     * each at the same per-tile rate (docs/MODEL.md 4.2). The three share k's padding, and
+     * the halved tile keeps one side of the chip's tile, so that side's padding is shared
+     * too. */
     if (m <= 0.0 || n <= 0.0 || k <= 0.0)
         return 1.0;
     double tm = chip->matrix_m > 0 ? (double)chip->matrix_m : 1.0;
     double tn = chip->matrix_n > 0 ? (double)chip->matrix_n : 1.0;
     double tk = chip->matrix_k > 0 ? (double)chip->matrix_k : 1.0;
     double cnt = count >= 1.0 ? floor(count) : 1.0;
-    double q = quantization(chip, m, n, k, cnt, tm, tn, tk);
+    int64_t im = (int64_t)ceil(m), in = (int64_t)ceil(n), ik = (int64_t)ceil(k);
+    struct tile_pad m_tm = tile_pad_of(m, im, tm), n_tn = tile_pad_of(n, in, tn);
+    struct tile_pad pk = tile_pad_of(k, ik, tk);
+    double q = quantization(chip, m_tm, n_tn, pk, cnt);
     if (q >= 1.0)
         return 1.0;
     if (tm != tn) {
-        double qt = quantization(chip, m, n, k, cnt, tn, tm, tk);
+        double qt = quantization(chip, tile_pad_of(m, im, tn), tile_pad_of(n, in, tm), pk, cnt);
         if (qt > q)
             q = qt;
     }
     double hm = tm >= tn ? tm / 2.0 : tm, hn = tm >= tn ? tn : tn / 2.0;
-    double qh = quantization(chip, m, n, k, cnt, hm >= 1.0 ? hm : 1.0, hn >= 1.0 ? hn : 1.0, tk);
+    hm = hm >= 1.0 ? hm : 1.0;
+    hn = hn >= 1.0 ? hn : 1.0;
+    struct tile_pad m_hm = hm == tm ? m_tm : tile_pad_of(m, im, hm);
+    struct tile_pad n_hn = hn == tn ? n_tn : tile_pad_of(n, in, hn);
+    double qh = quantization(chip, m_hm, n_hn, pk, cnt);
     if (qh > q)
         q = qh;
     return q > 0.0 ? q : 1.0;
