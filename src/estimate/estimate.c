@@ -310,7 +310,8 @@ struct run_chunks {
     double f[EST_CHUNKS], b[EST_CHUNKS], pf[EST_CHUNKS + 1]; /* pf[c] = f[0] + .. + f[c-1] */
     struct step_stage ck[EST_CHUNKS];
     struct chunk_run cr[EST_CHUNK_RUNS];
-    int ncr; /* 0: more runs than EST_CHUNK_RUNS (the walks price it instead) */
+    int ncr;      /* 0: more runs than EST_CHUNK_RUNS (the walks price it instead) */
+    bool have_ck; /* ck[] written (else the walks derive each chunk from the stage) */
 };
 
 /* Stage s's exposed DP tail under ZeRO-2/3 with v = 1 (1F1B), in closed form: g = min(m,
@@ -455,6 +456,7 @@ static void chunk_times(const struct step_costs *sc, const struct kind_time k[K_
     int v = sc->vpp;
     rc->pf[0] = 0.0;
     rc->ncr = 0;
+    rc->have_ck = true;
     bool fit = true;
     for (int c = 0; c < v; c++) {
         struct step_stage *ck = &rc->ck[c];
@@ -474,6 +476,28 @@ static void chunk_times(const struct step_costs *sc, const struct kind_time k[K_
     }
     if (!fit)
         rc->ncr = 0;
+}
+
+/* chunk_times for chunks known as runs of like ones (step_geom): the same numbers, each
+ * run's chunk priced once. The chunks themselves are not written (rc->ck). */
+static void chunk_times_geom(const struct step_costs *sc, const struct kind_time k[K_COUNT],
+                             const struct step_geom_run *gr, struct run_chunks *rc)
+{
+    rc->pf[0] = 0.0;
+    rc->ncr = gr->ncr;
+    rc->have_ck = false;
+    int c = 0;
+    for (int i = 0; i < gr->ncr; i++) {
+        struct chunk_run *cr = &rc->cr[i];
+        cr->ck = gr->ck[i];
+        cr->n = gr->ckn[i];
+        stage_work(sc, k, &cr->ck, &cr->f, &cr->b, NULL);
+        for (int j = 0; j < cr->n; j++, c++) {
+            rc->f[c] = cr->f;
+            rc->b[c] = cr->b;
+            rc->pf[c + 1] = rc->pf[c] + cr->f;
+        }
+    }
 }
 
 /* Forward time of the first n chunk-forwards of a stage in Megatron's interleaved table,
@@ -505,13 +529,21 @@ struct stage_run {
     double w_flop[K_COUNT], w_busy[K_COUNT], w_hbm[K_COUNT], w_opt[K_COUNT];
 };
 
-/* Prices a run's stage: stage and chunk times (rc: the chunks' room, when by chunk). */
+/* Prices a run's stage: stage and chunk times (rc: the chunks' room, when by chunk; gr: the
+ * run's place in the layout's step_geom, or NULL). */
 static void run_price(const struct step_costs *sc, const struct kind_time k[K_COUNT],
-                      struct stage_run *r, bool by_chunk, struct run_chunks *rc)
+                      struct stage_run *r, bool by_chunk, struct run_chunks *rc,
+                      const struct step_geom_run *gr)
 {
     int v = sc->vpp;
     stage_work(sc, k, &r->st, &r->F, &r->B, NULL);
-    if (by_chunk) {
+    if (by_chunk && gr) {
+        chunk_times_geom(sc, k, gr, rc);
+        r->F0 = rc->f[0];
+        r->B0 = rc->b[0];
+        r->fl = rc->f[v - 1];
+        r->bl = rc->b[v - 1];
+    } else if (by_chunk) {
         chunk_times(sc, k, &r->st, rc);
         r->F0 = rc->f[0];
         r->B0 = rc->b[0];
@@ -581,6 +613,37 @@ static int run_at(const struct step_ctx *ctx, bool dense, int p, int s, struct s
     return n;
 }
 
+bool step_geom_of(const struct step_ctx *ctx, struct step_geom *g)
+{
+    const struct spec_model *md = &ctx->job->model;
+    bool dense = !(md->has_moe && md->moe.experts > 0);
+    int p = ctx->plan.lay.pp > 0 ? ctx->plan.lay.pp : 1;
+    int v = ctx->plan.lay.vpp > 0 ? ctx->plan.lay.vpp : 1;
+    g->nruns = 0;
+    for (int s = 0; s < p;) {
+        if (g->nruns == STEP_GEOM_RUNS)
+            return false;
+        struct step_geom_run *r = &g->run[g->nruns++];
+        r->first = s;
+        r->n = run_at(ctx, dense, p, s, &r->st);
+        r->ncr = 0;
+        for (int c = 0; v > 1 && c < v; c++) {
+            struct step_stage ck;
+            step_chunk_of(&r->st, v, c, &ck);
+            if (c > 0 && same_stage(&ck, &r->ck[r->ncr - 1])) {
+                r->ckn[r->ncr - 1]++;
+            } else {
+                if (r->ncr == STEP_GEOM_CHUNK_RUNS)
+                    return false;
+                r->ck[r->ncr] = ck;
+                r->ckn[r->ncr++] = 1;
+            }
+        }
+        s += r->n;
+    }
+    return true;
+}
+
 void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp,
                         struct step_times *out)
 {
@@ -618,15 +681,22 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
     double pre0 = 0.0, prel = 0.0, best_lb = -HUGE_VAL;
     double pf0 = 0.0, pb0 = 0.0, pbl = 0.0, m1 = -HUGE_VAL, m2 = -HUGE_VAL, a_last = 0.0;
     int s_b = 0;
-    for (int s = 0; s < p; s += cur.n) {
-        cur.n = run_at(ctx, dense, p, s, &cur.st);
+    const struct step_geom *geo = ctx->geom;
+    for (int s = 0, gi = 0; s < p; s += cur.n, gi++) {
+        const struct step_geom_run *gr = geo ? &geo->run[gi] : NULL;
+        if (gr) {
+            cur.st = gr->st;
+            cur.n = gr->n;
+        } else {
+            cur.n = run_at(ctx, dense, p, s, &cur.st);
+        }
         cur.first = s;
         struct run_chunks *rc = &scr; /* the run's chunks */
         if (by_chunk && nruns < EST_KEEP_CHUNKS)
             rc = &kc[nruns];
         else
             cur_pf = s;
-        run_price(&sc, k, &cur, by_chunk, rc);
+        run_price(&sc, k, &cur, by_chunk, rc, gr);
         if (nruns < EST_STAGES)
             runs[nruns++] = cur;
         else
@@ -737,7 +807,7 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
             r = &cur;
             cur.n = run_at(ctx, dense, p, s, &cur.st);
             cur.first = s;
-            run_price(&sc, k, &cur, by_chunk, &scr);
+            run_price(&sc, k, &cur, by_chunk, &scr, NULL);
             cur_pf = s;
         }
         if (!r->have_pass2) {
@@ -756,7 +826,7 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
             cur_pf = r->first;
         }
         const double *fcs = rc ? rc->f : &Fm, *bcs = rc ? rc->b : &Bm;
-        const struct step_stage *rcks = rc ? rc->ck : NULL;
+        const struct step_stage *rcks = rc && rc->have_ck ? rc->ck : NULL;
         int cstride = rc ? 1 : 0;
         /* the chunks as runs for the closed forms (v = 1: the stage itself) */
         struct chunk_run one = {.n = 1, .f = F, .b = B};

@@ -24,6 +24,8 @@ struct step_groups {
     struct step_group edp; /* expert gradients and parameters: dp x cp / ep ranks */
 };
 
+struct step_geom;
+
 /* Everything both engines need for one layout, computed once. */
 struct step_ctx {
     const struct spec_job *job; /* not owned */
@@ -33,6 +35,9 @@ struct step_ctx {
     struct us_memory mem;
     bool fits;
     struct step_groups groups; /* filled by step_prepare (step_groups_init) */
+    /* Added by speed: where the layers sit, found by the caller for many layouts at once
+     * (step_geom_of; not owned); NULL, as step_prepare leaves it: the closed form finds it. */
+    const struct step_geom *geom;
 };
 
 /* What one step costs. */
@@ -160,16 +165,18 @@ struct step_price_slot {
     int64_t stride, chips;
     double bytes, time_s;
 };
-/* Added by speed2: the four layer kinds' times as step_costs_compute_with leaves them,
- * remembered per (model split, recompute, sequence parallelism, ZeRO stage, chip count and
- * the TP, CP, EP, DP and expert-DP groups): everything layer_time reads beyond the job
- * itself. A search revisits one key for every pipeline split and vpp of a tuple. */
+/* Added by speed2: the four layer kinds' times and the pipeline send as
+ * step_costs_compute_with leaves them, remembered per (model split, recompute, sequence
+ * parallelism, ZeRO stage, chip count and the TP, CP, EP, DP, expert-DP and PP groups):
+ * everything they read beyond the job itself. A search revisits one key for every
+ * pipeline split and vpp of a tuple. */
 #define STEP_COSTS_MEMO_SLOTS 1024
-#define STEP_COSTS_KEY_WORDS  23
+#define STEP_COSTS_KEY_WORDS  25
 struct step_costs_memo {
     bool used;
     int64_t key[STEP_COSTS_KEY_WORDS];
     struct step_layer_time dense, moe, embed, head;
+    double p2p_s;
 };
 struct step_price_cache {
     struct step_price_slot slot[STEP_PRICE_SLOTS];
@@ -185,6 +192,26 @@ void step_costs_compute_with(const struct step_ctx *ctx, const struct step_compu
  * or step_costs_compute_with and its caches): estimate_step = step_costs_compute + this. */
 void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *sc,
                         struct step_times *out);
+
+/* Added by speed: where a layout's layers sit - its stages as runs of like ones, each
+ * run's virtual chunks as runs of like chunks. It depends on the stage placement (pp, vpp,
+ * the ends) and the model alone, so a search finds it once for the many layouts that share
+ * it and hands it to the closed form in step_ctx.geom. */
+#define STEP_GEOM_RUNS       8
+#define STEP_GEOM_CHUNK_RUNS 16
+struct step_geom_run {
+    struct step_stage st;
+    int first, n; /* stages first .. first + n - 1 */
+    int ncr;      /* its chunks as runs of like ones (vpp > 1; 0 otherwise) */
+    struct step_stage ck[STEP_GEOM_CHUNK_RUNS];
+    int ckn[STEP_GEOM_CHUNK_RUNS];
+};
+struct step_geom {
+    int nruns;
+    struct step_geom_run run[STEP_GEOM_RUNS];
+};
+/* Fills g for ctx's plan and model; false when the layout has more runs than g holds. */
+bool step_geom_of(const struct step_ctx *ctx, struct step_geom *g);
 
 /* Layers of stage s (calls plan_stage_layers). */
 void step_stage_of(const struct step_ctx *ctx, int s, struct step_stage *st);

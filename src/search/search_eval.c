@@ -56,6 +56,11 @@ struct scratch {
     struct cost_slot slot[COST_SLOTS];
     struct step_price_cache prices; /* collective prices across layouts */
     struct sibling sib;
+    /* where the layers sit for the last (pp, vpp, ends): the same for every layout below one
+     * split of a tuple, and only those fields place them (plan_init) */
+    bool have_geom, geom_ok;
+    int geom_key[4];
+    struct step_geom geom;
     bool have_run;             /* run holds the run terms of the last chip count and dp */
     struct scale_prepared run; /* what scale_compute resolves without the step */
 };
@@ -133,6 +138,14 @@ static struct cost_slot *prepare(const struct search_eval *e, struct scratch *s,
     ctx->job = &pc->job;
     ctx->plan = sib->pl;
     ctx->plan.lay.zero = c->lay.zero;
+    const struct us_layout *l = &c->lay;
+    int gk[4] = {l->pp, l->vpp, l->first_stage_layers, l->last_stage_layers};
+    if (!s->have_geom || memcmp(gk, s->geom_key, sizeof gk) != 0) {
+        s->have_geom = true;
+        memcpy(s->geom_key, gk, sizeof gk);
+        s->geom_ok = step_geom_of(ctx, &s->geom);
+    }
+    ctx->geom = s->geom_ok ? &s->geom : NULL;
     ctx->topo = pc->topo;
     ctx->fits = plan_memory_with(&ctx->plan, &pc->job, &ctx->costs, &sib->memo, &ctx->mem);
     *pcp = pc;
