@@ -23,10 +23,30 @@
 
 enum grp_id { GRP_TP = 0, GRP_CP, GRP_EP, GRP_DP, GRP_PP, GRP_COUNT };
 
+/* The axis a two-letter name stands for: "tp" "cp" "ep" "dp" "pp"; -1 for any other. */
+static int axis_of(char c0, char c1)
+{
+    if (c1 != 'p')
+        return -1;
+    switch (c0) {
+    case 't':
+        return GRP_TP;
+    case 'c':
+        return GRP_CP;
+    case 'e':
+        return GRP_EP;
+    case 'd':
+        return GRP_DP;
+    case 'p':
+        return GRP_PP;
+    default:
+        return -1;
+    }
+}
+
 /* Parses "tp-cp-ep-dp-pp" (innermost first) into positions; false when malformed. */
 static bool parse_order(const char *s, int pos[GRP_COUNT])
 {
-    static const char *names[GRP_COUNT] = {"tp", "cp", "ep", "dp", "pp"};
     for (int i = 0; i < GRP_COUNT; i++)
         pos[i] = -1;
     if (!s || !*s)
@@ -34,12 +54,9 @@ static bool parse_order(const char *s, int pos[GRP_COUNT])
     int n = 0;
     const char *p = s;
     while (*p) {
-        if (n >= GRP_COUNT || strlen(p) < 2)
+        if (n >= GRP_COUNT || !p[1])
             return false;
-        int found = -1;
-        for (int i = 0; i < GRP_COUNT; i++)
-            if (p[0] == names[i][0] && p[1] == names[i][1])
-                found = i;
+        int found = axis_of(p[0], p[1]);
         if (found < 0 || pos[found] >= 0)
             return false;
         pos[found] = n++;
@@ -68,13 +85,15 @@ void step_groups_init(struct step_ctx *ctx)
      * dp x cp), the ep axis takes its ranks from cp x dp and the outer dp axis is 1. */
     int dp_outer = dp % ep == 0 ? dp / ep : 1;
     int size[GRP_COUNT] = {l->tp > 0 ? l->tp : 1, cp, ep, dp_outer, l->pp > 0 ? l->pp : 1};
-    int64_t stride[GRP_COUNT];
-    for (int i = 0; i < GRP_COUNT; i++) {
-        int64_t st = 1;
-        for (int j = 0; j < GRP_COUNT; j++)
-            if (pos[j] < pos[i])
-                st *= size[j];
-        stride[i] = st;
+    /* An axis's stride is the product of the sizes of the axes inside it (pos is a
+     * permutation of 0..4: parse_order takes each axis once). */
+    int at[GRP_COUNT];
+    for (int i = 0; i < GRP_COUNT; i++)
+        at[pos[i]] = i;
+    int64_t stride[GRP_COUNT], st = 1;
+    for (int k = 0; k < GRP_COUNT; k++) {
+        stride[at[k]] = st;
+        st *= size[at[k]];
     }
     struct step_groups *g = &ctx->groups;
     g->tp = (struct step_group){size[GRP_TP], stride[GRP_TP]};
@@ -371,12 +390,31 @@ static void kinds_time(struct pricer *pr, const struct step_compute *pre, struct
     layer_time(pr, &mc->head, sc->bucket_params, pre->sel_attn[3], &sc->head);
 }
 
+/* Pipeline send: one micro-batch's activations b x s x h (the gradient in backward is the
+ * same size), split over tp under sequence parallelism and over cp (Narayanan et al. SC'21
+ * sec. 4.1, scatter/gather optimisation for the tp case). */
+static double pipeline_send_s(struct pricer *pr)
+{
+    const struct step_ctx *ctx = pr->ctx;
+    const struct us_layout *lay = &ctx->plan.lay;
+    const struct model_split *sp = &ctx->plan.split;
+    double act = sp->dtype == US_DTYPE_FP32 ? 4.0 : 2.0;
+    double bytes =
+        (double)sp->micro_batch * (double)sp->seq_len * (double)ctx->job->model.hidden * act;
+    if (lay->sequence_parallel && lay->tp > 1)
+        bytes /= (double)lay->tp;
+    if (lay->cp > 1)
+        bytes /= (double)lay->cp;
+    struct step_group nb = {2, ctx->groups.pp.stride};
+    return coll_s(pr, NET_P2P, bytes, &nb);
+}
+
 /* The memo key of struct step_costs_memo. The kinds' times are a function of it within one
  * job: the layers' costs of the split (model_costs_compute), the op times of the split and
  * recompute (pre, step_compute_of), every group a collective of layer_time uses, the ZeRO
  * stage, the bucket size (from the DP group's size) and the topology (from the chip count,
- * the job's system being fixed). The PP group is not in it: only the pipeline send uses it,
- * and that is priced outside the memo. */
+ * the job's system being fixed). The pipeline send adds the PP group (its size gives pp,
+ * its stride the neighbour); the TP and CP sizes that split the send are the groups'. */
 static void memo_key(const struct step_ctx *ctx, int64_t key[STEP_COSTS_KEY_WORDS])
 {
     const struct model_split *s = &ctx->plan.split;
@@ -404,7 +442,9 @@ static void memo_key(const struct step_ctx *ctx, int64_t key[STEP_COSTS_KEY_WORD
                          g->dp.size,
                          g->dp.stride,
                          g->edp.size,
-                         g->edp.stride};
+                         g->edp.stride,
+                         g->pp.size,
+                         g->pp.stride};
     _Static_assert(sizeof k == STEP_COSTS_KEY_WORDS * sizeof k[0], "memo key words");
     memcpy(key, k, sizeof k);
 }
@@ -450,32 +490,20 @@ void step_costs_compute_with(const struct step_ctx *ctx, const struct step_compu
         sc->moe = mo->moe;
         sc->embed = mo->embed;
         sc->head = mo->head;
-    } else {
-        kinds_time(&pr, pre, sc);
-        if (mo) {
-            mo->used = true;
-            memcpy(mo->key, key, sizeof key);
-            mo->dense = sc->dense;
-            mo->moe = sc->moe;
-            mo->embed = sc->embed;
-            mo->head = sc->head;
-        }
+        sc->p2p_s = mo->p2p_s;
+        return;
     }
-
-    /* Pipeline send: one micro-batch's activations b x s x h (the gradient in backward is
-     * the same size), split over tp under sequence parallelism and over cp (Narayanan et
-     * al. SC'21 sec. 4.1, scatter/gather optimisation for the tp case). */
-    if (sc->pp > 1) {
-        const struct model_split *sp = &ctx->plan.split;
-        double act = sp->dtype == US_DTYPE_FP32 ? 4.0 : 2.0;
-        double bytes =
-            (double)sp->micro_batch * (double)sp->seq_len * (double)job->model.hidden * act;
-        if (lay->sequence_parallel && lay->tp > 1)
-            bytes /= (double)lay->tp;
-        if (lay->cp > 1)
-            bytes /= (double)lay->cp;
-        struct step_group nb = {2, ctx->groups.pp.stride};
-        sc->p2p_s = coll_s(&pr, NET_P2P, bytes, &nb);
+    kinds_time(&pr, pre, sc);
+    if (sc->pp > 1)
+        sc->p2p_s = pipeline_send_s(&pr);
+    if (mo) {
+        mo->used = true;
+        memcpy(mo->key, key, sizeof key);
+        mo->dense = sc->dense;
+        mo->moe = sc->moe;
+        mo->embed = sc->embed;
+        mo->head = sc->head;
+        mo->p2p_s = sc->p2p_s;
     }
 }
 
