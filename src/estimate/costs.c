@@ -415,35 +415,39 @@ static double pipeline_send_s(struct pricer *pr)
  * stage, the bucket size (from the DP group's size) and the topology (from the chip count,
  * the job's system being fixed). The pipeline send adds the PP group (its size gives pp,
  * its stride the neighbour); the TP and CP sizes that split the send are the groups'. */
+#define MEMO_HASH_WORDS 11
 static void memo_key(const struct step_ctx *ctx, int64_t key[STEP_COSTS_KEY_WORDS])
 {
     const struct model_split *s = &ctx->plan.split;
     const struct us_layout *l = &ctx->plan.lay;
     const struct step_groups *g = &ctx->groups;
+    /* The first MEMO_HASH_WORDS words are those that vary within a job (the rest follow
+     * from them and the job: the strides from the sizes and the rank order); only they are
+     * hashed, all are compared. */
     const int64_t k[] = {s->tp,
                          s->cp,
                          s->ep,
                          s->sequence_parallel,
                          (int64_t)s->recompute,
                          s->micro_batch,
-                         s->seq_len,
                          (int64_t)s->dtype,
+                         l->zero,
+                         ctx->job->chips,
+                         g->dp.size,
+                         g->pp.size,
+                         s->seq_len,
                          s->grad_reduce,
                          l->sequence_parallel,
                          (int64_t)l->recompute,
-                         l->zero,
-                         ctx->job->chips,
                          g->tp.size,
                          g->tp.stride,
                          g->cp.size,
                          g->cp.stride,
                          g->ep.size,
                          g->ep.stride,
-                         g->dp.size,
                          g->dp.stride,
                          g->edp.size,
                          g->edp.stride,
-                         g->pp.size,
                          g->pp.stride};
     _Static_assert(sizeof k == STEP_COSTS_KEY_WORDS * sizeof k[0], "memo key words");
     memcpy(key, k, sizeof k);
@@ -483,7 +487,7 @@ void step_costs_compute_with(const struct step_ctx *ctx, const struct step_compu
     struct step_costs_memo *mo = NULL;
     if (cache) {
         memo_key(ctx, key);
-        mo = &cache->memo[key_hash(key, STEP_COSTS_KEY_WORDS) % STEP_COSTS_MEMO_SLOTS];
+        mo = &cache->memo[key_hash(key, MEMO_HASH_WORDS) % STEP_COSTS_MEMO_SLOTS];
     }
     if (mo && mo->used && memcmp(mo->key, key, sizeof key) == 0) {
         sc->dense = mo->dense;

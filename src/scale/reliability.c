@@ -36,18 +36,28 @@ double scale_daly_interval_s(double ckpt_s, double mtbf_s)
 
 double scale_goodput(double interval_s, double ckpt_s, double restart_s, double mtbf_s)
 {
+    return scale_goodput_at(interval_s, ckpt_s, mtbf_s, scale_goodput_ln0(restart_s, mtbf_s));
+}
+
+double scale_goodput_ln0(double restart_s, double mtbf_s)
+{
+    double R = fmax(restart_s, 0.0);
+    return mtbf_s > 0.0 ? R / mtbf_s + log(mtbf_s) : 0.0;
+}
+
+double scale_goodput_at(double interval_s, double ckpt_s, double mtbf_s, double ln0)
+{
     /* Daly (2006), the complete model: with exponential failures of mean M that may also
      * strike during checkpoints and restarts, the wall time to finish T_s of work is
      *   T_w = M e^(R/M) (e^((tau + d)/M) - 1) T_s / tau,
      * so goodput = T_s / T_w. Worked in logs so that R >> M underflows to 0 instead of
-     * overflowing. */
-    double d = fmax(ckpt_s, 0.0), R = fmax(restart_s, 0.0);
+     * overflowing: ln0 = R/M + ln M, the part without tau. */
+    double d = fmax(ckpt_s, 0.0);
     if (!(mtbf_s > 0.0)) /* never fails */
         return interval_s > 0.0 ? interval_s / (interval_s + d) : 1.0;
     if (!(interval_s > 0.0))
         return 0.0;
-    double ln_wall_over_useful =
-        R / mtbf_s + log(mtbf_s) + log(expm1((interval_s + d) / mtbf_s)) - log(interval_s);
+    double ln_wall_over_useful = ln0 + log(expm1((interval_s + d) / mtbf_s)) - log(interval_s);
     if (!(ln_wall_over_useful > 0.0)) /* rounding at tiny overheads; also NaN-proof */
         return 1.0;
     return exp(-ln_wall_over_useful);

@@ -171,8 +171,9 @@ static double always_on_W(const struct scale_params *p)
     return p->host_W_per_chip + p->network_W_per_chip;
 }
 
-/* The first half of scale_compute: every field of r that does not depend on the step. */
-static void report_prepare(const struct scale_input *in, struct scale_report *r)
+/* The first half of scale_compute: every field of r that does not depend on the step.
+ * Returns scale_goodput_ln0 of the restart and MTBF, for the second half. */
+static double report_prepare(const struct scale_input *in, struct scale_report *r)
 {
     memset(r, 0, sizeof *r);
     scale_params_resolve(in, &r->p);
@@ -195,14 +196,17 @@ static void report_prepare(const struct scale_input *in, struct scale_report *r)
     r->mtbf_s = rate > 0.0 ? 1.0 / rate : 0.0;
     checkpoint_times(p, in->ckpt_B, r);
     spares_policy(p, rate, r);
-    if (r->mtbf_s > 0.0) {
-        r->young_interval_s = scale_young_interval_s(r->ckpt_block_s, r->mtbf_s);
-        r->daly_interval_s = scale_daly_interval_s(r->ckpt_block_s, r->mtbf_s);
-    }
+    if (!(r->mtbf_s > 0.0))
+        return 0.0;
+    r->young_interval_s = scale_young_interval_s(r->ckpt_block_s, r->mtbf_s);
+    r->daly_interval_s = scale_daly_interval_s(r->ckpt_block_s, r->mtbf_s);
+    /* A failure in the lag after a stop falls back one checkpoint: on average it costs the
+     * lag in extra rework, added to the restart (docs/MODEL.md 7.2). */
+    return scale_goodput_ln0(r->restart_s + r->ckpt_lag_s, r->mtbf_s);
 }
 
 /* The second half: the step's fields, onto the first half's r. */
-static void report_step(const struct scale_input *in, struct scale_report *r)
+static void report_step(const struct scale_input *in, double goodput_ln0, struct scale_report *r)
 {
     const struct scale_params *p = &r->p;
     double chips = (double)p->chips, spares = (double)p->spare_chips;
@@ -239,12 +243,11 @@ static void report_step(const struct scale_input *in, struct scale_report *r)
             tau = fmax(tau, r->ckpt_lag_s);
         }
         r->ckpt_interval_s = tau;
-        /* A failure in the lag after a stop falls back one checkpoint: on average it costs
-         * the lag in extra rework, added to the restart (docs/MODEL.md 7.2). */
-        double lost_s = r->restart_s + r->ckpt_lag_s;
-        /* tau = 0 only without a step and without a checkpoint cost: Daly's limit e^(-R/M) */
-        r->goodput_failures = tau > 0.0 ? scale_goodput(tau, r->ckpt_block_s, lost_s, r->mtbf_s)
-                                        : exp(-lost_s / r->mtbf_s);
+        /* tau = 0 only without a step and without a checkpoint cost: Daly's limit e^(-R/M),
+         * R the restart and the lag (report_prepare) */
+        r->goodput_failures = tau > 0.0
+                                  ? scale_goodput_at(tau, r->ckpt_block_s, r->mtbf_s, goodput_ln0)
+                                  : exp(-(r->restart_s + r->ckpt_lag_s) / r->mtbf_s);
     } else {
         r->goodput_failures = 1.0; /* never fails: no checkpoints needed */
     }
@@ -293,7 +296,7 @@ void scale_prepare(const struct scale_input *in, struct scale_prepared *pre)
     pre->in.hbm_busy_s = 0.0;
     pre->in.hw_flop_per_chip = 0.0;
     pre->in.tokens_per_step = 0.0;
-    report_prepare(in, &pre->rep);
+    pre->goodput_ln0 = report_prepare(in, &pre->rep);
 }
 
 bool scale_prepared_for(const struct scale_prepared *pre, const struct scale_input *in)
@@ -308,15 +311,15 @@ bool scale_prepared_for(const struct scale_prepared *pre, const struct scale_inp
 
 void scale_compute(const struct scale_input *in, struct scale_report *r)
 {
-    report_prepare(in, r);
-    report_step(in, r);
+    double ln0 = report_prepare(in, r);
+    report_step(in, ln0, r);
 }
 
 void scale_compute_prepared(const struct scale_prepared *pre, const struct scale_input *in,
                             struct scale_report *r)
 {
     *r = pre->rep;
-    report_step(in, r);
+    report_step(in, pre->goodput_ln0, r);
 }
 
 static void add_note(struct us_result *r, const char *fmt, ...) US_PRINTF(2, 3);

@@ -185,6 +185,11 @@ double scale_daly_interval_s(double ckpt_s, double mtbf_s);
  * during checkpoints and restarts): tau / (M e^(R/M) (e^((tau+delta)/M) - 1)).
  * mtbf_s <= 0 means no failures: tau / (tau + delta). Never NaN; may underflow to 0. */
 double scale_goodput(double interval_s, double ckpt_s, double restart_s, double mtbf_s);
+/* Added by speed2: scale_goodput in two parts, for many intervals at one restart and MTBF:
+ * scale_goodput_ln0 is R/M + ln M (0 when mtbf_s <= 0), and scale_goodput_at(interval,
+ * ckpt, mtbf, ln0) is scale_goodput(interval, ckpt, restart, mtbf) bit for bit. */
+double scale_goodput_ln0(double restart_s, double mtbf_s);
+double scale_goodput_at(double interval_s, double ckpt_s, double mtbf_s, double ln0);
 /* P(N >= k) for N ~ Poisson(mean): the chance that k spares are not enough. */
 double scale_poisson_tail(double mean, int64_t k);
 
@@ -209,6 +214,7 @@ void scale_compute(const struct scale_input *in, struct scale_report *rep);
 struct scale_prepared {
     struct scale_input in;   /* as prepared for, the step fields zeroed */
     struct scale_report rep; /* the step-independent fields; the rest 0 */
+    double goodput_ln0;      /* scale_goodput_ln0 of the restart (and lag) and MTBF */
 };
 void scale_prepare(const struct scale_input *in, struct scale_prepared *pre);
 bool scale_prepared_for(const struct scale_prepared *pre, const struct scale_input *in);
