@@ -647,13 +647,13 @@ bool step_geom_of(const struct step_ctx *ctx, struct step_geom *g)
 void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp,
                         struct step_times *out)
 {
-    const struct step_costs sc = *scp;
+    const struct step_costs *sc = scp;
     struct kind_time k[K_COUNT];
-    kinds_init(&sc, k);
+    kinds_init(sc, k);
     memset(out, 0, sizeof *out);
 
-    int p = sc.pp, v = sc.vpp, m = sc.m;
-    double d = sc.p2p_s;
+    int p = sc->pp, v = sc->vpp, m = sc->m;
+    double d = sc->p2p_s;
     /* Chunks priced one by one up to EST_CHUNKS per stage; beyond, each is the mean. */
     bool by_chunk = v > 1 && v <= EST_CHUNKS;
     const struct spec_model *md = &ctx->job->model;
@@ -666,7 +666,6 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
     int nruns = 0;
     bool keep = true; /* every run is in runs[] */
     struct stage_run cur;
-    memset(&cur, 0, sizeof cur);
     /* the chunks of the first EST_KEEP_CHUNKS runs, and room for any later run's */
     struct run_chunks kc[EST_KEEP_CHUNKS], scr;
     int cur_pf = -1; /* the run whose chunks scr holds (-1: none) */
@@ -682,26 +681,29 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
     double pf0 = 0.0, pb0 = 0.0, pbl = 0.0, m1 = -HUGE_VAL, m2 = -HUGE_VAL, a_last = 0.0;
     int s_b = 0;
     const struct step_geom *geo = ctx->geom;
-    for (int s = 0, gi = 0; s < p; s += cur.n, gi++) {
+    for (int s = 0, gi = 0; s < p; gi++) {
         const struct step_geom_run *gr = geo ? &geo->run[gi] : NULL;
+        /* priced in place in runs[] (past EST_STAGES runs, in cur and priced again later) */
+        struct stage_run *r = nruns < EST_STAGES ? &runs[nruns] : &cur;
         if (gr) {
-            cur.st = gr->st;
-            cur.n = gr->n;
+            r->st = gr->st;
+            r->n = gr->n;
         } else {
-            cur.n = run_at(ctx, dense, p, s, &cur.st);
+            r->n = run_at(ctx, dense, p, s, &r->st);
         }
-        cur.first = s;
+        r->first = s;
         struct run_chunks *rc = &scr; /* the run's chunks */
         if (by_chunk && nruns < EST_KEEP_CHUNKS)
             rc = &kc[nruns];
         else
             cur_pf = s;
-        run_price(&sc, k, &cur, by_chunk, rc, gr);
-        if (nruns < EST_STAGES)
-            runs[nruns++] = cur;
+        run_price(sc, k, r, by_chunk, rc, gr);
+        if (r != &cur)
+            nruns++;
         else
             keep = false;
-        double F = cur.F, B = cur.B, F0 = cur.F0, B0 = cur.B0, fl = cur.fl, bl = cur.bl;
+        int rn = r->n;
+        double F = r->F, B = r->B, F0 = r->F0, B0 = r->B0, fl = r->fl, bl = r->bl;
         /* the run's first stage is its bottleneck candidate: later ones only tie */
         if (F + B > max_fb) {
             max_fb = F + B;
@@ -711,10 +713,10 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
             max_f = F;
         if (B > max_b)
             max_b = B;
-        for (int i = 0; i < cur.n; i++)
+        for (int i = 0; i < rn; i++)
             sum_fb += F + B;
         if (v > 1 && m == p) {
-            for (int i = 0; i < cur.n; i++) {
+            for (int i = 0; i < rn; i++) {
                 double lb = pre0 + (double)m * (F + B) - prel - (fl + bl);
                 if (lb > best_lb)
                     best_lb = lb;
@@ -722,7 +724,7 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
                 prel += fl + bl;
             }
         } else if (v > 1) {
-            for (int i = s; i < s + cur.n; i++) {
+            for (int i = s; i < s + rn; i++) {
                 int64_t warm = 2 * (int64_t)(p - i - 1) + (int64_t)(v - 1) * p + 1;
                 if (warm > (int64_t)m * v)
                     warm = (int64_t)m * v;
@@ -738,6 +740,7 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
                 pb0 += B0;
             }
         }
+        s += rn;
     }
 
     /* Pipeline makespan (docs/MODEL.md 5.2). With even stages these are Narayanan et al.
@@ -747,10 +750,10 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
     double T, n_pp = 0.0;
     if (p == 1) {
         T = (double)m * max_fb;
-    } else if (sc.schedule == US_SCHEDULE_GPIPE) {
+    } else if (sc->schedule == US_SCHEDULE_GPIPE) {
         T = sum_fb + (double)(m - 1) * (max_f + max_b);
         n_pp = 2.0 * (double)(p - 1);
-    } else if (sc.schedule == US_SCHEDULE_INTERLEAVED) {
+    } else if (sc->schedule == US_SCHEDULE_INTERLEAVED) {
         /* With even chunks both forms are Sigma/v + (m v - 1) M / v. Fill and drain cross
          * all p v virtual stages, one send each way between them. */
         if (m == p) {
@@ -778,8 +781,8 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
     T += n_pp * d;
 
     /* GPipe, and Megatron's interleaved schedule when m == p, run every forward first. */
-    bool all_fwd_first = p > 1 && (sc.schedule == US_SCHEDULE_GPIPE ||
-                                   (sc.schedule == US_SCHEDULE_INTERLEAVED && m == p));
+    bool all_fwd_first = p > 1 && (sc->schedule == US_SCHEDULE_GPIPE ||
+                                   (sc->schedule == US_SCHEDULE_INTERLEAVED && m == p));
 
     /* Pass 2: when each stage's last backward ends, its exposed DP tail, the optimizer, and
      * the work totals (step_work_totals_of), per run of like stages. Within a run the
@@ -794,10 +797,10 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
     double flop = 0.0, busy = 0.0, hbm = 0.0;
     /* The DP tail depends on the stage's layers, and on s only where reduction runs in
      * every backward of a 1F1B cool-down (ZeRO-2/3). */
-    bool tail_by_s = sc.zero >= 2 && v == 1 && sc.schedule != US_SCHEDULE_GPIPE;
+    bool tail_by_s = sc->zero >= 2 && v == 1 && sc->schedule != US_SCHEDULE_GPIPE;
     /* The DP tail in closed form (race_tail_s, race_tail_run); race_all walks every bucket
      * instead (stage_dp_tail, the reference the tests hold them to). */
-    bool walk = sc.race_all || v > EST_CHUNKS; /* (or a run of too many chunk runs) */
+    bool walk = sc->race_all || v > EST_CHUNKS; /* (or a run of too many chunk runs) */
     int ri = 0;
     for (int s = 0; s < p; ri++) {
         struct stage_run *r;
@@ -807,11 +810,11 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
             r = &cur;
             cur.n = run_at(ctx, dense, p, s, &cur.st);
             cur.first = s;
-            run_price(&sc, k, &cur, by_chunk, &scr, NULL);
+            run_price(sc, k, &cur, by_chunk, &scr, NULL);
             cur_pf = s;
         }
         if (!r->have_pass2) {
-            run_pass2(&sc, k, r);
+            run_pass2(sc, k, r);
             if (r->opt > opt_max)
                 opt_max = r->opt;
         }
@@ -822,7 +825,7 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
         bool kept = by_chunk && keep && ri < EST_KEEP_CHUNKS; /* its chunks in kc[ri] */
         const struct run_chunks *rc = by_chunk ? (kept ? &kc[ri] : &scr) : NULL;
         if (by_chunk && !kept && cur_pf != r->first) {
-            chunk_times(&sc, k, &r->st, &scr);
+            chunk_times(sc, k, &r->st, &scr);
             cur_pf = r->first;
         }
         const double *fcs = rc ? rc->f : &Fm, *bcs = rc ? rc->b : &Bm;
@@ -839,7 +842,7 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
         if (!all_fwd_first)
             window += (double)(m - 1) * F;
         double pb = prefix_b, pf = prefix_f;
-        int ns = sc.race_all ? r->n : 1; /* stages of the run that can set the step */
+        int ns = sc->race_all ? r->n : 1; /* stages of the run that can set the step */
         for (int i = 0; i < ns; i++) {
             /* Stage 0 finishes the drain last; stage s ends the chunk-0 backwards (and
              * sends) of the stages before it earlier. */
@@ -852,21 +855,21 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
                     race_shape_of(k, &ck, &r->shape);
                     r->have_shape = true;
                 }
-                tail = race_tail_s(&sc, &r->shape, s + i, B);
+                tail = race_tail_s(sc, &r->shape, s + i, B);
                 per_mb = r->shape.per_mb;
             } else if (!tail_by_s && r->have_tail) {
                 tail = r->tail;
                 per_mb = r->per_mb;
             } else {
                 if (rwalk)
-                    tail = stage_dp_tail(&sc, k, &r->st, rcks, s + i, bcs, cstride, &per_mb);
+                    tail = stage_dp_tail(sc, k, &r->st, rcks, s + i, bcs, cstride, &per_mb);
                 else
-                    tail = race_tail_run(&sc, k, cr, ncr, s + i, &per_mb);
+                    tail = race_tail_run(sc, k, cr, ncr, s + i, &per_mb);
                 r->tail = tail;
                 r->per_mb = per_mb;
                 r->have_tail = true;
             }
-            if (sc.zero == 2 || sc.zero >= 3) {
+            if (sc->zero == 2 || sc->zero >= 3) {
                 /* Gradients are reduced every micro-batch: the DP stream must also keep up
                  * over the window from the stage's first backward to its last (all the
                  * backwards, and the forwards between them unless the schedule runs every
@@ -879,21 +882,21 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
                 end_max = E + tail;
                 tail_at_end = tail;
             }
-            if ((sc.zero == 1 || sc.zero == 2) && r->ag_total > pf) {
+            if ((sc->zero == 1 || sc->zero == 2) && r->ag_total > pf) {
                 /* (a stage that starts after its whole gather has nothing to wait for) */
                 double dl;
                 if (rwalk) {
-                    dl = stage_ag_delay(&sc, k, &r->st, rcks, pf, fcs, cstride);
+                    dl = stage_ag_delay(sc, k, &r->st, rcks, pf, fcs, cstride);
                 } else {
                     if (!r->have_lead) {
-                        r->ag_lead = run_ag_lead(&sc, k, cr, ncr);
+                        r->ag_lead = run_ag_lead(sc, k, cr, ncr);
                         r->have_lead = true;
                     }
                     dl = r->ag_lead - pf;
                 }
                 if (dl > ag_delay)
                     ag_delay = dl;
-            } else if (sc.zero >= 3 && s + i == 0) {
+            } else if (sc->zero >= 3 && s + i == 0) {
                 /* The first layer's gather has nothing to hide behind. */
                 ag_delay = r->st.has_embed ? k[K_EMBED].lt->param_ag_s
                                            : (r->st.n_dense > 0 ? k[K_DENSE].lt->param_ag_s
@@ -918,7 +921,7 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
         s += r->n;
     }
 
-    out->step_s = end_max + ag_delay + opt_max + sc.overhead_s;
+    out->step_s = end_max + ag_delay + opt_max + sc->overhead_s;
 
     /* Breakdown: the bottleneck stage's own work, the rest of the makespan is bubble. */
     struct step_stage sb;
@@ -931,7 +934,7 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
         step_stage_of(ctx, s_b, &sb);
     }
     double cat[STEP_CAT_COUNT] = {0}, Fb, Bb;
-    stage_work(&sc, k, &sb, &Fb, &Bb, cat);
+    stage_work(sc, k, &sb, &Fb, &Bb, cat);
     for (int c = 0; c < STEP_CAT_COUNT; c++)
         cat[c] *= (double)m;
     struct us_breakdown *br = &out->br;
@@ -942,7 +945,7 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
     br->pp_comm_s = n_pp * d;
     br->dp_comm_s = cat[STEP_CAT_DP] + tail_at_end + ag_delay;
     br->optimizer_s = opt_max;
-    br->overhead_s = sc.overhead_s;
+    br->overhead_s = sc->overhead_s;
     double rest = br->compute_s + br->tp_comm_s + br->cp_comm_s + br->ep_comm_s + br->pp_comm_s +
                   br->dp_comm_s + br->optimizer_s + br->overhead_s;
     br->bubble_s = out->step_s - rest;
@@ -952,7 +955,7 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
         br->bubble_s = 0.0;
     }
     /* The mean over the stages of one pipeline (step_work_totals_of's, to rounding). */
-    double kd = (double)sc.m / (double)sc.pp;
+    double kd = (double)sc->m / (double)sc->pp;
     out->hw_flop_per_chip = flop * kd;
     out->compute_busy_s = busy * kd;
     out->hbm_busy_s = hbm * kd;

@@ -15,7 +15,7 @@
 #include "search/search.h"
 #include "sim/sim.h"
 
-#define COST_SLOTS 128 /* per thread; one tuple touches at most sp x mb x rc splits */
+#define COST_SLOTS 512 /* per thread; one tuple touches at most sp x mb x rc splits */
 
 struct per_chips {
     struct spec_job job; /* the job at this chip count */
@@ -38,6 +38,7 @@ struct cost_slot {
     struct model_split key;
     struct step_ctx ctx;      /* costs filled for key; the rest rewritten per layout */
     bool comp_ok;             /* comp filled for key (the first layout priced with it) */
+    uint64_t gen;             /* ctx.plan and ctx.topo are those of sibling gen (0: none) */
     struct step_compute comp; /* op times, busy times, FLOPs of the split */
 };
 
@@ -46,6 +47,7 @@ struct cost_slot {
  * only that zero is 0..3) nor the ZeRO-independent memory terms change between them. */
 struct sibling {
     bool have;
+    uint64_t gen;           /* counts the layouts planned: which one a cost slot's ctx holds */
     struct search_cand key; /* its zero is not compared */
     bool valid;
     struct plan pl;
@@ -120,6 +122,7 @@ static struct cost_slot *prepare(const struct search_eval *e, struct scratch *s,
     struct sibling *sib = &s->sib;
     if (!sib->have || !same_but_zero(&sib->key, c)) {
         sib->have = true;
+        sib->gen++;
         sib->key = *c;
         sib->memo.n = 0;
         sib->valid = plan_init(&sib->pl, &pc->job, &c->lay);
@@ -133,10 +136,15 @@ static struct cost_slot *prepare(const struct search_eval *e, struct scratch *s,
         sl->key = *split;
         sl->used = true;
         sl->comp_ok = false;
+        sl->gen = 0;
     }
     struct step_ctx *ctx = &sl->ctx;
-    ctx->job = &pc->job;
-    ctx->plan = sib->pl;
+    if (sl->gen != sib->gen) { /* ZeRO siblings share the slot: only zero differs */
+        sl->gen = sib->gen;
+        ctx->job = &pc->job;
+        ctx->plan = sib->pl;
+        ctx->topo = pc->topo;
+    }
     ctx->plan.lay.zero = c->lay.zero;
     const struct us_layout *l = &c->lay;
     int gk[4] = {l->pp, l->vpp, l->first_stage_layers, l->last_stage_layers};
@@ -146,7 +154,6 @@ static struct cost_slot *prepare(const struct search_eval *e, struct scratch *s,
         s->geom_ok = step_geom_of(ctx, &s->geom);
     }
     ctx->geom = s->geom_ok ? &s->geom : NULL;
-    ctx->topo = pc->topo;
     ctx->fits = plan_memory_with(&ctx->plan, &pc->job, &ctx->costs, &sib->memo, &ctx->mem);
     *pcp = pc;
     return sl;
