@@ -57,6 +57,12 @@ static void stage_counts(const struct step_stage *st, double n[K_COUNT])
 /* Forward and backward time of a stage for one micro-batch (cat: their split, added).
  * Under ZeRO-3 each layer's parameters are gathered one layer ahead (FSDP prefetch): a
  * layer takes at least the gather of the layer after it. */
+/* max(0, x) without a libm call (0 for NaN, as fmax gives) */
+static double pos(double x)
+{
+    return x > 0.0 ? x : 0.0;
+}
+
 static void stage_work(const struct step_costs *sc, const struct kind_time k[K_COUNT],
                        const struct step_stage *st, double *F, double *B,
                        double cat[STEP_CAT_COUNT])
@@ -84,8 +90,8 @@ static void stage_work(const struct step_costs *sc, const struct kind_time k[K_C
             /* layers of `prev` wait for the gathers of the layers after them */
             if (prev >= 0) {
                 double t = dir == 0 ? k[prev].f : k[prev].b;
-                double x = (n[prev] - 1.0) * fmax(0.0, k[prev].lt->param_ag_s - t) +
-                           fmax(0.0, k[kk].lt->param_ag_s - t);
+                double x = (n[prev] - 1.0) * pos(k[prev].lt->param_ag_s - t) +
+                           pos(k[kk].lt->param_ag_s - t);
                 *(dir == 0 ? F : B) += x;
                 if (cat)
                     cat[STEP_CAT_DP] += x;
@@ -97,8 +103,8 @@ static void stage_work(const struct step_costs *sc, const struct kind_time k[K_C
         if (prev >= 0) {
             /* the last layer prefetches the first of the stage's next pass */
             double t = dir == 0 ? k[prev].f : k[prev].b;
-            double x = (n[prev] - 1.0) * fmax(0.0, k[prev].lt->param_ag_s - t) +
-                       fmax(0.0, k[first].lt->param_ag_s - t);
+            double x = (n[prev] - 1.0) * pos(k[prev].lt->param_ag_s - t) +
+                       pos(k[first].lt->param_ag_s - t);
             *(dir == 0 ? F : B) += x;
             if (cat)
                 cat[STEP_CAT_DP] += x;

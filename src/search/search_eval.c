@@ -6,6 +6,7 @@
  * model FLOPs per token. test_search checks the shortcut against step_prepare bit for bit.
  * Not here: enumeration or ranking (search.c). */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,7 @@ struct sibling {
     struct search_cand key; /* its zero is not compared */
     bool valid;
     struct plan pl;
+    struct cost_slot *slot; /* its split's slot (NULL: not looked up yet) */
     struct plan_mem_memo memo;
 };
 
@@ -126,23 +128,31 @@ static struct cost_slot *prepare(const struct search_eval *e, struct scratch *s,
         sib->key = *c;
         sib->memo.n = 0;
         sib->valid = plan_init(&sib->pl, &pc->job, &c->lay);
+        sib->slot = NULL;
     }
     if (!sib->valid)
         return NULL;
-    const struct model_split *split = &sib->pl.split;
-    struct cost_slot *sl = &s->slot[split_hash(split)];
-    if (!sl->used || !split_eq(&sl->key, split)) {
-        model_costs_compute(&pc->job.model, split, &sl->ctx.costs);
-        sl->key = *split;
-        sl->used = true;
-        sl->comp_ok = false;
-        sl->gen = 0;
+    /* siblings share the split, so its slot: nothing else is priced between them */
+    struct cost_slot *sl = sib->slot;
+    if (!sl) {
+        const struct model_split *split = &sib->pl.split;
+        sl = &s->slot[split_hash(split)];
+        if (!sl->used || !split_eq(&sl->key, split)) {
+            model_costs_compute(&pc->job.model, split, &sl->ctx.costs);
+            sl->key = *split;
+            sl->used = true;
+            sl->comp_ok = false;
+            sl->gen = 0;
+        }
+        sib->slot = sl;
     }
     struct step_ctx *ctx = &sl->ctx;
     if (sl->gen != sib->gen) { /* ZeRO siblings share the slot: only zero differs */
         sl->gen = sib->gen;
         ctx->job = &pc->job;
-        ctx->plan = sib->pl;
+        /* the plan is valid: its reason string is never read, so not copied */
+        memcpy(&ctx->plan, &sib->pl, offsetof(struct plan, reason));
+        ctx->plan.reason[0] = '\0';
         ctx->topo = pc->topo;
     }
     ctx->plan.lay.zero = c->lay.zero;
