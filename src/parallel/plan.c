@@ -644,16 +644,21 @@ static const struct plan_mem_part *part_at(const struct plan *p, const struct sp
 }
 
 bool plan_memory_with(const struct plan *p, const struct spec_job *job, const struct model_costs *c,
-                      struct plan_mem_memo *memo, struct us_memory *mem)
+                      struct plan_mem_memo *memo, bool first_overflow, struct us_memory *mem)
 {
     int pp = p->lay.pp > 0 ? p->lay.pp : 1;
     bool moe = moe_model(&job->model);
     struct us_memory cur;
     struct plan_mem_part tmp;
-    plan_mem_finish(p, job, part_at(p, job, c, 0, memo, &tmp), mem);
+    if (!plan_mem_finish(p, job, part_at(p, job, c, 0, memo, &tmp), mem) && first_overflow)
+        return false;
     for (int i = 1; i < pp; i++) {
         const struct plan_mem_part *pt = part_at(p, job, c, i, memo, &tmp);
-        plan_mem_finish(p, job, pt, &cur);
+        bool fits = plan_mem_finish(p, job, pt, &cur);
+        if (!fits && first_overflow) {
+            *mem = cur;
+            return false;
+        }
         if (cur.peak_B > mem->peak_B)
             *mem = cur;
         /* Middle stages after the first uniform one hold the same layers and no more
@@ -668,7 +673,7 @@ bool plan_memory_with(const struct plan *p, const struct spec_job *job, const st
 bool plan_memory(const struct plan *p, const struct spec_job *job, const struct model_costs *c,
                  struct us_memory *mem)
 {
-    return plan_memory_with(p, job, c, NULL, mem);
+    return plan_memory_with(p, job, c, NULL, false, mem);
 }
 
 void plan_memory_reason(const struct us_memory *mem, char *buf, size_t n)

@@ -83,9 +83,11 @@ struct plan_mem_memo {
 };
 
 /* plan_memory, keeping each checked stage's ZeRO-independent terms in memo (NULL: none) for
- * the next call on a layout that differs in lay.zero alone: the same answer bit for bit. */
+ * the next call on a layout that differs in lay.zero alone: the same answer bit for bit.
+ * first_overflow: stop at the first stage that does not fit and report it in mem (what a
+ * search needs to drop the layout) instead of the most loaded one. */
 bool plan_memory_with(const struct plan *p, const struct spec_job *job, const struct model_costs *c,
-                      struct plan_mem_memo *memo, struct us_memory *mem);
+                      struct plan_mem_memo *memo, bool first_overflow, struct us_memory *mem);
 
 /* Added by model: the memory of one given stage (plan_memory is the max over stages).
  * Returns true when it fits. */

@@ -32,7 +32,7 @@ struct search_metrics {
     double cost_usd;   /* objective "cost" */
     double energy_J;   /* objective "energy"; 0 when the evaluator does not price energy */
     double mfu;        /* model FLOPs utilisation, 0..1 */
-    double peak_B;     /* memory of the most loaded chip */
+    double peak_B;     /* memory of the most loaded chip (NOFIT: of the first found over) */
     double capacity_B; /* HBM per chip */
 };
 

@@ -164,7 +164,7 @@ static struct cost_slot *prepare(const struct search_eval *e, struct scratch *s,
         s->geom_ok = step_geom_of(ctx, &s->geom);
     }
     ctx->geom = s->geom_ok ? &s->geom : NULL;
-    ctx->fits = plan_memory_with(&ctx->plan, &pc->job, &ctx->costs, &sib->memo, &ctx->mem);
+    ctx->fits = plan_memory_with(&ctx->plan, &pc->job, &ctx->costs, &sib->memo, true, &ctx->mem);
     *pcp = pc;
     return sl;
 }
