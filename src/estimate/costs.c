@@ -47,6 +47,11 @@ static int axis_of(char c0, char c1)
 /* Parses "tp-cp-ep-dp-pp" (innermost first) into positions; false when malformed. */
 static bool parse_order(const char *s, int pos[GRP_COUNT])
 {
+    if (s && strcmp(s, "tp-cp-ep-dp-pp") == 0) { /* Megatron's, nearly every job's */
+        for (int i = 0; i < GRP_COUNT; i++)
+            pos[i] = i;
+        return true;
+    }
     for (int i = 0; i < GRP_COUNT; i++)
         pos[i] = -1;
     if (!s || !*s)

@@ -81,6 +81,19 @@ static void test_quantization(void)
     CHECK_NEAR(estimate_gemm_quantization(c, 512, 512, 512, 3), 48.0 / 64.0, 1e-12);
     /* Unknown shape: no penalty. */
     CHECK_NEAR(estimate_gemm_quantization(c, 0, 0, 0, 1), 1.0, 1e-12);
+    /* A 256x128 tile: 128 x 1024 x 64 pads m to 256 (q = 0.5 x 8/64 = 0.0625); the
+     * transpose makes 1 x 4 full tiles (4/64); the tile halved along m, 128x128, makes
+     * 1 x 8 full tiles: 8/64 = 0.125. A 128x256 tile on the mirror shape: the same 0.125. */
+    struct spec_chip r = *c;
+    r.matrix_m = 256;
+    CHECK_NEAR(estimate_gemm_quantization(&r, 128, 1024, 64, 1), 0.125, 1e-15);
+    r.matrix_m = 128;
+    r.matrix_n = 256;
+    CHECK_NEAR(estimate_gemm_quantization(&r, 1024, 128, 64, 1), 0.125, 1e-15);
+    /* Padding k as well: 128 x 1024 x 96 on 256x128 pads k to 128 (0.75), for every tile. */
+    r.matrix_m = 256;
+    r.matrix_n = 128;
+    CHECK_NEAR(estimate_gemm_quantization(&r, 128, 1024, 96, 1), 0.75 * 0.125, 1e-15);
 }
 
 static void test_op_times(void)
@@ -496,6 +509,61 @@ static void test_cached_pieces(void)
     free(cache);
 }
 
+/* The step-costs memo of the price cache (a search's use of it): layouts of one job that
+ * differ in ZeRO stage, vpp, tp, recompute, micro-batch or dp, visited
+ * twice in turn, each priced through the cache as step_costs_compute prices it alone. A key
+ * that left out what one of them changes would hand the first visitor's costs to the next:
+ * mixtral's expert groups and ZeRO's reduce-scatter both change the DP prices. */
+static void test_costs_memo(void)
+{
+    static const char job[] = "model: mixtral-8x22b\nsystem: dgx-h100\nchips: 128\n"
+                              "parallel: {tp: 2, pp: 4, dp: 16, ep: 8}\n"
+                              "training: {seq_len: 4096, global_batch: 256, dtype: bf16}\n";
+    struct spec_job *j = malloc(sizeof *j);
+    struct us_diag d;
+    CHECK(spec_job_load_text("t.yaml", job, strlen(job), NULL, 0, j, &d) == US_OK);
+    struct step_price_cache *cache = calloc(1, sizeof *cache);
+    struct step_ctx *ctx = malloc(sizeof *ctx);
+    int priced = 0, memo_hits = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int dp = 8; dp <= 16; dp += 8)
+            for (int mb = 1; mb <= 2; mb++)
+                for (int rc = 0; rc <= 2; rc += 2)
+                    for (int tp = 2; tp <= 4; tp += 2)
+                        for (int vpp = 1; vpp <= 2; vpp++)
+                            for (int zero = 0; zero <= 3; zero++) {
+                                struct us_layout l;
+                                memset(&l, 0, sizeof l);
+                                l.tp = tp;
+                                l.pp = 4;
+                                l.dp = dp;
+                                l.cp = 1;
+                                l.ep = 8;
+                                l.vpp = vpp;
+                                l.zero = zero;
+                                l.sequence_parallel = true; /* MoE with tp > 1 */
+                                l.recompute = (enum us_recompute)rc;
+                                l.micro_batch = mb;
+                                l.schedule = vpp > 1 ? US_SCHEDULE_INTERLEAVED : US_SCHEDULE_1F1B;
+                                j->chips = (int64_t)tp * 4 * dp;
+                                if (!step_prepare(ctx, j, &l))
+                                    continue;
+                                struct step_costs a, b;
+                                step_costs_compute(ctx, &a);
+                                struct step_compute pre;
+                                step_compute_of(ctx, &pre);
+                                step_costs_compute_with(ctx, &pre, cache, &b);
+                                CHECK(memcmp(&a, &b, sizeof a) == 0);
+                                priced++;
+                                memo_hits += pass == 1 || vpp == 2;
+                            }
+    CHECK(priced == 2 * 2 * 2 * 2 * 2 * 2 * 4);
+    CHECK(memo_hits > priced / 2);
+    free(ctx);
+    free(cache);
+    free(j);
+}
+
 /* training.grad_reduce_dtype: a DP bucket holds max(40M, 1M x 8) = 40M parameters, 40
  * toy layers of 1e6; it is all-reduced (ZeRO-0) or reduce-scattered (ZeRO-1) over the 8
  * DP ranks as 40e6 x 4 B in fp32 (the default) and 40e6 x 2 B in bf16. */
@@ -610,6 +678,7 @@ int main(void)
     test_more_is_never_slower();
     test_bubble_fraction();
     test_cached_pieces();
+    test_costs_memo();
     test_grad_reduce_bytes();
     test_race_bounds_exact();
     return test_summary("test_estimate");
