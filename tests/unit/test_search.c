@@ -603,7 +603,10 @@ static enum search_verdict check_estimate(void *user, void *scratch, const struc
     memset(&n, 0, sizeof n);
     enum search_verdict vn = search_eval_naive(k->e, c, &n);
     k->calls++;
-    if (v != vn || (v != SEARCH_INVALID && (m->peak_B != n.peak_B)) ||
+    /* a dropped layout reports the first stage found over (plan_memory_with), the naive
+     * path the most loaded one */
+    if (v != vn || (v == SEARCH_OK && m->peak_B != n.peak_B) ||
+        (v == SEARCH_NOFIT && !(m->peak_B > m->capacity_B && m->peak_B <= n.peak_B)) ||
         (v == SEARCH_OK &&
          (m->step_s != n.step_s || m->time_s != n.time_s || m->cost_usd != n.cost_usd ||
           m->energy_J != n.energy_J || m->mfu != n.mfu)))
