@@ -225,11 +225,43 @@ static double dp_coll_s(struct pricer *pr, enum net_op op, double dense_B, doubl
            coll_s(pr, op, expert_B, &pr->ctx->groups.edp);
 }
 
+/* estimate_op_time_s of op forward and backward, through cache's op memo when there is
+ * one: the key is the bits of everything that function reads but the system (one job per
+ * cache), so a hit is the pair it would give. */
+static void op_times(struct step_price_cache *cache, const struct spec_system *sys,
+                     enum us_dtype dt, const struct model_op *op, double *tf, double *tb)
+{
+    struct step_op_memo *mo = NULL;
+    int64_t key[STEP_OP_KEY_WORDS];
+    if (cache) {
+        const double f[] = {op->m,        op->n,        op->k,     op->count,
+                            op->fwd_flop, op->bwd_flop, op->fwd_B, op->bwd_B};
+        key[0] = (int64_t)op->kind;
+        key[1] = (int64_t)dt;
+        _Static_assert(sizeof f == (STEP_OP_KEY_WORDS - 2) * sizeof key[0], "op key words");
+        memcpy(&key[2], f, sizeof f);
+        mo = &cache->op[key_hash(key, STEP_OP_KEY_WORDS) % STEP_OP_MEMO_SLOTS];
+        if (mo->used && memcmp(mo->key, key, sizeof key) == 0) {
+            *tf = mo->fwd_s;
+            *tb = mo->bwd_s;
+            return;
+        }
+    }
+    *tf = estimate_op_time_s(sys, dt, op, false);
+    *tb = estimate_op_time_s(sys, dt, op, true);
+    if (mo) {
+        mo->used = true;
+        memcpy(mo->key, key, sizeof key);
+        mo->fwd_s = *tf;
+        mo->bwd_s = *tb;
+    }
+}
+
 /* The part of a layer's times that depends on the model split and the chip only: op times
  * (roofline, quantization), recompute, busy times, FLOPs. *sel_attn: selective recompute
  * re-runs the attention core (and so its CP ring). */
-static void layer_compute(const struct step_ctx *ctx, const struct model_layer *ly,
-                          struct step_layer_time *lt, bool *sel_attn)
+static void layer_compute(const struct step_ctx *ctx, struct step_price_cache *cache,
+                          const struct model_layer *ly, struct step_layer_time *lt, bool *sel_attn)
 {
     const struct spec_job *job = ctx->job;
     const struct spec_system *sys = &job->system;
@@ -241,8 +273,8 @@ static void layer_compute(const struct step_ctx *ctx, const struct model_layer *
     *sel_attn = false;
     for (int i = 0; i < ly->nops; i++) {
         const struct model_op *op = &ly->ops[i];
-        double tf = estimate_op_time_s(sys, dt, op, false);
-        double tb = estimate_op_time_s(sys, dt, op, true);
+        double tf, tb;
+        op_times(cache, sys, dt, op, &tf, &tb);
         bool attn = op->kind == MODEL_OP_ATTN;
         double re = 0.0; /* forward re-run inside the backward */
         if (rc == US_RECOMPUTE_FULL || (rc == US_RECOMPUTE_SELECTIVE && op->recomputed_selective))
@@ -365,13 +397,19 @@ static void layer_time(struct pricer *pr, const struct model_layer *ly, double b
 
 void step_compute_of(const struct step_ctx *ctx, struct step_compute *out)
 {
+    step_compute_of_with(ctx, NULL, out);
+}
+
+void step_compute_of_with(const struct step_ctx *ctx, struct step_price_cache *cache,
+                          struct step_compute *out)
+{
     const struct model_costs *mc = &ctx->costs;
     memset(out, 0, sizeof *out);
-    layer_compute(ctx, &mc->dense, &out->dense, &out->sel_attn[0]);
+    layer_compute(ctx, cache, &mc->dense, &out->dense, &out->sel_attn[0]);
     if (mc->n_moe > 0)
-        layer_compute(ctx, &mc->moe, &out->moe, &out->sel_attn[1]);
-    layer_compute(ctx, &mc->embed, &out->embed, &out->sel_attn[2]);
-    layer_compute(ctx, &mc->head, &out->head, &out->sel_attn[3]);
+        layer_compute(ctx, cache, &mc->moe, &out->moe, &out->sel_attn[1]);
+    layer_compute(ctx, cache, &mc->embed, &out->embed, &out->sel_attn[2]);
+    layer_compute(ctx, cache, &mc->head, &out->head, &out->sel_attn[3]);
 }
 
 /* The four kinds' times: the split's part (pre, or computed here) and layer_time's. */
@@ -380,7 +418,7 @@ static void kinds_time(struct pricer *pr, const struct step_compute *pre, struct
     const struct model_costs *mc = &pr->ctx->costs;
     struct step_compute own;
     if (!pre) {
-        step_compute_of(pr->ctx, &own);
+        step_compute_of_with(pr->ctx, pr->ext, &own);
         pre = &own;
     }
     sc->dense = pre->dense;

@@ -178,10 +178,26 @@ struct step_costs_memo {
     struct step_layer_time dense, moe, embed, head;
     double p2p_s;
 };
+/* Added by speed2: one op's forward and backward times (estimate_op_time_s, a pure function
+ * of the system, the dtype and the op's kind, shape, FLOPs and bytes) remembered by the
+ * bits of those. The splits a search prices share most of their ops (recompute variants
+ * all of them): a llama3-405b search evaluates 49,000 ops, 609 of them distinct. */
+#define STEP_OP_MEMO_SLOTS 2048
+#define STEP_OP_KEY_WORDS  10
+struct step_op_memo {
+    bool used;
+    int64_t key[STEP_OP_KEY_WORDS];
+    double fwd_s, bwd_s;
+};
 struct step_price_cache {
     struct step_price_slot slot[STEP_PRICE_SLOTS];
     struct step_costs_memo memo[STEP_COSTS_MEMO_SLOTS]; /* added by speed2 */
+    struct step_op_memo op[STEP_OP_MEMO_SLOTS];         /* added by speed2 */
 };
+/* Added by speed2: step_compute_of with op times looked up in cache (struct step_op_memo;
+ * NULL: none); the same result bit for bit. */
+void step_compute_of_with(const struct step_ctx *ctx, struct step_price_cache *cache,
+                          struct step_compute *out);
 
 /* Added by quality: step_costs_compute with the split's part given (NULL: computed here) and
  * prices looked up in cache (NULL: none); the same result bit for bit. */
