@@ -35,12 +35,16 @@ struct kind_time {
     const struct step_layer_time *lt;
 };
 
-static void kinds_init(const struct step_costs *sc, struct kind_time k[K_COUNT])
+/* dense: the model has no MoE layer, whose kind then stays 0 (no stage counts one; every
+ * use weighs a kind by its count or skips it at 0). */
+static void kinds_init(const struct step_costs *sc, bool dense, struct kind_time k[K_COUNT])
 {
     const struct step_layer_time *lts[K_COUNT] = {&sc->embed, &sc->dense, &sc->moe, &sc->head};
     for (int i = 0; i < K_COUNT; i++) {
         memset(&k[i], 0, sizeof k[i]);
         k[i].lt = lts[i];
+        if (i == K_MOE && dense)
+            continue;
         k[i].f = step_layer_fwd_s(sc, lts[i], k[i].cat);
         k[i].b = step_layer_bwd_s(sc, lts[i], k[i].cat);
     }
@@ -654,16 +658,16 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
                         struct step_times *out)
 {
     const struct step_costs *sc = scp;
+    const struct spec_model *md = &ctx->job->model;
+    bool dense = !(md->has_moe && md->moe.experts > 0);
     struct kind_time k[K_COUNT];
-    kinds_init(sc, k);
+    kinds_init(sc, dense, k);
     memset(out, 0, sizeof *out);
 
     int p = sc->pp, v = sc->vpp, m = sc->m;
     double d = sc->p2p_s;
     /* Chunks priced one by one up to EST_CHUNKS per stage; beyond, each is the mean. */
     bool by_chunk = v > 1 && v <= EST_CHUNKS;
-    const struct spec_model *md = &ctx->job->model;
-    bool dense = !(md->has_moe && md->moe.experts > 0);
 
     /* Pass 1: per-stage work per micro-batch, priced once per run of like stages (up to
      * EST_STAGES runs remembered; more are found and priced again in pass 2), and under

@@ -393,10 +393,6 @@ static double table_sum(const double *a, const double *pre, int v, int pp, int64
 double plan_interleaved_peak_act(const struct plan *p, int s, const double *a, int v)
 {
     int pp = p->lay.pp;
-    double pre[PLAN_MAX_CHUNKS + 1];
-    pre[0] = 0.0;
-    for (int c = 0; c < v; c++)
-        pre[c + 1] = pre[c] + a[c];
     int64_t total = (int64_t)p->microbatches * v;
     int64_t W = (int64_t)interleaved_warmup(p, s);
     /* Like chunks of a whole number of bytes (a middle stage, as a rule): every sum below is
@@ -406,6 +402,10 @@ double plan_interleaved_peak_act(const struct plan *p, int s, const double *a, i
         even = a[c] == a[0];
     if (even)
         return (double)(W >= total ? total : W + 1) * a[0];
+    double pre[PLAN_MAX_CHUNKS + 1];
+    pre[0] = 0.0;
+    for (int c = 0; c < v; c++)
+        pre[c + 1] = pre[c] + a[c];
     if (W >= total)
         return table_sum(a, pre, v, pp, total, false);
     int64_t J = total - W; /* steady forward-backward pairs */
