@@ -509,11 +509,12 @@ static void test_cached_pieces(void)
     free(cache);
 }
 
-/* The step-costs memo of the price cache (a search's use of it): layouts of one job that
- * differ in ZeRO stage, vpp, tp, recompute, micro-batch or dp, visited
- * twice in turn, each priced through the cache as step_costs_compute prices it alone. A key
- * that left out what one of them changes would hand the first visitor's costs to the next:
- * mixtral's expert groups and ZeRO's reduce-scatter both change the DP prices. */
+/* The step-costs and op memos of the price cache (a search's use of them): layouts of one
+ * job that differ in ZeRO stage, vpp, tp, recompute, micro-batch or dp, visited twice in
+ * turn, each priced through the cache as step_compute_of and step_costs_compute price it
+ * alone. A key that left out what one of them changes would hand the first visitor's
+ * numbers to the next: tp and the micro-batch change the op shapes, mixtral's expert groups
+ * and ZeRO's reduce-scatter the DP prices. */
 static void test_costs_memo(void)
 {
     static const char job[] = "model: mixtral-8x22b\nsystem: dgx-h100\nchips: 128\n"
@@ -550,8 +551,10 @@ static void test_costs_memo(void)
                                     continue;
                                 struct step_costs a, b;
                                 step_costs_compute(ctx, &a);
-                                struct step_compute pre;
-                                step_compute_of(ctx, &pre);
+                                struct step_compute pre, own;
+                                step_compute_of_with(ctx, cache, &pre);
+                                step_compute_of(ctx, &own);
+                                CHECK(memcmp(&pre, &own, sizeof pre) == 0);
                                 step_costs_compute_with(ctx, &pre, cache, &b);
                                 CHECK(memcmp(&a, &b, sizeof a) == 0);
                                 priced++;
