@@ -536,7 +536,7 @@ struct stage_run {
     struct race_shape shape;
     bool have_lead; /* ag_lead set (run_ag_lead) */
     double ag_lead;
-    double w_flop[K_COUNT], w_busy[K_COUNT], w_hbm[K_COUNT], w_opt[K_COUNT];
+    double w_flop, w_busy, w_hbm; /* one stage's work (step_work_totals_of's terms) */
 };
 
 /* Prices a run's stage: stage and chunk times (rc: the chunks' room, when by chunk; gr: the
@@ -571,8 +571,8 @@ static void run_price(const struct step_costs *sc, const struct kind_time k[K_CO
     r->have_lead = false;
 }
 
-/* The optimizer, the ZeRO-1/2 gather total and each kind's share of the work totals
- * (step_work_totals_of, in its order of kinds). */
+/* The optimizer, the ZeRO-1/2 gather total and one stage's work totals
+ * (step_work_totals_of's terms, in its order of kinds). */
 static void run_pass2(const struct step_costs *sc, const struct kind_time k[K_COUNT],
                       struct stage_run *r)
 {
@@ -586,13 +586,13 @@ static void run_pass2(const struct step_costs *sc, const struct kind_time k[K_CO
         r->ag_total += n[i] * k[i].lt->bucket_ag_s / (double)per;
     }
     static const int wk[K_COUNT] = {K_DENSE, K_MOE, K_EMBED, K_HEAD};
+    r->w_flop = r->w_busy = r->w_hbm = 0.0;
     for (int i = 0; i < K_COUNT; i++) {
         const struct step_layer_time *lt = k[wk[i]].lt;
         double c = n[wk[i]];
-        r->w_flop[i] = c * lt->hw_flop;
-        r->w_busy[i] = c * lt->compute_busy_s;
-        r->w_hbm[i] = c * lt->hbm_busy_s;
-        r->w_opt[i] = c * lt->opt_s / (double)sc->m;
+        r->w_flop += c * lt->hw_flop;
+        r->w_busy += c * lt->compute_busy_s;
+        r->w_hbm += c * lt->hbm_busy_s + c * lt->opt_s / (double)sc->m;
     }
     r->have_pass2 = true;
 }
@@ -919,15 +919,9 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
             prefix_b += r->B0 + d;
             prefix_f += r->F0 + d;
         }
-        double rf = 0.0, rb = 0.0, rh = 0.0; /* one stage of the run, then all of them */
-        for (int j = 0; j < K_COUNT; j++) {
-            rf += r->w_flop[j];
-            rb += r->w_busy[j];
-            rh += r->w_hbm[j] + r->w_opt[j];
-        }
-        flop += (double)r->n * rf;
-        busy += (double)r->n * rb;
-        hbm += (double)r->n * rh;
+        flop += (double)r->n * r->w_flop;
+        busy += (double)r->n * r->w_busy;
+        hbm += (double)r->n * r->w_hbm;
         s += r->n;
     }
 
