@@ -313,6 +313,7 @@ static void race_shape_of(const struct kind_time k[K_COUNT], const struct step_s
 #define EST_CHUNK_RUNS 16
 struct chunk_run {
     struct step_stage ck;
+    int kind;    /* which of the layout's distinct chunks it is (step_geom), -1: unknown */
     int n;       /* like chunks in a row */
     double f, b; /* forward, backward of one of them */
 };
@@ -322,6 +323,14 @@ struct run_chunks {
     struct chunk_run cr[EST_CHUNK_RUNS];
     int ncr;      /* 0: more runs than EST_CHUNK_RUNS (the walks price it instead) */
     bool have_ck; /* ck[] written (else the walks derive each chunk from the stage) */
+};
+
+/* What one evaluation has worked out for each of the layout's distinct chunks
+ * (step_geom.chunk): their times and race shapes, priced once however many runs hold them. */
+struct chunk_kinds {
+    unsigned char have_fb[STEP_GEOM_KINDS], have_rs[STEP_GEOM_KINDS];
+    double f[STEP_GEOM_KINDS], b[STEP_GEOM_KINDS];
+    struct race_shape rs[STEP_GEOM_KINDS];
 };
 
 /* Stage s's exposed DP tail under ZeRO-2/3 with v = 1 (1F1B), in closed form: g = min(m,
@@ -348,7 +357,8 @@ static double race_tail_s(const struct step_costs *sc, const struct race_shape *
  * last chunk gives its best. cr: the stage's chunks as runs (chunk_times; v = 1: the stage).
  * *per_mb_s: the reduction time of one micro-batch. */
 static double race_tail_run(const struct step_costs *sc, const struct kind_time k[K_COUNT],
-                            const struct chunk_run *cr, int ncr, int s, double *per_mb_s)
+                            const struct chunk_run *cr, int ncr, int s, struct chunk_kinds *kc,
+                            double *per_mb_s)
 {
     int v = sc->vpp, p = sc->pp, m = sc->m;
     int g;
@@ -361,8 +371,19 @@ static double race_tail_run(const struct step_costs *sc, const struct kind_time 
     int runs = sc->zero >= 2 ? g : 1;
     double total = 0.0, best = 0.0, pre = 0.0, cb0 = 0.0;
     for (int i = 0; i < ncr; i++) {
-        struct race_shape rs;
-        race_shape_of(k, &cr[i].ck, &rs);
+        struct race_shape own;
+        const struct race_shape *rsp = &own;
+        int ki = cr[i].kind;
+        if (ki >= 0) {
+            if (!kc->have_rs[ki]) {
+                race_shape_of(k, &cr[i].ck, &kc->rs[ki]);
+                kc->have_rs[ki] = 1;
+            }
+            rsp = &kc->rs[ki];
+        } else {
+            race_shape_of(k, &cr[i].ck, &own);
+        }
+        const struct race_shape rs = *rsp;
         if (i == 0)
             cb0 = rs.cb;
         double n = (double)cr[i].n, up = rs.qb - cr[i].b;
@@ -480,7 +501,7 @@ static void chunk_times(const struct step_costs *sc, const struct kind_time k[K_
             stage_work(sc, k, ck, &rc->f[c], &rc->b[c], NULL);
             fit = fit && rc->ncr < EST_CHUNK_RUNS;
             if (fit)
-                rc->cr[rc->ncr++] = (struct chunk_run){*ck, 1, rc->f[c], rc->b[c]};
+                rc->cr[rc->ncr++] = (struct chunk_run){*ck, -1, 1, rc->f[c], rc->b[c]};
         }
         rc->pf[c + 1] = rc->pf[c] + rc->f[c];
     }
@@ -491,7 +512,8 @@ static void chunk_times(const struct step_costs *sc, const struct kind_time k[K_
 /* chunk_times for chunks known as runs of like ones (step_geom): the same numbers, each
  * run's chunk priced once. The chunks themselves are not written (rc->ck). */
 static void chunk_times_geom(const struct step_costs *sc, const struct kind_time k[K_COUNT],
-                             const struct step_geom_run *gr, struct run_chunks *rc)
+                             const struct step_geom_run *gr, struct chunk_kinds *kc,
+                             struct run_chunks *rc)
 {
     rc->pf[0] = 0.0;
     rc->ncr = gr->ncr;
@@ -501,7 +523,13 @@ static void chunk_times_geom(const struct step_costs *sc, const struct kind_time
         struct chunk_run *cr = &rc->cr[i];
         cr->ck = gr->ck[i];
         cr->n = gr->ckn[i];
-        stage_work(sc, k, &cr->ck, &cr->f, &cr->b, NULL);
+        int ki = cr->kind = gr->ckind[i];
+        if (!kc->have_fb[ki]) {
+            stage_work(sc, k, &cr->ck, &kc->f[ki], &kc->b[ki], NULL);
+            kc->have_fb[ki] = 1;
+        }
+        cr->f = kc->f[ki];
+        cr->b = kc->b[ki];
         for (int j = 0; j < cr->n; j++, c++) {
             rc->f[c] = cr->f;
             rc->b[c] = cr->b;
@@ -543,12 +571,12 @@ struct stage_run {
  * run's place in the layout's step_geom, or NULL). */
 static void run_price(const struct step_costs *sc, const struct kind_time k[K_COUNT],
                       struct stage_run *r, bool by_chunk, struct run_chunks *rc,
-                      const struct step_geom_run *gr)
+                      const struct step_geom_run *gr, struct chunk_kinds *kc)
 {
     int v = sc->vpp;
     stage_work(sc, k, &r->st, &r->F, &r->B, NULL);
     if (by_chunk && gr) {
-        chunk_times_geom(sc, k, gr, rc);
+        chunk_times_geom(sc, k, gr, kc, rc);
         r->F0 = rc->f[0];
         r->B0 = rc->b[0];
         r->fl = rc->f[v - 1];
@@ -630,6 +658,7 @@ bool step_geom_of(const struct step_ctx *ctx, struct step_geom *g)
     int p = ctx->plan.lay.pp > 0 ? ctx->plan.lay.pp : 1;
     int v = ctx->plan.lay.vpp > 0 ? ctx->plan.lay.vpp : 1;
     g->nruns = 0;
+    g->nchunk = 0;
     for (int s = 0; s < p;) {
         if (g->nruns == STEP_GEOM_RUNS)
             return false;
@@ -645,7 +674,16 @@ bool step_geom_of(const struct step_ctx *ctx, struct step_geom *g)
             } else {
                 if (r->ncr == STEP_GEOM_CHUNK_RUNS)
                     return false;
+                int ki = 0;
+                while (ki < g->nchunk && !same_stage(&g->chunk[ki], &ck))
+                    ki++;
+                if (ki == g->nchunk) {
+                    if (g->nchunk == STEP_GEOM_KINDS)
+                        return false;
+                    g->chunk[g->nchunk++] = ck;
+                }
                 r->ck[r->ncr] = ck;
+                r->ckind[r->ncr] = ki;
                 r->ckn[r->ncr++] = 1;
             }
         }
@@ -691,6 +729,9 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
     double pf0 = 0.0, pb0 = 0.0, pbl = 0.0, m1 = -HUGE_VAL, m2 = -HUGE_VAL, a_last = 0.0;
     int s_b = 0;
     const struct step_geom *geo = ctx->geom;
+    struct chunk_kinds ck_kinds;
+    memset(ck_kinds.have_fb, 0, sizeof ck_kinds.have_fb);
+    memset(ck_kinds.have_rs, 0, sizeof ck_kinds.have_rs);
     for (int s = 0, gi = 0; s < p; gi++) {
         const struct step_geom_run *gr = geo ? &geo->run[gi] : NULL;
         /* priced in place in runs[] (past EST_STAGES runs, in cur and priced again later) */
@@ -707,7 +748,7 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
             rc = &kc[nruns];
         else
             cur_pf = s;
-        run_price(sc, k, r, by_chunk, rc, gr);
+        run_price(sc, k, r, by_chunk, rc, gr, &ck_kinds);
         if (r != &cur)
             nruns++;
         else
@@ -820,7 +861,7 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
             r = &cur;
             cur.n = run_at(ctx, dense, p, s, &cur.st);
             cur.first = s;
-            run_price(sc, k, &cur, by_chunk, &scr, NULL);
+            run_price(sc, k, &cur, by_chunk, &scr, NULL, &ck_kinds);
             cur_pf = s;
         }
         if (!r->have_pass2) {
@@ -842,7 +883,7 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
         const struct step_stage *rcks = rc && rc->have_ck ? rc->ck : NULL;
         int cstride = rc ? 1 : 0;
         /* the chunks as runs for the closed forms (v = 1: the stage itself) */
-        struct chunk_run one = {.n = 1, .f = F, .b = B};
+        struct chunk_run one = {.kind = -1, .n = 1, .f = F, .b = B};
         if (!rc)
             step_chunk_of(&r->st, 1, 0, &one.ck);
         const struct chunk_run *cr = rc ? rc->cr : &one;
@@ -874,7 +915,7 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
                 if (rwalk)
                     tail = stage_dp_tail(sc, k, &r->st, rcks, s + i, bcs, cstride, &per_mb);
                 else
-                    tail = race_tail_run(sc, k, cr, ncr, s + i, &per_mb);
+                    tail = race_tail_run(sc, k, cr, ncr, s + i, &ck_kinds, &per_mb);
                 r->tail = tail;
                 r->per_mb = per_mb;
                 r->have_tail = true;

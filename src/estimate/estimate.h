@@ -221,10 +221,14 @@ struct step_geom_run {
     int ncr;      /* its chunks as runs of like ones (vpp > 1; 0 otherwise) */
     struct step_stage ck[STEP_GEOM_CHUNK_RUNS];
     int ckn[STEP_GEOM_CHUNK_RUNS];
+    int ckind[STEP_GEOM_CHUNK_RUNS]; /* which of step_geom.chunk each is */
 };
+#define STEP_GEOM_KINDS 8
 struct step_geom {
     int nruns;
     struct step_geom_run run[STEP_GEOM_RUNS];
+    int nchunk; /* the distinct chunks of all runs (an end stage holds middle chunks too) */
+    struct step_stage chunk[STEP_GEOM_KINDS];
 };
 /* Fills g for ctx's plan and model; false when the layout has more runs than g holds. */
 bool step_geom_of(const struct step_ctx *ctx, struct step_geom *g);
