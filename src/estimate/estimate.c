@@ -45,8 +45,10 @@ static void kinds_init(const struct step_costs *sc, bool dense, struct kind_time
         k[i].lt = lts[i];
         if (i == K_MOE && dense)
             continue;
-        k[i].f = step_layer_fwd_s(sc, lts[i], k[i].cat);
-        k[i].b = step_layer_bwd_s(sc, lts[i], k[i].cat);
+        /* the split by category is for the breakdown alone */
+        double *cat = sc->no_breakdown ? NULL : k[i].cat;
+        k[i].f = step_layer_fwd_s(sc, lts[i], cat);
+        k[i].b = step_layer_bwd_s(sc, lts[i], cat);
     }
 }
 
@@ -968,36 +970,38 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
 
     out->step_s = end_max + ag_delay + opt_max + sc->overhead_s;
 
-    /* Breakdown: the bottleneck stage's own work, the rest of the makespan is bubble. */
-    struct step_stage sb;
-    if (keep) {
-        int i = 0;
-        while (s_b >= runs[i].first + runs[i].n)
-            i++;
-        sb = runs[i].st;
-    } else {
-        step_stage_of(ctx, s_b, &sb);
-    }
-    double cat[STEP_CAT_COUNT] = {0}, Fb, Bb;
-    stage_work(sc, k, &sb, &Fb, &Bb, cat);
-    for (int c = 0; c < STEP_CAT_COUNT; c++)
-        cat[c] *= (double)m;
-    struct us_breakdown *br = &out->br;
-    br->compute_s = cat[STEP_CAT_COMPUTE];
-    br->tp_comm_s = cat[STEP_CAT_TP];
-    br->cp_comm_s = cat[STEP_CAT_CP];
-    br->ep_comm_s = cat[STEP_CAT_EP];
-    br->pp_comm_s = n_pp * d;
-    br->dp_comm_s = cat[STEP_CAT_DP] + tail_at_end + ag_delay;
-    br->optimizer_s = opt_max;
-    br->overhead_s = sc->overhead_s;
-    double rest = br->compute_s + br->tp_comm_s + br->cp_comm_s + br->ep_comm_s + br->pp_comm_s +
-                  br->dp_comm_s + br->optimizer_s + br->overhead_s;
-    br->bubble_s = out->step_s - rest;
-    if (br->bubble_s < 0.0) {
-        /* Rounding only: the bottleneck's own work never exceeds the makespan. */
-        br->compute_s += br->bubble_s;
-        br->bubble_s = 0.0;
+    if (!sc->no_breakdown) {
+        /* Breakdown: the bottleneck stage's own work, the rest of the makespan is bubble. */
+        struct step_stage sb;
+        if (keep) {
+            int i = 0;
+            while (s_b >= runs[i].first + runs[i].n)
+                i++;
+            sb = runs[i].st;
+        } else {
+            step_stage_of(ctx, s_b, &sb);
+        }
+        double cat[STEP_CAT_COUNT] = {0}, Fb, Bb;
+        stage_work(sc, k, &sb, &Fb, &Bb, cat);
+        for (int c = 0; c < STEP_CAT_COUNT; c++)
+            cat[c] *= (double)m;
+        struct us_breakdown *br = &out->br;
+        br->compute_s = cat[STEP_CAT_COMPUTE];
+        br->tp_comm_s = cat[STEP_CAT_TP];
+        br->cp_comm_s = cat[STEP_CAT_CP];
+        br->ep_comm_s = cat[STEP_CAT_EP];
+        br->pp_comm_s = n_pp * d;
+        br->dp_comm_s = cat[STEP_CAT_DP] + tail_at_end + ag_delay;
+        br->optimizer_s = opt_max;
+        br->overhead_s = sc->overhead_s;
+        double rest = br->compute_s + br->tp_comm_s + br->cp_comm_s + br->ep_comm_s +
+                      br->pp_comm_s + br->dp_comm_s + br->optimizer_s + br->overhead_s;
+        br->bubble_s = out->step_s - rest;
+        if (br->bubble_s < 0.0) {
+            /* Rounding only: the bottleneck's own work never exceeds the makespan. */
+            br->compute_s += br->bubble_s;
+            br->bubble_s = 0.0;
+        }
     }
     /* The mean over the stages of one pipeline (step_work_totals_of's, to rounding). */
     double kd = (double)sc->m / (double)sc->pp;

@@ -238,6 +238,7 @@ static enum search_verdict eval_estimate(void *user, void *scratch, const struct
     }
     struct step_costs sc;
     step_costs_compute_with(ctx, &sl->comp, &s->prices, &sc);
+    sc.no_breakdown = true; /* the search ranks by the step; reported layouts are repriced */
     struct step_times st;
     estimate_step_with(ctx, &sc, &st);
     metrics_from(e, s, pc, c, &st, &ctx->mem, m);
