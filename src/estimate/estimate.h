@@ -1,7 +1,7 @@
-/* estimate: the closed-form step-time estimator and the per-op compute-time
- * model shared with the event simulator. One evaluation prices a layout in
- * microseconds: it is what search ranks with. The event simulator (sim/) is the
- * reference where they differ. Formulas: docs/MODEL.md. */
+/* estimate: the closed-form step-time estimator and the per-op compute-time model shared
+ * with the event simulator. One evaluation prices a layout in microseconds: it is what
+ * search ranks with. The event simulator (sim/) is the reference where they differ.
+ * Formulas: docs/MODEL.md. */
 #ifndef US_ESTIMATE_H
 #define US_ESTIMATE_H
 
@@ -10,75 +10,69 @@
 #include "parallel/plan.h"
 #include "spec/spec.h"
 
-/* One communication group of the layout: `size` ranks at rank stride `stride`
- * (Megatron placement, docs/MODEL.md section 5). size 1 = no communication. */
+/* One communication group of the layout: `size` ranks at rank stride `stride` (Megatron
+ * placement, docs/MODEL.md section 5). size 1 = no communication. */
 struct step_group {
-  int size;
-  int64_t stride;
+    int size;
+    int64_t stride;
 };
 
 /* The groups one chip belongs to. */
 struct step_groups {
-  struct step_group tp, cp, ep, pp;
-  struct step_group dp; /* dense gradients and parameters: dp x cp ranks */
-  struct step_group
-      edp; /* expert gradients and parameters: dp x cp / ep ranks */
+    struct step_group tp, cp, ep, pp;
+    struct step_group dp;  /* dense gradients and parameters: dp x cp ranks */
+    struct step_group edp; /* expert gradients and parameters: dp x cp / ep ranks */
 };
 
 struct step_geom;
 
 /* Everything both engines need for one layout, computed once. */
 struct step_ctx {
-  const struct spec_job *job; /* not owned */
-  struct plan plan;
-  struct model_costs costs;
-  struct net_topo topo;
-  struct us_memory mem;
-  bool fits;
-  struct step_groups groups; /* filled by step_prepare (step_groups_init) */
-  /* Added by speed: where the layers sit, found by the caller for many layouts
-   * at once (step_geom_of; not owned); NULL, as step_prepare leaves it: the
-   * closed form finds it. */
-  const struct step_geom *geom;
+    const struct spec_job *job; /* not owned */
+    struct plan plan;
+    struct model_costs costs;
+    struct net_topo topo;
+    struct us_memory mem;
+    bool fits;
+    struct step_groups groups; /* filled by step_prepare (step_groups_init) */
+    /* Added by speed: where the layers sit, found by the caller for many layouts at once
+     * (step_geom_of; not owned); NULL, as step_prepare leaves it: the closed form finds it. */
+    const struct step_geom *geom;
 };
 
 /* What one step costs. */
 struct step_times {
-  double step_s;
-  struct us_breakdown br;
-  double hw_flop_per_chip; /* executed per chip per step, recompute included */
-  double compute_busy_s;   /* time the matrix units are busy per chip */
-  double hbm_busy_s;       /* time HBM is busy per chip (for energy) */
-  const char *engine; /* "event" or "closed-form": what priced it (static) */
+    double step_s;
+    struct us_breakdown br;
+    double hw_flop_per_chip; /* executed per chip per step, recompute included */
+    double compute_busy_s;   /* time the matrix units are busy per chip */
+    double hbm_busy_s;       /* time HBM is busy per chip (for energy) */
+    const char *engine;      /* "event" or "closed-form": what priced it (static) */
 };
 
-/* Prepares ctx for a full layout (every field set). Returns false with
- * ctx->plan.reason when the layout is invalid; a layout that does not fit
- * returns true with fits=false. */
-bool step_prepare(struct step_ctx *ctx, const struct spec_job *job,
-                  const struct us_layout *lay);
+/* Prepares ctx for a full layout (every field set). Returns false with ctx->plan.reason
+ * when the layout is invalid; a layout that does not fit returns true with fits=false. */
+bool step_prepare(struct step_ctx *ctx, const struct spec_job *job, const struct us_layout *lay);
 
 /* Closed-form estimate of one step. */
 void estimate_step(const struct step_ctx *ctx, struct step_times *out);
 
-/* Time of one op on one chip (roofline with tile/wave-quantized GEMM
- * efficiency). */
+/* Time of one op on one chip (roofline with tile/wave-quantized GEMM efficiency). */
 double estimate_op_time_s(const struct spec_system *sys, enum us_dtype dt,
                           const struct model_op *op, bool backward);
 
-/* --- shared by the two engines (src/estimate/costs.c, ops.c)
- * ------------------------- */
+/* --- shared by the two engines (src/estimate/costs.c, ops.c) ------------------------- */
 
-/* Fraction of the family's GEMM efficiency left after tile quantization (m, n,
- * k padded up to the chip's matrix tile) and wave quantization (tiles run in
- * waves of compute_units) for `count` multiplies of m x n x k run as one
- * grouped launch. In (0, 1]; 1 when the shape is unknown (0). */
-double estimate_gemm_quantization(const struct spec_chip *chip, double m,
-                                  double n, double k, double count);
+/* Fraction of the family's GEMM efficiency left after tile quantization (m, n, k padded
+ * up to the chip's matrix tile) and wave quantization (tiles run in waves of
+ * compute_units) for `count` multiplies of m x n x k run as one grouped launch. In (0, 1];
+ * 1 when the shape is unknown (0). */
+double estimate_gemm_quantization(const struct spec_chip *chip, double m, double n, double k,
+                                  double count);
 
-/* Peak dense FLOP/s the chip applies to matrix math of dtype dt (GEMMs) and to
- * attention (flash attention stays bf16 under fp8/fp4, as in Transformer
- * Engine). A dtype the chip lacks falls back to the next wider one it has. */
+/* Peak dense FLOP/s the chip applies to matrix math of dtype dt (GEMMs) and to attention
+ * (flash attention stays bf16 under fp8/fp4, as in Transformer Engine). A dtype the chip
+ * lacks falls back to the next wider one it has. */
 double estimate_peak_gemm_flops(const struct spec_chip *chip, enum us_dtype dt);
 double estimate_peak_attn_flops(const struct spec_chip *chip, enum us_dtype dt);
 
@@ -87,207 +81,183 @@ void step_groups_init(struct step_ctx *ctx);
 
 /* What the engines schedule. Categories of work, in breakdown order. */
 enum step_cat {
-  STEP_CAT_COMPUTE = 0,
-  STEP_CAT_TP,
-  STEP_CAT_CP,
-  STEP_CAT_EP,
-  STEP_CAT_PP,
-  STEP_CAT_DP,
-  STEP_CAT_OPT,
-  STEP_CAT_OVERHEAD,
-  STEP_CAT_COUNT
+    STEP_CAT_COMPUTE = 0,
+    STEP_CAT_TP,
+    STEP_CAT_CP,
+    STEP_CAT_EP,
+    STEP_CAT_PP,
+    STEP_CAT_DP,
+    STEP_CAT_OPT,
+    STEP_CAT_OVERHEAD,
+    STEP_CAT_COUNT
 };
 
 /* One layer (a transformer layer, or the embedding / head) on one chip for one
  * micro-batch, in seconds. The forward of a layer is a chain:
- *   [attention core || CP ring exchange] -> [the other ops] -> TP collectives
- * -> EP a2a where TP (EP) runs beside the other ops instead when
- * tp_comm_overlap (ep_comm_overlap) is set. The backward is the same chain with
- * backward times, preceded by the whole forward chain again under full
- * recompute (selective recompute adds the re-run ops to attn_bwd_s). */
+ *   [attention core || CP ring exchange] -> [the other ops] -> TP collectives -> EP a2a
+ * where TP (EP) runs beside the other ops instead when tp_comm_overlap (ep_comm_overlap)
+ * is set. The backward is the same chain with backward times, preceded by the whole
+ * forward chain again under full recompute (selective recompute adds the re-run ops to
+ * attn_bwd_s). */
 struct step_layer_time {
-  double attn_fwd_s, other_fwd_s; /* compute stream, forward */
-  double attn_bwd_s,
-      other_bwd_s; /* compute stream, backward (+ selective recompute) */
-  double tp_fwd_s, tp_bwd_s; /* all TP collectives of the direction */
-  double cp_fwd_s, cp_bwd_s; /* CP ring exchange of the direction */
-  double ep_fwd_s, ep_bwd_s; /* EP all-to-alls of the direction */
-  bool full_recompute;       /* backward first re-runs the forward chain */
-  double params_local;       /* parameters on this chip (before ZeRO) */
-  double grad_s;             /* DP reduction of this layer's gradients alone */
-  double param_ag_s;     /* DP all-gather of this layer's parameters alone */
-  int bucket_layers;     /* layers of this kind per DP bucket (Megatron DDP) */
-  double bucket_grad_s;  /* DP reduction of one full bucket (AR or RS) */
-  double bucket_ag_s;    /* DP all-gather of one full bucket (ZeRO-1/2) */
-  double opt_s;          /* optimizer update of this layer's local shard */
-  double hw_flop;        /* executed per micro-batch, recompute included */
-  double compute_busy_s; /* GEMM + attention time per micro-batch, fwd+bwd */
-  double hbm_busy_s;     /* HBM transfer time per micro-batch, fwd+bwd */
+    double attn_fwd_s, other_fwd_s; /* compute stream, forward */
+    double attn_bwd_s, other_bwd_s; /* compute stream, backward (+ selective recompute) */
+    double tp_fwd_s, tp_bwd_s;      /* all TP collectives of the direction */
+    double cp_fwd_s, cp_bwd_s;      /* CP ring exchange of the direction */
+    double ep_fwd_s, ep_bwd_s;      /* EP all-to-alls of the direction */
+    bool full_recompute;            /* backward first re-runs the forward chain */
+    double params_local;            /* parameters on this chip (before ZeRO) */
+    double grad_s;                  /* DP reduction of this layer's gradients alone */
+    double param_ag_s;              /* DP all-gather of this layer's parameters alone */
+    int bucket_layers;              /* layers of this kind per DP bucket (Megatron DDP) */
+    double bucket_grad_s;           /* DP reduction of one full bucket (AR or RS) */
+    double bucket_ag_s;             /* DP all-gather of one full bucket (ZeRO-1/2) */
+    double opt_s;                   /* optimizer update of this layer's local shard */
+    double hw_flop;                 /* executed per micro-batch, recompute included */
+    double compute_busy_s;          /* GEMM + attention time per micro-batch, fwd+bwd */
+    double hbm_busy_s;              /* HBM transfer time per micro-batch, fwd+bwd */
 };
 
 /* What one stage (physical pipeline rank) holds. */
 struct step_stage {
-  int n_dense, n_moe;
-  bool has_embed, has_head;
-  /* Added by quality: layers the stage's first / last virtual chunk holds fewer
-   * than an even share (an end chunk under Megatron's embedding / loss
-   * accounting, docs/MODEL.md 2.2); 0 = every chunk even. */
-  int first_chunk_short, last_chunk_short;
+    int n_dense, n_moe;
+    bool has_embed, has_head;
+    /* Added by quality: layers the stage's first / last virtual chunk holds fewer than an
+     * even share (an end chunk under Megatron's embedding / loss accounting, docs/MODEL.md
+     * 2.2); 0 = every chunk even. */
+    int first_chunk_short, last_chunk_short;
 };
 
-/* The prices both engines start from; step_costs_compute fills it (no
- * allocation). */
+/* The prices both engines start from; step_costs_compute fills it (no allocation). */
 struct step_costs {
-  struct step_layer_time dense, moe, embed, head;
-  double p2p_s;      /* one pipeline send of activations (or gradients) */
-  double overhead_s; /* system.step_overhead_s */
-  int pp, vpp, m;    /* stages, virtual chunks per stage, micro-batches */
-  int zero;          /* 0..3 */
-  enum us_schedule schedule;
-  bool tp_overlap, ep_overlap;
-  double bucket_params; /* DP bucket size in parameters (Megatron DDP) */
-  /* Added by speed: walk every DP bucket race and ZeRO-1/2 gather wait, of
-   * every stage (the reference); false, the default, takes their closed forms
-   * for the first stage of each run of like stages, within 1e-12 of the walk
-   * (tests compare the two). */
-  bool race_all;
-  /* Added by speed: leave step_times.br zero - for callers that read only the
-   * step and the work totals (search ranks millions of layouts and reprices the
-   * ones it reports). */
-  bool no_breakdown;
+    struct step_layer_time dense, moe, embed, head;
+    double p2p_s;      /* one pipeline send of activations (or gradients) */
+    double overhead_s; /* system.step_overhead_s */
+    int pp, vpp, m;    /* stages, virtual chunks per stage, micro-batches */
+    int zero;          /* 0..3 */
+    enum us_schedule schedule;
+    bool tp_overlap, ep_overlap;
+    double bucket_params; /* DP bucket size in parameters (Megatron DDP) */
+    /* Added by speed: walk every DP bucket race and ZeRO-1/2 gather wait, of every stage
+     * (the reference); false, the default, takes their closed forms for the first stage of
+     * each run of like stages, within 1e-12 of the walk (tests compare the two). */
+    bool race_all;
+    /* Added by speed: leave step_times.br zero - for callers that read only the step and
+     * the work totals (search ranks millions of layouts and reprices the ones it reports). */
+    bool no_breakdown;
 };
 
 void step_costs_compute(const struct step_ctx *ctx, struct step_costs *sc);
 
-/* Added by quality: what step_costs_compute derives from the model split and
- * the chip alone - each kind's op times, recompute, busy times and FLOPs (the
- * communication fields are 0). Callers pricing many layouts of one split
- * (search) fill it once. */
+/* Added by quality: what step_costs_compute derives from the model split and the chip
+ * alone - each kind's op times, recompute, busy times and FLOPs (the communication fields
+ * are 0). Callers pricing many layouts of one split (search) fill it once. */
 struct step_compute {
-  struct step_layer_time dense, moe, embed, head;
-  bool sel_attn[4]; /* dense, moe, embed, head: selective recompute re-runs
-                       attention */
+    struct step_layer_time dense, moe, embed, head;
+    bool sel_attn[4]; /* dense, moe, embed, head: selective recompute re-runs attention */
 };
 void step_compute_of(const struct step_ctx *ctx, struct step_compute *out);
 
-/* Added by quality: collective prices remembered across layouts of one job, one
- * thread (direct-mapped on the op, bytes, group and chip count; net_collective
- * is a pure function, so a hit is the price it would give). Zero-fill to start.
- */
+/* Added by quality: collective prices remembered across layouts of one job, one thread
+ * (direct-mapped on the op, bytes, group and chip count; net_collective is a pure function,
+ * so a hit is the price it would give). Zero-fill to start. */
 #define STEP_PRICE_SLOTS 16384
 struct step_price_slot {
-  bool used;
-  int op, size;
-  int64_t stride, chips;
-  double bytes, time_s;
+    bool used;
+    int op, size;
+    int64_t stride, chips;
+    double bytes, time_s;
 };
 /* Added by speed2: the four layer kinds' times and the pipeline send as
- * step_costs_compute_with leaves them, remembered per (model split, recompute,
- * sequence parallelism, ZeRO stage, chip count and the TP, CP, EP, DP,
- * expert-DP and PP groups): everything they read beyond the job itself. A
- * search revisits one key for every pipeline split and vpp of a tuple. */
+ * step_costs_compute_with leaves them, remembered per (model split, recompute, sequence
+ * parallelism, ZeRO stage, chip count and the TP, CP, EP, DP, expert-DP and PP groups):
+ * everything they read beyond the job itself. A search revisits one key for every
+ * pipeline split and vpp of a tuple. */
 #define STEP_COSTS_MEMO_SLOTS 1024
-#define STEP_COSTS_KEY_WORDS 25
+#define STEP_COSTS_KEY_WORDS  25
 struct step_costs_memo {
-  bool used;
-  int64_t key[STEP_COSTS_KEY_WORDS];
-  struct step_layer_time dense, moe, embed, head;
-  double p2p_s;
+    bool used;
+    int64_t key[STEP_COSTS_KEY_WORDS];
+    struct step_layer_time dense, moe, embed, head;
+    double p2p_s;
 };
-/* Added by speed2: one op's forward and backward times (estimate_op_time_s, a
- * pure function of the system, the dtype and the op's kind, shape, FLOPs and
- * bytes) remembered by the bits of those. The splits a search prices share most
- * of their ops (recompute variants all of them): a llama3-405b search evaluates
- * 49,000 ops, 609 of them distinct. */
+/* Added by speed2: one op's forward and backward times (estimate_op_time_s, a pure function
+ * of the system, the dtype and the op's kind, shape, FLOPs and bytes) remembered by the
+ * bits of those. The splits a search prices share most of their ops (recompute variants
+ * all of them): a llama3-405b search evaluates 49,000 ops, 609 of them distinct. */
 #define STEP_OP_MEMO_SLOTS 2048
-#define STEP_OP_KEY_WORDS 10
+#define STEP_OP_KEY_WORDS  10
 struct step_op_memo {
-  bool used;
-  int64_t key[STEP_OP_KEY_WORDS];
-  double fwd_s, bwd_s;
+    bool used;
+    int64_t key[STEP_OP_KEY_WORDS];
+    double fwd_s, bwd_s;
 };
 struct step_price_cache {
-  struct step_price_slot slot[STEP_PRICE_SLOTS];
-  struct step_costs_memo memo[STEP_COSTS_MEMO_SLOTS]; /* added by speed2 */
-  struct step_op_memo op[STEP_OP_MEMO_SLOTS];         /* added by speed2 */
+    struct step_price_slot slot[STEP_PRICE_SLOTS];
+    struct step_costs_memo memo[STEP_COSTS_MEMO_SLOTS]; /* added by speed2 */
+    struct step_op_memo op[STEP_OP_MEMO_SLOTS];         /* added by speed2 */
 };
-/* Added by speed2: step_compute_of with op times looked up in cache (struct
- * step_op_memo; NULL: none); the same result bit for bit. */
-void step_compute_of_with(const struct step_ctx *ctx,
-                          struct step_price_cache *cache,
+/* Added by speed2: step_compute_of with op times looked up in cache (struct step_op_memo;
+ * NULL: none); the same result bit for bit. */
+void step_compute_of_with(const struct step_ctx *ctx, struct step_price_cache *cache,
                           struct step_compute *out);
 
-/* Added by quality: step_costs_compute with the split's part given (NULL:
- * computed here) and prices looked up in cache (NULL: none); the same result
- * bit for bit. */
-void step_costs_compute_with(const struct step_ctx *ctx,
-                             const struct step_compute *pre,
-                             struct step_price_cache *cache,
-                             struct step_costs *sc);
+/* Added by quality: step_costs_compute with the split's part given (NULL: computed here) and
+ * prices looked up in cache (NULL: none); the same result bit for bit. */
+void step_costs_compute_with(const struct step_ctx *ctx, const struct step_compute *pre,
+                             struct step_price_cache *cache, struct step_costs *sc);
 
-/* Added by quality: the closed form from step costs the caller computed
- * (step_costs_compute, or step_costs_compute_with and its caches):
- * estimate_step = step_costs_compute + this. */
+/* Added by quality: the closed form from step costs the caller computed (step_costs_compute,
+ * or step_costs_compute_with and its caches): estimate_step = step_costs_compute + this. */
 void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *sc,
                         struct step_times *out);
 
-/* Added by speed: where a layout's layers sit - its stages as runs of like
- * ones, each run's virtual chunks as runs of like chunks. It depends on the
- * stage placement (pp, vpp, the ends) and the model alone, so a search finds it
- * once for the many layouts that share it and hands it to the closed form in
- * step_ctx.geom. */
-#define STEP_GEOM_RUNS 8
+/* Added by speed: where a layout's layers sit - its stages as runs of like ones, each
+ * run's virtual chunks as runs of like chunks. It depends on the stage placement (pp, vpp,
+ * the ends) and the model alone, so a search finds it once for the many layouts that share
+ * it and hands it to the closed form in step_ctx.geom. */
+#define STEP_GEOM_RUNS       8
 #define STEP_GEOM_CHUNK_RUNS 16
 struct step_geom_run {
-  struct step_stage st;
-  int first, n; /* stages first .. first + n - 1 */
-  int ncr;      /* its chunks as runs of like ones (vpp > 1; 0 otherwise) */
-  struct step_stage ck[STEP_GEOM_CHUNK_RUNS];
-  int ckn[STEP_GEOM_CHUNK_RUNS];
-  int ckind[STEP_GEOM_CHUNK_RUNS]; /* which of step_geom.chunk each is */
+    struct step_stage st;
+    int first, n; /* stages first .. first + n - 1 */
+    int ncr;      /* its chunks as runs of like ones (vpp > 1; 0 otherwise) */
+    struct step_stage ck[STEP_GEOM_CHUNK_RUNS];
+    int ckn[STEP_GEOM_CHUNK_RUNS];
+    int ckind[STEP_GEOM_CHUNK_RUNS]; /* which of step_geom.chunk each is */
 };
 #define STEP_GEOM_KINDS 8
 struct step_geom {
-  int nruns;
-  struct step_geom_run run[STEP_GEOM_RUNS];
-  int nchunk; /* the distinct chunks of all runs (an end stage holds middle
-                 chunks too) */
-  struct step_stage chunk[STEP_GEOM_KINDS];
+    int nruns;
+    struct step_geom_run run[STEP_GEOM_RUNS];
+    int nchunk; /* the distinct chunks of all runs (an end stage holds middle chunks too) */
+    struct step_stage chunk[STEP_GEOM_KINDS];
 };
-/* Fills g for ctx's plan and model; false when the layout has more runs than g
- * holds. */
+/* Fills g for ctx's plan and model; false when the layout has more runs than g holds. */
 bool step_geom_of(const struct step_ctx *ctx, struct step_geom *g);
 
 /* Layers of stage s (calls plan_stage_layers). */
 void step_stage_of(const struct step_ctx *ctx, int s, struct step_stage *st);
 
-/* Layers of virtual chunk k (0..vpp-1) of a stage: the stage's dense layers go
- * to the earliest chunks (they come first in the model); the embedding sits in
- * chunk 0 of stage 0 and the head in the last chunk of the last stage; an end
- * chunk is short by first_chunk_short / last_chunk_short layers. */
-void step_chunk_of(const struct step_stage *st, int vpp, int k,
-                   struct step_stage *out);
+/* Layers of virtual chunk k (0..vpp-1) of a stage: the stage's dense layers go to the
+ * earliest chunks (they come first in the model); the embedding sits in chunk 0 of
+ * stage 0 and the head in the last chunk of the last stage; an end chunk is short by
+ * first_chunk_short / last_chunk_short layers. */
+void step_chunk_of(const struct step_stage *st, int vpp, int k, struct step_stage *out);
 
-/* Fills the per-chip work totals of out (hw_flop_per_chip, compute_busy_s,
- * hbm_busy_s): the mean over the stages of one pipeline (DP replicas are
- * alike). */
+/* Fills the per-chip work totals of out (hw_flop_per_chip, compute_busy_s, hbm_busy_s):
+ * the mean over the stages of one pipeline (DP replicas are alike). */
 void step_work_totals(const struct step_ctx *ctx, const struct step_costs *sc,
                       struct step_times *out);
-/* Same, from the stages' layers already looked up (stages[0..pp-1]; NULL looks
- * them up). */
-void step_work_totals_of(const struct step_ctx *ctx,
-                         const struct step_costs *sc,
-                         const struct step_stage *stages,
-                         struct step_times *out);
+/* Same, from the stages' layers already looked up (stages[0..pp-1]; NULL looks them up). */
+void step_work_totals_of(const struct step_ctx *ctx, const struct step_costs *sc,
+                         const struct step_stage *stages, struct step_times *out);
 
-/* Time of a layer's forward / backward chain for one micro-batch, and how much
- * of it is each category (exposed communication; the rest is compute). cat may
- * be NULL. */
-double step_layer_fwd_s(const struct step_costs *sc,
-                        const struct step_layer_time *lt,
+/* Time of a layer's forward / backward chain for one micro-batch, and how much of it is
+ * each category (exposed communication; the rest is compute). cat may be NULL. */
+double step_layer_fwd_s(const struct step_costs *sc, const struct step_layer_time *lt,
                         double cat[STEP_CAT_COUNT]);
-double step_layer_bwd_s(const struct step_costs *sc,
-                        const struct step_layer_time *lt,
+double step_layer_bwd_s(const struct step_costs *sc, const struct step_layer_time *lt,
                         double cat[STEP_CAT_COUNT]);
 
 #endif
