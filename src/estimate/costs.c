@@ -501,12 +501,11 @@ void step_costs_compute(const struct step_ctx *ctx, struct step_costs *sc)
     step_costs_compute_with(ctx, NULL, NULL, sc);
 }
 
-void step_costs_compute_with(const struct step_ctx *ctx, const struct step_compute *pre,
-                             struct step_price_cache *cache, struct step_costs *sc)
+/* The fields of sc that come from the layout and the job alone. */
+static void costs_header(const struct step_ctx *ctx, struct step_costs *sc)
 {
     const struct spec_job *job = ctx->job;
     const struct us_layout *lay = &ctx->plan.lay;
-    memset(sc, 0, sizeof *sc);
     sc->pp = lay->pp > 0 ? lay->pp : 1;
     sc->vpp = lay->vpp > 0 ? lay->vpp : 1;
     sc->m = ctx->plan.microbatches > 0 ? ctx->plan.microbatches : 1;
@@ -521,36 +520,36 @@ void step_costs_compute_with(const struct step_ctx *ctx, const struct step_compu
     sc->overhead_s = job->system.step_overhead_s;
     double bp = BUCKET_PARAMS_PER_DP * (double)ctx->groups.dp.size;
     sc->bucket_params = bp > BUCKET_MIN_PARAMS ? bp : BUCKET_MIN_PARAMS;
+    sc->race_all = false;
+}
 
-    struct pricer pr;
-    pr.ctx = ctx;
-    pr.ext = cache;
-    pr.n = 0;
+void step_costs_compute_with(const struct step_ctx *ctx, const struct step_compute *pre,
+                             struct step_price_cache *cache, struct step_costs *sc)
+{
     int64_t key[STEP_COSTS_KEY_WORDS];
     struct step_costs_memo *mo = NULL;
     if (cache) {
         memo_key(ctx, key);
         mo = &cache->memo[key_hash(key, MEMO_HASH_WORDS) % STEP_COSTS_MEMO_SLOTS];
+        if (mo->used && memcmp(mo->key, key, sizeof key) == 0) {
+            *sc = mo->costs; /* the kinds and the send; the header is this layout's */
+            costs_header(ctx, sc);
+            return;
+        }
     }
-    if (mo && mo->used && memcmp(mo->key, key, sizeof key) == 0) {
-        sc->dense = mo->dense;
-        sc->moe = mo->moe;
-        sc->embed = mo->embed;
-        sc->head = mo->head;
-        sc->p2p_s = mo->p2p_s;
-        return;
-    }
+    memset(sc, 0, sizeof *sc);
+    costs_header(ctx, sc);
+    struct pricer pr;
+    pr.ctx = ctx;
+    pr.ext = cache;
+    pr.n = 0;
     kinds_time(&pr, pre, sc);
     if (sc->pp > 1)
         sc->p2p_s = pipeline_send_s(&pr);
     if (mo) {
         mo->used = true;
         memcpy(mo->key, key, sizeof key);
-        mo->dense = sc->dense;
-        mo->moe = sc->moe;
-        mo->embed = sc->embed;
-        mo->head = sc->head;
-        mo->p2p_s = sc->p2p_s;
+        mo->costs = *sc;
     }
 }
 

@@ -178,8 +178,7 @@ struct step_price_slot {
 struct step_costs_memo {
     bool used;
     int64_t key[STEP_COSTS_KEY_WORDS];
-    struct step_layer_time dense, moe, embed, head;
-    double p2p_s;
+    struct step_costs costs; /* the kinds and p2p_s; the rest is rewritten per layout */
 };
 /* Added by speed2: one op's forward and backward times (estimate_op_time_s, a pure function
  * of the system, the dtype and the op's kind, shape, FLOPs and bytes) remembered by the
