@@ -554,6 +554,9 @@ static void plan_mem_part_of(const struct plan *p, const struct spec_job *job,
      * plan_mem_finish adds them. */
     double wB, gB, oB;
     param_bytes(&p->split, &wB, &gB, &oB);
+    pt->wB = wB;
+    pt->gB = gB;
+    pt->oB = oB;
     const struct model_split *s = &p->split;
     double shard = (double)l->dp * l->cp;
     /* FSDP-style (ZeRO-3): the layer being computed and the one being prefetched,
@@ -586,8 +589,7 @@ static bool plan_mem_finish(const struct plan *p, const struct spec_job *job,
                             const struct plan_mem_part *pt, struct us_memory *mem)
 {
     const struct us_layout *l = &p->lay;
-    double wB, gB, oB;
-    param_bytes(&p->split, &wB, &gB, &oB);
+    double wB = pt->wB, gB = pt->gB, oB = pt->oB;
     /* Megatron's distributed optimizer shards over dp*cp; expert state over the
      * expert-data-parallel group dp*cp/ep. */
     double shard = (double)l->dp * l->cp;

@@ -75,6 +75,7 @@ struct plan_mem_part {
     double zero3_buf_B; /* ZeRO-3: the gathered layer and the prefetched one */
     double zero2_buf_B; /* ZeRO-2/3: the gradient bucket being reduced and the one filling */
     double buf_B[4];    /* SP gather, EP send + receive, p2p, CP K/V (0 where none) */
+    double wB, gB, oB;  /* bytes per parameter: weights, gradients, optimizer state */
 };
 #define PLAN_MEM_MEMO 8
 struct plan_mem_memo {
