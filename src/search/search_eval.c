@@ -40,6 +40,7 @@ struct cost_slot {
     struct step_ctx ctx;      /* costs filled for key; the rest rewritten per layout */
     bool comp_ok;             /* comp filled for key (the first layout priced with it) */
     uint64_t gen;             /* ctx.plan and ctx.topo are those of sibling gen (0: none) */
+    uint64_t groups_gen;      /* ctx.groups are those of sibling gen (0: none) */
     struct step_compute comp; /* op times, busy times, FLOPs of the split */
 };
 
@@ -142,7 +143,7 @@ static struct cost_slot *prepare(const struct search_eval *e, struct scratch *s,
             sl->key = *split;
             sl->used = true;
             sl->comp_ok = false;
-            sl->gen = 0;
+            sl->gen = sl->groups_gen = 0;
         }
         sib->slot = sl;
     }
@@ -229,12 +230,15 @@ static enum search_verdict eval_estimate(void *user, void *scratch, const struct
         m->capacity_B = ctx->mem.capacity_B;
         return SEARCH_NOFIT;
     }
-    step_groups_init(ctx);
     /* The split's op times once per slot, collective prices once per thread: the same
      * numbers step_costs_compute gives (estimate.h), so the same step. */
     if (!sl->comp_ok) {
         step_compute_of(ctx, &sl->comp);
         sl->comp_ok = true;
+    }
+    if (sl->groups_gen != s->sib.gen) { /* the groups do not depend on the ZeRO stage */
+        step_groups_init(ctx);
+        sl->groups_gen = s->sib.gen;
     }
     struct step_costs sc;
     step_costs_compute_with(ctx, &sl->comp, &s->prices, &sc);
