@@ -540,19 +540,6 @@ static void chunk_times_geom(const struct step_costs *sc, const struct kind_time
     }
 }
 
-/* Forward time of the first n chunk-forwards of a stage in Megatron's interleaved table,
- * where forward i runs chunk (i mod p v) / p (micro-batches in groups of p through every
- * chunk in turn; the planner holds m to a multiple of p). f, pf as chunk_times gives them;
- * NULL: every chunk is the stage's mean, F / v. */
-static double table_fwd_s(const double *f, const double *pf, int v, int p, int64_t n, double F)
-{
-    if (!f)
-        return (double)n * F / (double)v;
-    int64_t per = (int64_t)p * v, r = n % per;
-    int c = (int)(r / p);
-    return (double)(n / per) * (double)p * pf[v] + (double)p * pf[c] + (double)(r % p) * f[c];
-}
-
 /* One run of like stages (same layers): what both passes price once for all of them. */
 struct stage_run {
     struct step_stage st;
@@ -777,11 +764,27 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp
                 prel += fl + bl;
             }
         } else if (v > 1) {
-            for (int i = s; i < s + rn; i++) {
-                int64_t warm = 2 * (int64_t)(p - i - 1) + (int64_t)(v - 1) * p + 1;
-                if (warm > (int64_t)m * v)
-                    warm = (int64_t)m * v;
-                double w = table_fwd_s(by_chunk ? rc->f : NULL, rc->pf, v, p, warm, F);
+            /* w: the time of stage i's warm-up forwards, 2(p - i - 1) + (v - 1)p + 1 of them
+             * (below m v, as m > p here), in Megatron's interleaved table, where forward j
+             * runs chunk (j mod p v) / p (micro-batches in groups of p through every chunk in
+             * turn; the planner holds m to a multiple of p): q whole rounds of the table, the
+             * chunks before c and rp forwards of chunk c (f, pf as chunk_times gives them;
+             * without them every chunk is the stage's mean F / v). Two fewer per stage: the
+             * place is stepped back rather than divided out again. */
+            int64_t per = (int64_t)p * v;
+            int64_t warm = 2 * (int64_t)(p - s - 1) + (int64_t)(v - 1) * p + 1;
+            int64_t q = warm / per, c = (warm % per) / p, rp = (warm % per) % p;
+            for (int i = s; i < s + rn; i++, warm -= 2) {
+                if (i > s) {
+                    for (rp -= 2; rp < 0; rp += p)
+                        if (--c < 0) {
+                            c += v;
+                            q--;
+                        }
+                }
+                double w = by_chunk ? (double)q * (double)p * rc->pf[v] + (double)p * rc->pf[c] +
+                                          (double)rp * rc->f[c]
+                                    : (double)warm * F / (double)v;
                 double a = pf0 + w, x = (double)m * (F + B) - w + pb0;
                 pbl += bl;
                 if (a + x > m1)
