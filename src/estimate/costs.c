@@ -313,16 +313,12 @@ static void layer_compute(const struct step_ctx *ctx, struct step_price_cache *c
     lt->hw_flop = ly->fwd_flop + ly->bwd_flop + ly->recompute_flop;
 }
 
-/* The rest: TP, CP, EP and DP collectives and the optimizer, onto lt's compute part. */
-static void layer_time(struct pricer *pr, const struct model_layer *ly, double bucket_params,
-                       bool sel_attn, struct step_layer_time *lt)
+/* The model-parallel collectives of a layer - TP, CP and EP - onto lt. */
+static void layer_mp_time(struct pricer *pr, const struct model_layer *ly, bool sel_attn,
+                          struct step_layer_time *lt)
 {
     const struct step_ctx *ctx = pr->ctx;
-    const struct spec_job *job = ctx->job;
-    const struct spec_system *sys = &job->system;
     const struct us_layout *lay = &ctx->plan.lay;
-    enum us_dtype dt = ctx->plan.split.dtype;
-    double mem_bw = sys->chip.hbm_Bps * sys->eff.memory;
 
     /* Tensor parallel: with sequence parallelism the collectives alternate all-gather and
      * reduce-scatter (Korthikanti et al. 2022 sec. 4.2.2); without, they are all-reduces
@@ -369,8 +365,18 @@ static void layer_time(struct pricer *pr, const struct model_layer *ly, double b
         lt->ep_fwd_s = (double)c->ep_a2a_fwd * a2a;
         lt->ep_bwd_s = (double)c->ep_a2a_bwd * a2a;
     }
+}
 
-    /* Data parallel. */
+/* The data-parallel traffic of a layer and its optimizer update, onto lt. */
+static void layer_dp_time(struct pricer *pr, const struct model_layer *ly, double bucket_params,
+                          struct step_layer_time *lt)
+{
+    const struct step_ctx *ctx = pr->ctx;
+    const struct spec_system *sys = &ctx->job->system;
+    const struct us_layout *lay = &ctx->plan.lay;
+    const struct step_groups *g = &ctx->groups;
+    enum us_dtype dt = ctx->plan.split.dtype;
+    double mem_bw = sys->chip.hbm_Bps * sys->eff.memory;
     lt->params_local = ly->params;
     double expert = ly->params_expert;
     if (expert > ly->params)
@@ -421,8 +427,34 @@ void step_compute_of_with(const struct step_ctx *ctx, struct step_price_cache *c
     layer_compute(ctx, cache, &mc->head, &out->head, &out->sel_attn[3]);
 }
 
-/* The four kinds' times: the split's part (pre, or computed here) and layer_time's. */
-static void kinds_time(struct pricer *pr, const struct step_compute *pre, struct step_costs *sc)
+/* Where the ZeRO stage sits in the step-costs memo key (memo_key), and how many words of
+ * it (those that vary within a job, the stage included) are hashed. */
+#define MEMO_ZERO_WORD  10
+#define MEMO_HASH_WORDS (MEMO_ZERO_WORD + 1)
+
+/* The model-parallel fields of a layer kind (those layer_mp_time fills). */
+static void mp_get(const struct step_layer_time *lt, double mp[6])
+{
+    const double v[6] = {lt->tp_fwd_s, lt->tp_bwd_s, lt->cp_fwd_s,
+                         lt->cp_bwd_s, lt->ep_fwd_s, lt->ep_bwd_s};
+    memcpy(mp, v, sizeof v);
+}
+
+static void mp_put(const double mp[6], struct step_layer_time *lt)
+{
+    lt->tp_fwd_s = mp[0];
+    lt->tp_bwd_s = mp[1];
+    lt->cp_fwd_s = mp[2];
+    lt->cp_bwd_s = mp[3];
+    lt->ep_fwd_s = mp[4];
+    lt->ep_bwd_s = mp[5];
+}
+
+/* The four kinds' times: the split's part (pre, or computed here), the model-parallel
+ * collectives (from mp when it holds them for this key but the ZeRO stage, which they do not
+ * read) and the DP traffic. */
+static void kinds_time(struct pricer *pr, const struct step_compute *pre, struct step_mp_memo *mp,
+                       const int64_t key[STEP_COSTS_KEY_WORDS], struct step_costs *sc)
 {
     const struct model_costs *mc = &pr->ctx->costs;
     struct step_compute own;
@@ -430,16 +462,32 @@ static void kinds_time(struct pricer *pr, const struct step_compute *pre, struct
         step_compute_of_with(pr->ctx, pr->ext, &own);
         pre = &own;
     }
-    sc->dense = pre->dense;
-    layer_time(pr, &mc->dense, sc->bucket_params, pre->sel_attn[0], &sc->dense);
-    if (mc->n_moe > 0) {
-        sc->moe = pre->moe;
-        layer_time(pr, &mc->moe, sc->bucket_params, pre->sel_attn[1], &sc->moe);
+    const struct model_layer *ly[4] = {&mc->dense, &mc->moe, &mc->embed, &mc->head};
+    const struct step_layer_time *pk[4] = {&pre->dense, &pre->moe, &pre->embed, &pre->head};
+    struct step_layer_time *lt[4] = {&sc->dense, &sc->moe, &sc->embed, &sc->head};
+    int64_t mp_key[STEP_COSTS_KEY_WORDS];
+    bool mp_hit = false;
+    if (mp) {
+        memcpy(mp_key, key, sizeof mp_key);
+        mp_key[MEMO_ZERO_WORD] = 0;
+        mp_hit = mp->used && memcmp(mp->key, mp_key, sizeof mp_key) == 0;
     }
-    sc->embed = pre->embed;
-    layer_time(pr, &mc->embed, sc->bucket_params, pre->sel_attn[2], &sc->embed);
-    sc->head = pre->head;
-    layer_time(pr, &mc->head, sc->bucket_params, pre->sel_attn[3], &sc->head);
+    for (int k = 0; k < 4; k++) {
+        if (k == 1 && mc->n_moe <= 0)
+            continue; /* no MoE layers: sc->moe stays 0 */
+        *lt[k] = *pk[k];
+        if (mp_hit)
+            mp_put(mp->t[k], lt[k]);
+        else
+            layer_mp_time(pr, ly[k], pre->sel_attn[k], lt[k]);
+        layer_dp_time(pr, ly[k], sc->bucket_params, lt[k]);
+        if (mp && !mp_hit)
+            mp_get(lt[k], mp->t[k]);
+    }
+    if (mp && !mp_hit) {
+        mp->used = true;
+        memcpy(mp->key, mp_key, sizeof mp_key);
+    }
 }
 
 /* Pipeline send: one micro-batch's activations b x s x h (the gradient in backward is the
@@ -463,46 +511,39 @@ static double pipeline_send_s(struct pricer *pr)
 
 /* The memo key of struct step_costs_memo. The kinds' times are a function of it within one
  * job: the layers' costs of the split (model_costs_compute), the op times of the split and
- * recompute (pre, step_compute_of), every group a collective of layer_time uses, the ZeRO
+ * recompute (pre, step_compute_of), every group a collective of the kinds uses, the ZeRO
  * stage, the bucket size (from the DP group's size) and the topology (from the chip count,
  * the job's system being fixed). The pipeline send adds the PP group (its size gives pp,
  * its stride the neighbour); the TP and CP sizes that split the send are the groups'. */
-#define MEMO_HASH_WORDS 11
 static void memo_key(const struct step_ctx *ctx, int64_t key[STEP_COSTS_KEY_WORDS])
 {
     const struct model_split *s = &ctx->plan.split;
     const struct us_layout *l = &ctx->plan.lay;
     const struct step_groups *g = &ctx->groups;
-    /* The first MEMO_HASH_WORDS words are those that vary within a job (the rest follow
-     * from them and the job: the strides from the sizes and the rank order); only they are
-     * hashed, all are compared. */
-    const int64_t k[] = {s->tp,
-                         s->cp,
-                         s->ep,
-                         s->sequence_parallel,
-                         (int64_t)s->recompute,
-                         s->micro_batch,
-                         (int64_t)s->dtype,
-                         l->zero,
-                         ctx->job->chips,
-                         g->dp.size,
-                         g->pp.size,
-                         s->seq_len,
-                         s->grad_reduce,
-                         l->sequence_parallel,
-                         (int64_t)l->recompute,
-                         g->tp.size,
-                         g->tp.stride,
-                         g->cp.size,
-                         g->cp.stride,
-                         g->ep.size,
-                         g->ep.stride,
-                         g->dp.stride,
-                         g->edp.size,
-                         g->edp.stride,
-                         g->pp.stride};
-    _Static_assert(sizeof k == STEP_COSTS_KEY_WORDS * sizeof k[0], "memo key words");
-    memcpy(key, k, sizeof k);
+    /* What varies within a job, then the ZeRO stage (word MEMO_ZERO_WORD), then what follows
+     * from them and the job (the strides from the sizes and the rank order). The first
+     * MEMO_HASH_WORDS words are hashed, all are compared. */
+    const int64_t vary[] = {s->tp,
+                            s->cp,
+                            s->ep,
+                            s->sequence_parallel,
+                            (int64_t)s->recompute,
+                            s->micro_batch,
+                            (int64_t)s->dtype,
+                            ctx->job->chips,
+                            g->dp.size,
+                            g->pp.size};
+    const int64_t rest[] = {
+        s->seq_len,    s->grad_reduce, l->sequence_parallel, (int64_t)l->recompute,
+        g->tp.size,    g->tp.stride,   g->cp.size,           g->cp.stride,
+        g->ep.size,    g->ep.stride,   g->dp.stride,         g->edp.size,
+        g->edp.stride, g->pp.stride};
+    _Static_assert(sizeof vary == MEMO_ZERO_WORD * sizeof key[0], "memo key: varying words");
+    _Static_assert(sizeof rest == (STEP_COSTS_KEY_WORDS - MEMO_ZERO_WORD - 1) * sizeof key[0],
+                   "memo key: derived words");
+    memcpy(key, vary, sizeof vary);
+    key[MEMO_ZERO_WORD] = l->zero;
+    memcpy(key + MEMO_ZERO_WORD + 1, rest, sizeof rest);
 }
 
 void step_costs_compute(const struct step_ctx *ctx, struct step_costs *sc)
@@ -552,7 +593,7 @@ void step_costs_compute_with(const struct step_ctx *ctx, const struct step_compu
     pr.ctx = ctx;
     pr.ext = cache;
     pr.n = 0;
-    kinds_time(&pr, pre, sc);
+    kinds_time(&pr, pre, cache ? &cache->mp : NULL, key, sc);
     if (sc->pp > 1)
         sc->p2p_s = pipeline_send_s(&pr);
     if (mo) {

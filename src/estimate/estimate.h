@@ -191,8 +191,18 @@ struct step_op_memo {
     int64_t key[STEP_OP_KEY_WORDS];
     double fwd_s, bwd_s;
 };
+/* Added by speed2: the TP, CP and EP times of the four kinds (dense, moe, embed, head:
+ * tp, cp, ep, forward and backward) of the last step-costs memo miss, by its key without
+ * the ZeRO stage. They do not read the stage, and a search tries a layout's stages one
+ * after another, so a miss's ZeRO siblings price only their DP traffic. */
+struct step_mp_memo {
+    bool used;
+    int64_t key[STEP_COSTS_KEY_WORDS]; /* the ZeRO stage's word 0 */
+    double t[4][6];
+};
 struct step_price_cache {
     struct step_price_slot slot[STEP_PRICE_SLOTS];
+    struct step_mp_memo mp;                             /* added by speed2 */
     struct step_costs_memo memo[STEP_COSTS_MEMO_SLOTS]; /* added by speed2 */
     struct step_op_memo op[STEP_OP_MEMO_SLOTS];         /* added by speed2 */
 };

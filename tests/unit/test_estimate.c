@@ -509,12 +509,12 @@ static void test_cached_pieces(void)
     free(cache);
 }
 
-/* The step-costs and op memos of the price cache (a search's use of them): layouts of one
- * job that differ in ZeRO stage, vpp, tp, recompute, micro-batch or dp, visited twice in
- * turn, each priced through the cache as step_compute_of and step_costs_compute price it
- * alone. A key that left out what one of them changes would hand the first visitor's
- * numbers to the next: tp and the micro-batch change the op shapes, mixtral's expert groups
- * and ZeRO's reduce-scatter the DP prices. */
+/* The step-costs, model-parallel and op memos of the price cache (a search's use of them):
+ * layouts of one job that differ in ZeRO stage, vpp, tp, recompute, micro-batch or dp,
+ * visited twice in turn, each priced through the cache as step_compute_of and
+ * step_costs_compute price it alone. A key that left out what one of them changes would
+ * hand the first visitor's numbers to the next: tp and the micro-batch change the op shapes,
+ * mixtral's expert groups and ZeRO's reduce-scatter the DP prices. */
 static void test_costs_memo(void)
 {
     static const char job[] = "model: mixtral-8x22b\nsystem: dgx-h100\nchips: 128\n"
