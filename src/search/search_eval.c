@@ -233,7 +233,7 @@ static enum search_verdict eval_estimate(void *user, void *scratch, const struct
     /* The split's op times once per slot, collective prices once per thread: the same
      * numbers step_costs_compute gives (estimate.h), so the same step. */
     if (!sl->comp_ok) {
-        step_compute_of(ctx, &sl->comp);
+        step_compute_of_with(ctx, &s->prices, &sl->comp);
         sl->comp_ok = true;
     }
     if (sl->groups_gen != s->sib.gen) { /* the groups do not depend on the ZeRO stage */
