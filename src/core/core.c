@@ -389,3 +389,18 @@ enum us_status core_read_file(const char *path, size_t max_B, char **out, size_t
     *len = n;
     return US_OK;
 }
+
+uint64_t core_hash_words(const int64_t *w, int n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < n; i++) {
+        h ^= (uint64_t)w[i];
+        h *= 1099511628211ull;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}

@@ -49,6 +49,12 @@ enum us_status core_diag_vset(struct us_diag *d, enum us_status st, const char *
 enum us_status core_diag_status(struct us_diag *d, enum us_status st, const char *file, int line,
                                 int col, const char *path, const char *fmt, ...) US_PRINTF(7, 8);
 
+/* --- hashing --- */
+/* Slot hash of a cache key of n words: FNV-1a over whole words, then the murmur3 finalizer
+ * (fmix64). FNV-1a alone leaves the low bits a function of the keys' low bits (a price's
+ * bytes often have an all-zero low mantissa); fmix64 folds the high bits down. */
+uint64_t core_hash_words(const int64_t *w, int n);
+
 /* --- strings --- */
 /* snprintf that always terminates and never warns about truncation. */
 void core_strlcpy(char *dst, const char *src, size_t n);

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "estimate/estimate.h"
 
 /* Adam update, bytes of HBM traffic per parameter of the local shard: fp32 master weight,
@@ -120,23 +121,11 @@ void step_groups_init(struct step_ctx *ctx)
     g->edp = (struct step_group){edp > 0 ? edp : 1, est};
 }
 
-/* Slot hash of a cache key: FNV-1a over whole words, then the murmur3 finalizer (fmix64).
- * FNV-1a alone leaves the low bits of h a function of the keys' low bits, and a price's
- * bytes often have an all-zero low mantissa: 499 prices of a llama3-405b search fell in
- * 201 slots and evicted each other 161,000 times. fmix64 folds the high bits down. */
+/* Slot hash of a cache key (core_hash_words: 499 prices of a llama3-405b search once fell in
+ * 201 slots under plain FNV-1a and evicted each other 161,000 times). */
 static uint64_t key_hash(const int64_t *key, int n)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (int i = 0; i < n; i++) {
-        h ^= (uint64_t)key[i];
-        h *= 1099511628211ull;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
+    return core_hash_words(key, n);
 }
 
 /* One pricing pass: the context and, without a cross-layout cache, the collectives priced

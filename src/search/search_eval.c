@@ -90,7 +90,6 @@ static bool split_eq(const struct model_split *a, const struct model_split *b)
 
 static unsigned split_hash(const struct model_split *s)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a over the fields */
     const int64_t f[] = {s->tp,
                          s->cp,
                          s->ep,
@@ -99,11 +98,7 @@ static unsigned split_hash(const struct model_split *s)
                          s->micro_batch,
                          s->seq_len,
                          (int64_t)s->dtype};
-    for (size_t i = 0; i < US_ARRAY_LEN(f); i++) {
-        h ^= (uint64_t)f[i];
-        h *= 1099511628211ull;
-    }
-    return (unsigned)(h ^ (h >> 29)) % COST_SLOTS;
+    return (unsigned)(core_hash_words(f, (int)US_ARRAY_LEN(f)) % COST_SLOTS);
 }
 
 static int chips_index(const struct search_eval *e, int64_t chips)
