@@ -444,7 +444,11 @@ struct front {
     size_t n, cap;
 };
 
+/* Each thread writes its counts per layout: the pads keep two workers' fields off one cache
+ * line (false sharing made 2 threads slower than 1). */
+#define WORKER_PAD 64
 struct worker {
+    char pad_head[WORKER_PAD];
     void *scratch;
     struct us_search_entry top[US_SEARCH_MAX_TOP];
     int ntop;
@@ -452,6 +456,7 @@ struct worker {
     uint64_t pruned[US_PRUNE_COUNT];
     uint64_t estimated, simulated;
     bool oom;
+    char pad_tail[WORKER_PAD];
 };
 
 struct shared {
@@ -684,9 +689,19 @@ static void run_estimate(struct shared *sh, int tid)
 {
     struct worker *w = &sh->w[tid];
     uint64_t step = sh->ntuples / 100 + 1, last = 0;
-    /* Static round-robin partition: tuple i belongs to thread i mod T. */
-    for (size_t i = (size_t)tid; i < sh->ntuples; i += (size_t)sh->nthreads) {
-        expand_tuple(sh, w, &sh->tuples[i]);
+    /* Static round-robin partition by groups of tuples: the tuples of one (chips, tp, cp, ep)
+     * - every pipeline depth - are consecutive and go to one thread, group g to thread g mod
+     * T, so a thread's caches (model splits, step costs) serve all the depths of a group. */
+    size_t g = 0;
+    for (size_t i = 0; i < sh->ntuples; i++) {
+        const struct tuple *t = &sh->tuples[i];
+        if (i > 0) {
+            const struct tuple *u = &sh->tuples[i - 1];
+            g += t->chips != u->chips || t->tp != u->tp || t->cp != u->cp || t->ep != u->ep;
+        }
+        if (g % (size_t)sh->nthreads != (size_t)tid)
+            continue;
+        expand_tuple(sh, w, t);
         uint64_t done = atomic_fetch_add(&sh->done, 1) + 1;
         if (tid == 0 && done - last >= step) {
             last = done;
