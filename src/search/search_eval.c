@@ -16,9 +16,12 @@
 #include "search/search.h"
 #include "sim/sim.h"
 
-/* Split slots per thread, 17 KB each (a split's op lists): more of them fault in more fresh
+/* Split slots per thread, 17 KB each (a split's op lists), two-way set associative: a
+ * tuple's ~70 splits fit without evicting each other, and more slots fault in more fresh
  * pages than their hits save (512 made 2 threads slower than 1 on the 2-core machine). */
-#define COST_SLOTS 128
+#define COST_SETS  64
+#define COST_WAYS  2
+#define COST_SLOTS (COST_SETS * COST_WAYS)
 
 struct per_chips {
     struct spec_job job; /* the job at this chip count */
@@ -61,7 +64,8 @@ struct sibling {
 
 struct scratch {
     struct cost_slot slot[COST_SLOTS];
-    struct step_price_cache prices; /* collective prices across layouts */
+    unsigned char victim[COST_SETS]; /* the way a miss in the set replaces next */
+    struct step_price_cache prices;  /* collective prices across layouts */
     struct sibling sib;
     /* where the layers sit for the last (pp, vpp, ends): the same for every layout below one
      * split of a tuple, and only those fields place them (plan_init) */
@@ -100,7 +104,7 @@ static unsigned split_hash(const struct model_split *s)
                          s->micro_batch,
                          s->seq_len,
                          (int64_t)s->dtype};
-    return (unsigned)(core_hash_words(f, (int)US_ARRAY_LEN(f)) % COST_SLOTS);
+    return (unsigned)(core_hash_words(f, (int)US_ARRAY_LEN(f)) % COST_SETS);
 }
 
 static int chips_index(const struct search_eval *e, int64_t chips)
@@ -134,8 +138,17 @@ static struct cost_slot *prepare(const struct search_eval *e, struct scratch *s,
     struct cost_slot *sl = sib->slot;
     if (!sl) {
         const struct model_split *split = &sib->pl.split;
-        sl = &s->slot[split_hash(split)];
-        if (!sl->used || !split_eq(&sl->key, split)) {
+        unsigned set = split_hash(split);
+        struct cost_slot *way = &s->slot[set * COST_WAYS];
+        sl = NULL;
+        for (int w = 0; w < COST_WAYS && !sl; w++)
+            if (way[w].used && split_eq(&way[w].key, split))
+                sl = &way[w];
+        if (sl) {
+            s->victim[set] = (unsigned char)((sl - way + 1) % COST_WAYS); /* the other way */
+        } else {
+            sl = &way[s->victim[set]];
+            s->victim[set] = (unsigned char)((s->victim[set] + 1) % COST_WAYS);
             model_costs_compute(&pc->job.model, split, &sl->ctx.costs);
             sl->key = *split;
             sl->used = true;
