@@ -469,6 +469,7 @@ struct shared {
     int nthreads, top_k;
     struct worker *w;
     atomic_ullong done;
+    atomic_size_t next; /* the first tuple no thread has taken */
     /* refine phase */
     struct us_search_entry *refine;
     bool *refined_ok;
@@ -685,24 +686,31 @@ static void report_progress(struct shared *sh, const char *phase, uint64_t done,
         sh->opt->progress(sh->opt->progress_user, phase, done, total);
 }
 
+static bool same_group(const struct tuple *a, const struct tuple *b)
+{
+    return a->chips == b->chips && a->tp == b->tp && a->cp == b->cp && a->ep == b->ep;
+}
+
 static void run_estimate(struct shared *sh, int tid)
 {
     struct worker *w = &sh->w[tid];
     uint64_t step = sh->ntuples / 100 + 1, last = 0;
-    /* Static round-robin partition by groups of tuples: the tuples of one (chips, tp, cp, ep)
-     * - every pipeline depth - are consecutive and go to one thread, group g to thread g mod
-     * T, so a thread's caches (model splits, step costs) serve all the depths of a group. */
-    size_t g = 0;
-    for (size_t i = 0; i < sh->ntuples; i++) {
-        const struct tuple *t = &sh->tuples[i];
-        if (i > 0) {
-            const struct tuple *u = &sh->tuples[i - 1];
-            g += t->chips != u->chips || t->tp != u->tp || t->cp != u->cp || t->ep != u->ep;
-        }
-        if (g % (size_t)sh->nthreads != (size_t)tid)
+    /* Threads take whole groups of tuples - one (chips, tp, cp, ep), every pipeline depth,
+     * consecutive in the list - one at a time from a shared cursor: a thread's caches (model
+     * splits, step costs) serve a group's depths, and a faster core takes more groups. Which
+     * thread prices a layout does not change its answer (the evaluator is a pure function),
+     * and the merge below does not depend on it either. */
+    for (;;) {
+        size_t i = atomic_load(&sh->next), j = i + 1;
+        if (i >= sh->ntuples)
+            break;
+        while (j < sh->ntuples && same_group(&sh->tuples[j], &sh->tuples[i]))
+            j++;
+        if (!atomic_compare_exchange_weak(&sh->next, &i, j))
             continue;
-        expand_tuple(sh, w, t);
-        uint64_t done = atomic_fetch_add(&sh->done, 1) + 1;
+        for (size_t k = i; k < j; k++)
+            expand_tuple(sh, w, &sh->tuples[k]);
+        uint64_t done = atomic_fetch_add(&sh->done, (unsigned long long)(j - i)) + (j - i);
         if (tid == 0 && done - last >= step) {
             last = done;
             report_progress(sh, "estimate", done, sh->ntuples);
@@ -879,6 +887,7 @@ enum us_status search_run(const struct search_space *sp, const struct search_eva
     sh.top_k = opt->top_k > 0 ? opt->top_k : SEARCH_DEFAULT_TOP_K;
     sh.w = w;
     atomic_init(&sh.done, 0);
+    atomic_init(&sh.next, 0);
     report_progress(&sh, "estimate", 0, tl.n);
     run_phase(&sh, PHASE_ESTIMATE);
     report_progress(&sh, "estimate", tl.n, tl.n);
