@@ -39,14 +39,20 @@ struct search_eval {
     double model_flop_per_token; /* the MFU numerator per token (one job, one seq_len) */
 };
 
-struct cost_slot {
+/* A slot's key, kept apart from the slot (17 KB away from the next one), so that looking a
+ * split up reads one cache line. */
+struct cost_tag {
     bool used;
     struct model_split key;
-    struct step_ctx ctx;      /* costs filled for key; the rest rewritten per layout */
-    bool comp_ok;             /* comp filled for key (the first layout priced with it) */
-    uint64_t gen;             /* ctx.plan and ctx.topo are those of sibling gen (0: none) */
-    uint64_t groups_gen;      /* ctx.groups are those of sibling gen (0: none) */
-    struct step_compute comp; /* op times, busy times, FLOPs of the split */
+};
+
+struct cost_slot {
+    struct step_ctx ctx;             /* costs filled for its tag's split; the rest per layout */
+    const struct per_chips *topo_of; /* whose topology ctx.topo holds (NULL: none) */
+    bool comp_ok;                    /* comp filled for key (the first layout priced with it) */
+    uint64_t gen;                    /* ctx.plan and ctx.topo are those of sibling gen (0: none) */
+    uint64_t groups_gen;             /* ctx.groups are those of sibling gen (0: none) */
+    struct step_compute comp;        /* op times, busy times, FLOPs of the split */
 };
 
 /* The last layout planned, for its ZeRO siblings: the search tries the ZeRO stages of a
@@ -63,9 +69,10 @@ struct sibling {
 };
 
 struct scratch {
-    struct cost_slot slot[COST_SLOTS];
+    struct cost_tag tag[COST_SLOTS];
     unsigned char victim[COST_SETS]; /* the way a miss in the set replaces next */
-    struct step_price_cache prices;  /* collective prices across layouts */
+    struct cost_slot slot[COST_SLOTS];
+    struct step_price_cache prices; /* collective prices across layouts */
     struct sibling sib;
     /* where the layers sit for the last (pp, vpp, ends): the same for every layout below one
      * split of a tuple, and only those fields place them (plan_init) */
@@ -139,19 +146,20 @@ static struct cost_slot *prepare(const struct search_eval *e, struct scratch *s,
     if (!sl) {
         const struct model_split *split = &sib->pl.split;
         unsigned set = split_hash(split);
-        struct cost_slot *way = &s->slot[set * COST_WAYS];
-        sl = NULL;
-        for (int w = 0; w < COST_WAYS && !sl; w++)
-            if (way[w].used && split_eq(&way[w].key, split))
-                sl = &way[w];
-        if (sl) {
-            s->victim[set] = (unsigned char)((sl - way + 1) % COST_WAYS); /* the other way */
+        struct cost_tag *tag = &s->tag[set * COST_WAYS];
+        int w = 0;
+        while (w < COST_WAYS && !(tag[w].used && split_eq(&tag[w].key, split)))
+            w++;
+        if (w < COST_WAYS) {
+            s->victim[set] = (unsigned char)((w + 1) % COST_WAYS); /* the other way */
+            sl = &s->slot[set * COST_WAYS + (unsigned)w];
         } else {
-            sl = &way[s->victim[set]];
-            s->victim[set] = (unsigned char)((s->victim[set] + 1) % COST_WAYS);
+            w = s->victim[set];
+            s->victim[set] = (unsigned char)((w + 1) % COST_WAYS);
+            tag[w].key = *split;
+            tag[w].used = true;
+            sl = &s->slot[set * COST_WAYS + (unsigned)w];
             model_costs_compute(&pc->job.model, split, &sl->ctx.costs);
-            sl->key = *split;
-            sl->used = true;
             sl->comp_ok = false;
             sl->gen = sl->groups_gen = 0;
         }
@@ -164,7 +172,10 @@ static struct cost_slot *prepare(const struct search_eval *e, struct scratch *s,
         /* the plan is valid: its reason string is never read, so not copied */
         memcpy(&ctx->plan, &sib->pl, offsetof(struct plan, reason));
         ctx->plan.reason[0] = '\0';
-        ctx->topo = pc->topo;
+        if (sl->topo_of != pc) { /* (one chip count, as a rule) */
+            ctx->topo = pc->topo;
+            sl->topo_of = pc;
+        }
     }
     ctx->plan.lay.zero = c->lay.zero;
     const struct us_layout *l = &c->lay;
