@@ -45,6 +45,73 @@ static int dense_prefix(const struct spec_model *m)
                                            : m->layers;
 }
 
+/* The checks of the fields a search varies below the degrees (micro_batch, ZeRO,
+ * recompute), as plan_init makes them first. */
+static bool check_inner_fields(struct plan *p)
+{
+    const struct us_layout *l = &p->lay;
+    if (l->micro_batch < 1)
+        return fail(p, "micro_batch=%d must be at least 1", l->micro_batch);
+    if (l->zero < 0 || l->zero > 3)
+        return fail(p, "zero=%d out of range 0..3", l->zero);
+    if ((int)l->recompute < US_RECOMPUTE_NONE || (int)l->recompute > US_RECOMPUTE_FULL)
+        return fail(p, "recompute=%d is not none, selective or full", (int)l->recompute);
+    return true;
+}
+
+static bool check_moe_sp(struct plan *p, const struct spec_model *m)
+{
+    if (moe_model(m) && p->lay.tp > 1 && !p->lay.sequence_parallel)
+        return fail(p, "MoE with tp=%d needs sequence_parallel (Megatron requires it)", p->lay.tp);
+    return true;
+}
+
+/* The batch, the sequence and the split: what plan_init checks and sets last. */
+static bool plan_batch(struct plan *p, const struct spec_job *job)
+{
+    const struct us_layout *l = &p->lay;
+    int tp = l->tp, pp = l->pp, dp = l->dp, cp = l->cp, ep = l->ep;
+    const struct spec_training *tr = &job->train;
+    int64_t per = (int64_t)dp * l->micro_batch;
+    if (tr->global_batch < 1 || tr->global_batch % per != 0)
+        return fail(p, "global_batch=%d not divisible by dp*micro_batch=%d*%d=%lld",
+                    tr->global_batch, dp, l->micro_batch, (long long)per);
+    p->microbatches = (int)(tr->global_batch / per);
+    p->lay.microbatches = p->microbatches;
+    if (tr->seq_len < 1)
+        return fail(p, "seq_len=%d must be at least 1", tr->seq_len);
+    if (cp > 1 && tr->seq_len % (2 * cp) != 0)
+        return fail(p,
+                    "seq_len=%d not divisible by 2*cp=%d (load-balanced causal context "
+                    "parallelism cuts each sequence into 2*cp chunks)",
+                    tr->seq_len, 2 * cp);
+    if (l->sequence_parallel && tp > 1 && (tr->seq_len / cp) % tp != 0)
+        return fail(p, "sequence_parallel needs seq_len/cp=%d divisible by tp=%d", tr->seq_len / cp,
+                    tp);
+    if (l->schedule == US_SCHEDULE_INTERLEAVED && p->microbatches % pp != 0)
+        return fail(p,
+                    "schedule=interleaved needs microbatches=%d to be a multiple of pp=%d "
+                    "(Megatron)",
+                    p->microbatches, pp);
+
+    /* The chip must do the math in this dtype. */
+    if ((int)tr->dtype < 0 || tr->dtype >= US_DTYPE_COUNT ||
+        !(job->system.chip.peak_flops[tr->dtype] > 0))
+        return fail(p, "dtype=%s is not supported by %s (no peak FLOP/s given for it)",
+                    us_dtype_name(tr->dtype), job->system.chip.name);
+
+    p->split = (struct model_split){.tp = tp,
+                                    .cp = cp,
+                                    .ep = ep,
+                                    .sequence_parallel = l->sequence_parallel,
+                                    .recompute = l->recompute,
+                                    .micro_batch = l->micro_batch,
+                                    .seq_len = tr->seq_len,
+                                    .dtype = tr->dtype,
+                                    .grad_reduce = tr->grad_reduce};
+    return true;
+}
+
 bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layout *lay)
 {
     const struct spec_model *m = &job->model;
@@ -60,12 +127,8 @@ bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layou
     if (tp < 1 || pp < 1 || dp < 1 || cp < 1 || ep < 1 || v < 1)
         return fail(p, "parallel degrees must be at least 1 (tp=%d pp=%d dp=%d cp=%d ep=%d vpp=%d)",
                     tp, pp, dp, cp, ep, v);
-    if (l->micro_batch < 1)
-        return fail(p, "micro_batch=%d must be at least 1", l->micro_batch);
-    if (l->zero < 0 || l->zero > 3)
-        return fail(p, "zero=%d out of range 0..3", l->zero);
-    if ((int)l->recompute < US_RECOMPUTE_NONE || (int)l->recompute > US_RECOMPUTE_FULL)
-        return fail(p, "recompute=%d is not none, selective or full", (int)l->recompute);
+    if (!check_inner_fields(p))
+        return false;
     if ((int)l->schedule < US_SCHEDULE_1F1B || (int)l->schedule > US_SCHEDULE_INTERLEAVED)
         return fail(p, "schedule=%d is not 1f1b, gpipe or interleaved", (int)l->schedule);
 
@@ -89,8 +152,8 @@ bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layou
         return fail(p, "tp=%d does not divide ffn_hidden=%d", tp, m->ffn_hidden);
     if (moe_model(m) && m->moe.expert_ffn_hidden % tp != 0)
         return fail(p, "tp=%d does not divide expert_ffn_hidden=%d", tp, m->moe.expert_ffn_hidden);
-    if (moe_model(m) && tp > 1 && !l->sequence_parallel)
-        return fail(p, "MoE with tp=%d needs sequence_parallel (Megatron requires it)", tp);
+    if (!check_moe_sp(p, m))
+        return false;
 
     /* Pipeline stages: even, or uneven first/last stages (Megatron's
      * decoder_first_pipeline_num_layers / decoder_last_pipeline_num_layers) with the rest
@@ -190,45 +253,25 @@ bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layou
     }
 
     /* Batch and sequence. */
-    const struct spec_training *tr = &job->train;
-    int64_t per = (int64_t)dp * l->micro_batch;
-    if (tr->global_batch < 1 || tr->global_batch % per != 0)
-        return fail(p, "global_batch=%d not divisible by dp*micro_batch=%d*%d=%lld",
-                    tr->global_batch, dp, l->micro_batch, (long long)per);
-    p->microbatches = (int)(tr->global_batch / per);
-    p->lay.microbatches = p->microbatches;
-    if (tr->seq_len < 1)
-        return fail(p, "seq_len=%d must be at least 1", tr->seq_len);
-    if (cp > 1 && tr->seq_len % (2 * cp) != 0)
-        return fail(p,
-                    "seq_len=%d not divisible by 2*cp=%d (load-balanced causal context "
-                    "parallelism cuts each sequence into 2*cp chunks)",
-                    tr->seq_len, 2 * cp);
-    if (l->sequence_parallel && tp > 1 && (tr->seq_len / cp) % tp != 0)
-        return fail(p, "sequence_parallel needs seq_len/cp=%d divisible by tp=%d", tr->seq_len / cp,
-                    tp);
-    if (l->schedule == US_SCHEDULE_INTERLEAVED && p->microbatches % pp != 0)
-        return fail(p,
-                    "schedule=interleaved needs microbatches=%d to be a multiple of pp=%d "
-                    "(Megatron)",
-                    p->microbatches, pp);
+    return plan_batch(p, job);
+}
 
-    /* The chip must do the math in this dtype. */
-    if ((int)tr->dtype < 0 || tr->dtype >= US_DTYPE_COUNT ||
-        !(job->system.chip.peak_flops[tr->dtype] > 0))
-        return fail(p, "dtype=%s is not supported by %s (no peak FLOP/s given for it)",
-                    us_dtype_name(tr->dtype), job->system.chip.name);
-
-    p->split = (struct model_split){.tp = tp,
-                                    .cp = cp,
-                                    .ep = ep,
-                                    .sequence_parallel = l->sequence_parallel,
-                                    .recompute = l->recompute,
-                                    .micro_batch = l->micro_batch,
-                                    .seq_len = tr->seq_len,
-                                    .dtype = tr->dtype,
-                                    .grad_reduce = tr->grad_reduce};
-    return true;
+bool plan_init_like(struct plan *p, const struct plan *prev, const struct spec_job *job,
+                    const struct us_layout *lay)
+{
+    const struct us_layout *o = &prev->lay;
+    if (!prev->valid || prev->chips != job->chips || lay->tp != o->tp || lay->pp != o->pp ||
+        lay->dp != o->dp || lay->cp != o->cp || lay->ep != o->ep || lay->vpp != o->vpp ||
+        lay->schedule != o->schedule || lay->first_stage_layers != o->first_stage_layers ||
+        lay->last_stage_layers != o->last_stage_layers)
+        return plan_init(p, job, lay);
+    /* The degrees passed every check of plan_init that reads them alone: what is left, in
+     * plan_init's order, are the checks the other fields take part in. */
+    if (p != prev)
+        memcpy(p, prev, offsetof(struct plan, reason));
+    p->reason[0] = '\0';
+    p->lay = *lay;
+    return check_inner_fields(p) && check_moe_sp(p, &job->model) && plan_batch(p, job);
 }
 
 int plan_end_chunk_layers(int n, int q, int vpp, int *other)

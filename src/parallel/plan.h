@@ -35,6 +35,13 @@ struct plan {
  * "tp=6 does not divide heads=128". */
 bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layout *lay);
 
+/* Added by speed: plan_init for a layout after prev, a plan of the same job: when the two
+ * differ only below the degrees (micro_batch, sequence_parallel, recompute, zero) and prev
+ * is valid, only the checks those fields take part in are made again - the same plan, or
+ * the same first failure, as plan_init gives; otherwise plan_init. p may be prev. */
+bool plan_init_like(struct plan *p, const struct plan *prev, const struct spec_job *job,
+                    const struct us_layout *lay);
+
 /* Layers held by pipeline stage `stage` (all its virtual chunks), split into dense and MoE,
  * and whether it holds the embedding and/or the head. */
 void plan_stage_layers(const struct plan *p, const struct spec_model *m, int stage, int *n_dense,

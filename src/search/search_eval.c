@@ -136,7 +136,7 @@ static struct cost_slot *prepare(const struct search_eval *e, struct scratch *s,
         sib->gen++;
         sib->key = *c;
         sib->memo.n = 0;
-        sib->valid = plan_init(&sib->pl, &pc->job, &c->lay);
+        sib->valid = plan_init_like(&sib->pl, &sib->pl, &pc->job, &c->lay);
         sib->slot = NULL;
     }
     if (!sib->valid)

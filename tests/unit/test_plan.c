@@ -3,8 +3,10 @@
  * memory per chip against hand-derived sums (Llama-3-8B on 8 chips, ZeRO-1 and ZeRO-3;
  * Mixtral with EP), the shortfall sentence, and checkpoint size.
  * Models and the system are built by hand (the presets belong to the catalog). */
+#include <stddef.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "parallel/plan.h"
 #include "test.h"
 
@@ -660,6 +662,52 @@ static void test_memory_grad_reduce(void)
     CHECK_NEAR(bf16.grads_B, 2 * P, 1e-15);
 }
 
+/* plan_init_like after any earlier plan gives what plan_init gives - the plan's fields and,
+ * for an invalid layout, the same reason - over micro-batches, sequence parallelism,
+ * recompute and ZeRO stages that pass and fail (MoE without SP, batch and sequence
+ * divisibility, interleaving's m % pp), after valid and invalid plans of the same or other
+ * degrees. */
+static void test_init_like(void)
+{
+    struct spec_model moe = mixtral_8x22b();
+    moe.layers = 8;
+    struct spec_job j = h100_job(moe, 16);
+    j.train.global_batch = 24;
+    j.train.seq_len = 4096;
+    int compared = 0, invalid = 0, fast = 0;
+    struct plan prev, got, want;
+    memset(&prev, 0, sizeof prev);
+    static const int tps[] = {1, 2}, pps[] = {2, 4}, vpps[] = {1, 2}, mbs[] = {1, 3, 5, 0};
+    for (size_t a = 0; a < US_ARRAY_LEN(tps); a++)
+        for (size_t b = 0; b < US_ARRAY_LEN(pps); b++)
+            for (size_t c = 0; c < US_ARRAY_LEN(vpps); c++)
+                for (size_t d = 0; d < US_ARRAY_LEN(mbs); d++)
+                    for (int q = 0; q < 2 * 3 * 5; q++) {
+                        struct us_layout l = layout(tps[a], pps[b], 16 / (tps[a] * pps[b]), 1, 1);
+                        l.vpp = vpps[c];
+                        l.schedule = vpps[c] > 1 ? US_SCHEDULE_INTERLEAVED : US_SCHEDULE_1F1B;
+                        l.micro_batch = mbs[d];
+                        l.sequence_parallel = q % 2;
+                        l.recompute = (enum us_recompute)(q / 2 % 3);
+                        l.zero = q / 6 - 1; /* -1 .. 3: one out of range */
+                        bool ok_want = plan_init(&want, &j, &l);
+                        fast += prev.valid && prev.lay.tp == l.tp && prev.lay.pp == l.pp &&
+                                prev.lay.vpp == l.vpp;
+                        bool ok_got = plan_init_like(&got, &prev, &j, &l);
+                        CHECK(ok_got == ok_want && got.valid == want.valid);
+                        if (ok_want)
+                            CHECK(memcmp(&got, &want, offsetof(struct plan, reason)) == 0);
+                        else
+                            CHECK_STR(got.reason, want.reason);
+                        invalid += !ok_want;
+                        compared++;
+                        prev = got;
+                    }
+    printf("plan_init_like: %d layouts, %d invalid, %d after a valid plan of the same degrees\n",
+           compared, invalid, fast);
+    CHECK(compared == 2 * 2 * 2 * 4 * 30 && invalid > 100 && fast > 100);
+}
+
 int main(void)
 {
     test_validity();
@@ -672,5 +720,6 @@ int main(void)
     test_memory_pipeline();
     test_memory_moe();
     test_checkpoint();
+    test_init_like();
     return test_summary("test_plan");
 }
