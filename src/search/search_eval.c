@@ -1,10 +1,11 @@
 /* search/eval: the real evaluator - plan, memory, closed-form step, then the run around it
  * (stragglers, failures, energy, money from scale/) - and the event-simulator refinement.
- * It prepares each layout the way step_prepare does, but reuses what does not change
- * between neighbours: the topology per chip count, the per-layer costs and op times per
- * model split (a direct-mapped cache per thread), collective prices per thread and the
- * model FLOPs per token. test_search checks the shortcut against step_prepare bit for bit.
- * Not here: enumeration or ranking (search.c). */
+ * It prepares each layout the way step_prepare does, but reuses, per thread, what does not
+ * change between neighbours (docs/MODEL.md 8.3): the plan and ZeRO-independent memory terms
+ * of a layout's ZeRO siblings, the per-layer costs and op times per model split, step costs
+ * and collective prices, the layout's geometry, the run terms per chip count and dp.
+ * test_search checks the shortcut against step_prepare. Not here: enumeration or ranking
+ * (search.c). */
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
