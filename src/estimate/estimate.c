@@ -252,15 +252,13 @@ static double stage_dp_tail(const struct step_costs *sc, const struct kind_time 
     return tail > 0.0 ? tail : 0.0;
 }
 
-/* The shape of one backward's bucket race for a stage with one chunk (v = 1), from which
- * race_bound_s bounds any stage's tail without racing it: qb, cb the backward's reduction
- * and backward times over its buckets, x = max over its buckets i of (backward time up to
- * and including i + reduction time from i on) - cb, and per_mb the reduction time of one
- * micro-batch by the expressions stage_dp_tail uses (so bit for bit its *per_mb_s). */
+/* The shape of one backward's bucket race over a chunk's layers, from which race_tail_s and
+ * race_tail_run take a stage's tail in closed form: qb, cb the backward's reduction and
+ * backward times over its buckets, x = max over its buckets i of (backward time up to and
+ * including i + reduction time from i on) - cb, and per_mb the reduction time of one
+ * micro-batch. */
 struct race_shape {
     double qb, cb, x, per_mb;
-    double term[K_COUNT]; /* per_mb's terms, in the order stage_dp_tail adds them */
-    int nterm;
 };
 
 static void race_shape_of(const struct kind_time k[K_COUNT], const struct step_stage *ck,
@@ -271,16 +269,14 @@ static void race_shape_of(const struct kind_time k[K_COUNT], const struct step_s
     stage_counts(ck, n);
     struct bucket_plan bp[K_COUNT];
     double total = 0.0, qb = 0.0;
-    rs->nterm = 0;
     for (int i = 0; i < K_COUNT; i++) {
         int kk = order[i];
         if (n[kk] <= 0.0)
             continue;
         bucket_plan_of(&k[kk], n[kk], &bp[i]);
         qb += (double)bp[i].nfull * bp[i].q_full + (bp[i].has_rest ? bp[i].q_rest : 0.0);
-        rs->term[rs->nterm] = n[kk] * k[kk].lt->bucket_grad_s /
-                              (double)(k[kk].lt->bucket_layers > 0 ? k[kk].lt->bucket_layers : 1);
-        total += rs->term[rs->nterm++];
+        total += n[kk] * k[kk].lt->bucket_grad_s /
+                 (double)(k[kk].lt->bucket_layers > 0 ? k[kk].lt->bucket_layers : 1);
     }
     /* Bucket i of a run of like ones scores C + (i + 1) cb - i q + (the reductions left at
      * the run's start), linear in i: a run's best is its first or its last bucket. */
