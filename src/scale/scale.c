@@ -205,8 +205,24 @@ static double report_prepare(const struct scale_input *in, struct scale_report *
     return scale_goodput_ln0(r->restart_s + r->ckpt_lag_s, r->mtbf_s);
 }
 
-/* The second half: the step's fields, onto the first half's r. */
-static void report_step(const struct scale_input *in, double goodput_ln0, struct scale_report *r)
+/* scale_goodput_at given also w0 = e^ln0 = M e^(R/M): tau / (w0 (e^((tau + d)/M) - 1))
+ * without the logs while that product is finite (unless R >> M), the log form otherwise;
+ * the two agree to rounding. */
+static double goodput_at(double tau, double d, double mtbf_s, double ln0, double w0)
+{
+    if (mtbf_s > 0.0 && tau > 0.0 && w0 > 0.0 && isfinite(w0)) {
+        double den = w0 * expm1((tau + fmax(d, 0.0)) / mtbf_s);
+        if (den > 0.0 && isfinite(den)) {
+            double g = tau / den;
+            return g < 1.0 ? g : 1.0;
+        }
+    }
+    return scale_goodput_at(tau, d, mtbf_s, ln0);
+}
+
+/* The second half: the step's fields, onto the first half's r (w0 = e^goodput_ln0). */
+static void report_step(const struct scale_input *in, double goodput_ln0, double w0,
+                        struct scale_report *r)
 {
     const struct scale_params *p = &r->p;
     double chips = (double)p->chips, spares = (double)p->spare_chips;
@@ -246,7 +262,7 @@ static void report_step(const struct scale_input *in, double goodput_ln0, struct
         /* tau = 0 only without a step and without a checkpoint cost: Daly's limit e^(-R/M),
          * R the restart and the lag (report_prepare) */
         r->goodput_failures = tau > 0.0
-                                  ? scale_goodput_at(tau, r->ckpt_block_s, r->mtbf_s, goodput_ln0)
+                                  ? goodput_at(tau, r->ckpt_block_s, r->mtbf_s, goodput_ln0, w0)
                                   : exp(-(r->restart_s + r->ckpt_lag_s) / r->mtbf_s);
     } else {
         r->goodput_failures = 1.0; /* never fails: no checkpoints needed */
@@ -297,6 +313,7 @@ void scale_prepare(const struct scale_input *in, struct scale_prepared *pre)
     pre->in.hw_flop_per_chip = 0.0;
     pre->in.tokens_per_step = 0.0;
     pre->goodput_ln0 = report_prepare(in, &pre->rep);
+    pre->goodput_w0 = exp(pre->goodput_ln0);
 }
 
 bool scale_prepared_for(const struct scale_prepared *pre, const struct scale_input *in)
@@ -312,14 +329,14 @@ bool scale_prepared_for(const struct scale_prepared *pre, const struct scale_inp
 void scale_compute(const struct scale_input *in, struct scale_report *r)
 {
     double ln0 = report_prepare(in, r);
-    report_step(in, ln0, r);
+    report_step(in, ln0, exp(ln0), r);
 }
 
 void scale_compute_prepared(const struct scale_prepared *pre, const struct scale_input *in,
                             struct scale_report *r)
 {
     *r = pre->rep;
-    report_step(in, pre->goodput_ln0, r);
+    report_step(in, pre->goodput_ln0, pre->goodput_w0, r);
 }
 
 static void add_note(struct us_result *r, const char *fmt, ...) US_PRINTF(2, 3);

@@ -215,6 +215,7 @@ struct scale_prepared {
     struct scale_input in;   /* as prepared for, the step fields zeroed */
     struct scale_report rep; /* the step-independent fields; the rest 0 */
     double goodput_ln0;      /* scale_goodput_ln0 of the restart (and lag) and MTBF */
+    double goodput_w0;       /* e^goodput_ln0 (inf when R >> M: the log form is used) */
 };
 void scale_prepare(const struct scale_input *in, struct scale_prepared *pre);
 bool scale_prepared_for(const struct scale_prepared *pre, const struct scale_input *in);
