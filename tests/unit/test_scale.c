@@ -702,6 +702,35 @@ static void test_fold_and_explain(void)
     CHECK(strlen(small) == sizeof small - 1);
 }
 
+/* A report's goodput is Daly's, scale_goodput's log form, to rounding - the direct product
+ * the report takes while M e^(R/M) is finite, and the log form itself when a restart far
+ * beyond the MTBF makes it overflow (the goodput then underflows to 0, not NaN). */
+static void test_goodput_direct(void)
+{
+    struct spec_job j;
+    struct scale_input in;
+    llama3_job(&j);
+    llama3_input(&in, &j);
+    const double restarts_s[] = {0.0, 60.0, 600.0, 3600.0, 1e5, 1e9};
+    const double steps_s[] = {LLAMA_STEP_S, 0.05, 60.0};
+    int direct = 0, logs = 0;
+    for (size_t a = 0; a < sizeof restarts_s / sizeof restarts_s[0]; a++)
+        for (size_t b = 0; b < sizeof steps_s / sizeof steps_s[0]; b++) {
+            j.system.rel.restart_s = restarts_s[a];
+            in.step_s = steps_s[b];
+            struct scale_report r;
+            scale_compute(&in, &r);
+            double want = scale_goodput(r.ckpt_interval_s, r.ckpt_block_s,
+                                        r.restart_s + r.ckpt_lag_s, r.mtbf_s);
+            CHECK(isfinite(r.goodput_failures) && r.goodput_failures >= 0.0);
+            CHECK(fabs(r.goodput_failures - want) <= 1e-12 * want);
+            double w0 = exp(scale_goodput_ln0(r.restart_s + r.ckpt_lag_s, r.mtbf_s));
+            direct += isfinite(w0);
+            logs += !isfinite(w0);
+        }
+    CHECK(direct >= 10 && logs >= 1); /* both forms were taken */
+}
+
 int main(void)
 {
     test_normal_quantile();
@@ -717,6 +746,7 @@ int main(void)
     test_faster_checkpoint();
     test_spares();
     test_prepared();
+    test_goodput_direct();
     test_energy_and_money();
     test_overrides();
     test_extremes();
