@@ -404,3 +404,14 @@ uint64_t core_hash_words(const int64_t *w, int n)
     h ^= h >> 33;
     return h;
 }
+
+void *core_grow(void *v, size_t n, size_t *cap, size_t elem_B, size_t first)
+{
+    if (n < *cap)
+        return v;
+    size_t c = *cap ? 2 * *cap : first;
+    void *w = realloc(v, c * elem_B);
+    if (w)
+        *cap = c;
+    return w;
+}

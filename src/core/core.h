@@ -49,6 +49,12 @@ enum us_status core_diag_vset(struct us_diag *d, enum us_status st, const char *
 enum us_status core_diag_status(struct us_diag *d, enum us_status st, const char *file, int line,
                                 int col, const char *path, const char *fmt, ...) US_PRINTF(7, 8);
 
+/* --- growing arrays --- */
+/* Room for one more element in v (n elements held, *cap allocated, elem_B each): v as it
+ * is when there is room, else reallocated to twice *cap (first when *cap is 0) with *cap
+ * updated; NULL when out of memory (v is then untouched and still owned by the caller). */
+void *core_grow(void *v, size_t n, size_t *cap, size_t elem_B, size_t first);
+
 /* --- hashing --- */
 /* Slot hash of a cache key of n words: FNV-1a over whole words, then the murmur3 finalizer
  * (fmix64). FNV-1a alone leaves the low bits a function of the keys' low bits (a price's

@@ -372,14 +372,10 @@ struct tuple_list {
 
 static bool tuple_push(struct tuple_list *l, const struct tuple *t)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 256;
-        struct tuple *v = realloc(l->v, cap * sizeof *v);
-        if (!v)
-            return false;
-        l->v = v;
-        l->cap = cap;
-    }
+    struct tuple *v = core_grow(l->v, l->n, &l->cap, sizeof *v, 256);
+    if (!v)
+        return false;
+    l->v = v;
     l->v[l->n++] = *t;
     return true;
 }
@@ -500,14 +496,10 @@ static bool front_insert(struct front *f, const struct us_search_entry *e)
         if (!search_dominates(e, &f->v[i]))
             f->v[j++] = f->v[i];
     f->n = j;
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? 2 * f->cap : 64;
-        struct us_search_entry *v = realloc(f->v, cap * sizeof *v);
-        if (!v)
-            return false;
-        f->v = v;
-        f->cap = cap;
-    }
+    struct us_search_entry *v = core_grow(f->v, f->n, &f->cap, sizeof *v, 64);
+    if (!v)
+        return false;
+    f->v = v;
     f->v[f->n++] = *e;
     return true;
 }
