@@ -677,10 +677,9 @@ bool step_geom_of(const struct step_ctx *ctx, struct step_geom *g)
     return true;
 }
 
-void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *scp,
+void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *sc,
                         struct step_times *out)
 {
-    const struct step_costs *sc = scp;
     const struct spec_model *md = &ctx->job->model;
     bool dense = !(md->has_moe && md->moe.experts > 0);
     struct kind_time k[K_COUNT];

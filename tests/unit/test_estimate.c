@@ -644,7 +644,7 @@ static void test_race_bounds_exact(void)
                         CHECK(t1.hw_flop_per_chip == t2.hw_flop_per_chip);
                         CHECK(t1.hbm_busy_s == t2.hbm_busy_s);
                         CHECK(t1.step_s > 0.0);
-                        exposed += t1.br.dp_comm_s > 0.0;
+                        exposed += t2.br.dp_comm_s > 0.01 * t2.step_s;
                         compared++;
                         zero23 += zero % 4 >= 2;
                     }
@@ -652,9 +652,10 @@ static void test_race_bounds_exact(void)
      * ends, less the layouts the planner refuses */
     CHECK(compared >= 100);
     CHECK(zero23 >= 50);
-    printf("race closed forms against the walk: %d layouts, %d with exposed DP time\n", compared,
-           exposed);
-    CHECK(exposed >= 20);
+    printf("race closed forms against the walk: %d layouts, %d with over 1%% of the step in "
+           "exposed DP time\n",
+           compared, exposed);
+    CHECK(2 * exposed >= compared); /* the DP time the closed forms price is not all hidden */
     free(ctx);
     free(j);
 }
