@@ -26,8 +26,8 @@
         NULL, SPEC_KEY_LEAF, NULL                                                                  \
     }
 
-const struct spec_key spec_schema_tflops[] = {LEAF("fp32"), LEAF("fp16"), LEAF("bf16"),
-                                              LEAF("fp8"),  LEAF("fp4"),  END};
+const struct spec_key spec_schema_tflops[] = {LEAF("fp32"), LEAF("fp16"), LEAF("bf16"), LEAF("fp8"),
+                                              LEAF("fp4"),  LEAF("int8"), END};
 
 const struct spec_key spec_schema_chip[] = {
     LEAF("name"),        LEAF("family"),        MAP("tflops", spec_schema_tflops),

@@ -38,12 +38,13 @@ struct spec_chip {
     char name[SPEC_NAME_LEN];
     char family[SPEC_NAME_LEN];        /* lineage, e.g. nvidia-hopper; shown, selects nothing */
     double peak_flops[US_DTYPE_COUNT]; /* dense FLOP/s per dtype; 0 = not supported */
-    double hbm_B;                      /* capacity, bytes */
-    double hbm_Bps;                    /* bandwidth, bytes/s */
-    double idle_W, tdp_W;              /* chip power at idle and at full load */
-    double usd_per_hour;               /* price per chip-hour */
-    int matrix_m, matrix_n, matrix_k;  /* GEMM tile shape the matrix units work in */
-    int compute_units;                 /* SMs / NeuronCores / CUs: tiles run in waves */
+    double peak_int8_ops;             /* dense int8 op/s; shown only (no int8 training); 0 = none */
+    double hbm_B;                     /* capacity, bytes */
+    double hbm_Bps;                   /* bandwidth, bytes/s */
+    double idle_W, tdp_W;             /* chip power at idle and at full load */
+    double usd_per_hour;              /* price per chip-hour */
+    int matrix_m, matrix_n, matrix_k; /* GEMM tile shape the matrix units work in */
+    int compute_units;                /* SMs / NeuronCores / CUs: tiles run in waves */
 };
 
 /* Efficiency constants of one chip family; calibrated only on shared/calibration/
@@ -219,6 +220,20 @@ struct spec_job {
 enum us_status spec_system_load(const char *name_or_path, struct spec_system *out,
                                 struct us_diag *d);
 enum us_status spec_model_load(const char *name_or_path, struct spec_model *out, struct us_diag *d);
+
+/* One commented line of a system or model file: the field path it sets ("chip.tflops.bf16",
+ * "scale_out.tiers[0]"; a block mapping's key line gives the mapping's path), the value as
+ * written ("" for a block mapping) and the comment after it - in a preset, its source key,
+ * derivation or assumption (docs/CATALOG.md). */
+struct spec_source {
+    char path[128];
+    char value[96];
+    char note[320];
+};
+/* The commented lines of the system (model false) or model that name_or_path names, in file
+ * order. *out is malloc'd and owned by the caller (free it); *n may be 0. */
+enum us_status spec_sources_load(const char *name_or_path, bool model, struct spec_source **out,
+                                 size_t *n, struct us_diag *d);
 enum us_status spec_job_load(const char *path, const char *const *sets, size_t nsets,
                              struct spec_job *out, struct us_diag *d);
 enum us_status spec_job_load_text(const char *name, const char *text, size_t len,

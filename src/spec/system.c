@@ -54,6 +54,11 @@ static enum us_status read_chip(struct spec_rd *rd, const struct spec_node *c,
         SPEC_TRY(rd, spec_get_real(rd, tf, dt[i].key, 0, 1e6, req | SPEC_LO_OPEN, &tflops));
         chip->peak_flops[dt[i].t] = tflops * 1e12;
     }
+    /* int8 TOPS: part of the chip's description (inference and quantized kernels); no
+     * training dtype runs on it, so nothing reads it but `show`. */
+    double tops = 0;
+    SPEC_TRY(rd, spec_get_real(rd, tf, "int8", 0, 1e6, SPEC_LO_OPEN, &tops));
+    chip->peak_int8_ops = tops * 1e12;
 
     double gb = 0, gib = 0;
     int has_gb = spec_get_real(rd, c, "hbm_GB", 0, 1e6, SPEC_LO_OPEN, &gb);
