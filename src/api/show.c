@@ -18,7 +18,33 @@ static const char *topo_name(enum spec_topology t)
     return (unsigned)t < 4 ? n[t] : "?";
 }
 
-static void show_system_json(const struct spec_system *s, FILE *f)
+/* Every commented value of the file: where each number came from. */
+static void sources_json(struct json_w *w, const struct spec_source *src, size_t n)
+{
+    json_arr_begin(w, "sources");
+    for (size_t i = 0; i < n; i++) {
+        json_obj_begin(w, NULL);
+        json_str(w, "path", src[i].path);
+        json_str(w, "value", src[i].value);
+        json_str(w, "note", src[i].note);
+        json_obj_end(w);
+    }
+    json_arr_end(w);
+}
+
+static void sources_table(const struct spec_source *src, size_t n, FILE *f)
+{
+    if (n == 0) {
+        fprintf(f, "  sources       none given (the file has no comments beside its values)\n");
+        return;
+    }
+    fprintf(f, "  sources       (the file's comment beside each value; keys in docs/CATALOG.md)\n");
+    for (size_t i = 0; i < n; i++)
+        fprintf(f, "    %-36s %-12s %s\n", src[i].path, src[i].value, src[i].note);
+}
+
+static void show_system_json(const struct spec_system *s, const struct spec_source *src,
+                             size_t nsrc, FILE *f)
 {
     struct json_w w;
     json_init(&w, f, true);
@@ -33,6 +59,8 @@ static void show_system_json(const struct spec_system *s, FILE *f)
     for (int t = 0; t < US_DTYPE_COUNT; t++)
         if (s->chip.peak_flops[t] > 0)
             json_num(&w, us_dtype_name((enum us_dtype)t), s->chip.peak_flops[t] / 1e12);
+    if (s->chip.peak_int8_ops > 0)
+        json_num(&w, "int8", s->chip.peak_int8_ops / 1e12);
     json_obj_end(&w);
     json_num(&w, "hbm_gib", s->chip.hbm_B / GIB);
     json_num(&w, "hbm_tbps", s->chip.hbm_Bps / 1e12);
@@ -90,11 +118,13 @@ static void show_system_json(const struct spec_system *s, FILE *f)
     json_num(&w, "checkpoint_write_gbps_per_chip", s->rel.ckpt_write_Bps_per_chip / 1e9);
     json_num(&w, "step_cv", s->rel.step_cv);
     json_obj_end(&w);
+    sources_json(&w, src, nsrc);
     json_obj_end(&w);
     json_finish(&w);
 }
 
-static void show_system_table(const struct spec_system *s, FILE *f)
+static void show_system_table(const struct spec_system *s, const struct spec_source *src,
+                              size_t nsrc, FILE *f)
 {
     const struct spec_chip *c = &s->chip;
     fprintf(f, "%s: %s\n", s->name, s->description);
@@ -103,6 +133,8 @@ static void show_system_table(const struct spec_system *s, FILE *f)
     for (int t = 0; t < US_DTYPE_COUNT; t++)
         if (c->peak_flops[t] > 0)
             fprintf(f, "  %s %.1f", us_dtype_name((enum us_dtype)t), c->peak_flops[t] / 1e12);
+    if (c->peak_int8_ops > 0)
+        fprintf(f, "  (int8 %.1f TOPS)", c->peak_int8_ops / 1e12);
     fprintf(f, "\n  HBM           %.1f GiB at %.2f TB/s\n", c->hbm_B / GIB, c->hbm_Bps / 1e12);
     fprintf(f,
             "  power         idle %.0f W, TDP %.0f W; host %.0f W + network %.0f W per chip; "
@@ -130,6 +162,7 @@ static void show_system_table(const struct spec_system *s, FILE *f)
             "%.2f GB/s per chip, step cv %.3g\n",
             s->rel.interruptions_per_chip_hour, s->rel.restart_s / 60,
             s->rel.ckpt_write_Bps_per_chip / 1e9, s->rel.step_cv);
+    sources_table(src, nsrc, f);
 }
 
 static void layer_json(struct json_w *w, const char *kind, int count, const struct model_layer *l)
@@ -287,10 +320,16 @@ enum us_status us_show(struct us_ctx *ctx, const char *name, enum us_format fmt,
         enum us_status st = spec_system_load(name, &s, d);
         if (st != US_OK)
             return st;
+        struct spec_source *src = NULL;
+        size_t nsrc = 0;
+        st = spec_sources_load(name, false, &src, &nsrc, d);
+        if (st != US_OK)
+            return st;
         if (fmt == US_FORMAT_JSON)
-            show_system_json(&s, out);
+            show_system_json(&s, src, nsrc, out);
         else
-            show_system_table(&s, out);
+            show_system_table(&s, src, nsrc, out);
+        free(src);
         return US_OK;
     }
     struct spec_model m;

@@ -14,7 +14,7 @@
 #include "test.h"
 
 #define SRC US_SOURCE_DIR
-#define HF  US_SHARED_DIR "/reference/hf-configs"
+#define HF  US_SOURCE_DIR "/data/hf-configs"
 
 static struct us_diag D;
 static struct spec_job JOB;
@@ -661,6 +661,87 @@ static void test_presets(void)
     CHECK(strstr(D.msg, "llama3-405b") != NULL);
 }
 
+/* The note spec_sources_load gives a field path, or NULL when the line has no comment. */
+static const char *note_of(const struct spec_source *src, size_t n, const char *path)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(src[i].path, path) == 0)
+            return src[i].note;
+    return NULL;
+}
+
+/* docs/CATALOG.md: every number of a preset says where it came from - a source key, a
+ * derivation, an assumption with its reason, or the preset it is inherited from - and
+ * `show` prints those notes beside the fields they describe. */
+static void test_preset_sources(void)
+{
+    static const char *const must[] = {"chip.tflops.bf16",  "chip.hbm_TBps",   "chip.tdp_W",
+                                       "chip.usd_per_hour", "efficiency.gemm", "scale_up.chips",
+                                       "scale_up.GBps",     "scale_out.Gbps",  "pue"};
+    static const char *const kinds[] = {"src:",      "derived:", "assumption",
+                                        "inherited", "initial;", "fitted:"};
+    for (size_t i = 0; i < catalog_count(CATALOG_KIND_SYSTEM); i++) {
+        const struct catalog_entry *e = catalog_at(CATALOG_KIND_SYSTEM, i);
+        struct spec_source *src = NULL;
+        size_t n = 0;
+        memset(&D, 0, sizeof D);
+        CHECK_OK(spec_sources_load(e->name, false, &src, &n, &D));
+        const char *hbm = note_of(src, n, "chip.hbm_GB");
+        if (!hbm)
+            hbm = note_of(src, n, "chip.hbm_GiB");
+        for (size_t k = 0; k <= sizeof must / sizeof must[0]; k++) {
+            const char *note = k < sizeof must / sizeof must[0] ? note_of(src, n, must[k]) : hbm;
+            int sourced = 0;
+            for (size_t j = 0; note && j < sizeof kinds / sizeof kinds[0]; j++)
+                sourced |= strncmp(note, kinds[j], strlen(kinds[j])) == 0;
+            CHECK(sourced);
+            if (!sourced)
+                fprintf(stderr, "  %s: %s has no source note\n", e->name,
+                        k < sizeof must / sizeof must[0] ? must[k] : "chip.hbm_GB");
+        }
+        free(src);
+    }
+
+    /* A '#' inside quotes is text; flow collections keep their comment; block mappings
+     * take their key line's; lines without a comment give nothing. */
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/test_spec_src_%d.yaml", (int)getpid());
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fputs("# header comment\n"
+          "name: src-toy\n"
+          "description: \"a # in quotes\"   # the real comment\n"
+          "chip:   # the chip block\n"
+          "  tflops: {bf16: 100, fp8: 200}   # src: made up\n"
+          "  hbm_GB: 80#not a comment\n"
+          "  hbm_TBps: 2\n",
+          f);
+    fclose(f);
+    struct spec_source *src = NULL;
+    size_t n = 0;
+    memset(&D, 0, sizeof D);
+    CHECK_OK(spec_sources_load(path, false, &src, &n, &D));
+    CHECK(n == 3);
+    if (n == 3) {
+        CHECK_STR(src[0].path, "description");
+        CHECK_STR(src[0].value, "\"a # in quotes\"");
+        CHECK_STR(src[0].note, "the real comment");
+        CHECK_STR(src[1].path, "chip");
+        CHECK_STR(src[1].value, "");
+        CHECK_STR(src[1].note, "the chip block");
+        CHECK_STR(src[2].path, "chip.tflops");
+        CHECK_STR(src[2].value, "{bf16: 100, fp8: 200}");
+        CHECK_STR(src[2].note, "src: made up");
+    }
+    free(src);
+    remove(path);
+    memset(&D, 0, sizeof D);
+    CHECK(spec_sources_load("no-such-system", false, &src, &n, &D) == US_EINPUT);
+    CHECK(src == NULL && n == 0);
+}
+
 /* Single-quoted strings are read by the loader itself (tree.c): '' is a quote, and line
  * breaks fold as YAML 1.2.2 section 7.3.2 says. Strings may not hold control characters,
  * so each value is written where an integer belongs and read back from the message, which
@@ -951,6 +1032,7 @@ int main(void)
     test_jobs();
     test_sets();
     test_presets();
+    test_preset_sources();
     test_model_check();
     test_quoted_strings();
     test_scale_keys();
