@@ -411,7 +411,9 @@ struct us_validation {
     double worst_abs_error;
 };
 
-/* Runs every case of `path` (cases: id, job, measured.step_time_s, source...). Parallel
+/* Runs every case of `path` (cases: id, job, measured.step_time_s, source...); a NULL or
+ * empty path runs the calibration set built into the library (data/calibration/
+ * published.yaml, 138 published runs). Parallel
  * fields a case leaves out get Megatron-LM's defaults (docs/MODEL.md section 6): micro_batch
  * 1, zero 0, sequence_parallel off (on for MoE with tp > 1, which requires it), recompute
  * none, vpp 1, cp 1, ep 1; zero 1 and sequence_parallel when the layout does not fit

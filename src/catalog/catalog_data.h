@@ -4,7 +4,9 @@
 
 #include <stddef.h>
 
-enum catalog_kind { CATALOG_KIND_SYSTEM = 0, CATALOG_KIND_MODEL = 1 };
+/* systems and models are presets; the calibration set (data/calibration/published.yaml,
+ * name "published") is what `validate` runs when it is given no file */
+enum catalog_kind { CATALOG_KIND_SYSTEM = 0, CATALOG_KIND_MODEL = 1, CATALOG_KIND_CALIBRATION = 2 };
 
 struct catalog_entry {
     enum catalog_kind kind;

@@ -1,9 +1,8 @@
 /* cli: validate - predicted vs measured step times for a file of published runs (default:
- * the calibration set in ../shared/calibration/published.yaml, or $US_SHARED_DIR). */
+ * the calibration set built into the binary from data/calibration/published.yaml). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -19,14 +18,6 @@ int cmd_validate(int argc, char **argv)
         } else if (cli_positional(cmd, argv[i], &path, "file") != 0) {
             return 2;
         }
-    }
-    char def[1024];
-    if (!path) {
-        const char *shared = getenv("US_SHARED_DIR");
-        snprintf(def, sizeof def, "%s/calibration/published.yaml", shared ? shared : "../shared");
-        if (access(def, R_OK) != 0)
-            return cli_usage(cmd, "no FILE given and %s is not readable", def);
-        path = def;
     }
     struct us_ctx *ctx = us_ctx_create();
     if (!ctx)

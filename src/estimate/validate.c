@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "catalog/catalog.h"
 #include "core/core.h"
 #include "report/json.h"
 
@@ -228,13 +229,26 @@ enum us_status us_validate(struct us_ctx *ctx, const char *path, struct us_valid
 {
     memset(out, 0, sizeof *out);
     out->worst = -1;
-    if (!path || !*path)
-        return core_diag_set(d, NULL, 0, 0, NULL, "validate: no file of cases given");
     char *text = NULL;
     size_t len = 0;
-    enum us_status st = core_read_file(path, SPEC_MAX_FILE_B, &text, &len, d);
-    if (st != US_OK)
-        return st;
+    if (!path || !*path) {
+        /* the calibration set the binary carries (data/calibration/published.yaml) */
+        const struct catalog_entry *e = catalog_find(CATALOG_KIND_CALIBRATION, "published");
+        if (!e)
+            return core_diag_set(
+                d, NULL, 0, 0, NULL,
+                "validate: no file of cases given and no calibration set built in");
+        text = malloc(e->len + 1);
+        if (!text)
+            return core_diag_status(d, US_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+        memcpy(text, e->text, e->len + 1);
+        len = e->len;
+        path = e->origin;
+    } else {
+        enum us_status st = core_read_file(path, SPEC_MAX_FILE_B, &text, &len, d);
+        if (st != US_OK)
+            return st;
+    }
     if (core_utf8_check((const unsigned char *)text, len) != len) {
         free(text);
         return core_diag_set(d, path, 0, 0, NULL, "not valid UTF-8");
