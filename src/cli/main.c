@@ -33,10 +33,11 @@ static const char usage_text[] =
     "        one collective, nccl-tests style (OP: all_reduce all_gather reduce_scatter\n"
     "        all_to_all broadcast p2p)\n"
     "  validate [FILE] [--format table|json|csv]\n"
-    "        predicted vs measured step times (default: $US_SHARED_DIR or ../shared,\n"
-    "        calibration/published.yaml)\n"
+    "        predicted vs measured step times (default: the built-in calibration set,\n"
+    "        data/calibration/published.yaml, 138 published runs)\n"
     "  list systems|models\n"
     "  show NAME|FILE [--format table|json] [--seq N]\n"
+    "        a system with the source of each number, or a model with its costs\n"
     "\n"
     "Exit codes: 0 ok, 1 the plan is infeasible, 2 bad input or usage.\n"
     "Docs: README.md, docs/SPEC.md (file formats), docs/MODEL.md (every equation).\n";
