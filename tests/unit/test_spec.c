@@ -16,6 +16,8 @@
 #define SRC US_SOURCE_DIR
 #define HF  US_SOURCE_DIR "/data/hf-configs"
 
+#define GIB_B 1073741824.0
+
 static struct us_diag D;
 static struct spec_job JOB;
 
@@ -623,7 +625,7 @@ static void test_sets(void)
 static void test_presets(void)
 {
     size_t nsys = catalog_count(CATALOG_KIND_SYSTEM), nmod = catalog_count(CATALOG_KIND_MODEL);
-    CHECK(nsys >= 13 && nmod >= 9);
+    CHECK(nsys >= 21 && nmod >= 9);
     for (size_t i = 0; i < nsys; i++) {
         const struct catalog_entry *e = catalog_at(CATALOG_KIND_SYSTEM, i);
         struct spec_system s;
@@ -642,9 +644,11 @@ static void test_presets(void)
         CHECK_OK(spec_model_check(&m, e->origin, &D));
     }
     static const char *const systems[] = {
-        "dgx-a100",         "dgx-h100",         "dgx-h200",   "dgx-b200",  "gb200-nvl72",
-        "gb300-nvl72",      "mi300x-8",         "mi355x-8",   "trn1-32xl", "trn2-48xl",
-        "trn2-ultraserver", "trn3-ultraserver", "tpu-v5p-pod"};
+        "dgx-a100",         "dgx-h100",         "dgx-h200",    "dgx-b200",  "gb200-nvl72",
+        "gb300-nvl72",      "mi300x-8",         "mi355x-8",    "trn1-32xl", "trn2-48xl",
+        "trn2-ultraserver", "trn3-ultraserver", "tpu-v5p-pod", "dgx-b300",  "tpu-v4-pod",
+        "tpu-v5e-pod",      "tpu-v6e-pod",      "tpu7x-pod",   "mi325x-8",  "mi350x-8",
+        "gaudi2-8"};
     static const char *const models[] = {"gpt3-175b",      "llama3-8b",     "llama3-70b",
                                          "llama3-405b",    "mixtral-8x22b", "deepseek-v3",
                                          "nemotron4-340b", "dense-1t",      "moe-2t"};
@@ -659,6 +663,38 @@ static void test_presets(void)
     CHECK(spec_model_load("llama4-9000b", &m, &D) == US_EINPUT);
     CHECK(strstr(D.msg, "unknown model preset 'llama4-9000b' (known: ") != NULL);
     CHECK(strstr(D.msg, "llama3-405b") != NULL);
+}
+
+/* The presets added for the 138-run calibration set, each held to its source's own figures:
+ * dense peak BF16 (TFLOP/s), HBM (bytes, as the source states it: GB or GiB) and the
+ * scale-up domain (chips). A typo in a preset fails here, not in a prediction. */
+static void test_new_presets_against_sources(void)
+{
+    static const struct {
+        const char *name;
+        double bf16_tflops, hbm_B;
+        int domain;
+        const char *src; /* docs/CATALOG.md "Sources" */
+    } want[] = {
+        {"tpu-v4-pod", 275, 32 * GIB_B, 4096, "gcloud_v4: 275 TF, 32 GiB HBM2, 4,096-chip pod"},
+        {"tpu-v5e-pod", 197, 16e9, 256, "gcloud_v5e: 197 TF, 16 GB HBM2, 256-chip 16x16 pod"},
+        {"tpu-v6e-pod", 918, 32e9, 256, "gcloud_v6e: 918 TF, 32 GB, 256-chip pod"},
+        {"tpu7x-pod", 2307, 192 * GIB_B, 9216, "gcloud_tpu7x: 2,307 TF, 192 GiB, 9,216-chip pod"},
+        {"mi325x-8", 1307.4, 256e9, 8, "awesomeagents_mi325x 1,307.4 TF; unanswered_mi325x 256 GB"},
+        {"mi350x-8", 2306.9, 288e9, 8, "spheron_mi350x 2,307 TF dense; toms_mi355x 288 GB, 8 GPUs"},
+        {"dgx-b300", 2250, 270e9, 8, "verda_gb300 B300 column: 2,250 TF, 270 GB; 8 per HGX board"},
+        {"gaudi2-8", 432, 96e9, 8, "intel_hc2024_gaudi3: 432 TF, 96 GB; habana_net_config: 8"},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        struct spec_system s;
+        memset(&D, 0, sizeof D);
+        CHECK_OK(spec_system_load(want[i].name, &s, &D));
+        CHECK_NEAR(s.chip.peak_flops[US_DTYPE_BF16], want[i].bf16_tflops * 1e12, 5e-4);
+        CHECK_NEAR(s.chip.hbm_B, want[i].hbm_B, 1e-9);
+        CHECK(s.up.chips == want[i].domain);
+        if (s.up.chips != want[i].domain || fabs(s.chip.hbm_B - want[i].hbm_B) > 1)
+            fprintf(stderr, "  %s: against %s\n", want[i].name, want[i].src);
+    }
 }
 
 /* The note spec_sources_load gives a field path, or NULL when the line has no comment. */
@@ -1033,6 +1069,7 @@ int main(void)
     test_sets();
     test_presets();
     test_preset_sources();
+    test_new_presets_against_sources();
     test_model_check();
     test_quoted_strings();
     test_scale_keys();
