@@ -551,12 +551,8 @@ static enum us_status load(const struct load_req *rq, load_convert convert, void
     struct spec_rd rd;
     struct spec_node *root = NULL;
     enum us_status st;
-    memset(&rd, 0, sizeof rd);
-    rd.d = d;
-    rd.status = US_EINPUT;
-    rd.arena = core_arena_create(64 * 1024);
-    if (!rd.arena)
-        return core_diag_status(d, US_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    if (spec_rd_init(&rd, d, NULL) != US_OK)
+        return US_ENOMEM;
     switch (rq->from) {
     case FROM_TEXT:
         st = spec_read_text(&rd, rq->name, rq->text ? rq->text : "", rq->text ? rq->len : 0, 0,

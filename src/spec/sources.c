@@ -121,12 +121,8 @@ enum us_status spec_sources_load(const char *name_or_path, bool model, struct sp
     *out = NULL;
     *n = 0;
     struct spec_rd rd;
-    memset(&rd, 0, sizeof rd);
-    rd.d = d;
-    rd.status = US_EINPUT;
-    rd.arena = core_arena_create(64 * 1024);
-    if (!rd.arena)
-        return core_diag_status(d, US_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    if (spec_rd_init(&rd, d, NULL) != US_OK)
+        return US_ENOMEM;
     const char *name = name_or_path ? name_or_path : "";
     struct spec_node *root = NULL;
     enum us_status st = spec_resolve(&rd, model, name, "", NULL, &root);

@@ -37,12 +37,8 @@ enum us_status spec_sweep_load(const char *path, struct spec_sweep *s, struct us
 {
     memset(s, 0, sizeof *s);
     struct spec_rd rd;
-    memset(&rd, 0, sizeof rd);
-    rd.d = d;
-    rd.status = US_EINPUT;
-    rd.arena = core_arena_create(64 * 1024);
-    if (!rd.arena)
-        return core_diag_status(d, US_ENOMEM, path, 0, 0, NULL, "out of memory");
+    if (spec_rd_init(&rd, d, path) != US_OK)
+        return US_ENOMEM;
     s->arena = rd.arena;
     struct spec_node *root;
     enum us_status st = spec_read_file(&rd, path, &root);

@@ -1169,3 +1169,14 @@ void spec_default_name(const struct spec_node *n, const char *hint, const char *
     size_t len = dot && dot != base ? (size_t)(dot - base) : strlen(base);
     core_fmt(out, n_B, "%.*s", (int)len, base);
 }
+
+enum us_status spec_rd_init(struct spec_rd *rd, struct us_diag *d, const char *file)
+{
+    memset(rd, 0, sizeof *rd);
+    rd->d = d;
+    rd->status = US_EINPUT;
+    rd->arena = core_arena_create(64 * 1024);
+    if (!rd->arena)
+        return core_diag_status(d, US_ENOMEM, file, 0, 0, NULL, "out of memory");
+    return US_OK;
+}

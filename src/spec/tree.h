@@ -56,6 +56,10 @@ struct spec_rd {
     enum us_status status; /* of the last failure (d may be NULL) */
 };
 
+/* Starts a load: an empty reader whose arena is fresh and whose errors go to d. Returns
+ * US_OK, or US_ENOMEM with d filled (file names the input in that message; may be NULL). */
+enum us_status spec_rd_init(struct spec_rd *rd, struct us_diag *d, const char *file);
+
 /* Returns the load's status from the enclosing function when a getter failed. */
 #define SPEC_TRY(rd, expr)                                                                         \
     do {                                                                                           \
