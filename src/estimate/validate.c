@@ -431,9 +431,16 @@ void us_validation_write(const struct us_validation *v, enum us_format fmt, FILE
         fprintf(out, "id,system,model,measured_step_time_s,predicted_step_time_s,error,mfu,note\n");
         for (int i = 0; i < v->ncases; i++) {
             const struct us_validation_case *c = &v->cases[i];
-            fprintf(out, "%s,%s,%s,%.9g,%.9g,%.6f,%.6f,\"%s\"\n", c->id, c->system, c->model,
-                    c->measured_s, c->ok ? c->predicted_s : 0.0, c->ok ? c->error : 0.0,
-                    c->ok ? c->mfu : 0.0, c->note);
+            /* a case that was not predicted has empty fields, not zeros a reader would average */
+            fprintf(out, "%s,%s,%s,%.9g,", c->id, c->system, c->model, c->measured_s);
+            if (c->ok)
+                fprintf(out, "%.9g,%.6f,%.6f,", c->predicted_s, c->error, c->mfu);
+            else
+                fputs(",,,", out);
+            fputc('"', out);
+            for (const char *p = c->note; *p; p++) /* RFC 4180: a quote inside is doubled */
+                fputs(*p == '"' ? "\"\"" : (char[]){*p, '\0'}, out);
+            fputs("\"\n", out);
         }
     } else
         write_table(v, out);
