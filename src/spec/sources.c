@@ -4,6 +4,7 @@
  * the strict reader (tree.c); only the comment after a value, which YAML discards, is taken
  * from the line the reader placed that value on. Leaves out: comments on lines of their own
  * (file headers) and values that span lines. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,8 @@
 struct src_walk {
     const char *text; /* the file's raw text */
     size_t len;
+    size_t *line_start; /* offset of line l + 1 at [l]; one pass over the text, not per node */
+    int nlines;
     int last_line; /* one entry per line: the first field on it */
     struct spec_source *out;
     size_t n, cap;
@@ -22,18 +25,31 @@ struct src_walk {
 /* The bytes of 1-based line `line` of the text, or NULL. */
 static const char *line_at(const struct src_walk *w, int line, size_t *n)
 {
-    const char *p = w->text, *end = w->text + w->len;
-    for (int l = 1; l < line && p < end; l++) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        if (!nl)
-            return NULL;
-        p = nl + 1;
-    }
-    if (p >= end)
+    if (line < 1 || line > w->nlines)
         return NULL;
+    const char *p = w->text + w->line_start[line - 1], *end = w->text + w->len;
     const char *nl = memchr(p, '\n', (size_t)(end - p));
     *n = nl ? (size_t)(nl - p) : (size_t)(end - p);
     return p;
+}
+
+/* Indexes the starts of the text's lines; false when out of memory. */
+static bool index_lines(struct src_walk *w)
+{
+    size_t count = 1;
+    for (size_t i = 0; i < w->len; i++)
+        count += w->text[i] == '\n';
+    if (count > (size_t)INT_MAX)
+        count = (size_t)INT_MAX;
+    w->line_start = malloc(count * sizeof *w->line_start);
+    if (!w->line_start)
+        return false;
+    w->line_start[0] = 0;
+    w->nlines = 1;
+    for (size_t i = 0; i < w->len && w->nlines < (int)count; i++)
+        if (w->text[i] == '\n')
+            w->line_start[w->nlines++] = i + 1;
+    return true;
 }
 
 /* Offset of the comment's '#' in s[from..n) - a '#' after blank space and outside quotes,
@@ -142,7 +158,10 @@ enum us_status spec_sources_load(const char *name_or_path, bool model, struct sp
         }
     }
     if (st == US_OK && root && root->kind != SPEC_NODE_SCALAR) {
-        walk(&w, root);
+        if (index_lines(&w))
+            walk(&w, root);
+        else
+            w.oom = true;
         if (w.oom) {
             free(w.out);
             w.out = NULL;
@@ -150,6 +169,7 @@ enum us_status spec_sources_load(const char *name_or_path, bool model, struct sp
             st = core_diag_status(d, US_ENOMEM, NULL, 0, 0, NULL, "out of memory");
         }
     }
+    free(w.line_start);
     free(file_text);
     core_arena_destroy(rd.arena);
     if (st != US_OK) {
