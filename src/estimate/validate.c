@@ -229,7 +229,8 @@ enum us_status us_validate(struct us_ctx *ctx, const char *path, struct us_valid
 {
     memset(out, 0, sizeof *out);
     out->worst = -1;
-    char *text = NULL;
+    const char *text = NULL;
+    char *owned = NULL; /* a file's text; the built-in set is read in place */
     size_t len = 0;
     if (!path || !*path) {
         /* the calibration set the binary carries (data/calibration/published.yaml) */
@@ -238,19 +239,17 @@ enum us_status us_validate(struct us_ctx *ctx, const char *path, struct us_valid
             return core_diag_set(
                 d, NULL, 0, 0, NULL,
                 "validate: no file of cases given and no calibration set built in");
-        text = malloc(e->len + 1);
-        if (!text)
-            return core_diag_status(d, US_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-        memcpy(text, e->text, e->len + 1);
+        text = e->text;
         len = e->len;
         path = e->origin;
     } else {
-        enum us_status st = core_read_file(path, SPEC_MAX_FILE_B, &text, &len, d);
+        enum us_status st = core_read_file(path, SPEC_MAX_FILE_B, &owned, &len, d);
         if (st != US_OK)
             return st;
+        text = owned;
     }
     if (core_utf8_check((const unsigned char *)text, len) != len) {
-        free(text);
+        free(owned);
         return core_diag_set(d, path, 0, 0, NULL, "not valid UTF-8");
     }
     struct fy_parse_cfg cfg;
@@ -258,25 +257,25 @@ enum us_status us_validate(struct us_ctx *ctx, const char *path, struct us_valid
     cfg.flags = (enum fy_parse_cfg_flags)(FYPCF_QUIET | FYPCF_DISABLE_MMAP_OPT);
     struct fy_document *doc = fy_document_build_from_string(&cfg, text, len);
     if (!doc) {
-        free(text);
+        free(owned);
         return core_diag_set(d, path, 0, 0, NULL, "not a YAML or JSON document");
     }
     struct fy_node *cases = child(fy_document_root(doc), "cases");
     if (!cases || fy_node_get_type(cases) != FYNT_SEQUENCE) {
         fy_document_destroy(doc);
-        free(text);
+        free(owned);
         return core_diag_set(d, path, 0, 0, "cases", "expected a sequence of cases");
     }
     int n = fy_node_sequence_item_count(cases);
     if (n <= 0) {
         fy_document_destroy(doc);
-        free(text);
+        free(owned);
         return core_diag_set(d, path, 0, 0, "cases", "no cases");
     }
     out->cases = calloc((size_t)n, sizeof *out->cases);
     if (!out->cases) {
         fy_document_destroy(doc);
-        free(text);
+        free(owned);
         return core_diag_status(d, US_ENOMEM, path, 0, 0, NULL, "out of memory");
     }
     out->ncases = n;
@@ -300,7 +299,7 @@ enum us_status us_validate(struct us_ctx *ctx, const char *path, struct us_valid
     }
     out->mape = out->npredicted > 0 ? sum / (double)out->npredicted : 0.0;
     fy_document_destroy(doc);
-    free(text);
+    free(owned);
     return US_OK;
 }
 
@@ -438,8 +437,11 @@ void us_validation_write(const struct us_validation *v, enum us_format fmt, FILE
             else
                 fputs(",,,", out);
             fputc('"', out);
-            for (const char *p = c->note; *p; p++) /* RFC 4180: a quote inside is doubled */
-                fputs(*p == '"' ? "\"\"" : (char[]){*p, '\0'}, out);
+            for (const char *p = c->note; *p; p++) { /* RFC 4180: a quote inside is doubled */
+                if (*p == '"')
+                    fputc('"', out);
+                fputc(*p, out);
+            }
             fputs("\"\n", out);
         }
     } else

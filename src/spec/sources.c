@@ -77,8 +77,11 @@ static void copy_trimmed(char *dst, size_t cap, const char *s, size_t n)
         s++, n--;
     while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r'))
         n--;
-    if (n >= cap)
+    if (n >= cap) { /* cut on a UTF-8 character boundary: never before a continuation byte */
         n = cap - 1;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
     memcpy(dst, s, n);
     dst[n] = '\0';
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "catalog/catalog.h"
+#include "core/core.h"
 #include "spec/spec.h"
 #include "test.h"
 
@@ -770,6 +771,27 @@ static void test_preset_sources(void)
         CHECK_STR(src[2].path, "chip.tflops");
         CHECK_STR(src[2].value, "{bf16: 100, fp8: 200}");
         CHECK_STR(src[2].note, "src: made up");
+    }
+    free(src);
+
+    /* A note longer than the field is cut between characters, never inside one: 400
+     * two-byte characters (x) leave valid UTF-8 behind. */
+    f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fputs("name: src-toy\nchip:\n  hbm_GB: 80   # ", f);
+    for (int i = 0; i < 400; i++)
+        fputs("\xc3\x97", f);
+    fputs("\n", f);
+    fclose(f);
+    memset(&D, 0, sizeof D);
+    CHECK_OK(spec_sources_load(path, false, &src, &n, &D));
+    CHECK(n == 1);
+    if (n == 1) {
+        size_t len = strlen(src[0].note);
+        CHECK(len > 0 && len < sizeof src[0].note);
+        CHECK(core_utf8_check((const unsigned char *)src[0].note, len) == len);
     }
     free(src);
     remove(path);
