@@ -391,6 +391,9 @@ struct us_validation_case {
     char system[64]; /* the case's system (preset name or file base name) */
     char model[64];
     char source[US_MSG_LEN];
+    char chip_family[32];    /* tags.chip_family (a100, h100, ...); "" when not tagged */
+    char software[32];       /* tags.software (megatron, nemo, torchtitan, maxtext, ...) */
+    char model_family[32];   /* tags.model_family (dense, moe) */
     double measured_s;       /* measured.step_time_s */
     bool ok;                 /* predicted; when false, note says why */
     double predicted_s;      /* what `run` reports: event engine, stragglers folded in */
@@ -427,6 +430,47 @@ enum us_status us_validate(struct us_ctx *ctx, const char *path, struct us_valid
  * JSON object, or CSV. */
 void us_validation_write(const struct us_validation *v, enum us_format fmt, FILE *out);
 void us_validation_free(struct us_validation *v);
+
+/* --- cross-validation ---------------------------------------------------------------- */
+/* The tag of the calibration cases a leave-one-group-out cross-validation holds out. */
+enum us_cv_by { US_CV_CHIP_FAMILY = 0, US_CV_SOFTWARE, US_CV_MODEL_FAMILY };
+const char *us_cv_by_name(enum us_cv_by by);
+
+#define US_CV_MAX_GROUPS 32
+#define US_CV_MAX_PARAMS 8
+struct us_cv_group {
+    char name[32];         /* the tag's value, e.g. "h100" or "torchtitan" */
+    int ncases;            /* its scored cases */
+    double mape_cv;        /* ultrasim with the constants refitted on every other group */
+    double mape_naive;     /* model FLOPs / (chips x peak x one MFU) with the MFU fitted likewise */
+    double mape_in_sample; /* ultrasim with the constants refitted on every case */
+    double mape_shipped;   /* ultrasim with the presets' constants as shipped */
+    double naive_mfu;      /* the baseline's MFU fitted without the group */
+};
+struct us_crossval {
+    enum us_cv_by by;
+    int ngroups;
+    struct us_cv_group groups[US_CV_MAX_GROUPS];
+    int ncases;    /* scored: predicted and tagged */
+    int nunscored; /* not predicted (the note of us_validate says why) or untagged */
+    int nskipped;  /* of those, past US_CV_MAX_GROUPS groups */
+    double mape_cv, mape_naive, mape_in_sample, mape_shipped; /* over every scored case */
+    int nparams;
+    struct {
+        char name[32];
+        double value; /* fitted on every scored case */
+        bool fitted;  /* false: no case depends on it */
+    } params[US_CV_MAX_PARAMS];
+};
+/* Leave-one-group-out cross-validation of the cases of path (NULL: the built-in set), by
+ * their `tags`: for each group the efficiency constants are refitted on the other groups'
+ * cases (closed form, mean |error|) and the group is predicted with them; the naive
+ * constant-MFU baseline is fitted and scored on the same split (docs/MODEL.md 6.5). */
+enum us_status us_validate_cv(struct us_ctx *ctx, const char *path, enum us_cv_by by,
+                              struct us_crossval *out, struct us_diag *d);
+void us_crossval_write(const struct us_crossval *cv, enum us_format fmt, FILE *out);
+/* True when cross-validation refits the constants of this system preset. */
+bool us_cv_knows_system(const char *system);
 
 #ifdef __cplusplus
 }

@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "catalog/catalog.h"
 #include "core/core.h"
+#include "estimate/validate.h"
 #include "report/json.h"
 
 /* Fills what a published case leaves out with Megatron-LM's own defaults for flags a run
@@ -124,8 +125,10 @@ static int node_line(struct fy_node *c)
     return mk ? mk->line + 1 : 0;
 }
 
+/* Predicts one case into vc. keep: where a predicted case's job goes, with the layout it
+ * ran (defaults filled, savers turned on), for the caller to destroy; NULL destroys it. */
 static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
-                     struct us_validation_case *vc)
+                     struct us_validation_case *vc, struct us_job **keep)
 {
     struct us_diag cd;
     memset(&cd, 0, sizeof cd);
@@ -221,12 +224,17 @@ static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
         core_fmt(vc->note, sizeof vc->note, "%s", line);
     }
     free(r);
-    us_job_destroy(job);
+    if (keep && vc->ok)
+        *keep = job;
+    else
+        us_job_destroy(job);
 }
 
-enum us_status us_validate(struct us_ctx *ctx, const char *path, struct us_validation *out,
-                           struct us_diag *d)
+enum us_status validate_file(struct us_ctx *ctx, const char *path, struct us_validation *out,
+                             struct us_job ***jobs, struct us_diag *d)
 {
+    if (jobs)
+        *jobs = NULL;
     memset(out, 0, sizeof *out);
     out->worst = -1;
     const char *text = NULL;
@@ -279,6 +287,12 @@ enum us_status us_validate(struct us_ctx *ctx, const char *path, struct us_valid
         return core_diag_status(d, US_ENOMEM, path, 0, 0, NULL, "out of memory");
     }
     out->ncases = n;
+    if (jobs && !(*jobs = calloc((size_t)n, sizeof **jobs))) {
+        us_validation_free(out);
+        fy_document_destroy(doc);
+        free(owned);
+        return core_diag_status(d, US_ENOMEM, path, 0, 0, NULL, "out of memory");
+    }
     double sum = 0.0;
     for (int i = 0; i < n; i++) {
         struct fy_node *c = fy_node_sequence_get_by_index(cases, i);
@@ -286,7 +300,11 @@ enum us_status us_validate(struct us_ctx *ctx, const char *path, struct us_valid
         if (!scalar(c, "id", vc->id, sizeof vc->id))
             core_fmt(vc->id, sizeof vc->id, "case%d", i + 1);
         scalar(c, "source", vc->source, sizeof vc->source);
-        run_case(ctx, path, c, vc);
+        struct fy_node *tags = child(c, "tags");
+        scalar(tags, "chip_family", vc->chip_family, sizeof vc->chip_family);
+        scalar(tags, "software", vc->software, sizeof vc->software);
+        scalar(tags, "model_family", vc->model_family, sizeof vc->model_family);
+        run_case(ctx, path, c, vc, jobs ? &(*jobs)[i] : NULL);
         if (!vc->ok)
             continue;
         out->npredicted++;
@@ -301,6 +319,12 @@ enum us_status us_validate(struct us_ctx *ctx, const char *path, struct us_valid
     fy_document_destroy(doc);
     free(owned);
     return US_OK;
+}
+
+enum us_status us_validate(struct us_ctx *ctx, const char *path, struct us_validation *out,
+                           struct us_diag *d)
+{
+    return validate_file(ctx, path, out, NULL, d);
 }
 
 void us_validation_free(struct us_validation *v)

@@ -229,9 +229,112 @@ static void test_cases_file(void)
     us_ctx_destroy(ctx);
 }
 
+/* Cross-validation recovers constants it can know: "measured" step times made by the closed
+ * form with dgx-h100's shipped constants, in two groups on the same system, so each group
+ * is predicted from constants fitted on the other alone. The refit must land near the truth
+ * (small out-of-sample error), the shipped constants must match exactly, and one MFU
+ * constant must do worse on jobs whose MFUs differ. */
+static void test_cv_recovers(void)
+{
+    static const struct {
+        const char *group;
+        int seq, batch, tp;
+    } jobs[] = {{"x", 2048, 64, 1},  {"x", 8192, 16, 2}, {"x", 4096, 32, 4},
+                {"y", 1024, 128, 1}, {"y", 8192, 32, 4}, {"y", 16384, 8, 8}};
+    struct us_ctx *ctx = us_ctx_create();
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    fputs("cases:\n", f);
+    for (size_t i = 0; i < sizeof jobs / sizeof jobs[0]; i++) {
+        char job[512];
+        snprintf(job, sizeof job,
+                 "model: llama3-8b\nsystem: dgx-h100\nchips: 8\n"
+                 "parallel: {tp: %d, pp: 1, dp: %d, cp: 1, ep: 1, vpp: 1, zero: 1,"
+                 " sequence_parallel: %s, recompute: none}\n"
+                 "training: {seq_len: %d, global_batch: %d, micro_batch: 1, dtype: bf16}\n",
+                 jobs[i].tp, 8 / jobs[i].tp, jobs[i].tp > 1 ? "true" : "false", jobs[i].seq,
+                 jobs[i].batch);
+        struct us_job *uj = NULL;
+        struct us_diag d;
+        CHECK(us_job_load_text(ctx, "cv.yaml", job, strlen(job), NULL, 0, &uj, &d) == US_OK);
+        struct us_run_options opt = {.closed_form_only = true, .threads = 1};
+        struct us_result *r = calloc(1, sizeof *r);
+        enum us_status st = uj ? us_run(ctx, uj, &opt, r, &d) : US_EINPUT;
+        CHECK((st == US_OK || st == US_INFEASIBLE) && r->step_time_s > 0);
+        fprintf(f,
+                "- id: c%zu\n  job:\n    model: llama3-8b\n    system: dgx-h100\n    chips: 8\n"
+                "    parallel: {tp: %d, pp: 1, dp: %d, cp: 1, ep: 1, vpp: 1, zero: 1,"
+                " sequence_parallel: %s, recompute: none}\n"
+                "    training: {seq_len: %d, global_batch: %d, micro_batch: 1, dtype: bf16}\n"
+                "  measured: {step_time_s: %.17g}\n  tags: {chip_family: %s}\n",
+                i, jobs[i].tp, 8 / jobs[i].tp, jobs[i].tp > 1 ? "true" : "false", jobs[i].seq,
+                jobs[i].batch, r->step_time_s, jobs[i].group);
+        free(r);
+        us_job_destroy(uj);
+    }
+    fclose(f);
+    char path[256];
+    CHECK(write_tmp(text, path, sizeof path) != NULL);
+    free(text);
+    struct us_crossval *cv = calloc(1, sizeof *cv);
+    struct us_diag d;
+    CHECK(us_validate_cv(ctx, path, US_CV_CHIP_FAMILY, cv, &d) == US_OK);
+    CHECK(cv->ncases == 6 && cv->ngroups == 2 && cv->nunscored == 0);
+    CHECK(cv->mape_shipped < 1e-9);
+    CHECK(cv->mape_in_sample < 0.001);    /* all six cases identify the three constants */
+    CHECK(cv->mape_cv < 0.03);            /* three cases of one group nearly do */
+    for (int p = 0; p < cv->nparams; p++) /* dgx-h100's shipped constants come back */
+        if (strcmp(cv->params[p].name, "gemm (H100)") == 0)
+            CHECK_NEAR(cv->params[p].value, 0.660, 0.01);
+        else if (strcmp(cv->params[p].name, "attention (fused)") == 0)
+            CHECK_NEAR(cv->params[p].value, 0.553, 0.01);
+        else if (strcmp(cv->params[p].name, "memory (all)") == 0)
+            CHECK_NEAR(cv->params[p].value, 0.47, 0.05);
+    CHECK(cv->mape_naive > cv->mape_cv);
+    us_crossval_write(cv, US_FORMAT_TABLE, stdout);
+    free(cv);
+    remove(path);
+    us_ctx_destroy(ctx);
+}
+
+/* The calibration set by model family (the quickest split; `validate --cv chip_family` and
+ * `software` run the same code with more folds): every scored case in exactly one group,
+ * every figure a finite error, and every system preset in a family the fit refits. */
+static void test_cv_published(void)
+{
+    for (size_t i = 0; i < us_catalog_count(US_KIND_SYSTEM); i++) {
+        CHECK(us_cv_knows_system(us_catalog_name(US_KIND_SYSTEM, i)));
+        if (!us_cv_knows_system(us_catalog_name(US_KIND_SYSTEM, i)))
+            fprintf(stderr, "  %s is in no cross-validation family (src/estimate/crossval.c)\n",
+                    us_catalog_name(US_KIND_SYSTEM, i));
+    }
+    struct us_ctx *ctx = us_ctx_create();
+    {
+        struct us_crossval *cv = calloc(1, sizeof *cv);
+        struct us_diag d;
+        CHECK(us_validate_cv(ctx, NULL, US_CV_MODEL_FAMILY, cv, &d) == US_OK);
+        CHECK(cv->ngroups == 2);
+        us_crossval_write(cv, US_FORMAT_TABLE, stdout);
+        CHECK(cv->ncases >= 120 && cv->ncases + cv->nunscored >= 138 && cv->nskipped == 0);
+        int n = 0;
+        for (int g = 0; g < cv->ngroups; g++) {
+            const struct us_cv_group *gr = &cv->groups[g];
+            n += gr->ncases;
+            CHECK(isfinite(gr->mape_cv) && isfinite(gr->mape_naive) && gr->naive_mfu > 0);
+            CHECK(gr->mape_in_sample <= 1.0 && gr->mape_shipped <= 3.0);
+        }
+        CHECK(n == cv->ncases);
+        free(cv);
+    }
+    us_ctx_destroy(ctx);
+}
+
 int main(void)
 {
     test_cases_file();
     test_published();
+    test_cv_recovers();
+    test_cv_published();
     return test_summary("test_validate");
 }
