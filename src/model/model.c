@@ -28,6 +28,7 @@ struct dims {
     bool dropout;   /* trained with dropout: residual and embedding masks exist */
     double nmat;    /* GEMMs per MLP: 3 gated, 2 plain */
     bool sp, mla, moe;
+    bool unfused; /* the 2021-22 unfused attention core (training.attention) */
     enum us_recompute rc;
     /* MoE */
     double E, k, fe, fs; /* experts, top_k, expert hidden, shared-expert hidden (shared*fe) */
@@ -86,6 +87,7 @@ static void dims_init(struct dims *D, const struct spec_model *m, const struct m
     D->e = s->ep > 0 ? s->ep : 1;
     D->sp = s->sequence_parallel && D->t > 1;
     D->rc = s->recompute;
+    D->unfused = s->unfused_attention;
     D->mla = m->has_mla;
     D->moe = m->has_moe && m->moe.experts > 0;
     D->nmat = m->gated_mlp ? 3.0 : 2.0;
@@ -140,11 +142,11 @@ static struct model_op *op_add(struct model_layer *L, const char *name, enum mod
     return o;
 }
 
-/* A GEMM of (m x k) by (k x n), `count` times. Forward reads X and W at the GEMM width and
- * writes Y at the activation width; backward is dgrad (dY, W -> dX) plus wgrad (X, dY ->
- * dW accumulated into the fp32 main grad, read and written). bwd FLOPs = 2 x fwd. */
-static struct model_op *gemm(struct model_layer *L, const struct dims *D, const char *name,
-                             double m, double n, double k, double count)
+/* A GEMM of (m x k) by (k x n), `count` times, with operands of w_in bytes. Forward reads X
+ * and W and writes Y at the activation width; backward is dgrad (dY, W -> dX) plus wgrad
+ * (X, dY -> dW accumulated into the fp32 main grad, read and written). bwd FLOPs = 2 x fwd. */
+static struct model_op *gemm_w(struct model_layer *L, const struct dims *D, const char *name,
+                               double m, double n, double k, double count, double w_in)
 {
     struct model_op *o = op_add(L, name, MODEL_OP_GEMM);
     o->m = m;
@@ -153,9 +155,25 @@ static struct model_op *gemm(struct model_layer *L, const struct dims *D, const 
     o->count = count;
     o->fwd_flop = 2.0 * m * n * k * count;
     o->bwd_flop = 2.0 * o->fwd_flop;
-    o->fwd_B = count * (m * k * D->w_in + k * n * D->w_in + m * n * D->w_act);
-    o->bwd_B = count * ((m * n * D->w_in + k * n * D->w_in + m * k * D->w_act) +
-                        (m * k * D->w_in + m * n * D->w_in + 2.0 * k * n * D->w_grad));
+    o->fwd_B = count * (m * k * w_in + k * n * w_in + m * n * D->w_act);
+    o->bwd_B = count * ((m * n * w_in + k * n * w_in + m * k * D->w_act) +
+                        (m * k * w_in + m * n * w_in + 2.0 * k * n * D->w_grad));
+    return o;
+}
+
+/* A GEMM in the compute dtype. */
+static struct model_op *gemm(struct model_layer *L, const struct dims *D, const char *name,
+                             double m, double n, double k, double count)
+{
+    return gemm_w(L, D, name, m, n, k, count, D->w_in);
+}
+
+/* A GEMM fp8 and fp4 recipes keep in bf16 (the logits, the MoE router). */
+static struct model_op *gemm_hp(struct model_layer *L, const struct dims *D, const char *name,
+                                double m, double n, double k, double count)
+{
+    struct model_op *o = gemm_w(L, D, name, m, n, k, count, D->w_act);
+    o->high_precision = true;
     return o;
 }
 
@@ -166,6 +184,28 @@ static void mem(struct model_layer *L, const char *name, double fwd_B, double bw
     struct model_op *o = op_add(L, name, MODEL_OP_MEM);
     o->fwd_B = fwd_B;
     o->bwd_B = bwd_B;
+}
+
+/* The casts fp8 (fp4) recipes add for the low-precision GEMMs among ops [first, nops):
+ * forward quantizes each GEMM's input X, backward its output gradient dY, reading the bf16
+ * tensor and writing the cast twice - row-wise for one GEMM and column-wise (transposed) for
+ * the other (Transformer Engine Float8Tensor on Hopper; amax is taken in the same kernel
+ * under delayed scaling). Weights are cast once per step and cached across micro-batches
+ * (TE is_first_microbatch), so they are left out. One memory-bound op for the layer. */
+static void low_precision_casts(struct model_layer *L, const struct dims *D, int first)
+{
+    if (!(D->w_in < D->w_act))
+        return;
+    double x = 0.0, dy = 0.0;
+    for (int i = first; i < L->nops; i++) {
+        const struct model_op *o = &L->ops[i];
+        if (o->kind != MODEL_OP_GEMM || o->high_precision)
+            continue;
+        x += o->count * o->m * o->k;
+        dy += o->count * o->m * o->n;
+    }
+    double per = D->w_act + 2.0 * D->w_in;
+    mem(L, "fp8_cast", x * per, dy * per);
 }
 
 enum { PRM_SPLIT = 0, PRM_REPLICATED = 1, PRM_EXPERT = 2 };
@@ -228,7 +268,62 @@ static void residual(struct model_layer *L, const struct dims *D, const char *na
     mem(L, name, 3.0 * n * D->w_act + mask, 2.0 * n * D->w_act + mask);
 }
 
-/* Attention block: input norm, projections, flash-attention core, output projection,
+/* Flash-attention core, causal: half of the s x s score matrix is computed (the
+ * diagonal's extra s/2 is ignored). Full-matrix forward = 2*b*s^2*a*(dqk + dv), so
+ * causal = b*s^2*a*(dqk + dv); per chip / (t*c) with load-balanced CP. Backward =
+ * 2.5 x forward (Dao 2023, FlashAttention-2, s4: 5 matmuls backward vs 2 forward).
+ * Shape: s/c queries x s/2 keys on average, k = dqk + dv, count = b*a/t. */
+static void attn_core_flash(struct model_layer *L, const struct dims *D)
+{
+    double T = D->T;
+    struct model_op *o = op_add(L, "attn_core", MODEL_OP_ATTN);
+    o->m = D->s / D->c;
+    o->n = D->s / 2.0;
+    o->k = D->dqk + D->dv;
+    o->count = D->b * D->a_chip;
+    o->fwd_flop = 2.0 * o->m * o->n * o->k * o->count;
+    o->bwd_flop = 2.5 * o->fwd_flop;
+    o->recomputed_selective = true;
+    /* Compulsory traffic: Q, O, LSE for the local queries; K, V for the whole context
+     * (each ring step's chunk read once). Backward reads Q, K, V, O, dO, LSE and writes
+     * dQ, dK, dV. */
+    double q = T * D->a_chip * D->dqk * D->w_act;
+    double out = T * D->a_chip * D->dv * D->w_act;
+    double kv = D->b * D->s * D->kv_chip * (D->dqk + D->dv) * D->w_act;
+    double lse = T * D->a_chip * 4.0;
+    o->fwd_B = q + kv + out + lse;
+    o->bwd_B = 2.0 * (q + kv) + 2.0 * out + lse;
+}
+
+/* The unfused core of 2021-22 Megatron-LM (Shoeybi et al. 2019; Narayanan et al. 2021;
+ * Korthikanti et al. 2022 s4.1): a batched QK^T GEMM writes the full s x s scores (causal
+ * masking does not skip the upper half), a fused scale-mask-softmax and a dropout each read
+ * and write them, and a batched PV GEMM reads the probabilities. The GEMMs run in the
+ * compute dtype at the GEMM efficiency; softmax and dropout are HBM-bound. Selective
+ * recompute re-runs all four (Korthikanti s4.2). */
+static void attn_core_unfused(struct model_layer *L, const struct dims *D)
+{
+    double sq = D->s / D->c, cnt = D->b * D->a_chip;
+    struct model_op *o = gemm_w(L, D, "attn_scores", sq, D->s, D->dqk, cnt, D->w_act);
+    o->recomputed_selective = true;
+    double S = cnt * sq * D->s; /* score elements on this chip */
+    /* softmax: fwd reads scores, writes probabilities; bwd reads dP and P, writes dS */
+    o = op_add(L, "attn_softmax", MODEL_OP_MEM);
+    o->fwd_B = 2.0 * S * D->w_act;
+    o->bwd_B = 3.0 * S * D->w_act;
+    o->recomputed_selective = true;
+    if (D->dropout) {
+        /* dropout: fwd reads P, writes P' and a 1-byte mask; bwd reads dP' and the mask */
+        o = op_add(L, "attn_dropout", MODEL_OP_MEM);
+        o->fwd_B = S * (2.0 * D->w_act + 1.0);
+        o->bwd_B = S * (2.0 * D->w_act + 1.0);
+        o->recomputed_selective = true;
+    }
+    o = gemm_w(L, D, "attn_context", sq, D->dv, D->s, cnt, D->w_act);
+    o->recomputed_selective = true;
+}
+
+/* Attention block: input norm, projections, attention core, output projection,
  * residual. Returns the core's op index. */
 static int attn_block(struct model_layer *L, const struct dims *D, const struct spec_model *m)
 {
@@ -269,31 +364,11 @@ static int attn_block(struct model_layer *L, const struct dims *D, const struct 
         tp_column(L, D, T * (kvl + rope) * D->w_act);
     }
 
-    /* Flash-attention core, causal: half of the s x s score matrix is computed (the
-     * diagonal's extra s/2 is ignored). Full-matrix forward = 2*b*s^2*a*(dqk + dv), so
-     * causal = b*s^2*a*(dqk + dv); per chip / (t*c) with load-balanced CP. Backward =
-     * 2.5 x forward (Dao 2023, FlashAttention-2, s4: 5 matmuls backward vs 2 forward).
-     * Shape: s/c queries x s/2 keys on average, k = dqk + dv, count = b*a/t. */
     int core = L->nops;
-    struct model_op *o = op_add(L, "attn_core", MODEL_OP_ATTN);
-    o->m = D->s / D->c;
-    o->n = D->s / 2.0;
-    o->k = D->dqk + D->dv;
-    o->count = D->b * D->a_chip;
-    o->fwd_flop = 2.0 * o->m * o->n * o->k * o->count;
-    o->bwd_flop = 2.5 * o->fwd_flop;
-    o->recomputed_selective = true;
-    {
-        /* Compulsory traffic: Q, O, LSE for the local queries; K, V for the whole context
-         * (each ring step's chunk read once). Backward reads Q, K, V, O, dO, LSE and
-         * writes dQ, dK, dV. */
-        double q = T * D->a_chip * D->dqk * D->w_act;
-        double out = T * D->a_chip * D->dv * D->w_act;
-        double kv = D->b * D->s * D->kv_chip * (D->dqk + D->dv) * D->w_act;
-        double lse = T * D->a_chip * 4.0;
-        o->fwd_B = q + kv + out + lse;
-        o->bwd_B = 2.0 * (q + kv) + 2.0 * out + lse;
-    }
+    if (D->unfused)
+        attn_core_unfused(L, D);
+    else
+        attn_core_flash(L, D);
     if (D->c > 1) {
         /* Ring attention: this chip's K/V chunk passes c-1 hops; backward circulates K/V
          * and dK/dV (Liu et al. 2023; Megatron-Core context parallelism). */
@@ -343,7 +418,7 @@ static void moe_mlp(struct model_layer *L, const struct dims *D)
     norm(L, D, "mlp_norm", Tn, h);
     prm(L, h, h, PRM_REPLICATED);
     /* Router: replicated weights, run on the SP-local tokens (Megatron-Core TopKRouter). */
-    gemm(L, D, "router", Tn, E, h, 1);
+    gemm_hp(L, D, "router", Tn, E, h, 1);
     prm(L, h * E, h * E, PRM_REPLICATED);
     mem(L, "router_topk", 2.0 * Tn * E * 4.0, 2.0 * Tn * E * 4.0);
     /* Permute: each local token copied top_k times (times the capacity factor). */
@@ -487,17 +562,21 @@ static void transformer_layer(struct model_layer *L, const struct dims *D,
         moe_mlp(L, D);
     else
         dense_mlp(L, D);
+    low_precision_casts(L, D, first);
     double fwd = 0;
     for (int i = first; i < L->nops; i++)
         fwd += L->ops[i].fwd_flop;
     /* Recompute re-runs forward work inside the backward; the collectives it repeats are
      * the forward's, which the step engines replay (model_comm counts one pass each). */
-    if (D->rc == US_RECOMPUTE_SELECTIVE)
-        L->recompute_flop += L->ops[core].fwd_flop;
+    if (D->rc == US_RECOMPUTE_SELECTIVE) {
+        for (int i = core; i < L->nops; i++)
+            if (L->ops[i].recomputed_selective)
+                L->recompute_flop += L->ops[i].fwd_flop;
+    }
     else if (D->rc == US_RECOMPUTE_FULL)
         L->recompute_flop += fwd;
-    L->act_B += act_layer(D, m, moe_layer, D->rc, true);
-    L->act_full_B += act_layer(D, m, moe_layer, US_RECOMPUTE_NONE, true);
+    L->act_B += act_layer(D, m, moe_layer, D->rc, !D->unfused);
+    L->act_full_B += act_layer(D, m, moe_layer, US_RECOMPUTE_NONE, !D->unfused);
     L->model_flop +=
         D->b * D->s * (6.0 * layer_matmul_active(m, D, moe_layer) + attn_model_flop_per_token(D));
 }
@@ -509,7 +588,7 @@ static void head_ops(struct model_layer *L, const struct dims *D, bool own_weigh
     double T = D->T, h = D->h, Vt = D->V / D->t;
     norm(L, D, "final_norm", D->Tn, h);
     prm(L, h, h, PRM_REPLICATED);
-    gemm(L, D, "logits", T, Vt, h, 1);
+    gemm_hp(L, D, "logits", T, Vt, h, 1);
     if (own_weight)
         prm(L, h * Vt, h * D->V, PRM_SPLIT);
     tp_column(L, D, T * h * D->w_act);

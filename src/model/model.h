@@ -13,8 +13,9 @@ enum model_op_kind {
     MODEL_OP_MEM       /* memory-bound elementwise / norm / softmax / router ops */
 };
 
-/* 22 ops for an MLA + MoE layer; the MTP module adds its projection and head (27). */
-#define MODEL_MAX_OPS 32
+/* 22 ops for an MLA + MoE layer, 26 with the unfused attention core and the fp8 casts; the
+ * MTP module adds its projection and head (31). */
+#define MODEL_MAX_OPS 40
 
 /* One op on one chip for one micro-batch. For a GEMM, (m, n, k) is the shape of one
  * multiply on this chip and count how many such multiplies run (e.g. local experts);
@@ -26,6 +27,7 @@ struct model_op {
     double fwd_flop, bwd_flop; /* FLOPs, forward and backward (bwd = 2x fwd for GEMMs) */
     double fwd_B, bwd_B;       /* HBM bytes read + written */
     bool recomputed_selective; /* re-run in backward under selective recompute */
+    bool high_precision;       /* a GEMM fp8/fp4 recipes keep in bf16 (logits, router) */
 };
 
 /* Communication of one layer on one chip for one micro-batch. Sizes are the collective's
@@ -78,6 +80,7 @@ struct model_split {
     /* Added by grads: enum spec_grad_reduce of the job (training.grad_reduce_dtype);
      * 0 = Megatron's default for dtype. */
     int grad_reduce;
+    bool unfused_attention; /* training.attention unfused (spec_attention) */
 };
 
 struct model_costs {

@@ -581,6 +581,68 @@ static void test_fp8_bytes(void)
     CHECK(model_grad_elem_B(US_DTYPE_BF16) == 4.0 && model_grad_elem_B(US_DTYPE_FP16) == 2.0);
 }
 
+/* fp8 recipes: one cast op per layer over the low-precision GEMMs' X (forward) and dY
+ * (backward), 2 B read + 2 x 1 B written per element; the logits GEMM stays bf16 (2 B
+ * operands, no cast); bf16 training casts nothing. */
+static void test_fp8_casts(void)
+{
+    struct spec_model m = dense_model(2, 64, 4, 4, 16, 256, 100, false, false);
+    struct model_split x = split(1, 1, 1, false, US_RECOMPUTE_NONE, 1, 16);
+    x.dtype = US_DTYPE_FP8;
+    struct model_costs c;
+    model_costs_compute(&m, &x, &c);
+    const struct model_op *cast = find_op(&c.dense, "fp8_cast");
+    CHECK(cast != NULL && cast->kind == MODEL_OP_MEM);
+    /* X: qkv 16x64, o_proj 16x64, fc1 16x64, fc2 16x256; dY: 16x192, 16x64, 16x256, 16x64 */
+    if (cast) {
+        CHECK_NEAR(cast->fwd_B, 16.0 * (64 + 64 + 64 + 256) * 4.0, 0);
+        CHECK_NEAR(cast->bwd_B, 16.0 * (192 + 64 + 256 + 64) * 4.0, 0);
+    }
+    const struct model_op *lg = find_op(&c.head, "logits");
+    CHECK(lg && lg->high_precision);
+    if (lg) /* X 16x64, W 64x100 at 2 B; Y 16x100 at 2 B */
+        CHECK_NEAR(lg->fwd_B, (16.0 * 64 + 64.0 * 100 + 16.0 * 100) * 2.0, 0);
+    CHECK(find_op(&c.head, "fp8_cast") == NULL);
+    x.dtype = US_DTYPE_BF16;
+    model_costs_compute(&m, &x, &c);
+    CHECK(find_op(&c.dense, "fp8_cast") == NULL);
+    lg = find_op(&c.head, "logits");
+    CHECK(lg && lg->high_precision); /* marked, but bf16 is its dtype anyway */
+}
+
+/* The unfused attention of 2021-22 Megatron: two batched GEMMs over the full s x s scores
+ * (no causal skip: 2 x the flash core's FLOPs), softmax and dropout priced by bytes, all
+ * re-run by selective recompute, and the Korthikanti activation accounting. */
+static void test_unfused_attention(void)
+{
+    struct spec_model m = dense_model(2, 64, 4, 4, 16, 256, 100, false, false);
+    m.hidden_dropout = 0.1;
+    struct model_split x = split(1, 1, 1, false, US_RECOMPUTE_SELECTIVE, 2, 8);
+    struct model_costs flash, unf;
+    model_costs_compute(&m, &x, &flash);
+    x.unfused_attention = true;
+    model_costs_compute(&m, &x, &unf);
+    CHECK(find_op(&unf.dense, "attn_core") == NULL);
+    const struct model_op *qk = find_op(&unf.dense, "attn_scores");
+    const struct model_op *pv = find_op(&unf.dense, "attn_context");
+    const struct model_op *sm = find_op(&unf.dense, "attn_softmax");
+    const struct model_op *dr = find_op(&unf.dense, "attn_dropout");
+    CHECK(qk && pv && sm && dr);
+    if (!(qk && pv && sm && dr))
+        return;
+    /* scores: b a s s dqk x 2 = 2*4*8*8*16*2; context the same with dv */
+    CHECK_NEAR(qk->fwd_flop, 2.0 * 4 * 8 * 8 * 16 * 2, 0);
+    CHECK_NEAR(qk->fwd_flop + pv->fwd_flop, 2.0 * find_op(&flash.dense, "attn_core")->fwd_flop, 0);
+    CHECK(qk->kind == MODEL_OP_GEMM && qk->recomputed_selective && pv->recomputed_selective);
+    /* softmax: 2*4*8*8 = 512 score elements, 2 B read + 2 B written forward */
+    CHECK_NEAR(sm->fwd_B, 512.0 * 4.0, 0);
+    CHECK_NEAR(dr->fwd_B, 512.0 * 5.0, 0);
+    CHECK(sm->recomputed_selective && dr->recomputed_selective);
+    CHECK_NEAR(unf.dense.recompute_flop, qk->fwd_flop + pv->fwd_flop, 0);
+    CHECK_NEAR(unf.dense.act_B, model_layer_act_B(&m, &x, false, false), 0);
+    CHECK(unf.dense.model_flop == flash.dense.model_flop); /* MFU counts the same work */
+}
+
 static void test_mtp(void)
 {
     struct spec_model d = deepseek_v3();
@@ -609,6 +671,8 @@ int main(void)
     test_act_fp8();
     test_comm();
     test_fp8_bytes();
+    test_fp8_casts();
+    test_unfused_attention();
     test_mtp();
     return test_summary("test_model");
 }
