@@ -108,7 +108,8 @@ static bool plan_batch(struct plan *p, const struct spec_job *job)
                                     .micro_batch = l->micro_batch,
                                     .seq_len = tr->seq_len,
                                     .dtype = tr->dtype,
-                                    .grad_reduce = tr->grad_reduce};
+                                    .grad_reduce = tr->grad_reduce,
+                                    .unfused_attention = tr->attention == SPEC_ATTN_UNFUSED};
     return true;
 }
 

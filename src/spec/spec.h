@@ -36,7 +36,8 @@ enum spec_fabric_kind {
 
 struct spec_chip {
     char name[SPEC_NAME_LEN];
-    char family[SPEC_NAME_LEN];        /* lineage, e.g. nvidia-hopper; shown, selects nothing */
+    char family[SPEC_NAME_LEN];        /* lineage, e.g. nvidia-hopper; selects the default
+                                          training.framework (spec_framework_default) */
     double peak_flops[US_DTYPE_COUNT]; /* dense FLOP/s per dtype; 0 = not supported */
     double peak_int8_ops;             /* dense int8 op/s; shown only (no int8 training); 0 = none */
     double hbm_B;                     /* capacity, bytes */
@@ -50,7 +51,9 @@ struct spec_chip {
 /* Efficiency constants of one chip family; calibrated only on shared/calibration/
  * (docs/MODEL.md gives each value and how it was fitted). */
 struct spec_efficiency {
-    double gemm;      /* achievable fraction of peak for a large, tile-aligned GEMM */
+    double gemm;      /* achievable fraction of peak for a large, tile-aligned GEMM (bf16) */
+    double gemm_fp8;  /* the same for fp8 and fp4 GEMMs; the loader sets it to gemm when the
+                         file gives none */
     double attention; /* flash-attention fraction of peak */
     double memory;    /* achievable fraction of HBM bandwidth for memory-bound ops */
     double comm;      /* achievable fraction of link bandwidth for collectives */
@@ -150,10 +153,44 @@ struct spec_parallel {
     int schedule;           /* enum us_schedule; -1 = derived (interleaved when vpp > 1) */
     int first_stage_layers; /* uneven pipeline: layers on the first / last stage; 0 = even */
     int last_stage_layers;
-    bool tp_comm_overlap; /* overlap TP collectives with GEMMs (Megatron tp-comm-overlap) */
+    bool tp_comm_overlap; /* overlap TP collectives with GEMMs (Megatron tp-comm-overlap); the
+                             training framework's default when the file leaves it out */
     bool ep_comm_overlap; /* overlap EP all-to-all with expert compute */
     char order[16];       /* rank order, innermost first; default "tp-cp-ep-dp-pp" */
 };
+
+/* training.framework (docs/MODEL.md 6.6). AUTO resolves by the chip's vendor: TPUs run
+ * MaxText, Trainium runs the Neuron stack, every other chip Megatron-Core (NeMo and
+ * Megatron-Bridge are Megatron-Core). */
+enum spec_framework {
+    SPEC_FW_AUTO = 0,
+    SPEC_FW_MEGATRON,
+    SPEC_FW_TORCHTITAN,
+    SPEC_FW_MAXTEXT,
+    SPEC_FW_NEURON,
+    SPEC_FW_DEEPSPEED,
+    SPEC_FW_COUNT
+};
+
+/* training.attention: fused flash attention (the default), or the unfused kernels of
+ * 2021-22 Megatron-LM - batched QK^T and PV GEMMs around a softmax and dropout that
+ * round-trip the s x s scores through HBM. */
+enum spec_attention { SPEC_ATTN_FLASH = 0, SPEC_ATTN_UNFUSED };
+
+/* What a framework costs beyond the kernels' microbenchmarked speed: the only fitted
+ * constants of the step model (docs/MODEL.md 6.6 gives each value's fit). */
+struct spec_fw_params {
+    double compute_eff;  /* fraction of kernel speed a production step gets, all compute ops */
+    double layer_host_s; /* fixed time per layer per micro-batch, forward + backward */
+};
+
+const char *spec_framework_name(int fw);
+/* The framework a job on this system runs when the file names none. */
+int spec_framework_default(const struct spec_system *sys);
+/* The shipped constants of a framework (not AUTO). */
+struct spec_fw_params spec_framework_params(int fw);
+/* Whether the framework overlaps TP collectives with GEMMs by default. */
+bool spec_framework_tp_overlap(int fw);
 
 struct spec_training {
     int seq_len;
@@ -166,7 +203,14 @@ struct spec_training {
      * all-reduce (training.grad_reduce_dtype; enum spec_grad_reduce, 0 = Megatron's default
      * for the compute dtype). */
     int grad_reduce;
+    /* Added by generalization: the software stack (training.framework, enum spec_framework,
+     * never AUTO after loading), its constants (spec_framework_params) and the attention
+     * kernel (enum spec_attention). */
+    int framework;
+    int attention;
+    struct spec_fw_params fw;
 };
+
 
 /* training.grad_reduce_dtype (docs/SPEC.md). AUTO is Megatron-LM's default: fp32 main grads
  * for bf16/fp8/fp4/fp32 training, fp16 for fp16 training. */

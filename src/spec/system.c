@@ -207,14 +207,18 @@ enum us_status spec_system_from_node(struct spec_rd *rd, const struct spec_node 
         return st;
 
     s.eff.gemm = s.eff.attention = s.eff.memory = s.eff.comm = 1.0;
+    s.eff.gemm_fp8 = 0.0; /* gemm unless the file gives it */
     int has_eff = spec_get_map(rd, n, "efficiency", spec_schema_efficiency, 0, &eff);
     SPEC_TRY(rd, has_eff);
     if (has_eff) {
         SPEC_TRY(rd, spec_get_real(rd, eff, "gemm", 0, 1, SPEC_LO_OPEN, &s.eff.gemm));
+        SPEC_TRY(rd, spec_get_real(rd, eff, "gemm_fp8", 0, 1, SPEC_LO_OPEN, &s.eff.gemm_fp8));
         SPEC_TRY(rd, spec_get_real(rd, eff, "attention", 0, 1, SPEC_LO_OPEN, &s.eff.attention));
         SPEC_TRY(rd, spec_get_real(rd, eff, "memory", 0, 1, SPEC_LO_OPEN, &s.eff.memory));
         SPEC_TRY(rd, spec_get_real(rd, eff, "comm", 0, 1, SPEC_LO_OPEN, &s.eff.comm));
     }
+    if (!(s.eff.gemm_fp8 > 0.0))
+        s.eff.gemm_fp8 = s.eff.gemm;
 
     SPEC_TRY(rd, spec_get_map(rd, n, "scale_up", spec_schema_scale_up, SPEC_REQ, &up));
     if ((st = read_scale_up(rd, up, &s.up)) != US_OK)

@@ -413,6 +413,50 @@ static void check_tiny(const struct spec_model *m)
     CHECK(m->gated_mlp && m->tied_embeddings && !m->has_moe && !m->has_mla);
 }
 
+/* training.framework: the default by chip family, what each overlaps, the constants it
+ * brings, an explicit tp_comm_overlap winning over the default, and bad names. */
+static void test_frameworks(void)
+{
+    static const char base[] = "model: llama3-8b\nsystem: %s\nchips: 8\n%s"
+                               "training: {seq_len: 2048, global_batch: 8%s}\n";
+    static const struct {
+        const char *sys, *par, *train;
+        int fw;
+        bool overlap;
+    } ok[] = {
+        {"dgx-h100", "", "", SPEC_FW_MEGATRON, true},
+        {"tpu-v5p-pod", "", "", SPEC_FW_MAXTEXT, true},
+        {"trn2-48xl", "", "", SPEC_FW_NEURON, false},
+        {"dgx-h100", "", ", framework: torchtitan", SPEC_FW_TORCHTITAN, false},
+        {"dgx-h100", "parallel: {tp_comm_overlap: false}\n", "", SPEC_FW_MEGATRON, false},
+        {"dgx-h100", "parallel: {tp_comm_overlap: true}\n", ", framework: torchtitan",
+         SPEC_FW_TORCHTITAN, true},
+        {"mi300x-8", "", ", framework: deepspeed, attention: unfused", SPEC_FW_DEEPSPEED, false},
+    };
+    char text[512];
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        snprintf(text, sizeof text, base, ok[i].sys, ok[i].par, ok[i].train);
+        memset(&D, 0, sizeof D);
+        CHECK_OK(spec_job_load_text("fw.yaml", text, strlen(text), NULL, 0, &JOB, &D));
+        CHECK(JOB.train.framework == ok[i].fw);
+        CHECK(JOB.par.tp_comm_overlap == ok[i].overlap);
+        struct spec_fw_params p = spec_framework_params(ok[i].fw);
+        CHECK(JOB.train.fw.compute_eff == p.compute_eff && p.compute_eff > 0.2 &&
+              p.compute_eff <= 1.0);
+        CHECK(JOB.train.fw.layer_host_s == p.layer_host_s && p.layer_host_s >= 0.0);
+        CHECK(JOB.train.attention == (strstr(ok[i].train, "unfused") ? SPEC_ATTN_UNFUSED
+                                                                        : SPEC_ATTN_FLASH));
+    }
+    snprintf(text, sizeof text, base, "dgx-h100", "", ", framework: jax");
+    enum us_status st = spec_job_load_text("fw.yaml", text, strlen(text), NULL, 0, &JOB, &D);
+    CHECK_ERR(st, US_EINPUT, 4, 55, "training.framework", "unknown value 'jax'");
+    snprintf(text, sizeof text, base, "dgx-h100", "", ", attention: sdpa");
+    st = spec_job_load_text("fw.yaml", text, strlen(text), NULL, 0, &JOB, &D);
+    CHECK_ERR(st, US_EINPUT, 4, 55, "training.attention", "unknown value 'sdpa'");
+    for (int fw = SPEC_FW_AUTO; fw < SPEC_FW_COUNT; fw++)
+        CHECK(strcmp(spec_framework_name(fw), "?") != 0);
+}
+
 static void test_jobs(void)
 {
     /* model and system by relative path */
@@ -425,7 +469,9 @@ static void test_jobs(void)
     CHECK(JOB.par.tp == 4 && JOB.par.pp == 2 && JOB.par.dp == 8 && JOB.par.cp == 0);
     CHECK(JOB.par.ep == 0 && JOB.par.vpp == 0 && JOB.par.zero == 1);
     CHECK(JOB.par.sequence_parallel == 1 && JOB.par.recompute == US_RECOMPUTE_SELECTIVE);
-    CHECK(JOB.par.schedule == -1 && !JOB.par.tp_comm_overlap);
+    /* no framework named: the toy GPU runs megatron, which overlaps TP by default */
+    CHECK(JOB.train.framework == SPEC_FW_MEGATRON && JOB.train.attention == SPEC_ATTN_FLASH);
+    CHECK(JOB.par.schedule == -1 && JOB.par.tp_comm_overlap);
     CHECK_STR(JOB.par.order, "tp-cp-ep-dp-pp");
     CHECK(JOB.train.seq_len == 2048 && JOB.train.global_batch == 64);
     CHECK(JOB.train.micro_batch == 2 && JOB.train.dtype == US_DTYPE_FP8);
@@ -1088,6 +1134,7 @@ int main(void)
     test_hf_configs();
     test_system_file();
     test_jobs();
+    test_frameworks();
     test_sets();
     test_presets();
     test_preset_sources();

@@ -1,0 +1,52 @@
+/* spec/framework: the software stacks a job can name (training.framework) - what each
+ * overlaps by default and the two constants it adds to the kernels' microbenchmarked
+ * speed. The constants are the step model's only fitted ones; `ultrasim validate --cv`
+ * refits them without each group of the calibration set, and docs/MODEL.md 6.6 gives the
+ * shipped values' fit. */
+#include <string.h>
+
+#include "spec/spec.h"
+
+static const struct {
+    const char *name;
+    bool tp_overlap; /* overlaps TP collectives with GEMMs by default */
+    struct spec_fw_params p;
+} frameworks[SPEC_FW_COUNT] = {
+    [SPEC_FW_AUTO] = {"auto", false, {1.0, 0.0}},
+    /* Megatron-Core (Megatron-LM, NeMo, Megatron-Bridge): the NeMo and Bridge performance
+     * recipes set tp_comm_overlap (Transformer Engine userbuffers) whenever tp > 1. */
+    [SPEC_FW_MEGATRON] = {"megatron", true, {0.753, 1.92e-4}},
+    /* torchtitan: async TP is opt-in (parallelism.enable_async_tensor_parallel). */
+    [SPEC_FW_TORCHTITAN] = {"torchtitan", false, {0.887, 0.02}},
+    /* MaxText: XLA schedules collectives beside the matmuls that do not need them. */
+    [SPEC_FW_MAXTEXT] = {"maxtext", true, {0.739, 1e-6}},
+    /* Neuron (NeuronX Distributed / neuronx-nemo-megatron): no TP overlap documented. */
+    [SPEC_FW_NEURON] = {"neuron", false, {0.800, 1e-6}},
+    /* DeepSpeed (Megatron-DeepSpeed): no calibration case; no TP overlap. */
+    [SPEC_FW_DEEPSPEED] = {"deepspeed", false, {0.753, 1.92e-4}},
+};
+
+const char *spec_framework_name(int fw)
+{
+    return fw >= 0 && fw < SPEC_FW_COUNT ? frameworks[fw].name : "?";
+}
+
+int spec_framework_default(const struct spec_system *sys)
+{
+    const char *f = sys->chip.family;
+    if (strncmp(f, "google-tpu", 10) == 0)
+        return SPEC_FW_MAXTEXT;
+    if (strncmp(f, "aws-trainium", 12) == 0)
+        return SPEC_FW_NEURON;
+    return SPEC_FW_MEGATRON;
+}
+
+struct spec_fw_params spec_framework_params(int fw)
+{
+    return frameworks[fw > SPEC_FW_AUTO && fw < SPEC_FW_COUNT ? fw : SPEC_FW_MEGATRON].p;
+}
+
+bool spec_framework_tp_overlap(int fw)
+{
+    return fw > SPEC_FW_AUTO && fw < SPEC_FW_COUNT && frameworks[fw].tp_overlap;
+}
