@@ -437,14 +437,14 @@ enum us_cv_by { US_CV_CHIP_FAMILY = 0, US_CV_SOFTWARE, US_CV_MODEL_FAMILY };
 const char *us_cv_by_name(enum us_cv_by by);
 
 #define US_CV_MAX_GROUPS 32
-#define US_CV_MAX_PARAMS 8
+#define US_CV_MAX_PARAMS 12
 struct us_cv_group {
     char name[32];         /* the tag's value, e.g. "h100" or "torchtitan" */
     int ncases;            /* its scored cases */
     double mape_cv;        /* ultrasim with the constants refitted on every other group */
     double mape_naive;     /* model FLOPs / (chips x peak x one MFU) with the MFU fitted likewise */
     double mape_in_sample; /* ultrasim with the constants refitted on every case */
-    double mape_shipped;   /* ultrasim with the presets' constants as shipped */
+    double mape_shipped;   /* ultrasim with the frameworks' constants as shipped */
     double naive_mfu;      /* the baseline's MFU fitted without the group */
 };
 struct us_crossval {
@@ -463,14 +463,13 @@ struct us_crossval {
     } params[US_CV_MAX_PARAMS];
 };
 /* Leave-one-group-out cross-validation of the cases of path (NULL: the built-in set), by
- * their `tags`: for each group the efficiency constants are refitted on the other groups'
- * cases (closed form, mean |error|) and the group is predicted with them; the naive
- * constant-MFU baseline is fitted and scored on the same split (docs/MODEL.md 6.5). */
+ * their `tags`: for each group the frameworks' fitted constants (two each, docs/MODEL.md
+ * 6.6) are refitted on the other groups' cases (closed form, mean |error|) and the group is
+ * predicted with them; the chips' efficiencies are microbenchmark fractions and stay; the
+ * naive constant-MFU baseline is fitted and scored on the same split (docs/MODEL.md 6.5). */
 enum us_status us_validate_cv(struct us_ctx *ctx, const char *path, enum us_cv_by by,
                               struct us_crossval *out, struct us_diag *d);
 void us_crossval_write(const struct us_crossval *cv, enum us_format fmt, FILE *out);
-/* True when cross-validation refits the constants of this system preset. */
-bool us_cv_knows_system(const char *system);
 
 #ifdef __cplusplus
 }

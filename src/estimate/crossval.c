@@ -13,90 +13,55 @@
 #include "estimate/validate.h"
 #include "report/json.h"
 
-/* The fitted constants (docs/MODEL.md 6.2-6.3): one family per calibrated anchor preset,
- * every other preset derives from one of them by the ratio its file states (same silicon:
- * 1; a measured GEMM fraction: that ratio). Memory is one constant for all (fitted on
- * A100); attention is A100's (materialised scores, 2021-22 runs) or the fused kernels'. */
-enum cv_anchor { CV_A100 = 0, CV_H100, CV_GB200, CV_TRN1, CV_ANCHORS };
-enum cv_param {
-    CV_MEM = 0,
-    CV_ATTN_A100,
-    CV_ATTN,
-    CV_GEMM_A100,
-    CV_GEMM_H100,
-    CV_GEMM_GB200,
-    CV_GEMM_TRN1,
-    CV_PARAMS
-};
-static const char *const cv_param_names[CV_PARAMS] = {
-    "memory (all)", "attention (A100)", "attention (fused)", "gemm (A100)",
-    "gemm (H100)",  "gemm (GB200)",     "gemm (Trainium1)"};
-static const char *const anchor_presets[CV_ANCHORS] = {"dgx-a100", "dgx-h100", "gb200-nvl72",
-                                                       "trn1-32xl"};
-/* Which anchor each preset takes its constants from: docs/CATALOG.md and the comments of
- * each file's efficiency block. test_validate checks every system preset is listed. */
-static const struct {
-    const char *system;
-    enum cv_anchor anchor;
-} cv_families[] = {
-    {"dgx-a100", CV_A100},    {"dgx-h100", CV_H100},         {"dgx-h200", CV_H100},
-    {"mi300x-8", CV_H100},    {"mi325x-8", CV_H100},         {"gaudi2-8", CV_H100},
-    {"tpu-v4-pod", CV_H100},  {"tpu-v5e-pod", CV_H100},      {"tpu-v5p-pod", CV_H100},
-    {"tpu-v6e-pod", CV_H100}, {"tpu7x-pod", CV_H100},        {"gb200-nvl72", CV_GB200},
-    {"dgx-b200", CV_GB200},   {"gb300-nvl72", CV_GB200},     {"dgx-b300", CV_GB200},
-    {"mi355x-8", CV_GB200},   {"mi350x-8", CV_GB200},        {"trn1-32xl", CV_TRN1},
-    {"trn2-48xl", CV_TRN1},   {"trn2-ultraserver", CV_TRN1}, {"trn3-ultraserver", CV_TRN1},
-};
+/* The fitted constants (docs/MODEL.md 6.6): two per training framework - its production
+ * efficiency on every kernel and its fixed cost per layer per micro-batch. The chips'
+ * efficiencies are microbenchmark fractions (the presets' files), not fitted: a chip family
+ * left out keeps them, and only the frameworks' constants are refitted without it. */
+enum { CV_EFF = 0, CV_HOST, CV_KINDS };
+#define CV_NFW     (SPEC_FW_COUNT - 1) /* the frameworks, AUTO excluded */
+#define CV_PARAMS  (CV_NFW * CV_KINDS)
+#define CV_PARAM(fw, kind) (((fw) - 1) * CV_KINDS + (kind))
 
-/* A parameter no training case depends on takes a fitted relative's value, never the
- * shipped one (that was fitted on the held-out cases too). */
-static const enum cv_param cv_fallback[CV_PARAMS] = {
-    CV_MEM, CV_ATTN, CV_ATTN_A100, CV_GEMM_H100, CV_GEMM_GB200, CV_GEMM_H100, CV_GEMM_H100};
-
-#define CV_LO            0.02 /* search range of a constant */
-#define CV_HI            1.0
+/* Search ranges: a production efficiency, and a fixed cost of 1 us to 20 ms per layer. */
+static const double cv_lo[CV_KINDS] = {0.2, 1e-6}, cv_hi[CV_KINDS] = {1.0, 0.02};
+static const double cv_start[CV_KINDS] = {0.7, 1e-4};
 #define CV_GRID          10 /* geometric grid points, then golden-section refinement */
-#define CV_GOLDEN        10
+#define CV_GOLDEN        12
 #define CV_SWEEPS        2
-#define CV_SIMPLEX_ITERS 150
-#define CV_START         0.5 /* every constant starts here: nothing from the shipped fit */
+#define CV_SIMPLEX_ITERS 120
 #define CV_NAIVE_LO      0.01
+#define CV_NAIVE_HI      1.0
 
 struct cv_case {
     struct us_job *job; /* prepared by validate_file; NULL: not predicted, not scored */
     int group;          /* index into out->groups; -1 untagged */
-    bool refit;         /* a preset of a known family: its constants follow the parameters */
-    int p_gemm, p_attn; /* its parameters (CV_MEM for memory) */
-    double r_gemm, r_attn, r_mem; /* its preset's constants over its anchor's */
+    int fw;             /* its framework (enum spec_framework, never AUTO) */
     double measured_s;
-    double fit_s;   /* closed form with the shipped constants (the presets' files) */
+    double fit_s;   /* closed form with the shipped constants */
     double in_s;    /* closed form with the constants refitted on every case */
     double ideal_s; /* model FLOPs / (chips x peak): the step at 100% MFU */
     double pred_s;  /* out-of-sample prediction of the fold that held it out */
 };
 
-static int family_of(const char *system)
+static int kind_of(int p)
 {
-    for (size_t i = 0; i < US_ARRAY_LEN(cv_families); i++)
-        if (strcmp(cv_families[i].system, system) == 0)
-            return (int)cv_families[i].anchor;
-    return -1;
+    return p % CV_KINDS;
 }
 
-bool us_cv_knows_system(const char *system)
+static int fw_of(int p)
 {
-    return system && family_of(system) >= 0;
+    return p / CV_KINDS + 1;
 }
 
-/* Closed-form step time of a case with its constants set from theta; 0 when it fails. */
+/* Closed-form step time of a case with its framework's constants from theta (NULL: the
+ * shipped ones); 0 when it fails. */
 static double predict(struct us_ctx *ctx, struct cv_case *c, const double *theta)
 {
-    struct spec_efficiency *e = &c->job->spec.system.eff;
-    struct spec_efficiency keep = *e;
-    if (c->refit) {
-        e->gemm = fmin(1.0, theta[c->p_gemm] * c->r_gemm);
-        e->attention = fmin(1.0, theta[c->p_attn] * c->r_attn);
-        e->memory = fmin(1.0, theta[CV_MEM] * c->r_mem);
+    struct spec_fw_params *fw = &c->job->spec.train.fw;
+    struct spec_fw_params keep = *fw;
+    if (theta) {
+        fw->compute_eff = theta[CV_PARAM(c->fw, CV_EFF)];
+        fw->layer_host_s = theta[CV_PARAM(c->fw, CV_HOST)];
     }
     struct us_run_options opt = {.closed_form_only = true, .trace_path = NULL, .threads = 1};
     struct us_result *r = calloc(1, sizeof *r);
@@ -111,25 +76,20 @@ static double predict(struct us_ctx *ctx, struct cv_case *c, const double *theta
             c->ideal_s = r->mfu * t;
     }
     free(r);
-    *e = keep;
+    *fw = keep;
     return t;
 }
 
-static bool uses(const struct cv_case *c, int p)
-{
-    return c->refit && (p == CV_MEM || p == c->p_gemm || p == c->p_attn);
-}
-
-/* Mean |error| over the training cases that depend on parameter p (all of them for
- * p < 0); a failed prediction counts as 100%. */
-static double loss(struct us_ctx *ctx, struct cv_case *cs, int n, int held, int p,
+/* Mean |error| over the training cases of framework fw (all of them for fw < 0); a failed
+ * prediction counts as 100%. */
+static double loss(struct us_ctx *ctx, struct cv_case *cs, int n, int held, int fw,
                    const double *theta)
 {
     double sum = 0.0;
     int k = 0;
     for (int i = 0; i < n; i++) {
         struct cv_case *c = &cs[i];
-        if (!c->job || c->group == held || (p >= 0 && !uses(c, p)))
+        if (!c->job || c->group == held || (fw >= 0 && c->fw != fw))
             continue;
         double t = predict(ctx, c, theta);
         sum += t > 0.0 ? fabs(t - c->measured_s) / c->measured_s : 1.0;
@@ -138,37 +98,39 @@ static double loss(struct us_ctx *ctx, struct cv_case *cs, int n, int held, int 
     return k ? sum / k : 0.0;
 }
 
-/* The parameter value in [lo, hi] that minimises the loss: a geometric grid, then golden
- * section around its best point. */
+/* The parameter value in its range that minimises its framework's loss: a geometric grid,
+ * then golden section around the grid's best point. */
 static double fit_one(struct us_ctx *ctx, struct cv_case *cs, int n, int held, int p, double *theta)
 {
-    double best = theta[p], best_l = loss(ctx, cs, n, held, p, theta);
-    double step = pow(CV_HI / CV_LO, 1.0 / (CV_GRID - 1));
+    int fw = fw_of(p), kd = kind_of(p);
+    double lo = cv_lo[kd], hi = cv_hi[kd];
+    double best = theta[p], best_l = loss(ctx, cs, n, held, fw, theta);
+    double step = pow(hi / lo, 1.0 / (CV_GRID - 1));
     for (int i = 0; i < CV_GRID; i++) {
-        theta[p] = CV_LO * pow(step, i);
-        double l = loss(ctx, cs, n, held, p, theta);
+        theta[p] = lo * pow(step, i);
+        double l = loss(ctx, cs, n, held, fw, theta);
         if (l < best_l) {
             best_l = l;
             best = theta[p];
         }
     }
     /* golden section between the best point's grid neighbours */
-    double a = fmax(CV_LO, best / step), b = fmin(CV_HI, best * step);
+    double a = fmax(lo, best / step), b = fmin(hi, best * step);
     const double g = 0.6180339887498949;
     double x1 = b - g * (b - a), x2 = a + g * (b - a);
     theta[p] = x1;
-    double l1 = loss(ctx, cs, n, held, p, theta);
+    double l1 = loss(ctx, cs, n, held, fw, theta);
     theta[p] = x2;
-    double l2 = loss(ctx, cs, n, held, p, theta);
+    double l2 = loss(ctx, cs, n, held, fw, theta);
     for (int it = 0; it < CV_GOLDEN; it++) {
         if (l1 < l2) {
             b = x2, x2 = x1, l2 = l1, x1 = b - g * (b - a);
             theta[p] = x1;
-            l1 = loss(ctx, cs, n, held, p, theta);
+            l1 = loss(ctx, cs, n, held, fw, theta);
         } else {
             a = x1, x1 = x2, l1 = l2, x2 = a + g * (b - a);
             theta[p] = x2;
-            l2 = loss(ctx, cs, n, held, p, theta);
+            l2 = loss(ctx, cs, n, held, fw, theta);
         }
     }
     if (fmin(l1, l2) < best_l)
@@ -177,119 +139,136 @@ static double fit_one(struct us_ctx *ctx, struct cv_case *cs, int n, int held, i
     return best;
 }
 
-/* Loss over every training case with the fitted parameters at exp(x) (clamped to the range). */
-static double loss_log(struct us_ctx *ctx, struct cv_case *cs, int n, int held, const int *idx,
-                       int k, const double *x, double *theta)
+/* Loss of framework fw's training cases with its two constants at exp(x) (clamped). */
+static double loss_log(struct us_ctx *ctx, struct cv_case *cs, int n, int held, int fw,
+                       const double *x, double *theta)
 {
-    for (int j = 0; j < k; j++)
-        theta[idx[j]] = fmin(CV_HI, fmax(CV_LO, exp(x[j])));
-    return loss(ctx, cs, n, held, -1, theta);
+    for (int kd = 0; kd < CV_KINDS; kd++)
+        theta[CV_PARAM(fw, kd)] = fmin(cv_hi[kd], fmax(cv_lo[kd], exp(x[kd])));
+    return loss(ctx, cs, n, held, fw, theta);
 }
 
 /* Nelder-Mead (Nelder and Mead 1965; reflection 1, expansion 2, contraction and shrink 1/2)
- * over the logs of the fitted parameters, from the coordinate-descent point: the constants
- * are coupled (a slower GEMM and a faster memory can trade), which one parameter at a time
- * does not resolve. */
-static void fit_simplex(struct us_ctx *ctx, struct cv_case *cs, int n, int held, double *theta,
-                        const bool *fitted)
+ * over the logs of one framework's two constants, from the coordinate-descent point: a
+ * slower kernel and a larger fixed cost can trade, which one at a time does not resolve.
+ * The frameworks' losses are separate (a case reads only its own framework's constants), so
+ * each is fitted alone and the sum is minimised. */
+static void fit_simplex(struct us_ctx *ctx, struct cv_case *cs, int n, int held, int fw,
+                        double *theta)
 {
-    int idx[CV_PARAMS], k = 0;
-    for (int p = 0; p < CV_PARAMS; p++)
-        if (fitted[p])
-            idx[k++] = p;
-    if (k == 0)
-        return;
-    double x[CV_PARAMS + 1][CV_PARAMS], f[CV_PARAMS + 1];
-    for (int v = 0; v <= k; v++) {
-        for (int j = 0; j < k; j++)
-            x[v][j] = log(theta[idx[j]]) + (v == j + 1 ? 0.15 : 0.0);
-        f[v] = loss_log(ctx, cs, n, held, idx, k, x[v], theta);
+    enum { K = CV_KINDS };
+    double x[K + 1][K], f[K + 1];
+    for (int v = 0; v <= K; v++) {
+        for (int j = 0; j < K; j++)
+            x[v][j] = log(theta[CV_PARAM(fw, j)]) + (v == j + 1 ? 0.15 : 0.0);
+        f[v] = loss_log(ctx, cs, n, held, fw, x[v], theta);
     }
     for (int it = 0; it < CV_SIMPLEX_ITERS; it++) {
         int lo = 0, hi = 0;
-        for (int v = 1; v <= k; v++) {
+        for (int v = 1; v <= K; v++) {
             if (f[v] < f[lo])
                 lo = v;
             if (f[v] > f[hi])
                 hi = v;
         }
         int nh = lo; /* the second worst */
-        for (int v = 0; v <= k; v++)
+        for (int v = 0; v <= K; v++)
             if (v != hi && f[v] > f[nh])
                 nh = v;
         if (f[hi] - f[lo] < 1e-6) /* of mean |error|: 0.0001 percentage points */
             break;
-        double c[CV_PARAMS], xr[CV_PARAMS], xe[CV_PARAMS];
-        for (int j = 0; j < k; j++) {
+        double c[K], xr[K], xe[K];
+        for (int j = 0; j < K; j++) {
             c[j] = 0.0;
-            for (int v = 0; v <= k; v++)
+            for (int v = 0; v <= K; v++)
                 if (v != hi)
-                    c[j] += x[v][j] / k;
+                    c[j] += x[v][j] / K;
             xr[j] = c[j] + (c[j] - x[hi][j]);
         }
-        double fr = loss_log(ctx, cs, n, held, idx, k, xr, theta);
+        double fr = loss_log(ctx, cs, n, held, fw, xr, theta);
         if (fr < f[lo]) {
-            for (int j = 0; j < k; j++)
+            for (int j = 0; j < K; j++)
                 xe[j] = c[j] + 2.0 * (c[j] - x[hi][j]);
-            double fe = loss_log(ctx, cs, n, held, idx, k, xe, theta);
+            double fe = loss_log(ctx, cs, n, held, fw, xe, theta);
             memcpy(x[hi], fe < fr ? xe : xr, sizeof xr);
             f[hi] = fmin(fe, fr);
         } else if (fr < f[nh]) {
             memcpy(x[hi], xr, sizeof xr);
             f[hi] = fr;
         } else {
-            for (int j = 0; j < k; j++)
+            for (int j = 0; j < K; j++)
                 xe[j] = c[j] + 0.5 * (x[hi][j] - c[j]);
-            double fc = loss_log(ctx, cs, n, held, idx, k, xe, theta);
+            double fc = loss_log(ctx, cs, n, held, fw, xe, theta);
             if (fc < f[hi]) {
                 memcpy(x[hi], xe, sizeof xe);
                 f[hi] = fc;
             } else {
-                for (int v = 0; v <= k; v++)
+                for (int v = 0; v <= K; v++)
                     if (v != lo) {
-                        for (int j = 0; j < k; j++)
+                        for (int j = 0; j < K; j++)
                             x[v][j] = x[lo][j] + 0.5 * (x[v][j] - x[lo][j]);
-                        f[v] = loss_log(ctx, cs, n, held, idx, k, x[v], theta);
+                        f[v] = loss_log(ctx, cs, n, held, fw, x[v], theta);
                     }
             }
         }
     }
     int lo = 0;
-    for (int v = 1; v <= k; v++)
+    for (int v = 1; v <= K; v++)
         if (f[v] < f[lo])
             lo = v;
-    loss_log(ctx, cs, n, held, idx, k, x[lo], theta); /* leaves theta at the best vertex */
+    loss_log(ctx, cs, n, held, fw, x[lo], theta); /* leaves theta at the best vertex */
 }
 
-/* Fits every parameter some training case depends on; the others take their fallback. */
+/* Fits every framework some training case runs; a framework no training case runs takes
+ * the median of the fitted ones' values, kind by kind (never its shipped value, which was
+ * fitted on the held-out cases too). */
 static void fit_all(struct us_ctx *ctx, struct cv_case *cs, int n, int held, double *theta,
                     bool *fitted)
 {
-    static const double starts[] = {0.25, 0.5, 0.8}; /* the loss has local minima */
-    for (int p = 0; p < CV_PARAMS; p++) {
-        fitted[p] = false;
-        for (int i = 0; i < n && !fitted[p]; i++)
-            fitted[p] = cs[i].job && cs[i].group != held && uses(&cs[i], p);
-    }
-    double best[CV_PARAMS], best_l = INFINITY;
-    for (size_t s0 = 0; s0 < US_ARRAY_LEN(starts); s0++) {
-        for (int p = 0; p < CV_PARAMS; p++)
-            theta[p] = starts[s0];
-        for (int s = 0; s < CV_SWEEPS; s++)
-            for (int p = 0; p < CV_PARAMS; p++)
-                if (fitted[p])
-                    fit_one(ctx, cs, n, held, p, theta);
-        fit_simplex(ctx, cs, n, held, theta, fitted);
-        double l = loss(ctx, cs, n, held, -1, theta);
-        if (l < best_l) {
-            best_l = l;
-            memcpy(best, theta, sizeof best);
+    static const double starts[] = {0.5, 0.8}; /* production efficiencies to start from */
+    for (int fw = 1; fw <= CV_NFW; fw++) {
+        bool any = false;
+        for (int i = 0; i < n && !any; i++)
+            any = cs[i].job && cs[i].group != held && cs[i].fw == fw;
+        for (int kd = 0; kd < CV_KINDS; kd++)
+            fitted[CV_PARAM(fw, kd)] = any;
+        if (!any)
+            continue;
+        double best[CV_KINDS] = {starts[0], cv_start[CV_HOST]}, best_l = INFINITY;
+        for (size_t s0 = 0; s0 < US_ARRAY_LEN(starts); s0++) {
+            theta[CV_PARAM(fw, CV_EFF)] = starts[s0];
+            theta[CV_PARAM(fw, CV_HOST)] = cv_start[CV_HOST];
+            for (int s = 0; s < CV_SWEEPS; s++)
+                for (int kd = 0; kd < CV_KINDS; kd++)
+                    fit_one(ctx, cs, n, held, CV_PARAM(fw, kd), theta);
+            fit_simplex(ctx, cs, n, held, fw, theta);
+            double l = loss(ctx, cs, n, held, fw, theta);
+            if (l < best_l) {
+                best_l = l;
+                for (int kd = 0; kd < CV_KINDS; kd++)
+                    best[kd] = theta[CV_PARAM(fw, kd)];
+            }
         }
+        for (int kd = 0; kd < CV_KINDS; kd++)
+            theta[CV_PARAM(fw, kd)] = best[kd];
     }
-    memcpy(theta, best, sizeof best);
-    for (int p = 0; p < CV_PARAMS; p++)
-        if (!fitted[p])
-            theta[p] = fitted[cv_fallback[p]] ? theta[cv_fallback[p]] : CV_START;
+    for (int kd = 0; kd < CV_KINDS; kd++) {
+        double v[CV_NFW];
+        int k = 0;
+        for (int fw = 1; fw <= CV_NFW; fw++)
+            if (fitted[CV_PARAM(fw, kd)])
+                v[k++] = theta[CV_PARAM(fw, kd)];
+        for (int i = 1; i < k; i++) /* insertion sort of at most CV_NFW values */
+            for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+                double t = v[j];
+                v[j] = v[j - 1];
+                v[j - 1] = t;
+            }
+        double med = k ? (k % 2 ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2])) : cv_start[kd];
+        for (int fw = 1; fw <= CV_NFW; fw++)
+            if (!fitted[CV_PARAM(fw, kd)])
+                theta[CV_PARAM(fw, kd)] = med;
+    }
 }
 
 /* The one MFU constant m minimising mean |ideal / m - measured| / measured on the training
@@ -298,7 +277,7 @@ static double fit_naive(const struct cv_case *cs, int n, int held)
 {
     double best = 0.4, best_l = INFINITY;
     for (int i = 0; i <= 400; i++) {
-        double m = CV_NAIVE_LO + (CV_HI - CV_NAIVE_LO) * i / 400.0, l = 0.0;
+        double m = CV_NAIVE_LO + (CV_NAIVE_HI - CV_NAIVE_LO) * i / 400.0, l = 0.0;
         int k = 0;
         for (int j = 0; j < n; j++)
             if (cs[j].job && cs[j].group != held && cs[j].ideal_s > 0.0) {
@@ -332,26 +311,21 @@ const char *us_cv_by_name(enum us_cv_by by)
     return (unsigned)by < 3 ? n[by] : "?";
 }
 
-/* Fills a case's family, ratios and in-sample figures; false when it is not scored. */
-static bool setup_case(struct us_ctx *ctx, struct cv_case *c, const struct spec_efficiency *anchor,
-                       const bool *have_anchor)
+/* Fills a case's framework and its figures with the shipped constants; false when it is
+ * not scored. */
+static bool setup_case(struct us_ctx *ctx, struct cv_case *c)
 {
-    const struct spec_system *sys = &c->job->spec.system;
-    int a = family_of(sys->name);
-    c->refit = a >= 0 && have_anchor[a];
-    if (c->refit) {
-        c->p_gemm = CV_GEMM_A100 + a;
-        c->p_attn = a == CV_A100 ? CV_ATTN_A100 : CV_ATTN;
-        c->r_gemm = sys->eff.gemm / anchor[a].gemm;
-        c->r_attn = sys->eff.attention / anchor[a].attention;
-        c->r_mem = sys->eff.memory / anchor[a].memory;
-    }
-    double none[CV_PARAMS] = {0};
-    bool refit = c->refit;
-    c->refit = false; /* the shipped constants, as the file has them */
-    c->fit_s = predict(ctx, c, none);
-    c->refit = refit;
+    c->fw = c->job->spec.train.framework;
+    if (c->fw <= SPEC_FW_AUTO || c->fw >= SPEC_FW_COUNT)
+        return false;
+    c->fit_s = predict(ctx, c, NULL);
     return c->fit_s > 0.0 && c->ideal_s > 0.0;
+}
+
+static void param_name(int p, char *buf, size_t n)
+{
+    core_fmt(buf, n, "%s %s", spec_framework_name(fw_of(p)),
+             kind_of(p) == CV_EFF ? "compute_eff" : "layer_host_s");
 }
 
 enum us_status us_validate_cv(struct us_ctx *ctx, const char *path, enum us_cv_by by,
@@ -372,21 +346,13 @@ enum us_status us_validate_cv(struct us_ctx *ctx, const char *path, enum us_cv_b
         us_validation_free(&v);
         return core_diag_status(d, US_ENOMEM, path, 0, 0, NULL, "out of memory");
     }
-    struct spec_efficiency anchor[CV_ANCHORS];
-    bool have_anchor[CV_ANCHORS];
-    for (int a = 0; a < CV_ANCHORS; a++) {
-        struct spec_system s;
-        struct us_diag ad;
-        have_anchor[a] = spec_system_load(anchor_presets[a], &s, &ad) == US_OK;
-        anchor[a] = s.eff;
-    }
     for (int i = 0; i < v.ncases; i++) {
         struct cv_case *c = &cs[i];
         c->job = jobs[i];
         c->group = -1;
         c->measured_s = v.cases[i].measured_s;
         const char *tag = tag_of(&v.cases[i], by);
-        if (!c->job || !tag[0] || !setup_case(ctx, c, anchor, have_anchor)) {
+        if (!c->job || !tag[0] || !setup_case(ctx, c)) {
             c->job = NULL;
             continue;
         }
@@ -412,7 +378,7 @@ enum us_status us_validate_cv(struct us_ctx *ctx, const char *path, enum us_cv_b
     for (int p = 0; p < CV_PARAMS; p++) {
         out->params[p].fitted = fitted[p];
         out->params[p].value = theta[p];
-        core_strlcpy(out->params[p].name, cv_param_names[p], sizeof out->params[p].name);
+        param_name(p, out->params[p].name, sizeof out->params[p].name);
     }
     out->nparams = CV_PARAMS;
     for (int i = 0; i < v.ncases; i++)
@@ -519,8 +485,8 @@ void us_crossval_write(const struct us_crossval *cv, enum us_format fmt, FILE *f
     fprintf(f,
             "leave-one-%s-out cross-validation (closed form): cv = each group predicted with the "
             "constants refitted on the other groups; naive = model FLOPs / (chips x peak x one "
-            "MFU) fitted likewise; in-sample = refitted on every case; shipped = the presets' "
-            "constants\n",
+            "MFU) fitted likewise; in-sample = refitted on every case; shipped = the frameworks' "
+            "constants as built in\n",
             us_cv_by_name(cv->by));
     fprintf(f, "%-14s %6s %9s %9s %10s %9s %10s\n", "group", "cases", "cv", "naive", "in-sample",
             "shipped", "naive MFU");
@@ -535,7 +501,7 @@ void us_crossval_write(const struct us_crossval *cv, enum us_format fmt, FILE *f
             100 * cv->mape_naive, 100 * cv->mape_in_sample, 100 * cv->mape_shipped);
     fprintf(f, "constants refitted on every case:");
     for (int p = 0; p < cv->nparams; p++)
-        fprintf(f, "%s %s %.3f%s", p ? "," : "", cv->params[p].name, cv->params[p].value,
+        fprintf(f, "%s %s %.4g%s", p ? "," : "", cv->params[p].name, cv->params[p].value,
                 cv->params[p].fitted ? "" : " (no case)");
     fprintf(f, "\n%d case%s not scored (not predicted, or untagged)\n", cv->nunscored,
             cv->nunscored == 1 ? "" : "s");

@@ -75,6 +75,11 @@ double estimate_gemm_quantization(const struct spec_chip *chip, double m, double
  * lacks falls back to the next wider one it has. */
 double estimate_peak_gemm_flops(const struct spec_chip *chip, enum us_dtype dt);
 double estimate_peak_attn_flops(const struct spec_chip *chip, enum us_dtype dt);
+/* The dtype attention (and the GEMMs fp8 recipes keep high-precision) runs in. */
+enum us_dtype estimate_attn_dtype(enum us_dtype dt);
+/* The large-GEMM efficiency of dtype dt on the system: efficiency.gemm_fp8 for fp8 and fp4
+ * on a chip that has either, else efficiency.gemm. */
+double estimate_gemm_base_eff(const struct spec_system *sys, enum us_dtype dt);
 
 /* Fills ctx->groups from the layout and its rank order. */
 void step_groups_init(struct step_ctx *ctx);

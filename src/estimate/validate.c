@@ -99,6 +99,47 @@ static struct fy_node *child(struct fy_node *map, const char *key)
     return fy_node_mapping_lookup_by_string(map, key, strlen(key));
 }
 
+/* The training framework a case's tags.software names (docs/MODEL.md 6.6): NeMo and
+ * Megatron-Bridge are Megatron-Core; "other" (and no tag) leaves the system's default. */
+static int framework_of_tag(const char *software)
+{
+    static const struct {
+        const char *tag;
+        int fw;
+    } map[] = {{"megatron", SPEC_FW_MEGATRON}, {"nemo", SPEC_FW_MEGATRON},
+               {"torchtitan", SPEC_FW_TORCHTITAN}, {"maxtext", SPEC_FW_MAXTEXT},
+               {"neuron", SPEC_FW_NEURON},         {"deepspeed", SPEC_FW_DEEPSPEED}};
+    for (size_t i = 0; i < US_ARRAY_LEN(map); i++)
+        if (strcmp(software, map[i].tag) == 0)
+            return map[i].fw;
+    return SPEC_FW_AUTO;
+}
+
+/* What the case's tags and source say about its software that its job does not: the
+ * framework of tags.software (and that framework's TP-overlap default), and for the
+ * Megatron-LM papers of 2021-22 the unfused attention they ran - FlashAttention (Dao et al.,
+ * May 2022) reached Megatron-LM after both - with their dropout. */
+static void apply_case_software(struct spec_job *j, struct fy_node *jn,
+                                const struct us_validation_case *vc)
+{
+    struct fy_node *tr = child(jn, "training");
+    int fw = framework_of_tag(vc->software);
+    if (fw != SPEC_FW_AUTO && !child(tr, "framework")) {
+        j->train.framework = fw;
+        j->train.fw = spec_framework_params(fw);
+        if (!child(child(jn, "parallel"), "tp_comm_overlap"))
+            j->par.tp_comm_overlap = spec_framework_tp_overlap(fw);
+    }
+    for (size_t i = 0; i < US_ARRAY_LEN(megatron_lm_papers); i++) {
+        if (!strstr(vc->source, megatron_lm_papers[i]))
+            continue;
+        if (!(j->model.hidden_dropout > 0.0))
+            j->model.hidden_dropout = MEGATRON_LM_HIDDEN_DROPOUT;
+        if (!child(tr, "attention"))
+            j->train.attention = SPEC_ATTN_UNFUSED;
+    }
+}
+
 /* Copies a scalar child's text into buf; false when absent or not a scalar. */
 static bool scalar(struct fy_node *map, const char *key, char *buf, size_t n)
 {
@@ -178,10 +219,7 @@ static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
     core_strlcpy(vc->system, us_job_system_name(job), sizeof vc->system);
     core_strlcpy(vc->model, us_job_model_name(job), sizeof vc->model);
     unsigned filled = fill_defaults(&job->spec);
-    if (!(job->spec.model.hidden_dropout > 0.0))
-        for (size_t i = 0; i < US_ARRAY_LEN(megatron_lm_papers); i++)
-            if (strstr(vc->source, megatron_lm_papers[i]))
-                job->spec.model.hidden_dropout = MEGATRON_LM_HIDDEN_DROPOUT;
+    apply_case_software(&job->spec, jn, vc);
     struct us_run_options opt;
     memset(&opt, 0, sizeof opt);
     opt.threads = 1;

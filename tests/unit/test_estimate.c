@@ -251,6 +251,51 @@ static void test_closed_form_no_pipeline(void)
     free(j);
 }
 
+/* The framework's constants: a production efficiency e stretches every compute op by 1/e
+ * (the compute stream doubles at 0.5), and a fixed cost per layer per micro-batch adds
+ * layers x micro-batches x that cost, split 1:2 between forward and backward. */
+static void test_framework_costs(void)
+{
+    struct spec_job *j = toy_job(8, 1, 1, 1, 4);
+    struct us_layout l = toy_lay(1, 1, 1, 1, US_SCHEDULE_1F1B);
+    struct step_ctx *ctx = malloc(sizeof *ctx);
+    struct step_times base, t;
+    CHECK(toy_prepare(ctx, j, &l));
+    estimate_step(ctx, &base);
+    j->train.fw.compute_eff = 0.5;
+    CHECK(toy_prepare(ctx, j, &l));
+    estimate_step(ctx, &t);
+    CHECK_NEAR(t.br.compute_s, 2.0 * base.br.compute_s, 1e-9);
+    j->train.fw.compute_eff = 1.0;
+    j->train.fw.layer_host_s = 3e-4;
+    CHECK(toy_prepare(ctx, j, &l));
+    estimate_step(ctx, &t);
+    CHECK_NEAR(t.br.compute_s, base.br.compute_s + 4.0 * 8.0 * 3e-4, 1e-9);
+    free(ctx);
+    free(j);
+}
+
+/* fp8 GEMMs run at efficiency.gemm_fp8 of the fp8 peak; an op fp8 recipes keep in bf16 runs
+ * at the bf16 peak and efficiency; a chip without fp8 runs fp8 at its bf16 figures. */
+static void test_fp8_gemm_efficiency(void)
+{
+    struct spec_system s = toy_sys();
+    s.eff.gemm_fp8 = 0.25;
+    struct model_op o = gemm_op(4096, 4096, 4096);
+    double f8 = estimate_op_time_s(&s, US_DTYPE_FP8, &o, false);
+    double bf = estimate_op_time_s(&s, US_DTYPE_BF16, &o, false);
+    CHECK_NEAR(f8, bf, 1e-12 * bf); /* twice the peak at half the efficiency */
+    CHECK_NEAR(estimate_gemm_base_eff(&s, US_DTYPE_FP8), 0.25, 0);
+    CHECK_NEAR(estimate_gemm_base_eff(&s, US_DTYPE_FP4), 0.25, 0);
+    CHECK_NEAR(estimate_gemm_base_eff(&s, US_DTYPE_BF16), 0.5, 0);
+    o.high_precision = true;
+    CHECK_NEAR(estimate_op_time_s(&s, US_DTYPE_FP8, &o, false), bf, 1e-12 * bf);
+    o.high_precision = false;
+    s.chip.peak_flops[US_DTYPE_FP8] = 0.0; /* like A100 */
+    CHECK_NEAR(estimate_gemm_base_eff(&s, US_DTYPE_FP8), 0.5, 0);
+    CHECK_NEAR(estimate_op_time_s(&s, US_DTYPE_FP8, &o, false), bf, 1e-12 * bf);
+}
+
 static void test_closed_form_schedules(void)
 {
     /* 16 layers on 4 even stages, m = 8: 1F1B and GPipe take (m + p - 1)(F + B) plus the
@@ -663,6 +708,8 @@ static void test_race_bounds_exact(void)
 int main(void)
 {
     test_peaks();
+    test_framework_costs();
+    test_fp8_gemm_efficiency();
     test_quantization();
     test_op_times();
     test_layer_chain();

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "spec/spec.h"
 #include "ultrasim.h"
 #include "test.h"
 
@@ -230,8 +231,8 @@ static void test_cases_file(void)
 }
 
 /* Cross-validation recovers constants it can know: "measured" step times made by the closed
- * form with dgx-h100's shipped constants, in two groups on the same system, so each group
- * is predicted from constants fitted on the other alone. The refit must land near the truth
+ * form with the shipped megatron constants on dgx-h100, in two groups, so each group is
+ * predicted from constants fitted on the other alone. The refit must land near the truth
  * (small out-of-sample error), the shipped constants must match exactly, and one MFU
  * constant must do worse on jobs whose MFUs differ. */
 static void test_cv_recovers(void)
@@ -284,13 +285,21 @@ static void test_cv_recovers(void)
     CHECK(cv->mape_shipped < 1e-9);
     CHECK(cv->mape_in_sample < 0.001);    /* all six cases identify the three constants */
     CHECK(cv->mape_cv < 0.03);            /* three cases of one group nearly do */
-    for (int p = 0; p < cv->nparams; p++) /* dgx-h100's shipped constants come back */
-        if (strcmp(cv->params[p].name, "gemm (H100)") == 0)
-            CHECK_NEAR(cv->params[p].value, 0.660, 0.01);
-        else if (strcmp(cv->params[p].name, "attention (fused)") == 0)
-            CHECK_NEAR(cv->params[p].value, 0.553, 0.01);
-        else if (strcmp(cv->params[p].name, "memory (all)") == 0)
-            CHECK_NEAR(cv->params[p].value, 0.47, 0.05);
+    const struct spec_fw_params mp = spec_framework_params(SPEC_FW_MEGATRON);
+    const double MEGATRON_EFF = mp.compute_eff, MEGATRON_HOST_S = mp.layer_host_s;
+    int found = 0;
+    for (int p = 0; p < cv->nparams; p++) /* the shipped megatron constants come back */
+        if (strcmp(cv->params[p].name, "megatron compute_eff") == 0) {
+            CHECK(cv->params[p].fitted);
+            CHECK_NEAR(cv->params[p].value, MEGATRON_EFF, 0.01 * MEGATRON_EFF);
+            found++;
+        } else if (strcmp(cv->params[p].name, "megatron layer_host_s") == 0) {
+            CHECK_NEAR(cv->params[p].value, MEGATRON_HOST_S, 0.1 * MEGATRON_HOST_S);
+            found++;
+        } else {
+            CHECK(!cv->params[p].fitted); /* no case runs another framework */
+        }
+    CHECK(found == 2);
     CHECK(cv->mape_naive > cv->mape_cv);
     us_crossval_write(cv, US_FORMAT_TABLE, stdout);
     free(cv);
@@ -300,15 +309,9 @@ static void test_cv_recovers(void)
 
 /* The calibration set by model family (the quickest split; `validate --cv chip_family` and
  * `software` run the same code with more folds): every scored case in exactly one group,
- * every figure a finite error, and every system preset in a family the fit refits. */
+ * every figure a finite error. */
 static void test_cv_published(void)
 {
-    for (size_t i = 0; i < us_catalog_count(US_KIND_SYSTEM); i++) {
-        CHECK(us_cv_knows_system(us_catalog_name(US_KIND_SYSTEM, i)));
-        if (!us_cv_knows_system(us_catalog_name(US_KIND_SYSTEM, i)))
-            fprintf(stderr, "  %s is in no cross-validation family (src/estimate/crossval.c)\n",
-                    us_catalog_name(US_KIND_SYSTEM, i));
-    }
     struct us_ctx *ctx = us_ctx_create();
     {
         struct us_crossval *cv = calloc(1, sizeof *cv);
