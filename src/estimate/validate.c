@@ -166,6 +166,47 @@ static int node_line(struct fy_node *c)
     return mk ? mk->line + 1 : 0;
 }
 
+/* A case that leaves vpp out with pp > 1: the tool chooses it, as the calibration set's
+ * header says of every left-out field - each number of virtual stages that splits every
+ * stage's layers evenly is priced, and the fastest layout that fits wins (the fastest of
+ * all when none fits). r and *st hold the winner's result; the job keeps its vpp. */
+static void choose_vpp(struct us_ctx *ctx, struct us_job *job, const struct us_run_options *opt,
+                       struct us_result *r, enum us_status *st)
+{
+    struct spec_parallel *p = &job->spec.par;
+    int L = job->spec.model.layers, pp = p->pp;
+    if (pp <= 1 || p->first_stage_layers > 0 || p->last_stage_layers > 0 || L % pp != 0)
+        return;
+    struct us_result *t = calloc(1, sizeof *t);
+    if (!t)
+        return;
+    bool have = (*st == US_OK || *st == US_INFEASIBLE) && r->valid && r->step_time_s > 0.0;
+    int best_v = p->vpp;
+    for (int v = 2; v <= L / pp; v++) {
+        if ((L / pp) % v != 0)
+            continue;
+        p->vpp = v;
+        p->schedule = US_SCHEDULE_INTERLEAVED;
+        memset(t, 0, sizeof *t);
+        struct us_diag d;
+        enum us_status s2 = us_run(ctx, job, opt, t, &d);
+        if (!((s2 == US_OK || s2 == US_INFEASIBLE) && t->valid && t->step_time_s > 0.0 &&
+              isfinite(t->step_time_s)))
+            continue;
+        bool better = !have || (t->fits && !r->fits) ||
+                      (t->fits == r->fits && t->step_time_s < r->step_time_s);
+        if (better) {
+            *r = *t;
+            *st = s2;
+            best_v = v;
+            have = true;
+        }
+    }
+    p->vpp = best_v;
+    p->schedule = best_v > 1 ? US_SCHEDULE_INTERLEAVED : US_SCHEDULE_1F1B;
+    free(t);
+}
+
 /* Predicts one case into vc. keep: where a predicted case's job goes, with the layout it
  * ran (defaults filled, savers turned on), for the caller to destroy; NULL destroys it. */
 static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
@@ -242,6 +283,8 @@ static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
         memset(r, 0, sizeof *r);
         st = us_run(ctx, job, &opt, r, &cd);
     }
+    if (filled & (1u << US_FIELD_VPP))
+        choose_vpp(ctx, job, &opt, r, &st);
     vc->layout = r->layout;
     vc->layout.chosen_mask = filled;
     if ((st == US_OK || st == US_INFEASIBLE) && r->valid && r->step_time_s > 0.0 &&
