@@ -452,6 +452,42 @@ static void mp_put(const double mp[6], struct step_layer_time *lt)
     lt->ep_bwd_s = mp[5];
 }
 
+/* Overlapped communication is not free on a GPU: its kernels take SMs (CUs) from the
+ * compute they run beside. Both kinds use about 8: NeMo's userbuffers configuration for
+ * GPT-3 175B on H100 (nemo/collections/llm/recipes/tp_overlap_configs/userbuffers.py,
+ * userbuffers_bf16_h100_h12288_tp4_mbs1_seqlen2048) gives the pipelined TP reduce-scatter 24
+ * SMs, the bulk overlaps 2-4 and the ring exchanges 1 (copy engines move the data), about 8
+ * over a layer's collectives; MLPerf's Megatron configurations overlap DP with
+ * NCCL_MIN_CTAS=8 (mlcommons/training_results_v4.0, llama2_70b_lora config_common.sh: "Large
+ * value if overlap is disabled"). Compute slows by 8 / compute_units of the time the two run
+ * together. Chips with few, large matrix units (TPU, Trainium, Gaudi: under 32) move
+ * collectives with DMA engines, not compute cores: no contention. docs/MODEL.md 5.3. */
+#define OVERLAP_COMM_UNITS 8.0
+
+static double contention_of(const struct spec_chip *chip)
+{
+    return chip->compute_units >= 32 ? OVERLAP_COMM_UNITS / (double)chip->compute_units : 0.0;
+}
+
+/* What one layer's compute loses to the communication that overlaps it, per micro-batch:
+ * overlapped TP collectives, and the ZeRO-3 parameter gathers and ZeRO-2/3 gradient
+ * reduce-scatters that run every micro-batch (ZeRO-0/1 reduce once per step, after the last
+ * backward: left out). Charged on the compute stream in both engines alike. */
+static void overlap_contention(const struct step_costs *sc, double c, struct step_layer_time *lt)
+{
+    if (!(c > 0.0))
+        return;
+    double f = sc->tp_overlap ? lt->tp_fwd_s : 0.0, b = sc->tp_overlap ? lt->tp_bwd_s : 0.0;
+    if (sc->zero >= 3) {
+        f += lt->param_ag_s;
+        b += lt->param_ag_s + lt->grad_s;
+    } else if (sc->zero == 2) {
+        b += lt->grad_s;
+    }
+    lt->other_fwd_s += c * fmin(f, lt->attn_fwd_s + lt->other_fwd_s);
+    lt->other_bwd_s += c * fmin(b, lt->attn_bwd_s + lt->other_bwd_s);
+}
+
 /* The four kinds' times: the split's part (pre, or computed here), the model-parallel
  * collectives (from mp when it holds them for this key but the ZeRO stage, which they do not
  * read) and the DP traffic. */
@@ -474,6 +510,7 @@ static void kinds_time(struct pricer *pr, const struct step_compute *pre, struct
         mp_key[MEMO_ZERO_WORD] = 0;
         mp_hit = mp->used && memcmp(mp->key, mp_key, sizeof mp_key) == 0;
     }
+    double contention = contention_of(&pr->ctx->job->system.chip);
     for (int k = 0; k < 4; k++) {
         if (k == 1 && mc->n_moe <= 0)
             continue; /* no MoE layers: sc->moe stays 0 */
@@ -485,6 +522,7 @@ static void kinds_time(struct pricer *pr, const struct step_compute *pre, struct
         layer_dp_time(pr, ly[k], sc->bucket_params, lt[k]);
         if (mp && !mp_hit)
             mp_get(lt[k], mp->t[k]);
+        overlap_contention(sc, contention, lt[k]);
     }
     if (mp && !mp_hit) {
         mp->used = true;

