@@ -190,6 +190,14 @@ static void add_notes(struct us_result *r, const struct spec_job *j, const struc
              "MFU is relative to the %s peak; attention and optimizer run in higher "
              "precision",
              us_dtype_name(j->train.dtype));
+    const struct net_topo *tp = &sc->topo;
+    if (tp->domain < tp->domain_full && tp->domains > 1)
+        warn(r,
+             "placement: %lld scale-up domains with %d of their %d chips each (a job that "
+             "does not fill whole domains takes whole ones and uses the same number in each, "
+             "docs/MODEL.md 3.3); the %lld idle chips are not priced",
+             (long long)tp->domains, tp->domain, tp->domain_full,
+             (long long)tp->domains * (tp->domain_full - tp->domain));
     warn(r, "not modelled: data loading, evaluation, kernel launch jitter beyond the "
             "straggler model, numerical loss spikes");
 }

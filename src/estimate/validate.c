@@ -41,6 +41,15 @@ static unsigned fill_defaults(struct spec_job *j)
         int64_t mp = (int64_t)p->tp * p->pp * p->cp;
         p->dp = mp > 0 && j->chips % mp == 0 ? (int)(j->chips / mp) : 1;
         mask |= 1u << US_FIELD_DP;
+        /* Fewer sequences per step than data-parallel ranks (MaxText's fractional
+         * per_device_batch_size, e.g. Llama 3.1 70B at 128k on 256 TPU7x with batch 64):
+         * when cp was left out too, the chips left over split each sequence instead. */
+        int gb = j->train.global_batch;
+        while ((mask & (1u << US_FIELD_CP)) && gb > 0 && p->dp > 1 && gb % p->dp != 0 &&
+               p->dp % 2 == 0) {
+            p->dp /= 2;
+            p->cp *= 2;
+        }
     }
     if (p->ep <= 0) {
         p->ep = 1;
@@ -80,6 +89,31 @@ static unsigned fill_defaults(struct spec_job *j)
         (L + 2) / pp >= 2) {
         p->first_stage_layers = (L + 2) / pp - 1;
         p->last_stage_layers = (L + 2) / pp - 1;
+    }
+    /* Megatron-Bridge's DeepSeek-V3 layouts (pipeline_model_parallel_layout) count the
+     * embedding, the MTP module and the loss as one layer each: 61 + 3 = 64 slots over
+     * pp x vpp, the first chunk one short and the last two short. */
+    if (pp > 1 && p->first_stage_layers <= 0 && p->last_stage_layers <= 0 &&
+        (L % pp != 0 || (L / pp) % v != 0) && (L + 3) % pp == 0 && ((L + 3) / pp) % v == 0 &&
+        (L + 3) / pp >= 3) {
+        p->first_stage_layers = (L + 3) / pp - 1;
+        p->last_stage_layers = (L + 3) / pp - 2;
+    }
+    /* Layers that split none of these ways (DeepSeek-V3's 61 over pp 16): Megatron-Core's
+     * uneven split (decoder_first_pipeline_num_layers / decoder_last_pipeline_num_layers):
+     * the middle stages take ceil(L/pp) each and the two end stages share the rest, the
+     * last one - which holds the loss and any MTP modules - the smaller share. */
+    if (pp > 1 && v == 1 && L % pp != 0 && p->first_stage_layers <= 0 &&
+        p->last_stage_layers <= 0) {
+        int k = (L + pp - 1) / pp, ends = L - (pp - 2) * k;
+        while (k > 1 && ends < 2) {
+            k--;
+            ends = L - (pp - 2) * k;
+        }
+        if (ends >= 2 && ends <= 2 * k) {
+            p->first_stage_layers = (ends + 1) / 2;
+            p->last_stage_layers = ends / 2;
+        }
     }
     return mask;
 }

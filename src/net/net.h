@@ -53,7 +53,8 @@ int net_op_parse(const char *s);
 struct net_topo {
     const struct spec_system *sys; /* not owned; must outlive the topo */
     int64_t chips;
-    int domain;                          /* chips per scale-up domain (<= chips) */
+    int domain;                          /* chips used per scale-up domain (<= chips) */
+    int domain_full;                     /* chips a scale-up domain has (scale_up.chips) */
     int64_t domains;                     /* number of domains */
     int tiers_needed;                    /* scale-out tiers needed to connect all domains */
     double tier_Bps[SPEC_MAX_TIERS + 1]; /* per-chip bandwidth when crossing up to tier t */

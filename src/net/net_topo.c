@@ -142,6 +142,20 @@ bool net_topo_init(struct net_topo *t, const struct spec_system *sys, int64_t ch
     }
     t->comm_eff = sys->eff.comm;
     t->domain = up->chips < chips ? up->chips : (int)chips;
+    t->domain_full = up->chips;
+    /* A job that does not fill whole switched domains takes whole domains and uses the
+     * same number of chips in each, the largest that divides the job (a scheduler's
+     * placement: 256 GPUs on NVL72 = 4 racks x 64, not 3 full racks and 40 in a fourth), so
+     * power-of-two groups stay inside one domain. Whole nodes, at least half a domain; torus
+     * domains are cut into slices instead (torus_shape). */
+    if (chips > up->chips && chips % up->chips != 0 && up->topology != SPEC_TOPO_TORUS &&
+        up->topology != SPEC_TOPO_HYPERCUBE) {
+        int d = up->chips, cpn = sys->chips_per_node > 0 ? sys->chips_per_node : 1;
+        while (d > up->chips / 2 && (chips % d != 0 || d % cpn != 0))
+            d--;
+        if (d > up->chips / 2 && chips % d == 0 && d % cpn == 0)
+            t->domain = d;
+    }
     t->domains = (chips + t->domain - 1) / t->domain;
     t->tier_Bps[0] = up->bw_Bps;
     t->tier_oversub[0] = 1.0;

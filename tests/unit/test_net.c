@@ -223,12 +223,25 @@ static void test_span(void)
     sp = net_span_of(&t, 144, 1);
     CHECK(sp.domains == 2 && sp.per_domain == 72);
 
-    /* 144-chip domains, 1,024 chips: 7 full domains and 16 chips in the eighth. */
+    /* A job that does not fill whole domains takes whole domains and uses the same number
+     * in each, the largest whole-node divisor of the job: 256 on NVL72 = 4 racks x 64, and
+     * an EP group of 64 (or of 32) stays inside one rack. */
+    t = topo(&r, 256);
+    CHECK(t.domain == 64 && t.domains == 4 && t.domain_full == 72);
+    sp = net_span_of(&t, 64, 1);
+    CHECK(sp.domains == 1 && sp.tiers == 0);
+    sp = net_span_of(&t, 32, 1);
+    CHECK(sp.domains == 1);
+    /* No whole-node divisor above half a rack (250 = 2 x 5^3, nodes of 4): filled in
+     * order, 3 racks and 34 chips. */
+    t = topo(&r, 250);
+    CHECK(t.domain == 72 && t.domains == 4);
+    /* 144-chip domains, 1,024 chips: 8 domains of 128, not 7 full and 16 in the eighth. */
     r.up.chips = 144;
     t = topo(&r, 1024);
-    CHECK(t.domains == 8);
+    CHECK(t.domains == 8 && t.domain == 128);
     sp = net_span_of(&t, 1024, 1);
-    CHECK(sp.domains == 8 && sp.per_domain == 16);
+    CHECK(sp.domains == 8 && sp.per_domain == 128);
 
     /* Fat tree, domains of 4, radix 8 (blocks 4, 16, 128): stride 4 groups of 8 span 32
      * chips = two tier-2 blocks, so they reach tier 3. */
