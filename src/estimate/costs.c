@@ -259,8 +259,7 @@ static void op_times(struct step_price_cache *cache, const struct spec_system *s
  * (roofline, quantization), recompute, busy times, FLOPs. *sel_attn: selective recompute
  * re-runs the attention core (and so its CP ring). */
 static void layer_compute(const struct step_ctx *ctx, struct step_price_cache *cache,
-                          const struct model_layer *ly, bool layer_kind, struct step_layer_time *lt,
-                          bool *sel_attn)
+                          const struct model_layer *ly, struct step_layer_time *lt, bool *sel_attn)
 {
     const struct spec_job *job = ctx->job;
     const struct spec_system *sys = &job->system;
@@ -272,6 +271,8 @@ static void layer_compute(const struct step_ctx *ctx, struct step_price_cache *c
     /* The framework's production efficiency slows every kernel alike (docs/MODEL.md 6.6). */
     const struct spec_fw_params *fw = &job->train.fw;
     double slow = fw->compute_eff > 0.0 ? 1.0 / fw->compute_eff : 1.0;
+    double host = fw->kernel_host_s;
+    bool per_expert = job->train.framework == SPEC_FW_MEGATRON;
     *sel_attn = false;
     for (int i = 0; i < ly->nops; i++) {
         const struct model_op *op = &ly->ops[i];
@@ -279,6 +280,16 @@ static void layer_compute(const struct step_ctx *ctx, struct step_price_cache *c
         op_times(cache, sys, dt, op, &tf, &tb);
         tf *= slow;
         tb *= slow;
+        /* The host launches kernels ahead of the device, so its cost per launch shows only
+         * where the kernels are shorter: an op takes at least its launches' host time -
+         * forward its kernels, backward twice as many (dgrad and wgrad of a GEMM). Only
+         * Megatron-Core launches a GEMM per local expert (model_op.kernels); torchtitan's
+         * grouped_mm, XLA's ragged dot and the Neuron compiler launch one grouped kernel. */
+        if (host > 0.0) {
+            double n = per_expert && op->kernels > 1 ? (double)op->kernels : 1.0;
+            tf = fmax(tf, n * host);
+            tb = fmax(tb, 2.0 * n * host);
+        }
         bool attn = op->kind == MODEL_OP_ATTN;
         double re = 0.0; /* forward re-run inside the backward */
         if (rc == US_RECOMPUTE_FULL || (rc == US_RECOMPUTE_SELECTIVE && op->recomputed_selective))
@@ -303,13 +314,6 @@ static void layer_compute(const struct step_ctx *ctx, struct step_price_cache *c
             double bytes = op->fwd_B + op->bwd_B + (re > 0.0 ? op->fwd_B : 0.0);
             lt->hbm_busy_s += bytes / mem_bw;
         }
-    }
-    /* The framework's fixed cost per transformer layer per micro-batch (host dispatch,
-     * kernel launches, synchronisation), a third forward and two thirds backward as the
-     * backward launches twice the GEMMs; the full-recompute replay repeats the forward's. */
-    if (layer_kind && fw->layer_host_s > 0.0) {
-        lt->other_fwd_s += fw->layer_host_s / 3.0;
-        lt->other_bwd_s += 2.0 * fw->layer_host_s / 3.0;
     }
     lt->full_recompute = rc == US_RECOMPUTE_FULL;
     lt->hw_flop = ly->fwd_flop + ly->bwd_flop + ly->recompute_flop;
@@ -422,11 +426,11 @@ void step_compute_of_with(const struct step_ctx *ctx, struct step_price_cache *c
 {
     const struct model_costs *mc = &ctx->costs;
     memset(out, 0, sizeof *out);
-    layer_compute(ctx, cache, &mc->dense, true, &out->dense, &out->sel_attn[0]);
+    layer_compute(ctx, cache, &mc->dense, &out->dense, &out->sel_attn[0]);
     if (mc->n_moe > 0)
-        layer_compute(ctx, cache, &mc->moe, true, &out->moe, &out->sel_attn[1]);
-    layer_compute(ctx, cache, &mc->embed, false, &out->embed, &out->sel_attn[2]);
-    layer_compute(ctx, cache, &mc->head, false, &out->head, &out->sel_attn[3]);
+        layer_compute(ctx, cache, &mc->moe, &out->moe, &out->sel_attn[1]);
+    layer_compute(ctx, cache, &mc->embed, &out->embed, &out->sel_attn[2]);
+    layer_compute(ctx, cache, &mc->head, &out->head, &out->sel_attn[3]);
 }
 
 /* Where the ZeRO stage sits in the step-costs memo key (memo_key), and how many words of

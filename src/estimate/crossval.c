@@ -14,7 +14,7 @@
 #include "report/json.h"
 
 /* The fitted constants (docs/MODEL.md 6.6): two per training framework - its production
- * efficiency on every kernel and its fixed cost per layer per micro-batch. The chips'
+ * efficiency on every kernel and its fixed cost per kernel launch. The chips'
  * efficiencies are microbenchmark fractions (the presets' files), not fitted: a chip family
  * left out keeps them, and only the frameworks' constants are refitted without it. */
 enum { CV_EFF = 0, CV_HOST, CV_KINDS };
@@ -22,11 +22,10 @@ enum { CV_EFF = 0, CV_HOST, CV_KINDS };
 #define CV_PARAMS  (CV_NFW * CV_KINDS)
 #define CV_PARAM(fw, kind) (((fw) - 1) * CV_KINDS + (kind))
 
-/* Search ranges: a production efficiency, and a fixed cost of 1 us to 2 ms per layer and
- * micro-batch - at most some 200 kernel launches of 10 us each (a plain layer launches about
- * 40 forward and backward). */
-static const double cv_lo[CV_KINDS] = {0.2, 1e-6}, cv_hi[CV_KINDS] = {1.0, 0.002};
-static const double cv_start[CV_KINDS] = {0.7, 1e-4};
+/* Search ranges: a production efficiency, and a fixed cost of 0.1 to 50 us per kernel launch
+ * (a CUDA launch costs the host a few us; an eager Python framework adds its dispatch). */
+static const double cv_lo[CV_KINDS] = {0.2, 1e-7}, cv_hi[CV_KINDS] = {1.0, 5e-5};
+static const double cv_start[CV_KINDS] = {0.7, 5e-6};
 #define CV_GRID          10 /* geometric grid points, then golden-section refinement */
 #define CV_GOLDEN        12
 #define CV_SWEEPS        2
@@ -63,7 +62,7 @@ static double predict(struct us_ctx *ctx, struct cv_case *c, const double *theta
     struct spec_fw_params keep = *fw;
     if (theta) {
         fw->compute_eff = theta[CV_PARAM(c->fw, CV_EFF)];
-        fw->layer_host_s = theta[CV_PARAM(c->fw, CV_HOST)];
+        fw->kernel_host_s = theta[CV_PARAM(c->fw, CV_HOST)];
     }
     struct us_run_options opt = {.closed_form_only = true, .trace_path = NULL, .threads = 1};
     struct us_result *r = calloc(1, sizeof *r);
@@ -327,7 +326,7 @@ static bool setup_case(struct us_ctx *ctx, struct cv_case *c)
 static void param_name(int p, char *buf, size_t n)
 {
     core_fmt(buf, n, "%s %s", spec_framework_name(fw_of(p)),
-             kind_of(p) == CV_EFF ? "compute_eff" : "layer_host_s");
+             kind_of(p) == CV_EFF ? "compute_eff" : "kernel_host_s");
 }
 
 enum us_status us_validate_cv(struct us_ctx *ctx, const char *path, enum us_cv_by by,

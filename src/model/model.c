@@ -138,7 +138,7 @@ static struct model_op *op_add(struct model_layer *L, const char *name, enum mod
 {
     US_ASSERT(L->nops < MODEL_MAX_OPS, "layer has more than %d ops", MODEL_MAX_OPS);
     struct model_op *o = &L->ops[L->nops++];
-    *o = (struct model_op){.name = name, .kind = kind};
+    *o = (struct model_op){.name = name, .kind = kind, .kernels = 1};
     return o;
 }
 
@@ -439,10 +439,13 @@ static void moe_mlp(struct model_layer *L, const struct dims *D)
     /* Each chip's E/e local experts process on average R rows in all: tokens of the EP
      * group (e*T) x top_k / experts x local experts. */
     double m_e = D->R / local;
-    gemm(L, D, "expert_fc1", m_e, fet, h, local * ng);
+    /* Transformer Engine's GroupedLinear (Megatron-Core moe_grouped_gemm) launches one cuBLAS
+     * GEMM per local expert (general_grouped_gemm, spread over streams): the waves of all
+     * of them share the chip (count), the launches are one each (kernels). */
+    gemm(L, D, "expert_fc1", m_e, fet, h, local * ng)->kernels = (int)local;
     prm(L, local * ng * h * fet, E * ng * h * D->fe, PRM_EXPERT);
     act_fn(L, D, "expert_act", D->R, fet);
-    gemm(L, D, "expert_fc2", m_e, h, fet, local);
+    gemm(L, D, "expert_fc2", m_e, h, fet, local)->kernels = (int)local;
     prm(L, local * h * fet, E * h * D->fe, PRM_EXPERT);
     mem(L, "moe_unpermute", (D->Rl * h + Tn * h) * D->w_act + D->Rl * 4.0,
         (D->Rl * h + Tn * h) * D->w_act + D->Rl * 4.0);

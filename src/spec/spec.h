@@ -181,7 +181,7 @@ enum spec_attention { SPEC_ATTN_FLASH = 0, SPEC_ATTN_UNFUSED };
  * constants of the step model (docs/MODEL.md 6.6 gives each value's fit). */
 struct spec_fw_params {
     double compute_eff;  /* fraction of kernel speed a production step gets, all compute ops */
-    double layer_host_s; /* fixed time per layer per micro-batch, forward + backward */
+    double kernel_host_s; /* host time per kernel launch: the least time a kernel takes */
 };
 
 const char *spec_framework_name(int fw);

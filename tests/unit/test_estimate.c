@@ -252,8 +252,8 @@ static void test_closed_form_no_pipeline(void)
 }
 
 /* The framework's constants: a production efficiency e stretches every compute op by 1/e
- * (the compute stream doubles at 0.5), and a fixed cost per layer per micro-batch adds
- * layers x micro-batches x that cost, split 1:2 between forward and backward. */
+ * (the compute stream doubles at 0.5), and the host's time per kernel launch is the least
+ * time an op takes (its launches: one forward, two backward). */
 static void test_framework_costs(void)
 {
     struct spec_job *j = toy_job(8, 1, 1, 1, 4);
@@ -267,10 +267,16 @@ static void test_framework_costs(void)
     estimate_step(ctx, &t);
     CHECK_NEAR(t.br.compute_s, 2.0 * base.br.compute_s, 1e-9);
     j->train.fw.compute_eff = 1.0;
-    j->train.fw.layer_host_s = 3e-4;
+    /* a launch cost below every kernel's time changes nothing; one above it sets each op's
+     * time: 3 ops, forward one launch, backward two */
+    j->train.fw.kernel_host_s = 1e-7;
     CHECK(toy_prepare(ctx, j, &l));
     estimate_step(ctx, &t);
-    CHECK_NEAR(t.br.compute_s, base.br.compute_s + 4.0 * 8.0 * 3e-4, 1e-9);
+    CHECK_NEAR(t.br.compute_s, base.br.compute_s, 1e-12);
+    j->train.fw.kernel_host_s = 0.01;
+    CHECK(toy_prepare(ctx, j, &l));
+    estimate_step(ctx, &t);
+    CHECK_NEAR(t.br.compute_s, 4.0 * 8.0 * 3.0 * (0.01 + 0.02), 1e-9);
     free(ctx);
     free(j);
 }
@@ -654,6 +660,9 @@ static void test_race_bounds_exact(void)
                                      "training: {seq_len: 4096, global_batch: 64, micro_batch: 1, "
                                      "dtype: bf16}\n");
     static const int pps[] = {2, 4, 8, 16}, vpps[] = {1, 2, 5}, gbs[] = {16, 64, 512};
+    /* the kernels at their microbenchmarked speed, no fixed costs: DP time shows, so the
+     * races are exercised whatever the fitted framework constants are */
+    j->train.fw = (struct spec_fw_params){.compute_eff = 1.0, .kernel_host_s = 0.0};
     struct step_ctx *ctx = malloc(sizeof *ctx);
     int compared = 0, zero23 = 0, exposed = 0;
     for (size_t a = 0; a < US_ARRAY_LEN(pps); a++)

@@ -443,7 +443,7 @@ static void test_frameworks(void)
         struct spec_fw_params p = spec_framework_params(ok[i].fw);
         CHECK(JOB.train.fw.compute_eff == p.compute_eff && p.compute_eff > 0.2 &&
               p.compute_eff <= 1.0);
-        CHECK(JOB.train.fw.layer_host_s == p.layer_host_s && p.layer_host_s >= 0.0);
+        CHECK(JOB.train.fw.kernel_host_s == p.kernel_host_s && p.kernel_host_s >= 0.0);
         CHECK(JOB.train.attention == (strstr(ok[i].train, "unfused") ? SPEC_ATTN_UNFUSED
                                                                         : SPEC_ATTN_FLASH));
     }

@@ -290,14 +290,14 @@ static void test_cv_recovers(void)
     CHECK(cv->mape_in_sample < 0.001);    /* all six cases identify the three constants */
     CHECK(cv->mape_cv < 0.03);            /* three cases of one group nearly do */
     const struct spec_fw_params mp = spec_framework_params(SPEC_FW_MEGATRON);
-    const double MEGATRON_EFF = mp.compute_eff, MEGATRON_HOST_S = mp.layer_host_s;
+    const double MEGATRON_EFF = mp.compute_eff, MEGATRON_HOST_S = mp.kernel_host_s;
     int found = 0;
     for (int p = 0; p < cv->nparams; p++) /* the shipped megatron constants come back */
         if (strcmp(cv->params[p].name, "megatron compute_eff") == 0) {
             CHECK(cv->params[p].fitted);
             CHECK_NEAR(cv->params[p].value, MEGATRON_EFF, 0.01 * MEGATRON_EFF);
             found++;
-        } else if (strcmp(cv->params[p].name, "megatron layer_host_s") == 0) {
+        } else if (strcmp(cv->params[p].name, "megatron kernel_host_s") == 0) {
             CHECK_NEAR(cv->params[p].value, MEGATRON_HOST_S, 0.1 * MEGATRON_HOST_S);
             found++;
         } else {
@@ -313,7 +313,7 @@ static void test_cv_recovers(void)
 
 /* The calibration set, cross-validated. By chip family - the split the issue's targets are
  * set on: ultrasim must beat the naive constant-MFU baseline out of sample, and hold the
- * figures it reaches today (19.3% cross-validated, 16.7% in sample; the targets are 12% and
+ * figures it reaches today (16.3% cross-validated, 13.6% in sample; the targets are 12% and
  * every family of 3 or more cases under 20% and under naive: printed, not yet held). By
  * model family: every scored case in exactly one group, every figure finite. */
 static void test_cv_published(void)
@@ -326,8 +326,8 @@ static void test_cv_published(void)
         us_crossval_write(cv, US_FORMAT_TABLE, stdout);
         CHECK(cv->ncases >= 120 && cv->nskipped == 0);
         CHECK(cv->mape_cv < cv->mape_naive);
-        CHECK(cv->mape_cv <= 0.20);
-        CHECK(cv->mape_in_sample <= 0.18);
+        CHECK(cv->mape_cv <= 0.17);
+        CHECK(cv->mape_in_sample <= 0.15);
         int big = 0, big_ok = 0;
         for (int g = 0; g < cv->ngroups; g++) {
             const struct us_cv_group *gr = &cv->groups[g];
