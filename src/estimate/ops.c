@@ -1,9 +1,10 @@
 /* estimate/ops: the time of one op on one chip - a roofline of FLOPs over the dtype's peak
  * (times an achievable fraction) against HBM bytes over bandwidth. GEMM efficiency is the
- * family constant times tile and wave quantization on the chip's matrix unit. Leaves out:
- * caches (every byte the model counts crosses HBM), clock throttling, kernel launch gaps
- * (they are in the family constants), and split-K / stream-K kernels that soften wave
- * quantization for small grids. Formulas: docs/MODEL.md section 4. */
+ * chip's measured large-GEMM fraction for the dtype (efficiency.gemm / gemm_fp8) times tile
+ * and wave quantization on the chip's matrix unit. Leaves out: caches (every byte the model
+ * counts crosses HBM), clock throttling, the framework's production efficiency and launch
+ * floor (applied by the caller, estimate/costs.c), and split-K / stream-K kernels that
+ * soften wave quantization for small grids. Formulas: docs/MODEL.md section 4. */
 #include <math.h>
 #include <stdint.h>
 
