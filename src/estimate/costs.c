@@ -119,6 +119,15 @@ void step_groups_init(struct step_ctx *ctx)
     int64_t est = cp > 1 && stride[GRP_CP] < stride[GRP_DP] ? stride[GRP_CP] : stride[GRP_DP];
     int edp = (dp * cp) / ep;
     g->edp = (struct step_group){edp > 0 ? edp : 1, est};
+    /* Expert TP 1 with tp > 1 (MoE parallel folding): Megatron-Core lays the expert ranks
+     * out as etp-ep-dp-pp over the tp x cp x dp ranks of a stage, so an EP group is ep
+     * consecutive ranks and the expert-data-parallel group the rest, at stride ep. */
+    int tp = l->tp > 0 ? l->tp : 1;
+    if (tp > 1 && ctx->job && ctx->job->par.etp == 1 && ep > 1) {
+        g->ep = (struct step_group){ep, 1};
+        int fedp = (tp * dp * cp) / ep;
+        g->edp = (struct step_group){fedp > 0 ? fedp : 1, ep};
+    }
 }
 
 /* Slot hash of a cache key (core_hash_words: 499 prices of a llama3-405b search once fell in

@@ -59,6 +59,11 @@ static unsigned fill_defaults(struct spec_job *j)
         p->vpp = 1;
         mask |= 1u << US_FIELD_VPP;
     }
+    /* EP wider than dp x cp: Megatron-Bridge's Qwen3 recipes (expert_tensor_parallel_size 1)
+     * take expert parallelism from tp x dp x cp (MoE parallel folding). */
+    if (p->etp <= 0 && p->ep > 1 && (p->dp * p->cp) % p->ep != 0 &&
+        ((int64_t)p->tp * p->dp * p->cp) % p->ep == 0)
+        p->etp = 1;
     if (p->zero < 0) {
         p->zero = 0;
         mask |= 1u << US_FIELD_ZERO;

@@ -29,6 +29,7 @@ struct dims {
     double nmat;    /* GEMMs per MLP: 3 gated, 2 plain */
     bool sp, mla, moe;
     bool unfused; /* the 2021-22 unfused attention core (training.attention) */
+    double et;    /* expert tensor parallelism: 1 or t */
     enum us_recompute rc;
     /* MoE */
     double E, k, fe, fs; /* experts, top_k, expert hidden, shared-expert hidden (shared*fe) */
@@ -88,6 +89,7 @@ static void dims_init(struct dims *D, const struct spec_model *m, const struct m
     D->sp = s->sequence_parallel && D->t > 1;
     D->rc = s->recompute;
     D->unfused = s->unfused_attention;
+    D->et = s->etp > 0 && s->etp < D->t ? s->etp : D->t;
     D->mla = m->has_mla;
     D->moe = m->has_moe && m->moe.experts > 0;
     D->nmat = m->gated_mlp ? 3.0 : 2.0;
@@ -117,7 +119,9 @@ static void dims_init(struct dims *D, const struct spec_model *m, const struct m
         D->fe = m->moe.expert_ffn_hidden;
         D->fs = (double)m->moe.shared_experts * D->fe;
         double cf = m->moe.capacity_factor > 0 ? m->moe.capacity_factor : 1.0;
-        D->R = D->T * D->k * cf;
+        /* rows entering the experts: the expert-TP group's tokens (all TP ranks' with
+         * et = t; the SP-local ones with et = 1) */
+        D->R = (D->sp ? D->Tn * D->et : D->T) * D->k * cf;
         D->Rl = D->Tn * D->k * cf;
     }
 }
@@ -414,7 +418,7 @@ static void dense_mlp(struct model_layer *L, const struct dims *D)
 static void moe_mlp(struct model_layer *L, const struct dims *D)
 {
     double T = D->T, Tn = D->Tn, h = D->h, ng = D->nmat - 1.0;
-    double E = D->E, e = D->e, fet = D->fe / D->t, local = E / e;
+    double E = D->E, e = D->e, fet = D->fe / D->et, local = E / e;
     norm(L, D, "mlp_norm", Tn, h);
     prm(L, h, h, PRM_REPLICATED);
     /* Router: replicated weights, run on the SP-local tokens (Megatron-Core TopKRouter). */
@@ -428,9 +432,13 @@ static void moe_mlp(struct model_layer *L, const struct dims *D)
         L->comm.ep_a2a_bwd += 2;
         L->comm.ep_B = D->Rl * h * D->w_act;
     }
-    /* Expert TP = TP (Megatron before parallel folding): after dispatch the routed tokens
-     * are all-gathered over TP, experts are column/row split, then reduce-scattered. */
-    if (D->sp) {
+    /* Expert TP = TP (Megatron's default): after dispatch the routed tokens are all-gathered
+     * over TP, experts are column/row split, then reduce-scattered. With expert TP 1
+     * (Megatron-Core's MoE parallel folding, expert_tensor_parallel_size 1) each rank
+     * keeps whole experts and its own tokens: no TP collective in the expert block. */
+    if (D->et <= 1.0) {
+        /* nothing */
+    } else if (D->sp) {
         tp_add(L, D, 1, 1, D->R * h * D->w_act); /* AG fwd, RS of its gradient bwd */
         tp_add(L, D, 1, 1, D->R * h * D->w_act); /* RS fwd, AG bwd */
     } else {
@@ -502,7 +510,7 @@ static double act_layer(const struct dims *D, const struct spec_model *m, bool m
         M += wg * Tn * h;                                /* fc1 input */
         M += w * T * ft * (D->nmat - 1.0) + wg * T * ft; /* activation input(s), fc2 input */
     } else {
-        double fet = D->fe / D->t;
+        double fet = D->fe / D->et;
         M += w * Tn * h;                                         /* router input (bf16) */
         M += 4.0 * Tn * D->E;                                    /* router probabilities fp32 */
         M += wg * D->R * h;                                      /* expert fc1 input (gathered) */

@@ -82,6 +82,7 @@ struct model_split {
      * 0 = Megatron's default for dtype. */
     int grad_reduce;
     bool unfused_attention; /* training.attention unfused (spec_attention) */
+    int etp;                /* expert tensor parallelism: 1 or tp (0 = tp) */
 };
 
 struct model_costs {

@@ -59,6 +59,13 @@ static bool check_inner_fields(struct plan *p)
     return true;
 }
 
+/* Expert tensor parallelism of a layout: the job's etp when it gives 1 (MoE parallel
+ * folding), else tp (Megatron's default, expert_tensor_parallel_size = tp). */
+static int plan_etp(const struct spec_job *job, int tp)
+{
+    return job->par.etp == 1 ? 1 : tp;
+}
+
 static bool check_moe_sp(struct plan *p, const struct spec_model *m)
 {
     if (moe_model(m) && p->lay.tp > 1 && !p->lay.sequence_parallel)
@@ -109,7 +116,8 @@ static bool plan_batch(struct plan *p, const struct spec_job *job)
                                     .seq_len = tr->seq_len,
                                     .dtype = tr->dtype,
                                     .grad_reduce = tr->grad_reduce,
-                                    .unfused_attention = tr->attention == SPEC_ATTN_UNFUSED};
+                                    .unfused_attention = tr->attention == SPEC_ATTN_UNFUSED,
+                                    .etp = plan_etp(job, tp)};
     return true;
 }
 
@@ -151,8 +159,14 @@ bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layou
     }
     if (m->ffn_hidden % tp != 0)
         return fail(p, "tp=%d does not divide ffn_hidden=%d", tp, m->ffn_hidden);
-    if (moe_model(m) && m->moe.expert_ffn_hidden % tp != 0)
-        return fail(p, "tp=%d does not divide expert_ffn_hidden=%d", tp, m->moe.expert_ffn_hidden);
+    int etp = plan_etp(job, tp);
+    if (job->par.etp > 1 && job->par.etp != tp)
+        return fail(p,
+                    "etp=%d: expert tensor parallelism other than 1 or tp (%d) is not modelled",
+                    job->par.etp, tp);
+    if (moe_model(m) && m->moe.expert_ffn_hidden % etp != 0)
+        return fail(p, "etp=%d does not divide expert_ffn_hidden=%d", etp,
+                    m->moe.expert_ffn_hidden);
     if (!check_moe_sp(p, m))
         return false;
 
@@ -241,7 +255,8 @@ bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layou
         }
     }
 
-    /* Experts: EP groups are carved out of dp*cp (Megatron-Core). */
+    /* Experts: EP groups are carved out of dp*cp (Megatron-Core), or of tp*dp*cp with expert
+     * TP 1 (MoE parallel folding). */
     if (ep > 1) {
         if (!moe_model(m))
             return fail(p, "ep=%d but the model has no experts", ep);
@@ -249,8 +264,10 @@ bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layou
             return fail(p, "ep=%d exceeds experts=%d", ep, m->moe.experts);
         if (m->moe.experts % ep != 0)
             return fail(p, "ep=%d does not divide experts=%d", ep, m->moe.experts);
-        if ((dp * cp) % ep != 0)
+        if (etp == tp && (dp * cp) % ep != 0)
             return fail(p, "ep=%d does not divide dp*cp=%d*%d=%d", ep, dp, cp, dp * cp);
+        if (etp != tp && ((int64_t)tp / etp * dp * cp) % ep != 0)
+            return fail(p, "ep=%d does not divide tp/etp*dp*cp=%d/%d*%d*%d", ep, tp, etp, dp, cp);
     }
 
     /* Batch and sequence. */
@@ -637,7 +654,7 @@ static bool plan_mem_finish(const struct plan *p, const struct spec_job *job,
     /* Megatron's distributed optimizer shards over dp*cp; expert state over the
      * expert-data-parallel group dp*cp/ep. */
     double shard = (double)l->dp * l->cp;
-    double shard_exp = shard / (l->ep > 0 ? l->ep : 1);
+    double shard_exp = shard * (l->tp / plan_etp(job, l->tp)) / (l->ep > 0 ? l->ep : 1);
     if (shard_exp < 1)
         shard_exp = 1;
     double P = pt->P, P_exp = pt->P_exp, P_den = P - P_exp;

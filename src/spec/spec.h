@@ -156,6 +156,7 @@ struct spec_parallel {
     bool tp_comm_overlap; /* overlap TP collectives with GEMMs (Megatron tp-comm-overlap); the
                              training framework's default when the file leaves it out */
     bool ep_comm_overlap; /* overlap EP all-to-all with expert compute */
+    int etp;              /* expert tensor parallelism: 1 or tp; 0 = tp (Megatron's default) */
     char order[16];       /* rank order, innermost first; default "tp-cp-ep-dp-pp" */
 };
 

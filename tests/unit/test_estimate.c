@@ -395,6 +395,14 @@ static void test_groups(void)
     strcpy(j->par.order, "tp-pp-cp-ep-dp");
     step_groups_init(ctx);
     CHECK(ctx->groups.pp.stride == 8 && ctx->groups.cp.stride == 32);
+    /* Expert TP 1: an EP group is ep consecutive ranks of the stage's tp x cp x dp, the
+     * expert-data-parallel group the other 8 x 2 x 16 / 4 = 64 at stride 4. */
+    strcpy(j->par.order, "tp-cp-ep-dp-pp");
+    j->par.etp = 1;
+    step_groups_init(ctx);
+    CHECK(ctx->groups.ep.size == 4 && ctx->groups.ep.stride == 1);
+    CHECK(ctx->groups.edp.size == 64 && ctx->groups.edp.stride == 4);
+    CHECK(ctx->groups.tp.size == 8 && ctx->groups.dp.size == 32); /* dense groups unchanged */
     free(ctx);
     free(j);
 }

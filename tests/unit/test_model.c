@@ -206,6 +206,16 @@ static void test_small_moe(void)
     CHECK_NEAR(c.moe.comm.tp_fwd_B, 4 * 16.0 * 64 * 2 + 2 * 32.0 * 64 * 2, 0);
     /* params per chip: expert part 2 local * 3 * 64 * 16 */
     CHECK_NEAR(c.moe.params_expert, 6144, 0);
+    /* Expert TP 1 (MoE parallel folding): whole experts, each rank's own SP-local tokens
+     * (8 x top_k 2 = 16 rows over 2 local experts), no TP collective around the experts. */
+    s.etp = 1;
+    model_costs_compute(&m, &s, &c);
+    const struct model_op *f1 = find_op(&c.moe, "expert_fc1");
+    CHECK(f1 && f1->n == 32 && f1->m == 8 && f1->count == 4);
+    CHECK(c.moe.comm.tp_collectives_fwd == 4); /* attention and shared expert only */
+    CHECK_NEAR(c.moe.params_expert, 2.0 * 3 * 64 * 32, 0);
+    s.etp = 0;
+    model_costs_compute(&m, &s, &c);
     /* Capacity factor 1.25 scales the routed work. */
     double base = fc1 ? fc1->fwd_flop : 0;
     m.moe.capacity_factor = 1.25;

@@ -155,6 +155,20 @@ static void test_validity(void)
     jm.chips = 16;
     l = layout(8, 1, 2, 1, 4);
     expect_reason(&jm, &l, "ep=4 does not divide dp*cp=2*1=2");
+    /* Expert TP 1 (MoE parallel folding) takes EP from tp x dp x cp: 8 x 2 = 16 ranks hold
+     * EP 4 with 4 expert-data-parallel replicas; the expert state shards over those 4. */
+    jm.par.etp = 1;
+    CHECK(plan_init(&p, &jm, &l));
+    CHECK(p.split.etp == 1);
+    l = layout(8, 1, 2, 1, 8);
+    CHECK(plan_init(&p, &jm, &l));
+    l = layout(8, 1, 2, 1, 3);
+    expect_reason(&jm, &l, "ep=3 does not divide experts=8");
+    jm.par.etp = 2;
+    l = layout(8, 1, 2, 1, 4);
+    expect_reason(&jm, &l,
+                  "etp=2: expert tensor parallelism other than 1 or tp (8) is not modelled");
+    jm.par.etp = 0;
     l = layout(2, 1, 8, 1, 4);
     l.sequence_parallel = false;
     expect_reason(&jm, &l, "MoE with tp=2 needs sequence_parallel (Megatron requires it)");
