@@ -111,10 +111,10 @@ static void test_published(void)
            v.npredicted, v.ncases, 100 * v.mape);
     /* The 18 runs the first fit was made on. Since the chips' efficiencies became
      * microbenchmark fractions and the only fitted constants the frameworks' (fitted on all
-     * 129 priced cases), these 18 are no longer fitted by construction: held to 12% and the
-     * worst to 25% until the cross-validated targets below replace them. */
-    CHECK(mape <= 0.12);
-    CHECK(worst_abs <= 0.25);
+     * 137 priced cases), these 18 are no longer fitted by construction: held to 10% and the
+     * worst to 20% (7.6% and 18.0% today) beside the cross-validated figures below. */
+    CHECK(mape <= 0.10);
+    CHECK(worst_abs <= 0.20);
     us_validation_free(&v);
     us_ctx_destroy(ctx);
 }
@@ -313,7 +313,7 @@ static void test_cv_recovers(void)
 
 /* The calibration set, cross-validated. By chip family - the split the issue's targets are
  * set on: ultrasim must beat the naive constant-MFU baseline out of sample, and hold the
- * figures it reaches today (16.3% cross-validated, 13.6% in sample; the targets are 12% and
+ * figures it reaches today (14.0% cross-validated, 12.5% in sample; the targets are 12% and
  * every family of 3 or more cases under 20% and under naive: printed, not yet held). By
  * model family: every scored case in exactly one group, every figure finite. */
 static void test_cv_published(void)
@@ -326,8 +326,8 @@ static void test_cv_published(void)
         us_crossval_write(cv, US_FORMAT_TABLE, stdout);
         CHECK(cv->ncases >= 120 && cv->nskipped == 0);
         CHECK(cv->mape_cv < cv->mape_naive);
-        CHECK(cv->mape_cv <= 0.17);
-        CHECK(cv->mape_in_sample <= 0.15);
+        CHECK(cv->mape_cv <= 0.15);
+        CHECK(cv->mape_in_sample <= 0.135);
         int big = 0, big_ok = 0;
         for (int g = 0; g < cv->ngroups; g++) {
             const struct us_cv_group *gr = &cv->groups[g];
