@@ -65,7 +65,10 @@ static unsigned fill_defaults(struct spec_job *j)
         ((int64_t)p->tp * p->dp * p->cp) % p->ep == 0)
         p->etp = 1;
     if (p->zero < 0) {
-        p->zero = 0;
+        /* MaxText and torchtitan shard with FSDP by default (MaxText's ici_fsdp_parallelism
+         * axis, torchtitan's data_parallel_shard_degree): ZeRO-3 over dp. */
+        int fw = j->train.framework;
+        p->zero = fw == SPEC_FW_MAXTEXT || fw == SPEC_FW_TORCHTITAN ? 3 : 0;
         mask |= 1u << US_FIELD_ZERO;
     }
     if (p->sequence_parallel < 0) {
@@ -77,7 +80,15 @@ static unsigned fill_defaults(struct spec_job *j)
         mask |= 1u << US_FIELD_RECOMPUTE;
     }
     if (j->train.micro_batch <= 0) {
+        /* Megatron runs micro-batch 1 and accumulates; without pipelining MaxText and
+         * torchtitan run each rank's whole share of the batch in one pass
+         * (gradient_accumulation_steps 1; torchtitan accumulates only when asked, and
+         * pipelines micro-batches of 1 by default). */
+        int fw = j->train.framework, gb = j->train.global_batch, dp = p->dp;
         j->train.micro_batch = 1;
+        if ((fw == SPEC_FW_MAXTEXT || fw == SPEC_FW_TORCHTITAN) && p->pp == 1 && dp > 0 &&
+            gb % dp == 0)
+            j->train.micro_batch = gb / dp;
         mask |= 1u << US_FIELD_MICRO_BATCH;
     }
     if (p->schedule < 0)
@@ -302,8 +313,8 @@ static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
     }
     core_strlcpy(vc->system, us_job_system_name(job), sizeof vc->system);
     core_strlcpy(vc->model, us_job_model_name(job), sizeof vc->model);
-    unsigned filled = fill_defaults(&job->spec);
     apply_case_software(&job->spec, jn, vc);
+    unsigned filled = fill_defaults(&job->spec);
     struct us_run_options opt;
     memset(&opt, 0, sizeof opt);
     opt.threads = 1;
@@ -319,7 +330,7 @@ static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
     struct spec_parallel *pj = &job->spec.par;
     if (st == US_INFEASIBLE && r->valid && !r->fits &&
         (filled & ((1u << US_FIELD_ZERO) | (1u << US_FIELD_SP)))) {
-        if (filled & (1u << US_FIELD_ZERO))
+        if ((filled & (1u << US_FIELD_ZERO)) && pj->zero < 1)
             pj->zero = 1;
         if ((filled & (1u << US_FIELD_SP)) && pj->tp > 1)
             pj->sequence_parallel = 1;

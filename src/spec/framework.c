@@ -16,7 +16,7 @@ static const struct {
      * `ultrasim validate --cv software --format json`, params_all_cases; docs/MODEL.md 6.6).
      * A framework no case runs takes the median of the fitted ones, as cross-validation
      * gives a held-out framework. kernel_host_s, the least time a kernel takes, is bounded to
-     * 50 us; megatron's and torchtitan's fits sit on the bound - more than a CUDA launch
+     * 50 us; megatron's, torchtitan's and maxtext's fits sit on the bound - more than a launch
      * costs the host, so it carries what else makes small kernels slow there (per-expert
      * GEMMs, synchronisation, Python dispatch). */
     [SPEC_FW_AUTO] = {"auto", false, {1.0, 0.0}},
@@ -26,11 +26,11 @@ static const struct {
     /* torchtitan: async TP is opt-in (parallelism.enable_async_tensor_parallel). */
     [SPEC_FW_TORCHTITAN] = {"torchtitan", false, {0.681, 5.0e-5}},
     /* MaxText: XLA schedules collectives beside the matmuls that do not need them. */
-    [SPEC_FW_MAXTEXT] = {"maxtext", true, {0.797, 1.1e-7}},
+    [SPEC_FW_MAXTEXT] = {"maxtext", true, {0.772, 5.0e-5}},
     /* Neuron (NeuronX Distributed / neuronx-nemo-megatron): no TP overlap documented. */
     [SPEC_FW_NEURON] = {"neuron", false, {0.806, 6.3e-6}},
     /* DeepSpeed (Megatron-DeepSpeed): no calibration case; no TP overlap. */
-    [SPEC_FW_DEEPSPEED] = {"deepspeed", false, {0.801, 2.8e-5}},
+    [SPEC_FW_DEEPSPEED] = {"deepspeed", false, {0.789, 5.0e-5}},
 };
 
 const char *spec_framework_name(int fw)

@@ -313,7 +313,7 @@ static void test_cv_recovers(void)
 
 /* The calibration set, cross-validated. By chip family - the split the issue's targets are
  * set on: ultrasim must beat the naive constant-MFU baseline out of sample, and hold the
- * figures it reaches today (14.0% cross-validated, 12.5% in sample; the targets are 12% and
+ * figures it reaches today (13.6% cross-validated, 12.4% in sample; the targets are 12% and
  * every family of 3 or more cases under 20% and under naive: printed, not yet held). By
  * model family: every scored case in exactly one group, every figure finite. */
 static void test_cv_published(void)
@@ -326,8 +326,8 @@ static void test_cv_published(void)
         us_crossval_write(cv, US_FORMAT_TABLE, stdout);
         CHECK(cv->ncases >= 120 && cv->nskipped == 0);
         CHECK(cv->mape_cv < cv->mape_naive);
-        CHECK(cv->mape_cv <= 0.15);
-        CHECK(cv->mape_in_sample <= 0.135);
+        CHECK(cv->mape_cv <= 0.145);
+        CHECK(cv->mape_in_sample <= 0.13);
         int big = 0, big_ok = 0;
         for (int g = 0; g < cv->ngroups; g++) {
             const struct us_cv_group *gr = &cv->groups[g];
