@@ -80,6 +80,7 @@ static void show_system_json(const struct spec_system *s, const struct spec_sour
     json_num(&w, "attention", s->eff.attention);
     json_num(&w, "memory", s->eff.memory);
     json_num(&w, "comm", s->eff.comm);
+    json_num(&w, "comm_inr", s->eff.comm_inr);
     json_obj_end(&w);
     json_int(&w, "chips_per_node", s->chips_per_node);
     json_obj_begin(&w, "scale_up");
@@ -145,8 +146,10 @@ static void show_system_table(const struct spec_system *s, const struct spec_sou
     fprintf(f, "  matrix unit   tile %dx%dx%d, %d compute units\n", c->matrix_m, c->matrix_n,
             c->matrix_k, c->compute_units);
     fprintf(f,
-            "  efficiency    gemm %.3f (fp8/fp4 %.3f), attention %.3f, memory %.3f, comm %.3f\n",
-            s->eff.gemm, s->eff.gemm_fp8, s->eff.attention, s->eff.memory, s->eff.comm);
+            "  efficiency    gemm %.3f (fp8/fp4 %.3f), attention %.3f, memory %.3f, comm %.3f "
+            "(in-switch %.3f)\n",
+            s->eff.gemm, s->eff.gemm_fp8, s->eff.attention, s->eff.memory, s->eff.comm,
+            s->eff.comm_inr);
     fprintf(f, "  scale-up      %d chips, %s", s->up.chips, topo_name(s->up.topology));
     if (s->up.topology == SPEC_TOPO_TORUS)
         fprintf(f, " %dx%dx%d", s->up.dims[0], s->up.dims[1] ? s->up.dims[1] : 1,

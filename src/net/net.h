@@ -59,6 +59,7 @@ struct net_topo {
     int tiers_needed;                    /* scale-out tiers needed to connect all domains */
     double tier_Bps[SPEC_MAX_TIERS + 1]; /* per-chip bandwidth when crossing up to tier t */
     double comm_eff;                     /* achievable fraction of link bandwidth */
+    double inr_eff;                      /* the same for NVLS-style reduction in the switch */
 
     /* Derived by net_topo_init for the cost functions (read-only for other modules). */
     int64_t tier_block[SPEC_MAX_TIERS + 1];  /* chips under one switch of tier t; [0] = 1;

@@ -205,7 +205,7 @@ static double up_inr_pass_s(const struct grp *g, const struct net_topo *t, doubl
 {
     if (g->p <= 1)
         return 0.0;
-    return g->a_u + B / (g->eff * t->sys->up.bw_Bps);
+    return g->a_u + B / (t->inr_eff * t->sys->up.bw_Bps);
 }
 
 /* Inside one domain: recursive halving (RS) or doubling (AG) over p members: log2(p) steps,
@@ -300,7 +300,8 @@ static void cost_all_reduce(const struct grp *g, const struct net_topo *t, doubl
         if (g->rhd_u > 0.0)
             c[NET_ALGO_RHD] = 2.0 * up_rhd_pass_s(g, B);
         if (g->inr_up) /* NVLS: each chip sends and receives B(1 + 1/n) (ld_reduce + st) */
-            c[NET_ALGO_INR] = 2.0 * g->a_u + (n + 1.0) / n * B / (g->eff * t->sys->up.bw_Bps);
+            c[NET_ALGO_INR] =
+                2.0 * g->a_u + (n + 1.0) / n * B / (t->inr_eff * t->sys->up.bw_Bps);
         return;
     }
     c[NET_ALGO_RING] = 2.0 * ring_x_lat_s(g) + 2.0 * (n - 1.0) / n * B / ring_x_Bps(g);
@@ -321,7 +322,7 @@ static void cost_all_reduce(const struct grp *g, const struct net_topo *t, doubl
         double intra_s = 0.0, intra_lat = 0.0;
         if (g->p > 1) {
             if (g->inr_up) {
-                intra_s = (pm + 1.0) / pm * B / (g->eff * t->sys->up.bw_Bps);
+                intra_s = (pm + 1.0) / pm * B / (t->inr_eff * t->sys->up.bw_Bps);
                 intra_lat = 2.0 * g->a_u;
             } else {
                 intra_s = 2.0 * (pm - 1.0) / pm * B / (g->eff * g->ring_u);

@@ -141,6 +141,7 @@ bool net_topo_init(struct net_topo *t, const struct spec_system *sys, int64_t ch
         return refuse(reason, reason_n, msg);
     }
     t->comm_eff = sys->eff.comm;
+    t->inr_eff = sys->eff.comm_inr > 0.0 ? sys->eff.comm_inr : sys->eff.comm;
     t->domain = up->chips < chips ? up->chips : (int)chips;
     t->domain_full = up->chips;
     /* A job that does not fill whole switched domains takes whole domains and uses the

@@ -35,8 +35,9 @@ const struct spec_key spec_schema_chip[] = {
     LEAF("idle_W"),      LEAF("tdp_W"),         LEAF("usd_per_hour"),
     LIST("matrix_tile"), LEAF("compute_units"), END};
 
-const struct spec_key spec_schema_efficiency[] = {LEAF("gemm"),   LEAF("gemm_fp8"), LEAF("attention"),
-                                                  LEAF("memory"), LEAF("comm"),     END};
+const struct spec_key spec_schema_efficiency[] = {
+    LEAF("gemm"), LEAF("gemm_fp8"), LEAF("attention"), LEAF("memory"), LEAF("comm"), LEAF("comm_inr"),
+    END};
 
 const struct spec_key spec_schema_scale_up[] = {LEAF("chips"),
                                                 LEAF("GBps"),

@@ -57,6 +57,8 @@ struct spec_efficiency {
     double attention; /* flash-attention fraction of peak */
     double memory;    /* achievable fraction of HBM bandwidth for memory-bound ops */
     double comm;      /* achievable fraction of link bandwidth for collectives */
+    double comm_inr;  /* the same for in-network reduction in the scale-up switch (NVLS); the
+                         loader sets it to comm when the file gives none */
 };
 
 struct spec_scaleup {

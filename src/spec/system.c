@@ -207,7 +207,7 @@ enum us_status spec_system_from_node(struct spec_rd *rd, const struct spec_node 
         return st;
 
     s.eff.gemm = s.eff.attention = s.eff.memory = s.eff.comm = 1.0;
-    s.eff.gemm_fp8 = 0.0; /* gemm unless the file gives it */
+    s.eff.gemm_fp8 = s.eff.comm_inr = 0.0; /* gemm, comm unless the file gives them */
     int has_eff = spec_get_map(rd, n, "efficiency", spec_schema_efficiency, 0, &eff);
     SPEC_TRY(rd, has_eff);
     if (has_eff) {
@@ -216,7 +216,10 @@ enum us_status spec_system_from_node(struct spec_rd *rd, const struct spec_node 
         SPEC_TRY(rd, spec_get_real(rd, eff, "attention", 0, 1, SPEC_LO_OPEN, &s.eff.attention));
         SPEC_TRY(rd, spec_get_real(rd, eff, "memory", 0, 1, SPEC_LO_OPEN, &s.eff.memory));
         SPEC_TRY(rd, spec_get_real(rd, eff, "comm", 0, 1, SPEC_LO_OPEN, &s.eff.comm));
+        SPEC_TRY(rd, spec_get_real(rd, eff, "comm_inr", 0, 1, SPEC_LO_OPEN, &s.eff.comm_inr));
     }
+    if (!(s.eff.comm_inr > 0.0))
+        s.eff.comm_inr = s.eff.comm;
     if (!(s.eff.gemm_fp8 > 0.0))
         s.eff.gemm_fp8 = s.eff.gemm;
 

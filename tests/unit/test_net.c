@@ -542,10 +542,10 @@ static void test_invariants(void)
  * effective NVLink bandwidth of 370GB/s ... with NCCL_ALGO=RING", "On 8 GPUs, you should
  * reach a peak busBw of ~480GB/s (algbw ~275GB/s)" with NVLink SHARP; NVIDIA/nccl#1455:
  * ring 365-370 GB/s for 2 to 8 GPUs, NVLS 480 at 8). Band: ring within 10% of 370; the
- * chosen algorithm (NVLS) from -10% to +25% of 480 - the model's NVLS moves (n+1)/n B at
- * the ring's efficiency, while measured NVLS reaches 69% of line rate against the ring's 82%
- * (NVIDIA/nccl#2140); docs/MODEL.md section 3. Four nodes (32 GPUs, NDR 400 Gb/s per GPU):
- * 330.93 GB/s (aigatech/vpbenchmarking README, NCCL 2.24.3) within 15%. */
+ * chosen algorithm (NVLS) within 5% of 480 - the preset's efficiency.comm_inr is that
+ * measurement (microbench.yaml, 478.87), so this checks the algebra that turns it back into
+ * busbw; docs/MODEL.md section 3.6. Four nodes (32 GPUs, NDR 400 Gb/s per GPU): 330.93 GB/s
+ * (aigatech/vpbenchmarking README, NCCL 2.24.3) within 15%. */
 static void test_h100_published(void)
 {
     struct spec_system s;
@@ -565,7 +565,7 @@ static void test_h100_published(void)
            ring.busbw_Bps / GB, net_algo_name(best.algo), best.busbw_Bps / GB);
     CHECK(ring.busbw_Bps >= 0.9 * 370 * GB && ring.busbw_Bps <= 1.1 * 370 * GB);
     CHECK(best.algo == NET_ALGO_INR);
-    CHECK(best.busbw_Bps >= 0.9 * 480 * GB && best.busbw_Bps <= 1.25 * 480 * GB);
+    CHECK(best.busbw_Bps >= 0.95 * 480 * GB && best.busbw_Bps <= 1.05 * 480 * GB);
     struct net_cost ag;
     net_collective(&t, NET_ALL_GATHER, B, 8, 1, true, NET_ALGO_RING, &ag);
     CHECK(ag.busbw_Bps >= 0.9 * 370 * GB && ag.busbw_Bps <= 1.1 * 370 * GB);
@@ -574,6 +574,25 @@ static void test_h100_published(void)
     printf("dgx-h100 x32 all_reduce 8 GiB: %s %.0f GB/s (published 331)\n",
            net_algo_name(best.algo), best.busbw_Bps / GB);
     CHECK(best.busbw_Bps >= 0.85 * 331 * GB && best.busbw_Bps <= 1.15 * 331 * GB);
+    /* NVLS on NVLink5: 8 x B200 838 GB/s busbw, a full GB200 NVL72 rack 834.57 (850 with
+     * SHARP, NVIDIA GTC25), both at 8 GiB (microbench.yaml): the preset's comm_inr; and
+     * the rack no faster than 8 B200, though its ring term alone would say 1,400. */
+    static const struct {
+        const char *sys;
+        int n;
+        double busbw;
+    } nvls[] = {{"dgx-b200", 8, 838.0}, {"gb200-nvl72", 72, 834.57}};
+    for (size_t i = 0; i < sizeof nvls / sizeof nvls[0]; i++) {
+        struct spec_system x;
+        CHECK(spec_system_load(nvls[i].sys, &x, &d) == US_OK);
+        t = topo(&x, nvls[i].n);
+        net_collective(&t, NET_ALL_REDUCE, B, nvls[i].n, 1, true, NET_ALGO_NONE, &best);
+        printf("%s x%d all_reduce 8 GiB: %s %.0f GB/s (published %.0f)\n", nvls[i].sys,
+               nvls[i].n, net_algo_name(best.algo), best.busbw_Bps / GB, nvls[i].busbw);
+        CHECK(best.algo == NET_ALGO_INR);
+        CHECK(best.busbw_Bps >= 0.95 * nvls[i].busbw * GB &&
+              best.busbw_Bps <= 1.05 * nvls[i].busbw * GB);
+    }
 }
 
 /* Every system preset sizes its fabric for 1,048,576 chips (dgx-a100: 524,288) and prices
