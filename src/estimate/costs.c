@@ -243,7 +243,7 @@ static void op_times(struct step_price_cache *cache, const struct spec_system *s
     if (cache) {
         const double f[] = {op->m,        op->n,        op->k,     op->count,
                             op->fwd_flop, op->bwd_flop, op->fwd_B, op->bwd_B};
-        key[0] = (int64_t)op->kind | (op->high_precision ? 256 : 0);
+        key[0] = (int64_t)op->kind | (op->high_precision ? 256 : 0) | (op->grouped ? 512 : 0);
         key[1] = (int64_t)dt;
         _Static_assert(sizeof f == (STEP_OP_KEY_WORDS - 2) * sizeof key[0], "op key words");
         memcpy(&key[2], f, sizeof f);

@@ -75,6 +75,9 @@ double estimate_gemm_quantization(const struct spec_chip *chip, double m, double
  * lacks falls back to the next wider one it has. */
 double estimate_peak_gemm_flops(const struct spec_chip *chip, enum us_dtype dt);
 double estimate_peak_attn_flops(const struct spec_chip *chip, enum us_dtype dt);
+/* What a grouped GEMM over experts keeps of a dense GEMM's efficiency with `rows` rows per
+ * expert (DeepGEMM's grouped vs dense figures): rows / (rows + 85). */
+double estimate_grouped_gemm_factor(double rows);
 /* The dtype attention (and the GEMMs fp8 recipes keep high-precision) runs in. */
 enum us_dtype estimate_attn_dtype(enum us_dtype dt);
 /* The large-GEMM efficiency of dtype dt on the system: efficiency.gemm_fp8 for fp8 and fp4

@@ -450,10 +450,14 @@ static void moe_mlp(struct model_layer *L, const struct dims *D)
     /* Transformer Engine's GroupedLinear (Megatron-Core moe_grouped_gemm) launches one cuBLAS
      * GEMM per local expert (general_grouped_gemm, spread over streams): the waves of all
      * of them share the chip (count), the launches are one each (kernels). */
-    gemm(L, D, "expert_fc1", m_e, fet, h, local * ng)->kernels = (int)local;
+    struct model_op *x1 = gemm(L, D, "expert_fc1", m_e, fet, h, local * ng);
+    x1->kernels = (int)local;
+    x1->grouped = true;
     prm(L, local * ng * h * fet, E * ng * h * D->fe, PRM_EXPERT);
     act_fn(L, D, "expert_act", D->R, fet);
-    gemm(L, D, "expert_fc2", m_e, h, fet, local)->kernels = (int)local;
+    struct model_op *x2 = gemm(L, D, "expert_fc2", m_e, h, fet, local);
+    x2->kernels = (int)local;
+    x2->grouped = true;
     prm(L, local * h * fet, E * h * D->fe, PRM_EXPERT);
     mem(L, "moe_unpermute", (D->Rl * h + Tn * h) * D->w_act + D->Rl * 4.0,
         (D->Rl * h + Tn * h) * D->w_act + D->Rl * 4.0);

@@ -29,6 +29,7 @@ struct model_op {
     bool recomputed_selective; /* re-run in backward under selective recompute */
     bool high_precision;       /* a GEMM fp8/fp4 recipes keep in bf16 (logits, router) */
     int kernels;               /* kernel launches of the forward (the backward: twice) */
+    bool grouped;              /* a grouped GEMM over experts: m is the rows per expert */
 };
 
 /* Communication of one layer on one chip for one micro-batch. Sizes are the collective's
