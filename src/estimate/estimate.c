@@ -677,31 +677,34 @@ bool step_geom_of(const struct step_ctx *ctx, struct step_geom *g)
     return true;
 }
 
-void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *sc,
-                        struct step_times *out)
-{
-    const struct spec_model *md = &ctx->job->model;
-    bool dense = !(md->has_moe && md->moe.experts > 0);
+/* What the two passes of estimate_step_with share: the layer kinds, the runs of like stages
+ * pass 1 found and priced, and the chunk times kept for pass 2. Its arrays are written
+ * before they are read, so it is not cleared: clearing its 86 KB would take longer than the
+ * whole evaluation of a small layout. */
+struct est_runs {
+    const struct step_ctx *ctx;
+    const struct step_costs *sc;
     struct kind_time k[K_COUNT];
-    kinds_init(sc, dense, k);
-    memset(out, 0, sizeof *out);
-
-    int p = sc->pp, v = sc->vpp, m = sc->m;
-    double d = sc->p2p_s;
-    /* Chunks priced one by one up to EST_CHUNKS per stage; beyond, each is the mean. */
-    bool by_chunk = v > 1 && v <= EST_CHUNKS;
-
-    /* Pass 1: per-stage work per micro-batch, priced once per run of like stages (up to
-     * EST_STAGES runs remembered; more are found and priced again in pass 2), and under
-     * interleaving the first and last chunk of each stage. */
+    bool dense;    /* no MoE layer (run_at) */
+    bool by_chunk; /* chunks priced one by one (else each is the stage's mean) */
+    /* the runs of like stages (up to EST_STAGES remembered; more are found and priced again
+     * in pass 2) */
     struct stage_run runs[EST_STAGES];
-    int nruns = 0;
-    bool keep = true; /* every run is in runs[] */
+    int nruns;
+    bool keep; /* every run is in runs[] */
     struct stage_run cur;
     /* the chunks of the first EST_KEEP_CHUNKS runs, and room for any later run's */
     struct run_chunks kc[EST_KEEP_CHUNKS], scr;
-    int cur_pf = -1; /* the run whose chunks scr holds (-1: none) */
-    double sum_fb = 0.0, max_fb = -1.0, max_f = 0.0, max_b = 0.0;
+    int cur_pf; /* the run whose chunks scr holds (-1: none) */
+    struct chunk_kinds ck_kinds;
+};
+
+/* What pass 1 gathers for the pipeline makespan (est_makespan). */
+struct est_pipe {
+    double sum_fb;       /* F + B summed over the stages */
+    double max_fb;       /* and its max over them, at stage s_b (the bottleneck) */
+    double max_f, max_b; /* the slowest forward and backward */
+    int s_b;             /* the breakdown's stage */
     /* Interleaved makespan (docs/MODEL.md 5.2), with f0/b0 a stage's first chunk and fl/bl
      * its last: when m == p (every forward first), the max over s of (f0 + b0 of the stages
      * before s) + m (F_s + B_s) + (fl + bl of the stages after s); when m > p, the max over
@@ -709,109 +712,169 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *sc,
      * (f0 of the stages before s) + w_s is when stage s is through its warm-up forwards
      * (w_s their time) and R_s = A_{p-1} + (bl of the stages after s) when its first
      * backward can start. Both are exact for even chunks; the second is a longest path. */
-    double pre0 = 0.0, prel = 0.0, best_lb = -HUGE_VAL;
-    double pf0 = 0.0, pb0 = 0.0, pbl = 0.0, m1 = -HUGE_VAL, m2 = -HUGE_VAL, a_last = 0.0;
-    int s_b = 0;
-    const struct step_geom *geo = ctx->geom;
-    struct chunk_kinds ck_kinds;
-    memset(ck_kinds.have_fb, 0, sizeof ck_kinds.have_fb);
-    memset(ck_kinds.have_rs, 0, sizeof ck_kinds.have_rs);
+    double pre0, prel, best_lb;           /* m == p (est_interleaved_all_fwd) */
+    double pf0, pb0, pbl, m1, m2, a_last; /* m > p (est_interleaved_warmup) */
+};
+
+/* What pass 2 works out: when the step's slowest stage is through, and what it waits for. */
+struct est_end {
+    double end_max;         /* the latest end of a stage's last backward plus its DP tail */
+    double tail_at_end;     /* that stage's DP tail */
+    double ag_delay;        /* the longest wait for ZeRO parameter gathers */
+    double opt_max;         /* the slowest stage's optimizer */
+    double flop, busy, hbm; /* one of each run's stages' work, weighted by the run's length */
+};
+
+/* One run's chunks as pass 2's DP races read them (est_run_view). */
+struct est_view {
+    double Fm, Bm;                 /* the stage's mean chunk (without chunk times) */
+    const double *fcs, *bcs;       /* per-chunk forward, backward at stride cstride */
+    int cstride;                   /* 1, or 0: every chunk is the mean */
+    const struct step_stage *rcks; /* the chunks, or NULL: derived from the stage */
+    struct chunk_run one;          /* without chunk times: the stage as its one chunk run */
+    const struct chunk_run *cr;    /* the chunks as runs for the closed forms */
+    int ncr;
+    bool tail_by_s; /* the DP tail depends on the stage's place (est_stage_tail) */
+    bool rwalk;     /* its DP races are walked (stage_dp_tail, stage_ag_delay) */
+    double window;  /* from the stage's first backward to its last */
+};
+
+/* Finds the run of like stages that starts at stage s (gr: its place in the layout's
+ * step_geom, or NULL) and prices it in place in runs[] (past EST_STAGES runs, in cur, and
+ * priced again in pass 2); *rcp: where its chunk times went. */
+static const struct stage_run *est_price_run(struct est_runs *w, int s,
+                                             const struct step_geom_run *gr,
+                                             const struct run_chunks **rcp)
+{
+    struct stage_run *r = w->nruns < EST_STAGES ? &w->runs[w->nruns] : &w->cur;
+    if (gr) {
+        r->st = gr->st;
+        r->n = gr->n;
+    } else {
+        r->n = run_at(w->ctx, w->dense, w->sc->pp, s, &r->st);
+    }
+    r->first = s;
+    struct run_chunks *rc = &w->scr; /* the run's chunks */
+    if (w->by_chunk && w->nruns < EST_KEEP_CHUNKS)
+        rc = &w->kc[w->nruns];
+    else
+        w->cur_pf = s;
+    run_price(w->sc, w->k, r, w->by_chunk, rc, gr, &w->ck_kinds);
+    if (r != &w->cur)
+        w->nruns++;
+    else
+        w->keep = false;
+    *rcp = rc;
+    return r;
+}
+
+/* The interleaved makespan's terms for a run's stages when m == p (struct est_pipe). */
+static void est_interleaved_all_fwd(int m, const struct stage_run *r, struct est_pipe *pl)
+{
+    double F = r->F, B = r->B, F0 = r->F0, B0 = r->B0, fl = r->fl, bl = r->bl;
+    for (int i = 0; i < r->n; i++) {
+        double lb = pl->pre0 + (double)m * (F + B) - pl->prel - (fl + bl);
+        if (lb > pl->best_lb)
+            pl->best_lb = lb;
+        pl->pre0 += F0 + B0;
+        pl->prel += fl + bl;
+    }
+}
+
+/* The interleaved makespan's terms for a run's stages when m > p (struct est_pipe); rc: the
+ * run's chunk times when by chunk. */
+static void est_interleaved_warmup(const struct step_costs *sc, bool by_chunk,
+                                   const struct stage_run *r, const struct run_chunks *rc, int s,
+                                   struct est_pipe *pl)
+{
+    int p = sc->pp, v = sc->vpp, m = sc->m;
+    double F = r->F, B = r->B, F0 = r->F0, B0 = r->B0, bl = r->bl;
+    /* w: the time of stage i's warm-up forwards, 2(p - i - 1) + (v - 1)p + 1 of them
+     * (below m v, as m > p here), in Megatron's interleaved table, where forward j
+     * runs chunk (j mod p v) / p (micro-batches in groups of p through every chunk in
+     * turn; the planner holds m to a multiple of p): q whole rounds of the table, the
+     * chunks before c and rp forwards of chunk c (f, pf as chunk_times gives them;
+     * without them every chunk is the stage's mean F / v). Two fewer per stage: the
+     * place is stepped back rather than divided out again. */
+    int64_t per = (int64_t)p * v;
+    int64_t warm = 2 * (int64_t)(p - s - 1) + (int64_t)(v - 1) * p + 1;
+    int64_t q = warm / per, c = (warm % per) / p, rp = (warm % per) % p;
+    for (int i = s; i < s + r->n; i++, warm -= 2) {
+        if (i > s) {
+            for (rp -= 2; rp < 0; rp += p)
+                if (--c < 0) {
+                    c += v;
+                    q--;
+                }
+        }
+        double w = by_chunk ? (double)q * (double)p * rc->pf[v] + (double)p * rc->pf[c] +
+                                  (double)rp * rc->f[c]
+                            : (double)warm * F / (double)v;
+        double a = pl->pf0 + w, x = (double)m * (F + B) - w + pl->pb0;
+        pl->pbl += bl;
+        if (a + x > pl->m1)
+            pl->m1 = a + x;
+        if (x - pl->pbl > pl->m2)
+            pl->m2 = x - pl->pbl;
+        pl->a_last = a;
+        pl->pf0 += F0;
+        pl->pb0 += B0;
+    }
+}
+
+/* Pass 1: per-stage work per micro-batch, priced once per run of like stages, and under
+ * interleaving the first and last chunk of each stage; gathers the makespan's terms. */
+static void est_pass1(struct est_runs *w, struct est_pipe *pl)
+{
+    const struct step_costs *sc = w->sc;
+    int p = sc->pp, v = sc->vpp, m = sc->m;
+    const struct step_geom *geo = w->ctx->geom;
     for (int s = 0, gi = 0; s < p; gi++) {
         const struct step_geom_run *gr = geo ? &geo->run[gi] : NULL;
-        /* priced in place in runs[] (past EST_STAGES runs, in cur and priced again later) */
-        struct stage_run *r = nruns < EST_STAGES ? &runs[nruns] : &cur;
-        if (gr) {
-            r->st = gr->st;
-            r->n = gr->n;
-        } else {
-            r->n = run_at(ctx, dense, p, s, &r->st);
-        }
-        r->first = s;
-        struct run_chunks *rc = &scr; /* the run's chunks */
-        if (by_chunk && nruns < EST_KEEP_CHUNKS)
-            rc = &kc[nruns];
-        else
-            cur_pf = s;
-        run_price(sc, k, r, by_chunk, rc, gr, &ck_kinds);
-        if (r != &cur)
-            nruns++;
-        else
-            keep = false;
-        int rn = r->n;
-        double F = r->F, B = r->B, F0 = r->F0, B0 = r->B0, fl = r->fl, bl = r->bl;
+        const struct run_chunks *rc;
+        const struct stage_run *r = est_price_run(w, s, gr, &rc);
+        double F = r->F, B = r->B;
         /* the run's first stage is its bottleneck candidate: later ones only tie */
-        if (F + B > max_fb) {
-            max_fb = F + B;
-            s_b = s;
+        if (F + B > pl->max_fb) {
+            pl->max_fb = F + B;
+            pl->s_b = s;
         }
-        if (F > max_f)
-            max_f = F;
-        if (B > max_b)
-            max_b = B;
-        for (int i = 0; i < rn; i++)
-            sum_fb += F + B;
-        if (v > 1 && m == p) {
-            for (int i = 0; i < rn; i++) {
-                double lb = pre0 + (double)m * (F + B) - prel - (fl + bl);
-                if (lb > best_lb)
-                    best_lb = lb;
-                pre0 += F0 + B0;
-                prel += fl + bl;
-            }
-        } else if (v > 1) {
-            /* w: the time of stage i's warm-up forwards, 2(p - i - 1) + (v - 1)p + 1 of them
-             * (below m v, as m > p here), in Megatron's interleaved table, where forward j
-             * runs chunk (j mod p v) / p (micro-batches in groups of p through every chunk in
-             * turn; the planner holds m to a multiple of p): q whole rounds of the table, the
-             * chunks before c and rp forwards of chunk c (f, pf as chunk_times gives them;
-             * without them every chunk is the stage's mean F / v). Two fewer per stage: the
-             * place is stepped back rather than divided out again. */
-            int64_t per = (int64_t)p * v;
-            int64_t warm = 2 * (int64_t)(p - s - 1) + (int64_t)(v - 1) * p + 1;
-            int64_t q = warm / per, c = (warm % per) / p, rp = (warm % per) % p;
-            for (int i = s; i < s + rn; i++, warm -= 2) {
-                if (i > s) {
-                    for (rp -= 2; rp < 0; rp += p)
-                        if (--c < 0) {
-                            c += v;
-                            q--;
-                        }
-                }
-                double w = by_chunk ? (double)q * (double)p * rc->pf[v] + (double)p * rc->pf[c] +
-                                          (double)rp * rc->f[c]
-                                    : (double)warm * F / (double)v;
-                double a = pf0 + w, x = (double)m * (F + B) - w + pb0;
-                pbl += bl;
-                if (a + x > m1)
-                    m1 = a + x;
-                if (x - pbl > m2)
-                    m2 = x - pbl;
-                a_last = a;
-                pf0 += F0;
-                pb0 += B0;
-            }
-        }
-        s += rn;
+        if (F > pl->max_f)
+            pl->max_f = F;
+        if (B > pl->max_b)
+            pl->max_b = B;
+        for (int i = 0; i < r->n; i++)
+            pl->sum_fb += F + B;
+        if (v > 1 && m == p)
+            est_interleaved_all_fwd(m, r, pl);
+        else if (v > 1)
+            est_interleaved_warmup(sc, w->by_chunk, r, rc, s, pl);
+        s += r->n;
     }
+}
 
-    /* Pipeline makespan (docs/MODEL.md 5.2). With even stages these are Narayanan et al.
-     * SC'21 eq. 1-2: (m + p - 1)(tf + tb) for GPipe and 1F1B, m(tf + tb) + (p - 1)(tf +
-     * tb)/v interleaved; uneven stages fill and drain through every stage once and run
-     * the steady state at the slowest stage's pace. */
+/* Pipeline makespan (docs/MODEL.md 5.2), sends included; *n_pp: the sends on its critical
+ * path. With even stages these are Narayanan et al. SC'21 eq. 1-2: (m + p - 1)(tf + tb)
+ * for GPipe and 1F1B, m(tf + tb) + (p - 1)(tf + tb)/v interleaved; uneven stages fill and
+ * drain through every stage once and run the steady state at the slowest stage's pace. */
+static double est_makespan(const struct step_costs *sc, const struct est_pipe *pl, double *n_pp_out)
+{
+    int p = sc->pp, v = sc->vpp, m = sc->m;
+    double d = sc->p2p_s;
     double T, n_pp = 0.0;
     if (p == 1) {
-        T = (double)m * max_fb;
+        T = (double)m * pl->max_fb;
     } else if (sc->schedule == US_SCHEDULE_GPIPE) {
-        T = sum_fb + (double)(m - 1) * (max_f + max_b);
+        T = pl->sum_fb + (double)(m - 1) * (pl->max_f + pl->max_b);
         n_pp = 2.0 * (double)(p - 1);
     } else if (sc->schedule == US_SCHEDULE_INTERLEAVED) {
         /* With even chunks both forms are Sigma/v + (m v - 1) M / v. Fill and drain cross
          * all p v virtual stages, one send each way between them. */
         if (m == p) {
-            T = best_lb + prel;
+            T = pl->best_lb + pl->prel;
         } else {
-            double r = a_last + pbl + m2;
-            T = m1 > r ? m1 : r;
+            double r = pl->a_last + pl->pbl + pl->m2;
+            T = pl->m1 > r ? pl->m1 : r;
         }
         n_pp = 2.0 * ((double)p * (double)v - 1.0);
     } else {
@@ -820,139 +883,191 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *sc,
          * at max(slowest stage, mean stage + 2(k-1)/k sends) per micro-batch
          * (docs/MODEL.md 5.2). */
         int kk = m < p ? m : p;
-        double cyc = sum_fb / (double)p + 2.0 * (double)(kk - 1) / (double)kk * d;
-        double per = cyc > max_fb ? cyc : max_fb;
+        double cyc = pl->sum_fb / (double)p + 2.0 * (double)(kk - 1) / (double)kk * d;
+        double per = cyc > pl->max_fb ? cyc : pl->max_fb;
         /* Send-bound steady state: the last micro-batch's round trip is 2/k sends short. */
-        double wait = (double)(m - 1) * (per - max_fb);
+        double wait = (double)(m - 1) * (per - pl->max_fb);
         double trim = 2.0 / (double)kk * d;
         wait = wait > trim ? wait - trim : 0.0;
-        T = sum_fb + (double)(m - 1) * max_fb;
+        T = pl->sum_fb + (double)(m - 1) * pl->max_fb;
         n_pp = 2.0 * (double)(p - 1) + (d > 0.0 ? wait / d : 0.0);
     }
     T += n_pp * d;
+    *n_pp_out = n_pp;
+    return T;
+}
 
-    /* GPipe, and Megatron's interleaved schedule when m == p, run every forward first. */
-    bool all_fwd_first = p > 1 && (sc->schedule == US_SCHEDULE_GPIPE ||
-                                   (sc->schedule == US_SCHEDULE_INTERLEAVED && m == p));
+/* Pass 2's run ri, which starts at stage s: the one pass 1 kept, or found and priced
+ * again; its optimizer, gather total and work terms, once (*opt_max: the slowest
+ * optimizer so far). */
+static struct stage_run *est_pass2_run(struct est_runs *w, int ri, int s, double *opt_max)
+{
+    struct stage_run *r;
+    if (w->keep) {
+        r = &w->runs[ri];
+    } else {
+        r = &w->cur;
+        w->cur.n = run_at(w->ctx, w->dense, w->sc->pp, s, &w->cur.st);
+        w->cur.first = s;
+        run_price(w->sc, w->k, &w->cur, w->by_chunk, &w->scr, NULL, &w->ck_kinds);
+        w->cur_pf = s;
+    }
+    if (!r->have_pass2) {
+        run_pass2(w->sc, w->k, r);
+        if (r->opt > *opt_max)
+            *opt_max = r->opt;
+    }
+    return r;
+}
 
-    /* Pass 2: when each stage's last backward ends, its exposed DP tail, the optimizer, and
-     * the work totals (step_work_totals_of), per run of like stages. Within a run the
-     * stages' ends E fall with s (each ends the chunk-0 backwards of the ones before it
-     * earlier), their DP tails do not grow (the same, or under ZeRO-2/3 1F1B a cool-down of
-     * g = min(m, p - s) backwards, which shrinks) and their ZeRO-1/2 gather waits fall
-     * with the later start: the run's first stage sets its share of the step (a later one
-     * could at most tie, and only a strictly larger end moves the maximum). race_all works
-     * out every stage, the reference the tests compare with. */
-    double end_max = -1.0, ag_delay = 0.0, opt_max = 0.0, tail_at_end = 0.0;
-    double prefix_b = 0.0, prefix_f = 0.0;
-    double flop = 0.0, busy = 0.0, hbm = 0.0;
+/* Run ri's chunks for the DP races, in cv: each chunk's own times when priced by chunk
+ * (kept from pass 1, or priced again into scr), else the stage's mean chunk (stride 0;
+ * v = 1: the stage). */
+static void est_run_view(struct est_runs *w, const struct stage_run *r, int ri, bool all_fwd_first,
+                         struct est_view *cv)
+{
+    const struct step_costs *sc = w->sc;
+    int v = sc->vpp, m = sc->m;
+    double F = r->F, B = r->B;
+    cv->Fm = F / (double)v;
+    cv->Bm = B / (double)v;
+    bool kept = w->by_chunk && w->keep && ri < EST_KEEP_CHUNKS; /* its chunks in kc[ri] */
+    const struct run_chunks *rc = w->by_chunk ? (kept ? &w->kc[ri] : &w->scr) : NULL;
+    if (w->by_chunk && !kept && w->cur_pf != r->first) {
+        chunk_times(sc, w->k, &r->st, &w->scr);
+        w->cur_pf = r->first;
+    }
+    cv->fcs = rc ? rc->f : &cv->Fm;
+    cv->bcs = rc ? rc->b : &cv->Bm;
+    cv->rcks = rc && rc->have_ck ? rc->ck : NULL;
+    cv->cstride = rc ? 1 : 0;
+    /* the chunks as runs for the closed forms (v = 1: the stage itself) */
+    cv->one = (struct chunk_run){.kind = -1, .n = 1, .f = F, .b = B};
+    if (!rc)
+        step_chunk_of(&r->st, 1, 0, &cv->one.ck);
+    cv->cr = rc ? rc->cr : &cv->one;
+    cv->ncr = rc ? rc->ncr : 1;
     /* The DP tail depends on the stage's layers, and on s only where reduction runs in
      * every backward of a 1F1B cool-down (ZeRO-2/3). */
-    bool tail_by_s = sc->zero >= 2 && v == 1 && sc->schedule != US_SCHEDULE_GPIPE;
+    cv->tail_by_s = sc->zero >= 2 && v == 1 && sc->schedule != US_SCHEDULE_GPIPE;
     /* The DP tail in closed form (race_tail_s, race_tail_run); race_all walks every bucket
-     * instead (stage_dp_tail, the reference the tests hold them to). */
-    bool walk = sc->race_all || v > EST_CHUNKS; /* (or a run of too many chunk runs) */
+     * instead (stage_dp_tail, the reference the tests hold them to), as does a run of too
+     * many chunks or chunk runs. */
+    cv->rwalk = sc->race_all || v > EST_CHUNKS || cv->ncr == 0;
+    cv->window = (double)m * B; /* from the stage's first backward to its last */
+    if (!all_fwd_first)
+        cv->window += (double)(m - 1) * F;
+}
+
+/* Exposed DP gradient time after stage s (of run r) ends its last backward; *per_mb: its
+ * reduction time per micro-batch. What does not depend on s is remembered in r. */
+static double est_stage_tail(struct est_runs *w, struct stage_run *r, const struct est_view *cv,
+                             int s, double *per_mb)
+{
+    const struct step_costs *sc = w->sc;
+    double tail;
+    if (cv->tail_by_s && !cv->rwalk) {
+        if (!r->have_shape) {
+            struct step_stage ck;
+            step_chunk_of(&r->st, 1, 0, &ck);
+            race_shape_of(w->k, &ck, &r->shape);
+            r->have_shape = true;
+        }
+        tail = race_tail_s(sc, &r->shape, s, r->B);
+        *per_mb = r->shape.per_mb;
+    } else if (!cv->tail_by_s && r->have_tail) {
+        tail = r->tail;
+        *per_mb = r->per_mb;
+    } else {
+        if (cv->rwalk)
+            tail = stage_dp_tail(sc, w->k, &r->st, cv->rcks, s, cv->bcs, cv->cstride, per_mb);
+        else
+            tail = race_tail_run(sc, w->k, cv->cr, cv->ncr, s, &w->ck_kinds, per_mb);
+        r->tail = tail;
+        r->per_mb = *per_mb;
+        r->have_tail = true;
+    }
+    return tail;
+}
+
+/* How long stage s (of run r, starting at pf) waits for ZeRO parameter gathers, folded
+ * into *ag_delay. */
+static void est_stage_ag_wait(struct est_runs *w, struct stage_run *r, const struct est_view *cv,
+                              int s, double pf, double *ag_delay)
+{
+    const struct step_costs *sc = w->sc;
+    const struct kind_time *k = w->k;
+    if ((sc->zero == 1 || sc->zero == 2) && r->ag_total > pf) {
+        /* (a stage that starts after its whole gather has nothing to wait for) */
+        double dl;
+        if (cv->rwalk) {
+            dl = stage_ag_delay(sc, k, &r->st, cv->rcks, pf, cv->fcs, cv->cstride);
+        } else {
+            if (!r->have_lead) {
+                r->ag_lead = run_ag_lead(sc, k, cv->cr, cv->ncr);
+                r->have_lead = true;
+            }
+            dl = r->ag_lead - pf;
+        }
+        if (dl > *ag_delay)
+            *ag_delay = dl;
+    } else if (sc->zero >= 3 && s == 0) {
+        /* The first layer's gather has nothing to hide behind. */
+        *ag_delay = r->st.has_embed
+                        ? k[K_EMBED].lt->param_ag_s
+                        : (r->st.n_dense > 0 ? k[K_DENSE].lt->param_ag_s : k[K_MOE].lt->param_ag_s);
+    }
+}
+
+/* Stage s of run r ends its last backward at E (and started its first forward at pf): its
+ * DP tail and gather wait, folded into e. */
+static void est_stage_end(struct est_runs *w, struct stage_run *r, const struct est_view *cv, int s,
+                          double E, double pf, struct est_end *e)
+{
+    const struct step_costs *sc = w->sc;
+    double per_mb;
+    double tail = est_stage_tail(w, r, cv, s, &per_mb);
+    if (sc->zero == 2 || sc->zero >= 3) {
+        /* Gradients are reduced every micro-batch: the DP stream must also keep up
+         * over the window from the stage's first backward to its last (all the
+         * backwards, and the forwards between them unless the schedule runs every
+         * forward first). */
+        double backlog = (double)sc->m * per_mb - cv->window;
+        if (backlog > tail)
+            tail = backlog;
+    }
+    if (E + tail > e->end_max) {
+        e->end_max = E + tail;
+        e->tail_at_end = tail;
+    }
+    est_stage_ag_wait(w, r, cv, s, pf, &e->ag_delay);
+}
+
+/* Pass 2: when each stage's last backward ends, its exposed DP tail, the optimizer, and
+ * the work totals (step_work_totals_of), per run of like stages, given the makespan T.
+ * Within a run the stages' ends E fall with s (each ends the chunk-0 backwards of the ones
+ * before it earlier), their DP tails do not grow (the same, or under ZeRO-2/3 1F1B a
+ * cool-down of g = min(m, p - s) backwards, which shrinks) and their ZeRO-1/2 gather waits
+ * fall with the later start: the run's first stage sets its share of the step (a later one
+ * could at most tie, and only a strictly larger end moves the maximum). race_all works out
+ * every stage, the reference the tests compare with. */
+static void est_pass2(struct est_runs *w, double T, bool all_fwd_first, struct est_end *e)
+{
+    const struct step_costs *sc = w->sc;
+    int p = sc->pp;
+    double d = sc->p2p_s;
+    double prefix_b = 0.0, prefix_f = 0.0;
     int ri = 0;
     for (int s = 0; s < p; ri++) {
-        struct stage_run *r;
-        if (keep) {
-            r = &runs[ri];
-        } else {
-            r = &cur;
-            cur.n = run_at(ctx, dense, p, s, &cur.st);
-            cur.first = s;
-            run_price(sc, k, &cur, by_chunk, &scr, NULL, &ck_kinds);
-            cur_pf = s;
-        }
-        if (!r->have_pass2) {
-            run_pass2(sc, k, r);
-            if (r->opt > opt_max)
-                opt_max = r->opt;
-        }
-        double F = r->F, B = r->B;
-        /* Per-chunk times for the DP races: each chunk's own when priced by chunk, else
-         * the stage's mean chunk (stride 0; v = 1: the stage). */
-        double Fm = F / (double)v, Bm = B / (double)v;
-        bool kept = by_chunk && keep && ri < EST_KEEP_CHUNKS; /* its chunks in kc[ri] */
-        const struct run_chunks *rc = by_chunk ? (kept ? &kc[ri] : &scr) : NULL;
-        if (by_chunk && !kept && cur_pf != r->first) {
-            chunk_times(sc, k, &r->st, &scr);
-            cur_pf = r->first;
-        }
-        const double *fcs = rc ? rc->f : &Fm, *bcs = rc ? rc->b : &Bm;
-        const struct step_stage *rcks = rc && rc->have_ck ? rc->ck : NULL;
-        int cstride = rc ? 1 : 0;
-        /* the chunks as runs for the closed forms (v = 1: the stage itself) */
-        struct chunk_run one = {.kind = -1, .n = 1, .f = F, .b = B};
-        if (!rc)
-            step_chunk_of(&r->st, 1, 0, &one.ck);
-        const struct chunk_run *cr = rc ? rc->cr : &one;
-        int ncr = rc ? rc->ncr : 1;
-        bool rwalk = walk || ncr == 0;
-        double window = (double)m * B; /* from the stage's first backward to its last */
-        if (!all_fwd_first)
-            window += (double)(m - 1) * F;
+        struct stage_run *r = est_pass2_run(w, ri, s, &e->opt_max);
+        struct est_view cv;
+        est_run_view(w, r, ri, all_fwd_first, &cv);
         double pb = prefix_b, pf = prefix_f;
         int ns = sc->race_all ? r->n : 1; /* stages of the run that can set the step */
         for (int i = 0; i < ns; i++) {
             /* Stage 0 finishes the drain last; stage s ends the chunk-0 backwards (and
              * sends) of the stages before it earlier. */
-            double E = T - pb;
-            double tail, per_mb;
-            if (tail_by_s && !rwalk) {
-                if (!r->have_shape) {
-                    struct step_stage ck;
-                    step_chunk_of(&r->st, 1, 0, &ck);
-                    race_shape_of(k, &ck, &r->shape);
-                    r->have_shape = true;
-                }
-                tail = race_tail_s(sc, &r->shape, s + i, B);
-                per_mb = r->shape.per_mb;
-            } else if (!tail_by_s && r->have_tail) {
-                tail = r->tail;
-                per_mb = r->per_mb;
-            } else {
-                if (rwalk)
-                    tail = stage_dp_tail(sc, k, &r->st, rcks, s + i, bcs, cstride, &per_mb);
-                else
-                    tail = race_tail_run(sc, k, cr, ncr, s + i, &ck_kinds, &per_mb);
-                r->tail = tail;
-                r->per_mb = per_mb;
-                r->have_tail = true;
-            }
-            if (sc->zero == 2 || sc->zero >= 3) {
-                /* Gradients are reduced every micro-batch: the DP stream must also keep up
-                 * over the window from the stage's first backward to its last (all the
-                 * backwards, and the forwards between them unless the schedule runs every
-                 * forward first). */
-                double backlog = (double)m * per_mb - window;
-                if (backlog > tail)
-                    tail = backlog;
-            }
-            if (E + tail > end_max) {
-                end_max = E + tail;
-                tail_at_end = tail;
-            }
-            if ((sc->zero == 1 || sc->zero == 2) && r->ag_total > pf) {
-                /* (a stage that starts after its whole gather has nothing to wait for) */
-                double dl;
-                if (rwalk) {
-                    dl = stage_ag_delay(sc, k, &r->st, rcks, pf, fcs, cstride);
-                } else {
-                    if (!r->have_lead) {
-                        r->ag_lead = run_ag_lead(sc, k, cr, ncr);
-                        r->have_lead = true;
-                    }
-                    dl = r->ag_lead - pf;
-                }
-                if (dl > ag_delay)
-                    ag_delay = dl;
-            } else if (sc->zero >= 3 && s + i == 0) {
-                /* The first layer's gather has nothing to hide behind. */
-                ag_delay = r->st.has_embed ? k[K_EMBED].lt->param_ag_s
-                                           : (r->st.n_dense > 0 ? k[K_DENSE].lt->param_ag_s
-                                                                : k[K_MOE].lt->param_ag_s);
-            }
+            est_stage_end(w, r, &cv, s + i, T - pb, pf, e);
             pb += r->B0 + d;
             pf += r->F0 + d;
         }
@@ -960,51 +1075,87 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *sc,
             prefix_b += r->B0 + d;
             prefix_f += r->F0 + d;
         }
-        flop += (double)r->n * r->w_flop;
-        busy += (double)r->n * r->w_busy;
-        hbm += (double)r->n * r->w_hbm;
+        e->flop += (double)r->n * r->w_flop;
+        e->busy += (double)r->n * r->w_busy;
+        e->hbm += (double)r->n * r->w_hbm;
         s += r->n;
     }
+}
 
-    out->step_s = end_max + ag_delay + opt_max + sc->overhead_s;
-
-    if (!sc->no_breakdown) {
-        /* Breakdown: the bottleneck stage's own work, the rest of the makespan is bubble. */
-        struct step_stage sb;
-        if (keep) {
-            int i = 0;
-            while (s_b >= runs[i].first + runs[i].n)
-                i++;
-            sb = runs[i].st;
-        } else {
-            step_stage_of(ctx, s_b, &sb);
-        }
-        double cat[STEP_CAT_COUNT] = {0}, Fb, Bb;
-        stage_work(sc, k, &sb, &Fb, &Bb, cat);
-        for (int c = 0; c < STEP_CAT_COUNT; c++)
-            cat[c] *= (double)m;
-        struct us_breakdown *br = &out->br;
-        br->compute_s = cat[STEP_CAT_COMPUTE];
-        br->tp_comm_s = cat[STEP_CAT_TP];
-        br->cp_comm_s = cat[STEP_CAT_CP];
-        br->ep_comm_s = cat[STEP_CAT_EP];
-        br->pp_comm_s = n_pp * d;
-        br->dp_comm_s = cat[STEP_CAT_DP] + tail_at_end + ag_delay;
-        br->optimizer_s = opt_max;
-        br->overhead_s = sc->overhead_s;
-        double rest = br->compute_s + br->tp_comm_s + br->cp_comm_s + br->ep_comm_s +
-                      br->pp_comm_s + br->dp_comm_s + br->optimizer_s + br->overhead_s;
-        br->bubble_s = out->step_s - rest;
-        if (br->bubble_s < 0.0) {
-            /* Rounding only: the bottleneck's own work never exceeds the makespan. */
-            br->compute_s += br->bubble_s;
-            br->bubble_s = 0.0;
-        }
+/* Breakdown: the bottleneck stage s_b's own work, the rest of the makespan is bubble. */
+static void est_breakdown(const struct est_runs *w, int s_b, double n_pp, const struct est_end *e,
+                          struct step_times *out)
+{
+    const struct step_costs *sc = w->sc;
+    struct step_stage sb;
+    if (w->keep) {
+        int i = 0;
+        while (s_b >= w->runs[i].first + w->runs[i].n)
+            i++;
+        sb = w->runs[i].st;
+    } else {
+        step_stage_of(w->ctx, s_b, &sb);
     }
+    double cat[STEP_CAT_COUNT] = {0}, Fb, Bb;
+    stage_work(sc, w->k, &sb, &Fb, &Bb, cat);
+    for (int c = 0; c < STEP_CAT_COUNT; c++)
+        cat[c] *= (double)sc->m;
+    struct us_breakdown *br = &out->br;
+    br->compute_s = cat[STEP_CAT_COMPUTE];
+    br->tp_comm_s = cat[STEP_CAT_TP];
+    br->cp_comm_s = cat[STEP_CAT_CP];
+    br->ep_comm_s = cat[STEP_CAT_EP];
+    br->pp_comm_s = n_pp * sc->p2p_s;
+    br->dp_comm_s = cat[STEP_CAT_DP] + e->tail_at_end + e->ag_delay;
+    br->optimizer_s = e->opt_max;
+    br->overhead_s = sc->overhead_s;
+    double rest = br->compute_s + br->tp_comm_s + br->cp_comm_s + br->ep_comm_s + br->pp_comm_s +
+                  br->dp_comm_s + br->optimizer_s + br->overhead_s;
+    br->bubble_s = out->step_s - rest;
+    if (br->bubble_s < 0.0) {
+        /* Rounding only: the bottleneck's own work never exceeds the makespan. */
+        br->compute_s += br->bubble_s;
+        br->bubble_s = 0.0;
+    }
+}
+
+void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *sc,
+                        struct step_times *out)
+{
+    const struct spec_model *md = &ctx->job->model;
+    struct est_runs w; /* not cleared: see struct est_runs */
+    w.ctx = ctx;
+    w.sc = sc;
+    w.dense = !(md->has_moe && md->moe.experts > 0);
+    kinds_init(sc, w.dense, w.k);
+    memset(out, 0, sizeof *out);
+    /* Chunks priced one by one up to EST_CHUNKS per stage; beyond, each is the mean. */
+    w.by_chunk = sc->vpp > 1 && sc->vpp <= EST_CHUNKS;
+    w.nruns = 0;
+    w.keep = true;
+    w.cur_pf = -1;
+    memset(w.ck_kinds.have_fb, 0, sizeof w.ck_kinds.have_fb);
+    memset(w.ck_kinds.have_rs, 0, sizeof w.ck_kinds.have_rs);
+
+    struct est_pipe pl = {.max_fb = -1.0, .best_lb = -HUGE_VAL, .m1 = -HUGE_VAL, .m2 = -HUGE_VAL};
+    est_pass1(&w, &pl);
+    double n_pp;
+    double T = est_makespan(sc, &pl, &n_pp);
+
+    /* GPipe, and Megatron's interleaved schedule when m == p, run every forward first. */
+    int p = sc->pp;
+    bool all_fwd_first = p > 1 && (sc->schedule == US_SCHEDULE_GPIPE ||
+                                   (sc->schedule == US_SCHEDULE_INTERLEAVED && sc->m == p));
+    struct est_end e = {.end_max = -1.0};
+    est_pass2(&w, T, all_fwd_first, &e);
+
+    out->step_s = e.end_max + e.ag_delay + e.opt_max + sc->overhead_s;
+    if (!sc->no_breakdown)
+        est_breakdown(&w, pl.s_b, n_pp, &e, out);
     /* The mean over the stages of one pipeline (step_work_totals_of's, to rounding). */
     double kd = (double)sc->m / (double)sc->pp;
-    out->hw_flop_per_chip = flop * kd;
-    out->compute_busy_s = busy * kd;
-    out->hbm_busy_s = hbm * kd;
+    out->hw_flop_per_chip = e.flop * kd;
+    out->compute_busy_s = e.busy * kd;
+    out->hbm_busy_s = e.hbm * kd;
     out->engine = "closed-form";
 }
