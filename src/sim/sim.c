@@ -665,166 +665,207 @@ void sim_step(const struct step_ctx *ctx, struct step_times *out, struct core_bu
     sim_step_stats(ctx, out, trace, NULL);
 }
 
-void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct core_buf *trace,
-                    struct sim_stats *stats)
-{
-    struct step_costs sc;
-    step_costs_compute(ctx, &sc);
-    memset(out, 0, sizeof *out);
-    if (stats)
-        memset(stats, 0, sizeof *stats);
+/* sim_step_stats's scratch beside the graph, freed together (sim_scratch_free). */
+struct sim_scratch {
+    int max_layers;   /* the most layers on a stage, the embedding and head included */
+    size_t norder;    /* entries in each of the schedule's five order arrays */
+    int *order;       /* the schedule's order (build_stage: odir, omb, ock, tab_mb, tab_ck) */
+    int32_t *ag_slot; /* the ZeRO-1/2 gather each layer's first forward waits for */
+    int32_t *last_dp, *opt_ids; /* each stage's last DP gradient op and its optimizer */
+    struct sim_event *heap;     /* the event queue's storage */
+    bool *oncrit;               /* ops on the critical path (the trace marks them) */
+    int32_t *coff, *cidx;       /* each stage's compute-stream ops in order (compute_overlap) */
+    int64_t *own_all;           /* each stage's own work by category */
+};
 
-    struct sim S;
-    memset(&S, 0, sizeof S);
-    S.ctx = ctx;
-    S.sc = &sc;
-    S.p = sc.pp;
-    S.v = sc.vpp;
-    S.m = sc.m;
-    int p = S.p, v = S.v, m = S.m;
+/* What running the graph gives. */
+struct sim_result {
+    int64_t events;                 /* completions popped from the queue */
+    int32_t last;                   /* the op that ended last */
+    int64_t end_ps;                 /* the step */
+    int64_t crit_ps;                /* durations on the critical path (== end_ps) */
+    int ncrit;                      /* ops on it */
+    int64_t cat_ps[STEP_CAT_COUNT]; /* the critical path by category (DP: its exposed part) */
+};
+
+static void sim_scratch_free(struct sim_scratch *x)
+{
+    free(x->own_all);
+    free(x->oncrit);
+    free(x->coff);
+    free(x->cidx);
+    free(x->heap);
+    free(x->order);
+    free(x->ag_slot);
+    free(x->last_dp);
+    free(x->opt_ids);
+}
+
+/* Sets S up for the layout sc prices and allocates the graph's arrays; S->oom when they
+ * did not fit in memory, or would not (the caller falls back to the closed form). */
+static void sim_init(struct sim *S, const struct step_ctx *ctx, const struct step_costs *sc,
+                     struct sim_scratch *x)
+{
+    memset(S, 0, sizeof *S);
+    S->ctx = ctx;
+    S->sc = sc;
+    S->p = sc->pp;
+    S->v = sc->vpp;
+    S->m = sc->m;
+    int p = S->p, v = S->v, m = S->m;
     size_t nkeys = (size_t)p * 2u * (size_t)m * (size_t)v;
-    S.nst = p * SIM_STREAM_COUNT;
-    S.st = malloc((size_t)S.nst * sizeof *S.st);
-    S.send = malloc(nkeys * sizeof *S.send);
-    S.exitf = calloc(nkeys, sizeof *S.exitf);
-    S.def_join = malloc(nkeys * sizeof *S.def_join);
-    S.def_key = malloc(nkeys * sizeof *S.def_key);
+    S->nst = p * SIM_STREAM_COUNT;
+    S->st = malloc((size_t)S->nst * sizeof *S->st);
+    S->send = malloc(nkeys * sizeof *S->send);
+    S->exitf = calloc(nkeys, sizeof *S->exitf);
+    S->def_join = malloc(nkeys * sizeof *S->def_join);
+    S->def_key = malloc(nkeys * sizeof *S->def_key);
     /* Scratch for the schedule and the ZeRO-1/2 bucket of each layer. */
-    int max_layers = 0;
+    x->max_layers = 0;
     for (int s = 0; s < p; s++) {
         struct step_stage st;
         step_stage_of(ctx, s, &st);
         int nl = st.n_dense + st.n_moe + 2;
-        if (nl > max_layers)
-            max_layers = nl;
+        if (nl > x->max_layers)
+            x->max_layers = nl;
     }
-    size_t norder = 2u * (size_t)m * (size_t)v;
-    int *order = NULL;
-    int32_t *ag_slot = NULL, *last_dp = NULL, *opt_ids = NULL, *coff = NULL, *cidx = NULL;
-    struct sim_event *heap = NULL;
-    bool *oncrit = NULL;
-    int64_t *own_all = NULL;
+    x->norder = 2u * (size_t)m * (size_t)v;
     /* Too big a graph (at least two ops per layer and direction) is priced by the closed
      * form instead: the caller sees engine "closed-form". */
-    double lower = (double)nkeys * 2.0 * (double)(max_layers - 2) / (double)v;
+    double lower = (double)nkeys * 2.0 * (double)(x->max_layers - 2) / (double)v;
     if (lower > SIM_MAX_OPS) {
-        S.oom = true;
-        goto fallback;
+        S->oom = true;
+        return;
     }
-    order = malloc(5u * norder * sizeof *order);
-    ag_slot = malloc((size_t)v * (size_t)max_layers * sizeof *ag_slot);
-    if (!S.st || !S.send || !S.exitf || !S.def_join || !S.def_key || !order || !ag_slot) {
-        S.oom = true;
-    } else {
-        for (int32_t i = 0; i < S.nst; i++)
-            S.st[i] = (struct stream_state){-1, -1, -1, false};
-        for (size_t i = 0; i < nkeys; i++)
-            S.send[i] = -1;
-        /* Size the arrays once from a count of the ops per layer and chunk. */
-        int64_t guess = (int64_t)nkeys * (int64_t)(max_layers * 8 + 4) + 64 * p;
-        int32_t g32 = guess < INT32_MAX / 2 ? (int32_t)guess : INT32_MAX / 2;
-        if (!grow((void **)&S.t, &S.capt, g32, sizeof *S.t) ||
-            !grow((void **)&S.e, &S.cape, g32 * 2, sizeof *S.e))
-            S.oom = true;
+    x->order = malloc(5u * x->norder * sizeof *x->order);
+    x->ag_slot = malloc((size_t)v * (size_t)x->max_layers * sizeof *x->ag_slot);
+    if (!S->st || !S->send || !S->exitf || !S->def_join || !S->def_key || !x->order ||
+        !x->ag_slot) {
+        S->oom = true;
+        return;
     }
+    for (int32_t i = 0; i < S->nst; i++)
+        S->st[i] = (struct stream_state){-1, -1, -1, false};
+    for (size_t i = 0; i < nkeys; i++)
+        S->send[i] = -1;
+    /* Size the arrays once from a count of the ops per layer and chunk. */
+    int64_t guess = (int64_t)nkeys * (int64_t)(x->max_layers * 8 + 4) + 64 * p;
+    int32_t g32 = guess < INT32_MAX / 2 ? (int32_t)guess : INT32_MAX / 2;
+    if (!grow((void **)&S->t, &S->capt, g32, sizeof *S->t) ||
+        !grow((void **)&S->e, &S->cape, g32 * 2, sizeof *S->e))
+        S->oom = true;
+}
 
-    /* Build. */
-    if (!S.oom) {
-        last_dp = malloc((size_t)p * sizeof *last_dp);
-        opt_ids = malloc((size_t)p * sizeof *opt_ids);
-        if (!last_dp || !opt_ids)
-            S.oom = true;
-    }
-    if (!S.oom) {
-        for (int s = 0; s < p; s++) {
-            last_dp[s] = -1;
-            build_stage(&S, s, order, order + norder, order + 2 * norder, order + 3 * norder,
-                        order + 4 * norder, ag_slot, max_layers, &last_dp[s]);
-        }
-        for (int32_t i = 0; i < S.ndef && !S.oom; i++) {
-            int32_t from = S.send[S.def_key[i]];
-            US_ASSERT(from >= 0, "pipeline input without a send (key %d)", (int)S.def_key[i]);
-            add_edge(&S, from, S.def_join[i]);
-        }
-        /* The gradient-norm all-reduce before the optimizer synchronises every stage
-         * (Megatron clip_grad_norm over the model-parallel group): a barrier on each
-         * stage's last op, then the optimizer and the host overhead. */
-        struct frontier none = {{0}, 0};
-        int32_t bar = new_task(&S, 0, -1, OP_JOIN, 0.0, &none);
-        for (int s = 0; s < p && !S.oom; s++) {
-            for (int k = 0; k < SIM_STREAM_COUNT; k++) {
-                int32_t tail = S.st[s * SIM_STREAM_COUNT + k].tail;
-                if (k != SIM_STREAM_DP_AG || sc.zero >= 3)
-                    add_edge(&S, tail, bar);
-            }
-        }
-        const struct step_layer_time *kinds[K_COUNT] = {&sc.embed, &sc.dense, &sc.moe, &sc.head};
-        for (int s = 0; s < p && !S.oom; s++) {
-            struct step_stage st;
-            step_stage_of(ctx, s, &st);
-            double cnt[K_COUNT] = {st.has_embed ? 1.0 : 0.0, (double)st.n_dense, (double)st.n_moe,
-                                   st.has_head ? 1.0 : 0.0};
-            double opt = 0.0;
-            for (int kk = 0; kk < K_COUNT; kk++)
-                opt += cnt[kk] * kinds[kk]->opt_s;
-            struct frontier fb;
-            fr_one(&fb, bar);
-            opt_ids[s] = new_task(&S, s, SIM_STREAM_COMPUTE, OP_OPT, opt, &fb);
-            if (sc.overhead_s > 0.0) {
-                struct frontier fo;
-                fr_one(&fo, opt_ids[s]);
-                new_task(&S, s, SIM_STREAM_COMPUTE, OP_OVERHEAD, sc.overhead_s, &fo);
-            }
+/* The end of the step: the gradient-norm all-reduce before the optimizer synchronises
+ * every stage (Megatron clip_grad_norm over the model-parallel group): a barrier on each
+ * stage's last op, then the optimizer and the host overhead. */
+static void sim_build_step_end(struct sim *S, int32_t *opt_ids)
+{
+    const struct step_costs *sc = S->sc;
+    int p = S->p;
+    struct frontier none = {{0}, 0};
+    int32_t bar = new_task(S, 0, -1, OP_JOIN, 0.0, &none);
+    for (int s = 0; s < p && !S->oom; s++) {
+        for (int k = 0; k < SIM_STREAM_COUNT; k++) {
+            int32_t tail = S->st[s * SIM_STREAM_COUNT + k].tail;
+            if (k != SIM_STREAM_DP_AG || sc->zero >= 3)
+                add_edge(S, tail, bar);
         }
     }
+    const struct step_layer_time *kinds[K_COUNT] = {&sc->embed, &sc->dense, &sc->moe, &sc->head};
+    for (int s = 0; s < p && !S->oom; s++) {
+        struct step_stage st;
+        step_stage_of(S->ctx, s, &st);
+        double cnt[K_COUNT] = {st.has_embed ? 1.0 : 0.0, (double)st.n_dense, (double)st.n_moe,
+                               st.has_head ? 1.0 : 0.0};
+        double opt = 0.0;
+        for (int kk = 0; kk < K_COUNT; kk++)
+            opt += cnt[kk] * kinds[kk]->opt_s;
+        struct frontier fb;
+        fr_one(&fb, bar);
+        opt_ids[s] = new_task(S, s, SIM_STREAM_COMPUTE, OP_OPT, opt, &fb);
+        if (sc->overhead_s > 0.0) {
+            struct frontier fo;
+            fr_one(&fo, opt_ids[s]);
+            new_task(S, s, SIM_STREAM_COMPUTE, OP_OVERHEAD, sc->overhead_s, &fo);
+        }
+    }
+}
 
-    /* Dependents (CSR) and pending counts. */
-    if (!S.oom) {
-        S.dep_to = malloc((size_t)(S.ne > 0 ? S.ne : 1) * sizeof *S.dep_to);
-        if (!S.dep_to)
-            S.oom = true;
+/* Builds the step's graph: each stage's program (build_stage), the pipeline inputs whose
+ * sends were created after them, and the end of the step. */
+static void sim_build(struct sim *S, struct sim_scratch *x)
+{
+    int p = S->p;
+    size_t norder = x->norder;
+    x->last_dp = malloc((size_t)p * sizeof *x->last_dp);
+    x->opt_ids = malloc((size_t)p * sizeof *x->opt_ids);
+    if (!x->last_dp || !x->opt_ids) {
+        S->oom = true;
+        return;
     }
-    if (!S.oom) {
-        for (int32_t i = 0; i < S.ne; i++) {
-            S.t[S.e[i].from].out_n++;
-            S.t[S.e[i].to].pending++;
-        }
-        int32_t acc = 0;
-        for (int32_t i = 0; i < S.nt; i++) {
-            S.t[i].out_first = acc;
-            acc += S.t[i].out_n;
-            S.t[i].out_n = 0;
-        }
-        for (int32_t i = 0; i < S.ne; i++) {
-            struct task *f = &S.t[S.e[i].from];
-            S.dep_to[f->out_first + f->out_n++] = S.e[i].to;
-        }
-        /* At most one running op per stream, plus joins released at one instant. */
-        heap = malloc((size_t)(S.nst + S.nt + 1) * sizeof *heap);
-        if (!heap)
-            S.oom = true;
+    int *order = x->order;
+    for (int s = 0; s < p; s++) {
+        x->last_dp[s] = -1;
+        build_stage(S, s, order, order + norder, order + 2 * norder, order + 3 * norder,
+                    order + 4 * norder, x->ag_slot, x->max_layers, &x->last_dp[s]);
     }
-    if (S.oom)
-        goto fallback;
+    for (int32_t i = 0; i < S->ndef && !S->oom; i++) {
+        int32_t from = S->send[S->def_key[i]];
+        US_ASSERT(from >= 0, "pipeline input without a send (key %d)", (int)S->def_key[i]);
+        add_edge(S, from, S->def_join[i]);
+    }
+    sim_build_step_end(S, x->opt_ids);
+}
 
-    /* Run. */
+/* Dependents (CSR) and pending counts, and the event queue's storage. */
+static void sim_index(struct sim *S, struct sim_scratch *x)
+{
+    S->dep_to = malloc((size_t)(S->ne > 0 ? S->ne : 1) * sizeof *S->dep_to);
+    if (!S->dep_to) {
+        S->oom = true;
+        return;
+    }
+    for (int32_t i = 0; i < S->ne; i++) {
+        S->t[S->e[i].from].out_n++;
+        S->t[S->e[i].to].pending++;
+    }
+    int32_t acc = 0;
+    for (int32_t i = 0; i < S->nt; i++) {
+        S->t[i].out_first = acc;
+        acc += S->t[i].out_n;
+        S->t[i].out_n = 0;
+    }
+    for (int32_t i = 0; i < S->ne; i++) {
+        struct task *f = &S->t[S->e[i].from];
+        S->dep_to[f->out_first + f->out_n++] = S->e[i].to;
+    }
+    /* At most one running op per stream, plus joins released at one instant. */
+    x->heap = malloc((size_t)(S->nst + S->nt + 1) * sizeof *x->heap);
+    if (!x->heap)
+        S->oom = true;
+}
+
+/* Runs the graph: every op starts when its dependencies are done and its stream is free. */
+static void sim_run(struct sim *S, struct sim_scratch *x, struct sim_result *res)
+{
     struct sim_queue q;
-    sim_queue_init(&q, heap, S.nst + S.nt + 1);
+    sim_queue_init(&q, x->heap, S->nst + S->nt + 1);
     int64_t seq = 0, events = 0;
-    for (int32_t s = 0; s < S.nst; s++) {
-        S.st[s].cur = S.st[s].head;
-        try_stream(&S, &q, &seq, s, 0, -1);
+    for (int32_t s = 0; s < S->nst; s++) {
+        S->st[s].cur = S->st[s].head;
+        try_stream(S, &q, &seq, s, 0, -1);
     }
-    for (int32_t i = 0; i < S.nt; i++)
-        if (S.t[i].stream < 0 && S.t[i].pending == 0)
-            release(&S, &q, &seq, i, 0, -1);
+    for (int32_t i = 0; i < S->nt; i++)
+        if (S->t[i].stream < 0 && S->t[i].pending == 0)
+            release(S, &q, &seq, i, 0, -1);
     struct sim_event ev;
     int32_t done = 0, last = -1;
     int64_t end_ps = 0;
     while (sim_queue_pop(&q, &ev)) {
         events++;
         int32_t id = ev.task;
-        struct task *t = &S.t[id];
+        struct task *t = &S->t[id];
         t->end_ps = ev.time_ps;
         done++;
         if (ev.time_ps >= end_ps) {
@@ -832,83 +873,108 @@ void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct c
             last = id;
         }
         if (t->stream >= 0) {
-            struct stream_state *ss = &S.st[t->stream];
+            struct stream_state *ss = &S->st[t->stream];
             ss->busy = false;
             ss->cur = t->next;
         }
         for (int32_t j = 0; j < t->out_n; j++) {
-            int32_t y = S.dep_to[t->out_first + j];
-            struct task *ty = &S.t[y];
+            int32_t y = S->dep_to[t->out_first + j];
+            struct task *ty = &S->t[y];
             if (--ty->pending == 0) {
                 if (ty->stream < 0)
-                    release(&S, &q, &seq, y, ev.time_ps, id);
-                else if (S.st[ty->stream].cur == y)
-                    try_stream(&S, &q, &seq, ty->stream, ev.time_ps, id);
+                    release(S, &q, &seq, y, ev.time_ps, id);
+                else if (S->st[ty->stream].cur == y)
+                    try_stream(S, &q, &seq, ty->stream, ev.time_ps, id);
             }
         }
         if (t->stream >= 0)
-            try_stream(&S, &q, &seq, t->stream, ev.time_ps, id);
+            try_stream(S, &q, &seq, t->stream, ev.time_ps, id);
     }
-    US_ASSERT(done == S.nt, "step graph deadlocked: %d of %d ops ran", (int)done, (int)S.nt);
+    US_ASSERT(done == S->nt, "step graph deadlocked: %d of %d ops ran", (int)done, (int)S->nt);
+    res->events = events;
+    res->last = last;
+    res->end_ps = end_ps;
+}
 
-    /* Critical path: back from the last op through the op that released each one. */
-    oncrit = calloc((size_t)S.nt, sizeof *oncrit);
-    coff = malloc((size_t)(p + 1) * sizeof *coff);
-    cidx = malloc((size_t)(S.nt > 0 ? S.nt : 1) * sizeof *cidx);
-    own_all = calloc((size_t)p * STEP_CAT_COUNT, sizeof *own_all);
-    if (!oncrit || !coff || !cidx || !own_all)
-        goto fallback;
+/* Critical path: back from the last op through the op that released each one, by category
+ * (a DP op's part beside its stage's compute is not exposed). Indexes each stage's compute
+ * stream for compute_overlap on the way. False when the scratch did not fit in memory. */
+static bool sim_critical_path(const struct sim *S, struct sim_scratch *x, struct sim_result *res)
+{
+    int p = S->p;
+    x->oncrit = calloc((size_t)S->nt, sizeof *x->oncrit);
+    x->coff = malloc((size_t)(p + 1) * sizeof *x->coff);
+    x->cidx = malloc((size_t)(S->nt > 0 ? S->nt : 1) * sizeof *x->cidx);
+    x->own_all = calloc((size_t)p * STEP_CAT_COUNT, sizeof *x->own_all);
+    if (!x->oncrit || !x->coff || !x->cidx || !x->own_all)
+        return false;
     int32_t nc = 0;
     for (int s = 0; s < p; s++) {
-        coff[s] = nc;
-        for (int32_t x = S.st[s * SIM_STREAM_COUNT + SIM_STREAM_COMPUTE].head; x >= 0;
-             x = S.t[x].next)
-            cidx[nc++] = x;
+        x->coff[s] = nc;
+        for (int32_t i = S->st[s * SIM_STREAM_COUNT + SIM_STREAM_COMPUTE].head; i >= 0;
+             i = S->t[i].next)
+            x->cidx[nc++] = i;
     }
-    coff[p] = nc;
+    x->coff[p] = nc;
 
-    int64_t crit_ps = 0;
-    int ncrit = 0;
-    int64_t cat_ps[STEP_CAT_COUNT] = {0};
-    for (int32_t x = last; x >= 0; x = S.t[x].crit) {
-        const struct task *t = &S.t[x];
-        oncrit[x] = true;
-        crit_ps += t->dur_ps;
-        ncrit++;
+    res->crit_ps = 0;
+    res->ncrit = 0;
+    memset(res->cat_ps, 0, sizeof res->cat_ps);
+    for (int32_t i = res->last; i >= 0; i = S->t[i].crit) {
+        const struct task *t = &S->t[i];
+        x->oncrit[i] = true;
+        res->crit_ps += t->dur_ps;
+        res->ncrit++;
         enum step_cat c = op_cat[t->op];
         int64_t d = t->dur_ps;
         if (c == STEP_CAT_DP) /* the part beside its stage's compute is not exposed */
-            d -= compute_overlap(&S, cidx, coff, t->stage, t->start_ps, t->end_ps);
-        cat_ps[c] += d;
+            d -= compute_overlap(S, x->cidx, x->coff, t->stage, t->start_ps, t->end_ps);
+        res->cat_ps[c] += d;
     }
-    US_ASSERT(crit_ps == end_ps, "critical path %lld ps != step %lld ps", (long long)crit_ps,
-              (long long)end_ps);
+    US_ASSERT(res->crit_ps == res->end_ps, "critical path %lld ps != step %lld ps",
+              (long long)res->crit_ps, (long long)res->end_ps);
+    return true;
+}
 
-    /* Each stage's own work: its compute, and the part of its own TP / CP / EP collectives
-     * that ran while its compute stream was idle (exposed). The stage with the most is the
-     * bottleneck; the breakdown reports its work, the critical path's pipeline sends, DP
-     * traffic, optimizer and overhead, and the rest of the step is pipeline bubble. */
-    for (int32_t i = 0; i < S.nt; i++) {
-        const struct task *t = &S.t[i];
+/* Each stage's own work: its compute, and the part of its own TP / CP / EP collectives
+ * that ran while its compute stream was idle (exposed). The stage with the most is the
+ * bottleneck; own: its work by category. */
+static void sim_bottleneck(const struct sim *S, const struct sim_scratch *x,
+                           int64_t own[STEP_CAT_COUNT])
+{
+    for (int32_t i = 0; i < S->nt; i++) {
+        const struct task *t = &S->t[i];
         enum step_cat c = op_cat[t->op];
-        int64_t *w = &own_all[t->stage * STEP_CAT_COUNT];
+        int64_t *w = &x->own_all[t->stage * STEP_CAT_COUNT];
         if (t->stream >= 0 && t->stream % SIM_STREAM_COUNT == SIM_STREAM_COMPUTE &&
             c == STEP_CAT_COMPUTE)
             w[STEP_CAT_COMPUTE] += t->dur_ps;
         else if (c == STEP_CAT_TP || c == STEP_CAT_CP || c == STEP_CAT_EP)
-            w[c] += t->dur_ps - compute_overlap(&S, cidx, coff, t->stage, t->start_ps, t->end_ps);
+            w[c] +=
+                t->dur_ps - compute_overlap(S, x->cidx, x->coff, t->stage, t->start_ps, t->end_ps);
     }
-    int64_t own[STEP_CAT_COUNT] = {0}, best_own = -1;
-    for (int s = 0; s < p; s++) {
-        const int64_t *w = &own_all[s * STEP_CAT_COUNT];
+    int64_t best_own = -1;
+    memset(own, 0, STEP_CAT_COUNT * sizeof *own);
+    for (int s = 0; s < S->p; s++) {
+        const int64_t *w = &x->own_all[s * STEP_CAT_COUNT];
         int64_t tot = w[STEP_CAT_COMPUTE] + w[STEP_CAT_TP] + w[STEP_CAT_CP] + w[STEP_CAT_EP];
         if (tot > best_own) {
             best_own = tot;
-            memcpy(own, w, sizeof own);
+            memcpy(own, w, STEP_CAT_COUNT * sizeof *own);
         }
     }
+}
+
+/* The step and its breakdown: the bottleneck stage's own work (sim_bottleneck), the
+ * critical path's pipeline sends, DP traffic, optimizer and overhead, and the rest of the
+ * step is pipeline bubble. */
+static void sim_breakdown(const struct sim *S, const struct sim_scratch *x,
+                          const struct sim_result *res, struct step_times *out)
+{
+    int64_t own[STEP_CAT_COUNT];
+    sim_bottleneck(S, x, own);
     int64_t parts[STEP_CAT_COUNT];
-    memcpy(parts, cat_ps, sizeof parts);
+    memcpy(parts, res->cat_ps, sizeof parts);
     parts[STEP_CAT_COMPUTE] = own[STEP_CAT_COMPUTE];
     parts[STEP_CAT_TP] = own[STEP_CAT_TP];
     parts[STEP_CAT_CP] = own[STEP_CAT_CP];
@@ -916,7 +982,7 @@ void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct c
     int64_t sum = 0;
     for (int c = 0; c < STEP_CAT_COUNT; c++)
         sum += parts[c];
-    int64_t bubble = end_ps - sum;
+    int64_t bubble = res->end_ps - sum;
     /* The parts can overlap a little (a send on the critical path while the bottleneck
      * computes); take the excess back from the sends, then DP, then compute. */
     static const int give[3] = {STEP_CAT_PP, STEP_CAT_DP, STEP_CAT_COMPUTE};
@@ -935,38 +1001,51 @@ void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct c
     br->optimizer_s = (double)parts[STEP_CAT_OPT] * 1e-12;
     br->overhead_s = (double)parts[STEP_CAT_OVERHEAD] * 1e-12;
     br->bubble_s = (double)bubble * 1e-12;
-    out->step_s = (double)end_ps * 1e-12;
+    out->step_s = (double)res->end_ps * 1e-12;
     out->engine = "event";
-    step_work_totals(ctx, &sc, out);
+}
 
-    if (trace)
-        write_trace(&S, oncrit, trace);
-    if (stats) {
-        stats->tasks = S.nt;
-        stats->edges = S.ne;
-        stats->events = events;
-        stats->step_ps = end_ps;
-        stats->critical_ps = crit_ps;
-        stats->critical_tasks = ncrit;
-    }
-    goto done;
-
-fallback:
-    /* The graph did not fit in memory (or would not): the closed form prices the step. */
-    estimate_step(ctx, out);
-    if (stats) {
+void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct core_buf *trace,
+                    struct sim_stats *stats)
+{
+    struct step_costs sc;
+    step_costs_compute(ctx, &sc);
+    memset(out, 0, sizeof *out);
+    if (stats)
         memset(stats, 0, sizeof *stats);
-        stats->fell_back = true;
+
+    struct sim S;
+    struct sim_scratch x;
+    memset(&x, 0, sizeof x);
+    struct sim_result res;
+    sim_init(&S, ctx, &sc, &x);
+    if (!S.oom)
+        sim_build(&S, &x);
+    if (!S.oom)
+        sim_index(&S, &x);
+    if (!S.oom)
+        sim_run(&S, &x, &res);
+    if (S.oom || !sim_critical_path(&S, &x, &res)) {
+        /* The graph did not fit in memory (or would not): the closed form prices the step. */
+        estimate_step(ctx, out);
+        if (stats) {
+            memset(stats, 0, sizeof *stats);
+            stats->fell_back = true;
+        }
+    } else {
+        sim_breakdown(&S, &x, &res, out);
+        step_work_totals(ctx, &sc, out);
+        if (trace)
+            write_trace(&S, x.oncrit, trace);
+        if (stats) {
+            stats->tasks = S.nt;
+            stats->edges = S.ne;
+            stats->events = res.events;
+            stats->step_ps = res.end_ps;
+            stats->critical_ps = res.crit_ps;
+            stats->critical_tasks = res.ncrit;
+        }
     }
-done:
-    free(own_all);
-    free(oncrit);
-    free(coff);
-    free(cidx);
-    free(heap);
-    free(order);
-    free(ag_slot);
-    free(last_dp);
-    free(opt_ids);
+    sim_scratch_free(&x);
     sim_free(&S);
 }
