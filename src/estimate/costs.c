@@ -9,6 +9,7 @@
 
 #include "core/core.h"
 #include "estimate/estimate.h"
+#include "estimate/memo.h"
 
 /* Adam update, bytes of HBM traffic per parameter of the local shard: fp32 master weight,
  * first and second moment each read and written (3 x 8), the fp32 main gradient read (4),

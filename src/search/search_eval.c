@@ -13,6 +13,7 @@
 
 #include "core/core.h"
 #include "estimate/estimate.h"
+#include "estimate/memo.h"
 #include "scale/scale.h"
 #include "search/search.h"
 #include "sim/sim.h"

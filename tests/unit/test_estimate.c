@@ -8,6 +8,7 @@
 
 #include "core/core.h"
 #include "estimate/estimate.h"
+#include "estimate/memo.h"
 #include "fixtures.h"
 #include "test.h"
 
