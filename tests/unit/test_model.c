@@ -576,13 +576,19 @@ static void test_comm(void)
     CHECK_NEAR(c.dense.comm.tp_fwd_B, 1024.0 * 2 * (1536 + 576 + 7168 * 3), 0);
 }
 
-static void test_fp8_bytes(void)
+/* The small plain-MLP model of the fp8 tests (h 64, f 256, V 100) on 16 tokens, in dtype. */
+static void small_costs(enum us_dtype dt, struct model_costs *c)
 {
     struct spec_model m = dense_model(2, 64, 4, 4, 16, 256, 100, false, false);
     struct model_split x = split(1, 1, 1, false, US_RECOMPUTE_NONE, 1, 16);
-    x.dtype = US_DTYPE_FP8;
+    x.dtype = dt;
+    model_costs_compute(&m, &x, c);
+}
+
+static void test_fp8_bytes(void)
+{
     struct model_costs c;
-    model_costs_compute(&m, &x, &c);
+    small_costs(US_DTYPE_FP8, &c);
     const struct model_op *fc1 = find_op(&c.dense, "mlp_fc1");
     /* X 16x64 and W 64x256 in fp8 (1 B), Y 16x256 in bf16 */
     if (fc1)
@@ -596,11 +602,8 @@ static void test_fp8_bytes(void)
  * operands, no cast); bf16 training casts nothing. */
 static void test_fp8_casts(void)
 {
-    struct spec_model m = dense_model(2, 64, 4, 4, 16, 256, 100, false, false);
-    struct model_split x = split(1, 1, 1, false, US_RECOMPUTE_NONE, 1, 16);
-    x.dtype = US_DTYPE_FP8;
     struct model_costs c;
-    model_costs_compute(&m, &x, &c);
+    small_costs(US_DTYPE_FP8, &c);
     const struct model_op *cast = find_op(&c.dense, "fp8_cast");
     CHECK(cast != NULL && cast->kind == MODEL_OP_MEM);
     /* X: qkv 16x64, o_proj 16x64, fc1 16x64, fc2 16x256; dY: 16x192, 16x64, 16x256, 16x64 */
@@ -613,8 +616,7 @@ static void test_fp8_casts(void)
     if (lg) /* X 16x64, W 64x100 at 2 B; Y 16x100 at 2 B */
         CHECK_NEAR(lg->fwd_B, (16.0 * 64 + 64.0 * 100 + 16.0 * 100) * 2.0, 0);
     CHECK(find_op(&c.head, "fp8_cast") == NULL);
-    x.dtype = US_DTYPE_BF16;
-    model_costs_compute(&m, &x, &c);
+    small_costs(US_DTYPE_BF16, &c);
     CHECK(find_op(&c.dense, "fp8_cast") == NULL);
     lg = find_op(&c.head, "logits");
     CHECK(lg && lg->high_precision); /* marked, but bf16 is its dtype anyway */
