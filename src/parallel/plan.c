@@ -233,10 +233,16 @@ bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layou
         p->first_chunk0_layers = p->first_chunk_layers = p->first_layers;
         p->last_chunkN_layers = p->last_chunk_layers = p->last_layers;
     } else {
-        if (p->layers_per_stage % v != 0)
-            return fail(p, "vpp=%d does not divide the %d layers per pipeline stage", v,
-                        p->layers_per_stage);
-        int q = p->layers_per_stage / v;
+        /* Two uneven stages and no middle one (DeepSeek-V3's 31 + 30 over pp 2): the chunk
+         * is the larger end stage's share, rounded up, and each end's last chunk is short. */
+        int per = p->layers_per_stage;
+        if (per == 0) {
+            int big = US_MAX(p->first_layers, p->last_layers);
+            per = (big + v - 1) / v * v;
+        }
+        if (per % v != 0)
+            return fail(p, "vpp=%d does not divide the %d layers per pipeline stage", v, per);
+        int q = per / v;
         p->chunk_layers = q;
         p->first_chunk0_layers =
             plan_end_chunk_layers(p->first_layers, q, v, &p->first_chunk_layers);

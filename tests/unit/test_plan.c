@@ -237,6 +237,21 @@ static void test_stages(void)
     bool he, hh;
     plan_stage_layers(&p, &d, 0, &nd, &nm, &he, &hh);
     CHECK(nd == 3 && nm == 11 && he && !hh);
+    /* two uneven stages and no middle one, interleaved: 29 + 27 over vpp 4 take chunks of
+     * 8 (the larger end rounded up), each end's last chunk short (Megatron-Bridge's
+     * DeepSeek-V3 layout on pp 2) */
+    {
+        struct spec_job j2 = h100_job(d, 16);
+        j2.train.global_batch = 64;
+        struct us_layout l2 = layout(1, 2, 8, 1, 1);
+        l2.vpp = 4;
+        l2.schedule = US_SCHEDULE_INTERLEAVED;
+        l2.first_stage_layers = 29;
+        l2.last_stage_layers = 27;
+        CHECK(plan_init(&p, &j2, &l2));
+        CHECK(p.chunk_layers == 8 && p.first_chunk0_layers == 5 && p.last_chunkN_layers == 3);
+        check_stages_cover(&p, &d, 3);
+    }
     /* uneven: 2 + 2 x 26 + 2 */
     l.first_stage_layers = 2;
     l.last_stage_layers = 2;

@@ -313,7 +313,7 @@ static void test_cv_recovers(void)
 
 /* The calibration set, cross-validated. By chip family - the split the issue's targets are
  * set on: ultrasim must beat the naive constant-MFU baseline out of sample, and hold the
- * figures it reaches today (13.5% cross-validated, 12.3% in sample; the targets are 12% and
+ * figures it reaches today (13.8% cross-validated, 12.5% in sample; the targets are 12% and
  * every family of 3 or more cases under 20% and under naive: printed, not yet held). By
  * model family: every scored case in exactly one group, every figure finite. */
 static void test_cv_published(void)
@@ -324,7 +324,7 @@ static void test_cv_published(void)
         struct us_diag d;
         CHECK(us_validate_cv(ctx, NULL, US_CV_CHIP_FAMILY, cv, &d) == US_OK);
         us_crossval_write(cv, US_FORMAT_TABLE, stdout);
-        CHECK(cv->ncases >= 120 && cv->nskipped == 0);
+        CHECK(cv->ncases >= 138 && cv->nunscored == 0 && cv->nskipped == 0);
         CHECK(cv->mape_cv < cv->mape_naive);
         CHECK(cv->mape_cv <= 0.145);
         CHECK(cv->mape_in_sample <= 0.13);
