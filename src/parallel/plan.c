@@ -161,8 +161,7 @@ bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layou
         return fail(p, "tp=%d does not divide ffn_hidden=%d", tp, m->ffn_hidden);
     int etp = plan_etp(job, tp);
     if (job->par.etp > 1 && job->par.etp != tp)
-        return fail(p,
-                    "etp=%d: expert tensor parallelism other than 1 or tp (%d) is not modelled",
+        return fail(p, "etp=%d: expert tensor parallelism other than 1 or tp (%d) is not modelled",
                     job->par.etp, tp);
     if (moe_model(m) && m->moe.expert_ffn_hidden % etp != 0)
         return fail(p, "etp=%d does not divide expert_ffn_hidden=%d", etp,
