@@ -18,9 +18,9 @@
  * efficiencies are microbenchmark fractions (the presets' files), not fitted: a chip family
  * left out keeps them, and only the frameworks' constants are refitted without it. */
 enum { CV_EFF = 0, CV_HOST, CV_KINDS };
-#define CV_NFW     (SPEC_FW_COUNT - 1) /* the frameworks, AUTO excluded */
-#define CV_PARAMS  (CV_NFW * CV_KINDS)
-#define CV_PARAM(fw, kind) (((fw) - 1) * CV_KINDS + (kind))
+#define CV_NFW             (SPEC_FW_COUNT - 1) /* the frameworks, AUTO excluded */
+#define CV_PARAMS          (CV_NFW * CV_KINDS)
+#define CV_PARAM(fw, kind) (((fw)-1) * CV_KINDS + (kind))
 
 /* Search ranges: a production efficiency, and a fixed cost of 0.1 to 50 us per kernel launch
  * (a CUDA launch costs the host a few us; an eager Python framework adds its dispatch). */

@@ -78,8 +78,9 @@ double estimate_gemm_base_eff(const struct spec_system *sys, enum us_dtype dt)
      * MAMF: H100 0.709 fp8 vs 0.803 bf16); a chip without an fp8 figure runs fp8 at its
      * bf16 fraction (the loader copies it). A chip without the dtype runs the wider format
      * it has (estimate_peak_gemm_flops), at that format's fraction. */
-    bool low = (dt == US_DTYPE_FP8 || dt == US_DTYPE_FP4) &&
-               (sys->chip.peak_flops[US_DTYPE_FP8] > 0.0 || sys->chip.peak_flops[US_DTYPE_FP4] > 0.0);
+    bool low =
+        (dt == US_DTYPE_FP8 || dt == US_DTYPE_FP4) &&
+        (sys->chip.peak_flops[US_DTYPE_FP8] > 0.0 || sys->chip.peak_flops[US_DTYPE_FP4] > 0.0);
     return low && sys->eff.gemm_fp8 > 0.0 ? sys->eff.gemm_fp8 : sys->eff.gemm;
 }
 

@@ -156,7 +156,7 @@ static int framework_of_tag(const char *software)
     static const struct {
         const char *tag;
         int fw;
-    } map[] = {{"megatron", SPEC_FW_MEGATRON}, {"nemo", SPEC_FW_MEGATRON},
+    } map[] = {{"megatron", SPEC_FW_MEGATRON},     {"nemo", SPEC_FW_MEGATRON},
                {"torchtitan", SPEC_FW_TORCHTITAN}, {"maxtext", SPEC_FW_MAXTEXT},
                {"neuron", SPEC_FW_NEURON},         {"deepspeed", SPEC_FW_DEEPSPEED}};
     for (size_t i = 0; i < US_ARRAY_LEN(map); i++)

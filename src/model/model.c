@@ -587,8 +587,7 @@ static void transformer_layer(struct model_layer *L, const struct dims *D,
         for (int i = core; i < L->nops; i++)
             if (L->ops[i].recomputed_selective)
                 L->recompute_flop += L->ops[i].fwd_flop;
-    }
-    else if (D->rc == US_RECOMPUTE_FULL)
+    } else if (D->rc == US_RECOMPUTE_FULL)
         L->recompute_flop += fwd;
     L->act_B += act_layer(D, m, moe_layer, D->rc, !D->unfused);
     L->act_full_B += act_layer(D, m, moe_layer, US_RECOMPUTE_NONE, !D->unfused);

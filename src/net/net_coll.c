@@ -300,8 +300,7 @@ static void cost_all_reduce(const struct grp *g, const struct net_topo *t, doubl
         if (g->rhd_u > 0.0)
             c[NET_ALGO_RHD] = 2.0 * up_rhd_pass_s(g, B);
         if (g->inr_up) /* NVLS: each chip sends and receives B(1 + 1/n) (ld_reduce + st) */
-            c[NET_ALGO_INR] =
-                2.0 * g->a_u + (n + 1.0) / n * B / (t->inr_eff * t->sys->up.bw_Bps);
+            c[NET_ALGO_INR] = 2.0 * g->a_u + (n + 1.0) / n * B / (t->inr_eff * t->sys->up.bw_Bps);
         return;
     }
     c[NET_ALGO_RING] = 2.0 * ring_x_lat_s(g) + 2.0 * (n - 1.0) / n * B / ring_x_Bps(g);

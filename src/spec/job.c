@@ -394,7 +394,7 @@ static enum us_status read_training(struct spec_rd *rd, const struct spec_node *
     int gr = 0;
     int has_gr = spec_get_enum(rd, n, "grad_reduce_dtype", grad_names, 2, 0, &gr);
     SPEC_TRY(rd, has_gr);
-    static const char *const fw_names[] = {"auto",   "megatron", "torchtitan",
+    static const char *const fw_names[] = {"auto",    "megatron", "torchtitan",
                                            "maxtext", "neuron",   "deepspeed"};
     _Static_assert(US_ARRAY_LEN(fw_names) == SPEC_FW_COUNT, "one name per framework");
     SPEC_TRY(rd, spec_get_enum(rd, n, "framework", fw_names, SPEC_FW_COUNT, 0, &t->framework));

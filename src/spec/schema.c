@@ -35,9 +35,13 @@ const struct spec_key spec_schema_chip[] = {
     LEAF("idle_W"),      LEAF("tdp_W"),         LEAF("usd_per_hour"),
     LIST("matrix_tile"), LEAF("compute_units"), END};
 
-const struct spec_key spec_schema_efficiency[] = {
-    LEAF("gemm"), LEAF("gemm_fp8"), LEAF("attention"), LEAF("memory"), LEAF("comm"), LEAF("comm_inr"),
-    END};
+const struct spec_key spec_schema_efficiency[] = {LEAF("gemm"),
+                                                  LEAF("gemm_fp8"),
+                                                  LEAF("attention"),
+                                                  LEAF("memory"),
+                                                  LEAF("comm"),
+                                                  LEAF("comm_inr"),
+                                                  END};
 
 const struct spec_key spec_schema_scale_up[] = {LEAF("chips"),
                                                 LEAF("GBps"),
@@ -121,10 +125,16 @@ const struct spec_key spec_schema_parallel[] = {LEAF("tp"),
                                                 LEAF("order"),
                                                 END};
 
-const struct spec_key spec_schema_training[] = {
-    LEAF("seq_len"), LEAF("global_batch"),          LEAF("micro_batch"),       LEAF("dtype"),
-    LEAF("tokens"),  LEAF("critical_batch_tokens"), LEAF("grad_reduce_dtype"), LEAF("framework"),
-    LEAF("attention"), END};
+const struct spec_key spec_schema_training[] = {LEAF("seq_len"),
+                                                LEAF("global_batch"),
+                                                LEAF("micro_batch"),
+                                                LEAF("dtype"),
+                                                LEAF("tokens"),
+                                                LEAF("critical_batch_tokens"),
+                                                LEAF("grad_reduce_dtype"),
+                                                LEAF("framework"),
+                                                LEAF("attention"),
+                                                END};
 
 const struct spec_key spec_schema_scale[] = {LEAF("interruptions_per_chip_hour"),
                                              LEAF("restart_min"),

@@ -183,7 +183,7 @@ enum spec_attention { SPEC_ATTN_FLASH = 0, SPEC_ATTN_UNFUSED };
 /* What a framework costs beyond the kernels' microbenchmarked speed: the only fitted
  * constants of the step model (docs/MODEL.md 6.6 gives each value's fit). */
 struct spec_fw_params {
-    double compute_eff;  /* fraction of kernel speed a production step gets, all compute ops */
+    double compute_eff;   /* fraction of kernel speed a production step gets, all compute ops */
     double kernel_host_s; /* host time per kernel launch: the least time a kernel takes */
 };
 
@@ -213,7 +213,6 @@ struct spec_training {
     int attention;
     struct spec_fw_params fw;
 };
-
 
 /* training.grad_reduce_dtype (docs/SPEC.md). AUTO is Megatron-LM's default: fp32 main grads
  * for bf16/fp8/fp4/fp32 training, fp16 for fp16 training. */

@@ -587,8 +587,8 @@ static void test_h100_published(void)
         CHECK(spec_system_load(nvls[i].sys, &x, &d) == US_OK);
         t = topo(&x, nvls[i].n);
         net_collective(&t, NET_ALL_REDUCE, B, nvls[i].n, 1, true, NET_ALGO_NONE, &best);
-        printf("%s x%d all_reduce 8 GiB: %s %.0f GB/s (published %.0f)\n", nvls[i].sys,
-               nvls[i].n, net_algo_name(best.algo), best.busbw_Bps / GB, nvls[i].busbw);
+        printf("%s x%d all_reduce 8 GiB: %s %.0f GB/s (published %.0f)\n", nvls[i].sys, nvls[i].n,
+               net_algo_name(best.algo), best.busbw_Bps / GB, nvls[i].busbw);
         CHECK(best.algo == NET_ALGO_INR);
         CHECK(best.busbw_Bps >= 0.95 * nvls[i].busbw * GB &&
               best.busbw_Bps <= 1.05 * nvls[i].busbw * GB);

@@ -25,7 +25,6 @@
 #include "test.h"
 #include "ultrasim.h"
 
-
 /* The step time of a job given as text, priced even when it does not fit in memory (the
  * gates are about speed). 0 when it cannot be priced. */
 static double step_of(struct us_ctx *ctx, const char *text, double *mfu)
@@ -56,8 +55,8 @@ static void test_fp8_gain(struct us_ctx *ctx)
         const char *model, *system;
         int chips, tp, pp;
     } runs[] = {
-        {"llama3-8b", "dgx-h100", 8, 1, 1},   {"llama3-8b", "dgx-b200", 8, 1, 1},
-        {"llama3-70b", "dgx-h100", 64, 4, 4}, {"llama3-70b", "dgx-b200", 64, 2, 4},
+        {"llama3-8b", "dgx-h100", 8, 1, 1},     {"llama3-8b", "dgx-b200", 8, 1, 1},
+        {"llama3-70b", "dgx-h100", 64, 4, 4},   {"llama3-70b", "dgx-b200", 64, 2, 4},
         {"llama3-405b", "dgx-h100", 576, 8, 9},
     };
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {

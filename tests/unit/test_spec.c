@@ -444,8 +444,8 @@ static void test_frameworks(void)
         CHECK(JOB.train.fw.compute_eff == p.compute_eff && p.compute_eff > 0.2 &&
               p.compute_eff <= 1.0);
         CHECK(JOB.train.fw.kernel_host_s == p.kernel_host_s && p.kernel_host_s >= 0.0);
-        CHECK(JOB.train.attention == (strstr(ok[i].train, "unfused") ? SPEC_ATTN_UNFUSED
-                                                                        : SPEC_ATTN_FLASH));
+        CHECK(JOB.train.attention ==
+              (strstr(ok[i].train, "unfused") ? SPEC_ATTN_UNFUSED : SPEC_ATTN_FLASH));
     }
     snprintf(text, sizeof text, base, "dgx-h100", "", ", framework: jax");
     enum us_status st = spec_job_load_text("fw.yaml", text, strlen(text), NULL, 0, &JOB, &D);

@@ -287,8 +287,8 @@ static void test_cv_recovers(void)
     CHECK(us_validate_cv(ctx, path, US_CV_CHIP_FAMILY, cv, &d) == US_OK);
     CHECK(cv->ncases == 6 && cv->ngroups == 2 && cv->nunscored == 0);
     CHECK(cv->mape_shipped < 1e-9);
-    CHECK(cv->mape_in_sample < 0.001);    /* all six cases identify the three constants */
-    CHECK(cv->mape_cv < 0.03);            /* three cases of one group nearly do */
+    CHECK(cv->mape_in_sample < 0.001); /* all six cases identify the three constants */
+    CHECK(cv->mape_cv < 0.03);         /* three cases of one group nearly do */
     const struct spec_fw_params mp = spec_framework_params(SPEC_FW_MEGATRON);
     const double MEGATRON_EFF = mp.compute_eff, MEGATRON_HOST_S = mp.kernel_host_s;
     int found = 0;
