@@ -215,6 +215,16 @@ enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
 
     struct us_layout lay;
     unsigned unset = api_layout_from_spec(j, &lay);
+    /* A whole layout whose layers do not divide over its stages gets Megatron's own split
+     * rather than a refusal (docs/MODEL.md 2.2), and the output says which. */
+    bool split = false;
+    if (!unset && lay.first_stage_layers <= 0 && lay.last_stage_layers <= 0) {
+        int L = j->model.layers, mtp = j->model.mtp_layers > 0 ? j->model.mtp_layers : 0;
+        split = plan_slot_split(L, lay.pp, lay.vpp, 1, 1 + mtp, &lay.first_stage_layers,
+                                &lay.last_stage_layers) ||
+                (lay.vpp <= 1 &&
+                 plan_ends_split(L, lay.pp, &lay.first_stage_layers, &lay.last_stage_layers));
+    }
     if (unset) {
         struct search_opts so;
         memset(&so, 0, sizeof so);
@@ -243,6 +253,13 @@ enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
     out->valid = true;
     out->layout = sc->plan.lay;
     out->layout.chosen_mask = lay.chosen_mask;
+    if (split)
+        warn(out,
+             "%d layers do not divide over pp %d x vpp %d: stages split as Megatron does, "
+             "first %d and last %d layers (the embedding and the loss counted as layers, or "
+             "the ends sharing the rest; docs/MODEL.md 2.2)",
+             j->model.layers, lay.pp, lay.vpp > 0 ? lay.vpp : 1, lay.first_stage_layers,
+             lay.last_stage_layers);
 
     struct step_times t;
     if (opt->closed_form_only) {

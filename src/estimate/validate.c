@@ -13,6 +13,7 @@
 #include "catalog/catalog.h"
 #include "core/core.h"
 #include "estimate/validate.h"
+#include "parallel/plan.h"
 #include "report/json.h"
 
 /* Fills what a published case leaves out with Megatron-LM's own defaults for flags a run
@@ -98,39 +99,14 @@ static unsigned fill_defaults(struct spec_job *j)
      * each (account_for_embedding_in_pipeline_split, account_for_loss_in_pipeline_split;
      * Megatron-Core's get_num_layers_to_build), so L + 2 split evenly and the first chunk of
      * stage 0 and the last chunk of the last stage hold one layer fewer: as stage totals,
-     * first = last = (L + 2)/pp - 1 (docs/MODEL.md 2.2). */
+     * first = last = (L + 2)/pp - 1 (docs/MODEL.md 2.2). Bridge's DeepSeek-V3 layouts
+     * (pipeline_model_parallel_layout) count the MTP module too, L + 3; else Megatron-Core's
+     * uneven split, the ends sharing what ceil(L/pp) per middle stage leaves. */
     int L = j->model.layers, pp = p->pp, v = p->vpp;
-    if (pp > 1 && p->first_stage_layers <= 0 && p->last_stage_layers <= 0 &&
-        (L % pp != 0 || (L / pp) % v != 0) && (L + 2) % pp == 0 && ((L + 2) / pp) % v == 0 &&
-        (L + 2) / pp >= 2) {
-        p->first_stage_layers = (L + 2) / pp - 1;
-        p->last_stage_layers = (L + 2) / pp - 1;
-    }
-    /* Megatron-Bridge's DeepSeek-V3 layouts (pipeline_model_parallel_layout) count the
-     * embedding, the MTP module and the loss as one layer each: 61 + 3 = 64 slots over
-     * pp x vpp, the first chunk one short and the last two short. */
-    if (pp > 1 && p->first_stage_layers <= 0 && p->last_stage_layers <= 0 &&
-        (L % pp != 0 || (L / pp) % v != 0) && (L + 3) % pp == 0 && ((L + 3) / pp) % v == 0 &&
-        (L + 3) / pp >= 3) {
-        p->first_stage_layers = (L + 3) / pp - 1;
-        p->last_stage_layers = (L + 3) / pp - 2;
-    }
-    /* Layers that split none of these ways (DeepSeek-V3's 61 over pp 16): Megatron-Core's
-     * uneven split (decoder_first_pipeline_num_layers / decoder_last_pipeline_num_layers):
-     * the middle stages take ceil(L/pp) each and the two end stages share the rest, the
-     * last one - which holds the loss and any MTP modules - the smaller share. */
-    if (pp > 1 && v == 1 && L % pp != 0 && p->first_stage_layers <= 0 &&
-        p->last_stage_layers <= 0) {
-        int k = (L + pp - 1) / pp, ends = L - (pp - 2) * k;
-        while (k > 1 && ends < 2) {
-            k--;
-            ends = L - (pp - 2) * k;
-        }
-        if (ends >= 2 && ends <= 2 * k) {
-            p->first_stage_layers = (ends + 1) / 2;
-            p->last_stage_layers = ends / 2;
-        }
-    }
+    if (p->first_stage_layers <= 0 && p->last_stage_layers <= 0 &&
+        !plan_slot_split(L, pp, v, 1, 1, &p->first_stage_layers, &p->last_stage_layers) &&
+        !plan_slot_split(L, pp, v, 1, 2, &p->first_stage_layers, &p->last_stage_layers) && v == 1)
+        plan_ends_split(L, pp, &p->first_stage_layers, &p->last_stage_layers);
     return mask;
 }
 

@@ -297,6 +297,33 @@ bool plan_init_like(struct plan *p, const struct plan *prev, const struct spec_j
     return check_inner_fields(p) && check_moe_sp(p, &job->model) && plan_batch(p, job);
 }
 
+bool plan_slot_split(int L, int pp, int vpp, int extra_first, int extra_last, int *first, int *last)
+{
+    int v = vpp > 0 ? vpp : 1, slots = L + extra_first + extra_last;
+    if (pp <= 1 || (L % pp == 0 && (L / pp) % v == 0) || slots % pp != 0 || (slots / pp) % v != 0 ||
+        slots / pp <= US_MAX(extra_first, extra_last))
+        return false;
+    *first = slots / pp - extra_first;
+    *last = slots / pp - extra_last;
+    return true;
+}
+
+bool plan_ends_split(int L, int pp, int *first, int *last)
+{
+    if (pp <= 1 || L % pp == 0)
+        return false;
+    int k = (L + pp - 1) / pp, ends = L - (pp - 2) * k;
+    while (k > 1 && ends < 2) {
+        k--;
+        ends = L - (pp - 2) * k;
+    }
+    if (ends < 2 || ends > 2 * k)
+        return false;
+    *first = (ends + 1) / 2;
+    *last = ends / 2;
+    return true;
+}
+
 int plan_end_chunk_layers(int n, int q, int vpp, int *other)
 {
     int v = vpp > 0 ? vpp : 1;

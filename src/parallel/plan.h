@@ -63,6 +63,18 @@ void plan_chunk_layers(const struct plan *p, const struct spec_model *m, int sta
  *    place of the missing layers). */
 int plan_end_chunk_layers(int n, int q, int vpp, int *other);
 
+/* Stage splits Megatron uses when L layers do not divide over pp stages x vpp chunks
+ * (docs/MODEL.md 2.2). plan_slot_split counts extra_first and extra_last non-layer slots
+ * (the embedding; the loss and MTP modules) as layers, as Megatron-Core's
+ * account_for_embedding/loss_in_pipeline_split and Bridge's pipeline layouts do: when
+ * L + extras splits evenly, *first and *last are the end stages' layer counts. plan_ends_split
+ * (no virtual stages) gives the middle stages ceil(L/pp) each and the ends the rest, the
+ * last the smaller share (decoder_first/last_pipeline_num_layers). Both return false when
+ * they give no split; L that divides needs none. */
+bool plan_slot_split(int L, int pp, int vpp, int extra_first, int extra_last, int *first,
+                     int *last);
+bool plan_ends_split(int L, int pp, int *first, int *last);
+
 /* Memory of the most loaded stage. Fills mem (peak, breakdown, capacity) and returns
  * true when it fits in HBM. */
 bool plan_memory(const struct plan *p, const struct spec_job *job, const struct model_costs *c,

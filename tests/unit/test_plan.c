@@ -223,6 +223,24 @@ static void check_stages_cover(const struct plan *p, const struct spec_model *m,
     CHECK(embeds == 1 && heads == 1);
 }
 
+/* Megatron's default splits for layers that do not divide (docs/MODEL.md 2.2). */
+static void test_default_splits(void)
+{
+    int f = 0, l = 0;
+    /* Llama 3.1 405B: 126 + embedding + loss = 128 over pp 16 x vpp 4: 7 + 14 x 8 + 7 */
+    CHECK(plan_slot_split(126, 16, 4, 1, 1, &f, &l) && f == 7 && l == 7);
+    /* DeepSeek-V3 with its MTP module: 61 + 3 = 64 over pp 8: 7 + 6 x 8 + 6 */
+    CHECK(!plan_slot_split(61, 8, 1, 1, 1, &f, &l));
+    CHECK(plan_slot_split(61, 8, 1, 1, 2, &f, &l) && f == 7 && l == 6);
+    /* 61 over pp 6: no slot count divides (63, 64); the middle 4 take 11, the ends share
+     * 17, the last the smaller share */
+    CHECK(!plan_slot_split(61, 6, 1, 1, 1, &f, &l) && !plan_slot_split(61, 6, 1, 1, 2, &f, &l));
+    CHECK(plan_ends_split(61, 6, &f, &l) && f == 9 && l == 8 && f + l + 4 * 11 == 61);
+    /* layers that divide need no split */
+    CHECK(!plan_slot_split(64, 8, 1, 1, 1, &f, &l) && !plan_ends_split(64, 8, &f, &l));
+    CHECK(!plan_ends_split(7, 1, &f, &l));
+}
+
 static void test_stages(void)
 {
     struct spec_model d = mixtral_8x22b();
@@ -741,6 +759,7 @@ int main(void)
 {
     test_validity();
     test_stages();
+    test_default_splits();
     test_inflight();
     test_interleaved_uneven();
     test_memory_interleaved();
