@@ -140,6 +140,34 @@ static void fill_step(struct us_result *r, const struct spec_job *j, const struc
     r->layout.microbatches = sc->plan.microbatches;
 }
 
+/* Which of the layout's communication groups stay inside a scale-up domain and which cross
+ * its boundary (the worst-placed group of each kind, docs/MODEL.md 3.3). */
+static void groups_note(struct us_result *r, const struct step_ctx *sc)
+{
+    const struct step_groups *g = &sc->groups;
+    const struct {
+        const char *name;
+        struct step_group grp;
+    } k[] = {{"TP", g->tp}, {"CP", g->cp},         {"EP", g->ep},
+             {"DP", g->dp}, {"expert DP", g->edp}, {"PP", g->pp}};
+    char in[160] = "", out[256] = "";
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        if (k[i].grp.size <= 1)
+            continue;
+        struct net_span sp = net_span_of(&sc->topo, k[i].grp.size, k[i].grp.stride);
+        char *b = sp.domains > 1 ? out : in;
+        size_t n = sp.domains > 1 ? sizeof out : sizeof in, len = strlen(b);
+        if (sp.domains > 1)
+            snprintf(b + len, n - len, "%s%s %d over %lld domains", len ? ", " : "", k[i].name,
+                     k[i].grp.size, (long long)sp.domains);
+        else
+            snprintf(b + len, n - len, "%s%s %d", len ? ", " : "", k[i].name, k[i].grp.size);
+    }
+    if (sc->topo.domains > 1 && (in[0] || out[0]))
+        warn(r, "scale-up domains of %d chips: inside one, %s; across, %s", sc->topo.domain,
+             in[0] ? in : "none", out[0] ? out : "none");
+}
+
 static void add_notes(struct us_result *r, const struct spec_job *j, const struct step_ctx *sc)
 {
     if (r->tokens_per_chip_per_step < (double)j->train.seq_len)
@@ -190,6 +218,7 @@ static void add_notes(struct us_result *r, const struct spec_job *j, const struc
              "MFU is relative to the %s peak; attention and optimizer run in higher "
              "precision",
              us_dtype_name(j->train.dtype));
+    groups_note(r, sc);
     const struct net_topo *tp = &sc->topo;
     if (tp->domain < tp->domain_full && tp->domains > 1)
         warn(r,
