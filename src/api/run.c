@@ -140,6 +140,33 @@ static void fill_step(struct us_result *r, const struct spec_job *j, const struc
     r->layout.microbatches = sc->plan.microbatches;
 }
 
+/* The share of the compute stream the framework's least time per kernel launch adds
+ * (docs/MODEL.md 4.5): the closed form with and without it. 0 when it cannot tell. */
+static double launch_share(const struct spec_job *j, const struct us_layout *lay)
+{
+    if (!(j->train.fw.kernel_host_s > 0.0))
+        return 0.0;
+    struct spec_job *k = malloc(sizeof *k);
+    struct step_ctx *c = malloc(sizeof *c);
+    double share = 0.0;
+    if (k && c) {
+        *k = *j;
+        struct step_times with, without;
+        if (step_prepare(c, k, lay)) {
+            estimate_step(c, &with);
+            k->train.fw.kernel_host_s = 0.0;
+            if (step_prepare(c, k, lay)) {
+                estimate_step(c, &without);
+                if (with.br.compute_s > 0.0)
+                    share = 1.0 - without.br.compute_s / with.br.compute_s;
+            }
+        }
+    }
+    free(c);
+    free(k);
+    return share;
+}
+
 /* Which of the layout's communication groups stay inside a scale-up domain and which cross
  * its boundary (the worst-placed group of each kind, docs/MODEL.md 3.3). */
 static void groups_note(struct us_result *r, const struct step_ctx *sc)
@@ -219,6 +246,14 @@ static void add_notes(struct us_result *r, const struct spec_job *j, const struc
              "precision",
              us_dtype_name(j->train.dtype));
     groups_note(r, sc);
+    double ls = launch_share(j, &sc->plan.lay);
+    if (ls > 0.25)
+        warn(r,
+             "launch-bound: the host's kernel launches (at least %.3g us each, the %s "
+             "framework's fitted constant) set %.0f%% of the compute time - with %.3g tokens per "
+             "chip per step the kernels are shorter than their launches (docs/MODEL.md 4.5)",
+             1e6 * j->train.fw.kernel_host_s, spec_framework_name(j->train.framework), 100 * ls,
+             r->tokens_per_chip_per_step);
     const struct net_topo *tp = &sc->topo;
     if (tp->domain < tp->domain_full && tp->domains > 1)
         warn(r,

@@ -328,6 +328,10 @@ int cmd_compare(int argc, char **argv)
     printf("\n  notes: layouts are chosen per system by search; prices, power and failure rates "
            "are the presets' (see 'ultrasim show SYSTEM' and docs/CATALOG.md for which are "
            "assumptions).\n");
+    for (int i = 0; i < n; i++) /* what sets a system's step that no column shows */
+        for (int w = 0; eq[i].st == US_OK && w < eq[i].r.nwarnings; w++)
+            if (strncmp(eq[i].r.warnings[w], "launch-bound", 12) == 0)
+                printf("  %s: %s\n", names[i], eq[i].r.warnings[w]);
     for (int i = 0; i < n; i++)
         if (eq[i].st != US_OK)
             rc = rc ? rc : 1;
