@@ -438,6 +438,7 @@ const char *us_cv_by_name(enum us_cv_by by);
 
 #define US_CV_MAX_GROUPS 32
 #define US_CV_MAX_PARAMS 12
+#define US_CV_MAX_CASES  512
 struct us_cv_group {
     char name[32];         /* the tag's value, e.g. "h100" or "torchtitan" */
     int ncases;            /* its scored cases */
@@ -461,6 +462,17 @@ struct us_crossval {
         double value; /* fitted on every scored case */
         bool fitted;  /* false: no case depends on it */
     } params[US_CV_MAX_PARAMS];
+    /* Every scored case, in the file's order (the first US_CV_MAX_CASES of them). */
+    int ncase_rows;
+    bool case_rows_truncated;
+    struct {
+        char id[64];
+        int group;          /* index into groups */
+        double measured_s;  /* published step time */
+        double cv_s;        /* out of sample: the fold that held its group out */
+        double naive_s;     /* the naive baseline of that fold */
+        double in_sample_s; /* the constants refitted on every case */
+    } case_rows[US_CV_MAX_CASES];
 };
 /* Leave-one-group-out cross-validation of the cases of path (NULL: the built-in set), by
  * their `tags`: for each group the frameworks' fitted constants (two each, docs/MODEL.md

@@ -42,6 +42,7 @@ struct cv_case {
     double in_s;    /* closed form with the constants refitted on every case */
     double ideal_s; /* model FLOPs / (chips x peak): the step at 100% MFU */
     double pred_s;  /* out-of-sample prediction of the fold that held it out */
+    double naive_s; /* the naive baseline of that fold */
 };
 
 static int kind_of(int p)
@@ -395,6 +396,7 @@ enum us_status us_validate_cv(struct us_ctx *ctx, const char *path, enum us_cv_b
             if (!c->job || c->group != g)
                 continue;
             c->pred_s = predict(ctx, c, theta);
+            c->naive_s = c->ideal_s / m;
             double e_cv = c->pred_s > 0.0 ? fabs(c->pred_s - c->measured_s) / c->measured_s : 1.0;
             double e_naive = fabs(c->ideal_s / m - c->measured_s) / c->measured_s;
             double e_ship = fabs(c->fit_s - c->measured_s) / c->measured_s;
@@ -422,6 +424,22 @@ enum us_status us_validate_cv(struct us_ctx *ctx, const char *path, enum us_cv_b
         out->mape_naive /= out->ncases;
         out->mape_shipped /= out->ncases;
         out->mape_in_sample /= out->ncases;
+    }
+    for (int i = 0; i < v.ncases; i++) {
+        const struct cv_case *c = &cs[i];
+        if (!c->job || c->group < 0)
+            continue;
+        if (out->ncase_rows == US_CV_MAX_CASES) {
+            out->case_rows_truncated = true;
+            continue;
+        }
+        int r = out->ncase_rows++;
+        core_strlcpy(out->case_rows[r].id, v.cases[i].id, sizeof out->case_rows[r].id);
+        out->case_rows[r].group = c->group;
+        out->case_rows[r].measured_s = c->measured_s;
+        out->case_rows[r].cv_s = c->pred_s;
+        out->case_rows[r].naive_s = c->naive_s;
+        out->case_rows[r].in_sample_s = c->in_s;
     }
     for (int i = 0; i < v.ncases; i++)
         us_job_destroy(jobs[i]);
@@ -468,6 +486,21 @@ void us_crossval_write(const struct us_crossval *cv, enum us_format fmt, FILE *f
             json_obj_end(&w);
         }
         json_arr_end(&w);
+        json_arr_begin(&w, "cases");
+        for (int r = 0; r < cv->ncase_rows; r++) {
+            const double meas = cv->case_rows[r].measured_s;
+            json_obj_begin(&w, NULL);
+            json_str(&w, "id", cv->case_rows[r].id);
+            json_str(&w, "group", cv->groups[cv->case_rows[r].group].name);
+            json_num(&w, "measured_step_time_s", meas);
+            json_num(&w, "cv_step_time_s", cv->case_rows[r].cv_s);
+            json_num(&w, "cv_error", (cv->case_rows[r].cv_s - meas) / meas);
+            json_num(&w, "naive_error", (cv->case_rows[r].naive_s - meas) / meas);
+            json_num(&w, "in_sample_error", (cv->case_rows[r].in_sample_s - meas) / meas);
+            json_obj_end(&w);
+        }
+        json_arr_end(&w);
+        json_bool(&w, "cases_truncated", cv->case_rows_truncated);
         json_obj_end(&w);
         json_finish(&w);
         return;

@@ -305,6 +305,17 @@ static void test_cv_recovers(void)
         }
     CHECK(found == 2);
     CHECK(cv->mape_naive > cv->mape_cv);
+    /* the per-case rows carry the same out-of-sample errors the groups average */
+    CHECK(cv->ncase_rows == 6 && !cv->case_rows_truncated);
+    double sum = 0.0, naive = 0.0;
+    for (int r = 0; r < cv->ncase_rows; r++) {
+        double m = cv->case_rows[r].measured_s;
+        sum += fabs(cv->case_rows[r].cv_s - m) / m;
+        naive += fabs(cv->case_rows[r].naive_s - m) / m;
+        CHECK(cv->case_rows[r].group >= 0 && cv->case_rows[r].group < cv->ngroups);
+    }
+    CHECK_NEAR(sum / 6.0, cv->mape_cv, 1e-9);
+    CHECK_NEAR(naive / 6.0, cv->mape_naive, 1e-9);
     us_crossval_write(cv, US_FORMAT_TABLE, stdout);
     free(cv);
     remove(path);
