@@ -140,31 +140,22 @@ static void fill_step(struct us_result *r, const struct spec_job *j, const struc
     r->layout.microbatches = sc->plan.microbatches;
 }
 
-/* The share of the compute stream the framework's least time per kernel launch adds
- * (docs/MODEL.md 4.5): the closed form with and without it. 0 when it cannot tell. */
-static double launch_share(const struct spec_job *j, const struct us_layout *lay)
+/* The share of a chip's compute time the framework's least time per kernel launch adds
+ * (docs/MODEL.md 4.5), from the layer times the step was priced with. */
+static double launch_share(const struct step_ctx *sc)
 {
-    if (!(j->train.fw.kernel_host_s > 0.0))
-        return 0.0;
-    struct spec_job *k = malloc(sizeof *k);
-    struct step_ctx *c = malloc(sizeof *c);
-    double share = 0.0;
-    if (k && c) {
-        *k = *j;
-        struct step_times with, without;
-        if (step_prepare(c, k, lay)) {
-            estimate_step(c, &with);
-            k->train.fw.kernel_host_s = 0.0;
-            if (step_prepare(c, k, lay)) {
-                estimate_step(c, &without);
-                if (with.br.compute_s > 0.0)
-                    share = 1.0 - without.br.compute_s / with.br.compute_s;
-            }
-        }
+    struct step_costs c;
+    step_costs_compute(sc, &c);
+    const struct step_layer_time *k[4] = {&c.dense, &c.moe, &c.embed, &c.head};
+    double n[4] = {(double)sc->costs.n_dense, (double)sc->costs.n_moe, 1.0, 1.0};
+    double launch = 0.0, all = 0.0;
+    for (int i = 0; i < 4; i++) {
+        launch += n[i] * k[i]->launch_s;
+        double fwd = k[i]->attn_fwd_s + k[i]->other_fwd_s; /* replayed under full recompute */
+        all += n[i] *
+               ((k[i]->full_recompute ? 2.0 : 1.0) * fwd + k[i]->attn_bwd_s + k[i]->other_bwd_s);
     }
-    free(c);
-    free(k);
-    return share;
+    return all > 0.0 ? launch / all : 0.0;
 }
 
 /* Which of the layout's communication groups stay inside a scale-up domain and which cross
@@ -246,7 +237,7 @@ static void add_notes(struct us_result *r, const struct spec_job *j, const struc
              "precision",
              us_dtype_name(j->train.dtype));
     groups_note(r, sc);
-    double ls = launch_share(j, &sc->plan.lay);
+    double ls = launch_share(sc);
     if (ls > 0.25)
         warn(r,
              "launch-bound: the host's kernel launches (at least %.3g us each, the %s "

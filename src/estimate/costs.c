@@ -290,6 +290,7 @@ static void layer_compute(const struct step_ctx *ctx, struct step_price_cache *c
         op_times(cache, sys, dt, op, &tf, &tb);
         tf *= slow;
         tb *= slow;
+        double kf = tf, kb = tb; /* the kernels' own time: what keeps the chip busy */
         /* The host launches kernels ahead of the device, so its cost per launch shows only
          * where the kernels are shorter: an op takes at least its launches' host time -
          * forward its kernels, backward twice as many (dgrad and wgrad of a GEMM). Only
@@ -301,9 +302,10 @@ static void layer_compute(const struct step_ctx *ctx, struct step_price_cache *c
             tb = fmax(tb, 2.0 * n * host);
         }
         bool attn = op->kind == MODEL_OP_ATTN;
-        double re = 0.0; /* forward re-run inside the backward */
-        if (rc == US_RECOMPUTE_FULL || (rc == US_RECOMPUTE_SELECTIVE && op->recomputed_selective))
-            re = tf;
+        bool rerun =
+            rc == US_RECOMPUTE_FULL || (rc == US_RECOMPUTE_SELECTIVE && op->recomputed_selective);
+        double re = rerun ? tf : 0.0; /* forward re-run inside the backward */
+        lt->launch_s += (tf - kf) * (rerun ? 2.0 : 1.0) + (tb - kb);
         if (attn) {
             lt->attn_fwd_s += tf;
             lt->attn_bwd_s += tb;
@@ -318,8 +320,8 @@ static void layer_compute(const struct step_ctx *ctx, struct step_price_cache *c
             else
                 lt->other_bwd_s += re;
         }
-        if (op->kind != MODEL_OP_MEM)
-            lt->compute_busy_s += tf + tb + re;
+        if (op->kind != MODEL_OP_MEM) /* waiting on the host is not busy */
+            lt->compute_busy_s += kf * (rerun ? 2.0 : 1.0) + kb;
         if (mem_bw > 0.0) {
             double bytes = op->fwd_B + op->bwd_B + (re > 0.0 ? op->fwd_B : 0.0);
             lt->hbm_busy_s += bytes / mem_bw;

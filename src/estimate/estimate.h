@@ -123,6 +123,7 @@ struct step_layer_time {
     double opt_s;                   /* optimizer update of this layer's local shard */
     double hw_flop;                 /* executed per micro-batch, recompute included */
     double compute_busy_s;          /* GEMM + attention time per micro-batch, fwd+bwd */
+    double launch_s;                /* what the launch floor adds per micro-batch, fwd+bwd */
     double hbm_busy_s;              /* HBM transfer time per micro-batch, fwd+bwd */
 };
 

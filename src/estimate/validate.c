@@ -152,12 +152,8 @@ static void apply_case_software(struct spec_job *j, struct fy_node *jn,
 {
     struct fy_node *tr = child(jn, "training");
     int fw = framework_of_tag(vc->software);
-    if (fw != SPEC_FW_AUTO && !child(tr, "framework")) {
-        j->train.framework = fw;
-        j->train.fw = spec_framework_params(fw);
-        if (!child(child(jn, "parallel"), "tp_comm_overlap"))
-            j->par.tp_comm_overlap = spec_framework_tp_overlap(fw);
-    }
+    if (fw != SPEC_FW_AUTO && !child(tr, "framework"))
+        spec_job_use_framework(j, fw, child(child(jn, "parallel"), "tp_comm_overlap") != NULL);
     for (size_t i = 0; i < US_ARRAY_LEN(megatron_lm_papers); i++) {
         if (!strstr(vc->source, megatron_lm_papers[i]))
             continue;

@@ -53,6 +53,14 @@ struct spec_fw_params spec_framework_params(int fw)
     return frameworks[fw > SPEC_FW_AUTO && fw < SPEC_FW_COUNT ? fw : SPEC_FW_MEGATRON].p;
 }
 
+void spec_job_use_framework(struct spec_job *j, int fw, bool tp_overlap_given)
+{
+    j->train.framework = fw;
+    j->train.fw = spec_framework_params(fw);
+    if (!tp_overlap_given)
+        j->par.tp_comm_overlap = spec_framework_tp_overlap(fw);
+}
+
 bool spec_framework_tp_overlap(int fw)
 {
     return fw > SPEC_FW_AUTO && fw < SPEC_FW_COUNT && frameworks[fw].tp_overlap;

@@ -400,7 +400,6 @@ static enum us_status read_training(struct spec_rd *rd, const struct spec_node *
     SPEC_TRY(rd, spec_get_enum(rd, n, "framework", fw_names, SPEC_FW_COUNT, 0, &t->framework));
     if (t->framework == SPEC_FW_AUTO)
         t->framework = spec_framework_default(sys);
-    t->fw = spec_framework_params(t->framework);
     static const char *const attn_names[] = {"flash", "unfused"};
     SPEC_TRY(rd, spec_get_enum(rd, n, "attention", attn_names, 2, 0, &t->attention));
     if (has_gr) {
@@ -523,8 +522,7 @@ static enum us_status job_from_root(struct spec_rd *rd, struct spec_node *root, 
     if (spec_get_map(rd, root, "training", spec_schema_training, SPEC_REQ, &train) < 0 ||
         read_training(rd, train, &job->system, &job->train) != US_OK)
         goto done;
-    if (!(has_par && spec_get(par, "tp_comm_overlap")))
-        job->par.tp_comm_overlap = spec_framework_tp_overlap(job->train.framework);
+    spec_job_use_framework(job, job->train.framework, has_par && spec_get(par, "tp_comm_overlap"));
     int has_scale = spec_get_map(rd, root, "scale", spec_schema_scale, 0, &scale);
     if (has_scale < 0 ||
         read_scale(rd, has_scale ? scale : NULL, &job->system, &job->scale) != US_OK)

@@ -194,6 +194,10 @@ int spec_framework_default(const struct spec_system *sys);
 struct spec_fw_params spec_framework_params(int fw);
 /* Whether the framework overlaps TP collectives with GEMMs by default. */
 bool spec_framework_tp_overlap(int fw);
+struct spec_job;
+/* Runs the job on framework fw (not AUTO): its constants and, unless the job's file set
+ * parallel.tp_comm_overlap, its TP-overlap default. */
+void spec_job_use_framework(struct spec_job *j, int fw, bool tp_overlap_given);
 
 struct spec_training {
     int seq_len;

@@ -278,6 +278,11 @@ static void test_framework_costs(void)
     CHECK(toy_prepare(ctx, j, &l));
     estimate_step(ctx, &t);
     CHECK_NEAR(t.br.compute_s, 4.0 * 8.0 * 3.0 * (0.01 + 0.02), 1e-9);
+    /* waiting on the host is not busy: the matrix units' time (energy) stays the kernels' */
+    CHECK_NEAR(t.compute_busy_s, base.compute_busy_s, 1e-12);
+    struct step_costs sc;
+    step_costs_compute(ctx, &sc);
+    CHECK_NEAR(sc.dense.launch_s, 3.0 * 0.03 - (TOY_F + TOY_B), 1e-12);
     free(ctx);
     free(j);
 }
