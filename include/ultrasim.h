@@ -85,6 +85,11 @@ enum us_schedule {
 };
 const char *us_schedule_name(enum us_schedule s);
 
+/* Whether a layout overlaps its TP collectives with the GEMMs beside them: as the job says
+ * (parallel.tp_comm_overlap, whose default is the framework's), or chosen by search, which
+ * tries both where the framework can overlap (docs/MODEL.md 6.6). */
+enum us_overlap { US_OVERLAP_JOB = 0, US_OVERLAP_ON, US_OVERLAP_OFF };
+
 enum us_format { US_FORMAT_TABLE = 0, US_FORMAT_JSON, US_FORMAT_CSV };
 
 enum us_kind { US_KIND_SYSTEM = 0, US_KIND_MODEL = 1 };
@@ -176,6 +181,7 @@ struct us_layout {
     int micro_batch;
     int microbatches; /* per pipeline per step (gradient accumulation steps) */
     int first_stage_layers, last_stage_layers; /* uneven pipeline ends; 0 = even */
+    enum us_overlap tp_overlap;                /* US_OVERLAP_JOB unless search chose */
     unsigned chosen_mask;
 };
 

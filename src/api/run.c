@@ -286,6 +286,7 @@ enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
         so.objective = US_OBJECTIVE_TIME;
         so.threads = opt->threads ? opt->threads : (ctx ? ctx->threads : 0);
         so.refine = !opt->closed_form_only;
+        so.keep_tp_overlap = true; /* run predicts the job as its framework runs it */
         struct us_layout fixed = lay;
         enum us_status st = search_fill(j, &so, &lay, NULL, out->reason, d);
         if (st == US_INFEASIBLE)

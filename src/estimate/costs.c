@@ -589,17 +589,34 @@ static void memo_key(const struct step_ctx *ctx, int64_t key[STEP_COSTS_KEY_WORD
                             ctx->job->chips,
                             g->dp.size,
                             g->pp.size};
-    const int64_t rest[] = {
-        s->seq_len,    s->grad_reduce, l->sequence_parallel, (int64_t)l->recompute,
-        g->tp.size,    g->tp.stride,   g->cp.size,           g->cp.stride,
-        g->ep.size,    g->ep.stride,   g->dp.stride,         g->edp.size,
-        g->edp.stride, g->pp.stride};
+    const int64_t rest[] = {s->seq_len,
+                            s->grad_reduce,
+                            l->sequence_parallel,
+                            (int64_t)l->recompute,
+                            g->tp.size,
+                            g->tp.stride,
+                            g->cp.size,
+                            g->cp.stride,
+                            g->ep.size,
+                            g->ep.stride,
+                            g->dp.stride,
+                            g->edp.size,
+                            g->edp.stride,
+                            g->pp.stride,
+                            step_tp_overlap(ctx->job, l)};
     _Static_assert(sizeof vary == MEMO_ZERO_WORD * sizeof key[0], "memo key: varying words");
     _Static_assert(sizeof rest == (STEP_COSTS_KEY_WORDS - MEMO_ZERO_WORD - 1) * sizeof key[0],
                    "memo key: derived words");
     memcpy(key, vary, sizeof vary);
     key[MEMO_ZERO_WORD] = l->zero;
     memcpy(key + MEMO_ZERO_WORD + 1, rest, sizeof rest);
+}
+
+bool step_tp_overlap(const struct spec_job *job, const struct us_layout *lay)
+{
+    if (lay->tp_overlap == US_OVERLAP_JOB)
+        return job->par.tp_comm_overlap;
+    return lay->tp_overlap == US_OVERLAP_ON;
 }
 
 void step_costs_compute(const struct step_ctx *ctx, struct step_costs *sc)
@@ -621,7 +638,7 @@ static void costs_header(const struct step_ctx *ctx, struct step_costs *sc)
         sc->schedule = US_SCHEDULE_INTERLEAVED;
     else if (sc->schedule == US_SCHEDULE_INTERLEAVED)
         sc->schedule = US_SCHEDULE_1F1B;
-    sc->tp_overlap = job->par.tp_comm_overlap;
+    sc->tp_overlap = step_tp_overlap(job, lay);
     sc->ep_overlap = job->par.ep_comm_overlap;
     sc->overhead_s = job->system.step_overhead_s;
     double bp = BUCKET_PARAMS_PER_DP * (double)ctx->groups.dp.size;

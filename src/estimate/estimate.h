@@ -156,6 +156,8 @@ struct step_costs {
     bool no_breakdown;
 };
 
+/* Whether the layout overlaps TP collectives: its own choice, else the job's setting. */
+bool step_tp_overlap(const struct spec_job *job, const struct us_layout *lay);
 void step_costs_compute(const struct step_ctx *ctx, struct step_costs *sc);
 
 /* Added by quality: what step_costs_compute derives from the model split and the chip

@@ -162,16 +162,27 @@ void report_layout_line(const struct us_layout *l, char *buf, size_t n)
         snprintf(buf + k, n - k, ", stage layers first %d last %d", l->first_stage_layers,
                  l->last_stage_layers);
     }
+    if (l->tp_overlap != US_OVERLAP_JOB) { /* search's choice (parallel.tp_comm_overlap) */
+        size_t k = strlen(buf);
+        snprintf(buf + k, n - k, ", TP overlap %s*", l->tp_overlap == US_OVERLAP_ON ? "on" : "off");
+    }
+}
+
+/* Whether the step overlapped TP: the layout's choice (search), else the job's setting. */
+static bool tp_overlapped(const struct spec_job *j, const struct us_layout *l)
+{
+    return l->tp_overlap == US_OVERLAP_JOB ? j->par.tp_comm_overlap
+                                           : l->tp_overlap == US_OVERLAP_ON;
 }
 
 /* The job's software stack and the constants it brings (docs/MODEL.md 6.6). */
-static void json_framework(struct json_w *w, const struct spec_job *j)
+static void json_framework(struct json_w *w, const struct spec_job *j, const struct us_layout *l)
 {
     json_obj_begin(w, "framework");
     json_str(w, "name", spec_framework_name(j->train.framework));
     json_num(w, "compute_eff", j->train.fw.compute_eff);
     json_num(w, "kernel_host_s", j->train.fw.kernel_host_s);
-    json_bool(w, "tp_comm_overlap", j->par.tp_comm_overlap);
+    json_bool(w, "tp_comm_overlap", tp_overlapped(j, l));
     json_str(w, "attention", j->train.attention == SPEC_ATTN_UNFUSED ? "unfused" : "flash");
     json_obj_end(w);
 }
@@ -195,7 +206,7 @@ static void table_result(const struct us_result *r, const struct us_job *job, FI
             "  software    %s: kernels at %.0f%% of their measured speed, at least %.3g us per "
             "launch; TP overlap %s%s (docs/MODEL.md 6.6)\n",
             spec_framework_name(j->train.framework), 100.0 * fw->compute_eff,
-            1e6 * fw->kernel_host_s, j->par.tp_comm_overlap ? "on" : "off",
+            1e6 * fw->kernel_host_s, tp_overlapped(j, &r->layout) ? "on" : "off",
             j->train.attention == SPEC_ATTN_UNFUSED ? "; unfused attention" : "");
     fmt_count(a, sizeof a, r->tokens_per_s);
     fprintf(f, "  step        %.4g s   %s tokens/s   MFU %.1f%%   HFU %.1f%%   %.0f TFLOP/s/chip\n",
@@ -311,7 +322,7 @@ void us_result_write(const struct us_result *r, const struct us_job *job, enum u
         json_str(&w, "dtype", us_dtype_name(job->spec.train.dtype));
         json_int(&w, "seq_len", job->spec.train.seq_len);
         json_int(&w, "global_batch", job->spec.train.global_batch);
-        json_framework(&w, &job->spec);
+        json_framework(&w, &job->spec, &r->layout);
         report_result_json_fields(&w, r);
         json_obj_end(&w);
         json_finish(&w);

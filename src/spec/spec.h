@@ -155,11 +155,13 @@ struct spec_parallel {
     int schedule;           /* enum us_schedule; -1 = derived (interleaved when vpp > 1) */
     int first_stage_layers; /* uneven pipeline: layers on the first / last stage; 0 = even */
     int last_stage_layers;
-    bool tp_comm_overlap; /* overlap TP collectives with GEMMs (Megatron tp-comm-overlap); the
-                             training framework's default when the file leaves it out */
-    bool ep_comm_overlap; /* overlap EP all-to-all with expert compute */
-    int etp;              /* expert tensor parallelism: 1 or tp; 0 = tp (Megatron's default) */
-    char order[16];       /* rank order, innermost first; default "tp-cp-ep-dp-pp" */
+    bool tp_comm_overlap;       /* overlap TP collectives with GEMMs (Megatron tp-comm-overlap); the
+                                   training framework's default when the file leaves it out */
+    bool tp_comm_overlap_given; /* the file set it: search keeps it (else it tries both where
+                                   the framework can overlap) */
+    bool ep_comm_overlap;       /* overlap EP all-to-all with expert compute */
+    int etp;        /* expert tensor parallelism: 1 or tp; 0 = tp (Megatron's default) */
+    char order[16]; /* rank order, innermost first; default "tp-cp-ep-dp-pp" */
 };
 
 /* training.framework (docs/MODEL.md 6.6). AUTO resolves by the chip's vendor: TPUs run
@@ -194,6 +196,8 @@ int spec_framework_default(const struct spec_system *sys);
 struct spec_fw_params spec_framework_params(int fw);
 /* Whether the framework overlaps TP collectives with GEMMs by default. */
 bool spec_framework_tp_overlap(int fw);
+/* Whether it can (Megatron's userbuffers, torchtitan's async TP, XLA's collective matmul). */
+bool spec_framework_tp_overlap_can(int fw);
 struct spec_job;
 /* Runs the job on framework fw (not AUTO): its constants and, unless the job's file set
  * parallel.tp_comm_overlap, its TP-overlap default. */
