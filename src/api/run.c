@@ -275,10 +275,8 @@ enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
     bool split = false;
     if (!unset && lay.first_stage_layers <= 0 && lay.last_stage_layers <= 0) {
         int L = j->model.layers, mtp = j->model.mtp_layers > 0 ? j->model.mtp_layers : 0;
-        split = plan_slot_split(L, lay.pp, lay.vpp, 1, 1 + mtp, &lay.first_stage_layers,
-                                &lay.last_stage_layers) ||
-                (lay.vpp <= 1 &&
-                 plan_ends_split(L, lay.pp, &lay.first_stage_layers, &lay.last_stage_layers));
+        split = plan_default_split(L, lay.pp, lay.vpp, mtp, &lay.first_stage_layers,
+                                   &lay.last_stage_layers);
     }
     if (unset) {
         struct search_opts so;

@@ -103,10 +103,9 @@ static unsigned fill_defaults(struct spec_job *j)
      * (pipeline_model_parallel_layout) count the MTP module too, L + 3; else Megatron-Core's
      * uneven split, the ends sharing what ceil(L/pp) per middle stage leaves. */
     int L = j->model.layers, pp = p->pp, v = p->vpp;
-    if (p->first_stage_layers <= 0 && p->last_stage_layers <= 0 &&
-        !plan_slot_split(L, pp, v, 1, 1, &p->first_stage_layers, &p->last_stage_layers) &&
-        !plan_slot_split(L, pp, v, 1, 2, &p->first_stage_layers, &p->last_stage_layers) && v == 1)
-        plan_ends_split(L, pp, &p->first_stage_layers, &p->last_stage_layers);
+    if (p->first_stage_layers <= 0 && p->last_stage_layers <= 0)
+        plan_default_split(L, pp, v, j->model.mtp_layers, &p->first_stage_layers,
+                           &p->last_stage_layers);
     return mask;
 }
 

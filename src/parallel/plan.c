@@ -324,6 +324,14 @@ bool plan_ends_split(int L, int pp, int *first, int *last)
     return true;
 }
 
+bool plan_default_split(int L, int pp, int vpp, int mtp, int *first, int *last)
+{
+    int extra = 1 + (mtp > 0 ? mtp : 0);
+    return plan_slot_split(L, pp, vpp, 1, extra, first, last) ||
+           plan_slot_split(L, pp, vpp, 1, extra + 1, first, last) ||
+           (vpp <= 1 && plan_ends_split(L, pp, first, last));
+}
+
 int plan_end_chunk_layers(int n, int q, int vpp, int *other)
 {
     int v = vpp > 0 ? vpp : 1;
