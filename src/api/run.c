@@ -253,6 +253,11 @@ static void add_notes(struct us_result *r, const struct spec_job *j, const struc
              "docs/MODEL.md 3.3); the %lld idle chips are not priced",
              (long long)tp->domains, tp->domain, tp->domain_full,
              (long long)tp->domains * (tp->domain_full - tp->domain));
+    if (j->train.offload_activation_layers > 0)
+        warn(r,
+             "activation offload: %d layers per stage keep their activations in host memory; "
+             "the copies are assumed hidden behind compute (host-link time not priced)",
+             j->train.offload_activation_layers);
     warn(r, "not modelled: data loading, evaluation, kernel launch jitter beyond the "
             "straggler model, numerical loss spikes");
 }

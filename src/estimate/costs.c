@@ -219,11 +219,13 @@ static double grad_bytes(const struct model_split *s)
     return model_split_grad_elem_B(s);
 }
 
-/* Bytes per element of parameters as they are gathered (the bf16/fp16 working copy; fp8
- * recipes keep bf16 parameters, Transformer Engine's fp8 param gather is not modelled). */
-static double param_bytes(enum us_dtype dt)
+/* Bytes per element of parameters as they are gathered: the bf16/fp16 working copy, or fp8
+ * with training.fp8_params. */
+static double param_bytes(const struct model_split *s)
 {
-    return dt == US_DTYPE_FP32 ? 4.0 : 2.0;
+    if (s->fp8_params)
+        return 1.0; /* training.fp8_params: Megatron's fp8_param_gather */
+    return s->dtype == US_DTYPE_FP32 ? 4.0 : 2.0;
 }
 
 /* DP traffic of `layers` layers of this kind: dense part over dp, expert part over edp. */
@@ -393,14 +395,13 @@ static void layer_dp_time(struct pricer *pr, const struct model_layer *ly, doubl
     const struct spec_system *sys = &ctx->job->system;
     const struct us_layout *lay = &ctx->plan.lay;
     const struct step_groups *g = &ctx->groups;
-    enum us_dtype dt = ctx->plan.split.dtype;
     double mem_bw = sys->chip.hbm_Bps * sys->eff.memory;
     lt->params_local = ly->params;
     double expert = ly->params_expert;
     if (expert > ly->params)
         expert = ly->params;
     double dense = ly->params - expert;
-    double gb = grad_bytes(&ctx->plan.split), pb = param_bytes(dt);
+    double gb = grad_bytes(&ctx->plan.split), pb = param_bytes(&ctx->plan.split);
     int zero = lay->zero;
     enum net_op red = zero >= 1 ? NET_REDUCE_SCATTER : NET_ALL_REDUCE;
     if (zero >= 3) {

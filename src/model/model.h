@@ -84,6 +84,9 @@ struct model_split {
     int grad_reduce;
     bool unfused_attention; /* training.attention unfused (spec_attention) */
     int etp;                /* expert tensor parallelism: 1 or tp (0 = tp) */
+    unsigned rc_modules;    /* enum spec_rc_module bits selective recompute re-runs (0: the
+                               attention core, Megatron's default) */
+    bool fp8_params;        /* weights held and gathered in fp8 (training.fp8_params) */
 };
 
 struct model_costs {

@@ -117,7 +117,9 @@ static bool plan_batch(struct plan *p, const struct spec_job *job)
                                     .dtype = tr->dtype,
                                     .grad_reduce = tr->grad_reduce,
                                     .unfused_attention = tr->attention == SPEC_ATTN_UNFUSED,
-                                    .etp = plan_etp(job, tp)};
+                                    .etp = plan_etp(job, tp),
+                                    .rc_modules = job->par.recompute_modules,
+                                    .fp8_params = tr->fp8_params};
     return true;
 }
 
@@ -572,7 +574,9 @@ double plan_interleaved_peak_act(const struct plan *p, int s, const double *a, i
  * Weights: the compute copy in bf16 (fp32 training: fp32); fp8/fp4 training keeps bf16
  * weights plus a low-precision cast for the GEMMs (Transformer Engine caches one per
  * step). Grads: fp32 main grads (Megatron's default for bf16), bf16 when the job sets
- * training.grad_reduce_dtype: bf16 (model_split_grad_elem_B). Adam: fp32 master weights,
+ * training.grad_reduce_dtype: bf16 (model_split_grad_elem_B). training.fp8_params holds the
+ * weights in fp8 alone, 1 B (Transformer Engine fp8 parameters: no bf16 copy; Megatron's
+ * fp8_param_gather gathers them so). Adam: fp32 master weights,
  * m and v, 12 B (Rajbhandari et al. 2020, ZeRO s3.1: K = 12); fp32 training keeps no
  * separate master copy (8 B). */
 static void param_bytes(const struct model_split *s, double *w, double *g, double *o)
@@ -580,6 +584,8 @@ static void param_bytes(const struct model_split *s, double *w, double *g, doubl
     enum us_dtype dt = s->dtype;
     double base = dt == US_DTYPE_FP32 ? 4.0 : 2.0;
     *w = base + (dt == US_DTYPE_FP8 || dt == US_DTYPE_FP4 ? model_gemm_elem_B(dt) : 0.0);
+    if (s->fp8_params) /* fp8 weights only: the fp32 master copy stays in the optimizer */
+        *w = 1.0;
     *g = model_split_grad_elem_B(s);
     *o = dt == US_DTYPE_FP32 ? 8.0 : 12.0;
 }
@@ -638,6 +644,16 @@ static void plan_mem_part_of(const struct plan *p, const struct spec_job *job,
                    (ce ? c->embed.act_B : 0.0) + (ch ? c->head.act_B + n_mtp * c->mtp.act_B : 0.0);
         }
         act = plan_interleaved_peak_act(p, stage, a, v);
+    }
+    /* Activation offload (Megatron's cpu_offloading_num_layers): that many of the stage's
+     * layers keep their saved activations in host memory; two layers' worth stay on the
+     * chip, the one being written out and the one being read back. The host-link traffic
+     * is not priced (run says so). */
+    int off = job->train.offload_activation_layers, nl = nd + nm;
+    if (off > 0 && nl > 0) {
+        int k = US_MIN(off, nl);
+        double layer = US_MAX(nd > 0 ? c->dense.act_B : 0.0, nm > 0 ? c->moe.act_B : 0.0);
+        act = act * (double)(nl - k) / (double)nl + US_MIN(2, k) * layer;
     }
     if (p->split.recompute != US_RECOMPUTE_NONE) {
         double ws = 0;

@@ -147,13 +147,29 @@ struct spec_model {
 };
 
 /* A parallel field of 0 (or -1 for zero/sp/recompute/schedule) is "unset": search fills it. */
+/* parallel.recompute_modules: what selective recompute re-runs, as Megatron-Core's
+ * recompute_modules names them (docs/MODEL.md 2.4). Bit i is spec_recompute_module_names[i]. */
+enum spec_rc_module {
+    SPEC_RC_CORE_ATTN = 1u << 0,     /* the attention core (the default) */
+    SPEC_RC_MLP = 1u << 1,           /* a dense layer's MLP */
+    SPEC_RC_MOE_ACT = 1u << 2,       /* the experts' activation function */
+    SPEC_RC_LAYERNORM = 1u << 3,     /* the input and pre-MLP norms */
+    SPEC_RC_MLA_UP_PROJ = 1u << 4,   /* MLA's Q and KV up-projections */
+    SPEC_RC_MOE = 1u << 5,           /* the whole MoE block, dispatch and combine included */
+    SPEC_RC_SHARED_EXPERTS = 1u << 6 /* the shared experts */
+};
+#define SPEC_RC_MODULES 7
+extern const char *const spec_recompute_module_names[SPEC_RC_MODULES];
+
 struct spec_parallel {
     int tp, pp, dp, cp, ep, vpp;
-    int zero;               /* 0..3; -1 unset */
-    int sequence_parallel;  /* 0/1; -1 unset */
-    int recompute;          /* enum us_recompute; -1 unset */
-    int schedule;           /* enum us_schedule; -1 = derived (interleaved when vpp > 1) */
-    int first_stage_layers; /* uneven pipeline: layers on the first / last stage; 0 = even */
+    int zero;                   /* 0..3; -1 unset */
+    int sequence_parallel;      /* 0/1; -1 unset */
+    int recompute;              /* enum us_recompute; -1 unset */
+    unsigned recompute_modules; /* enum spec_rc_module bits selective recompute re-runs;
+                                   0 = SPEC_RC_CORE_ATTN */
+    int schedule;               /* enum us_schedule; -1 = derived (interleaved when vpp > 1) */
+    int first_stage_layers;     /* uneven pipeline: layers on the first / last stage; 0 = even */
     int last_stage_layers;
     bool tp_comm_overlap;       /* overlap TP collectives with GEMMs (Megatron tp-comm-overlap); the
                                    training framework's default when the file leaves it out */
@@ -220,6 +236,11 @@ struct spec_training {
     int framework;
     int attention;
     struct spec_fw_params fw;
+    bool fp8_params;               /* training.fp8_params: weights held and gathered in fp8
+                                      (Transformer Engine fp8 parameters, Megatron fp8_param_gather) */
+    int offload_activation_layers; /* training.offload_activation_layers: layers per pipeline
+                                      stage whose activations wait in host memory
+                                      (Megatron cpu_offloading_num_layers) */
 };
 
 /* training.grad_reduce_dtype (docs/SPEC.md). AUTO is Megatron-LM's default: fp32 main grads
