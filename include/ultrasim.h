@@ -409,6 +409,9 @@ struct us_validation_case {
     struct us_layout layout; /* as run; chosen_mask: the fields validation filled in */
     struct us_breakdown breakdown;
     char note[US_MSG_LEN];
+    char recipe[US_MSG_LEN]; /* settings taken from the recipes file beside the cases
+                                (recipes.yaml: what the run's own recipe states that the
+                                case does not), "key=value; ..."; "" when none */
 };
 
 struct us_validation {

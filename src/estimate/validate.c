@@ -234,8 +234,78 @@ static void choose_vpp(struct us_ctx *ctx, struct us_job *job, const struct us_r
 
 /* Predicts one case into vc. keep: where a predicted case's job goes, with the layout it
  * ran (defaults filled, savers turned on), for the caller to destroy; NULL destroys it. */
+/* Sets one dotted job key (section.key, e.g. parallel.recompute_modules) of the case's job
+ * mapping jn to a copy of v, replacing what the case says. False when out of memory or the
+ * key is not of that shape. */
+static bool set_job_key(struct fy_node *jn, const char *dotted, struct fy_node *v)
+{
+    struct fy_document *doc = fy_node_document(jn);
+    const char *dot = strchr(dotted, '.');
+    if (!dot || dot == dotted || !dot[1] || strchr(dot + 1, '.'))
+        return false;
+    char sec[64];
+    size_t n = (size_t)(dot - dotted);
+    if (n >= sizeof sec)
+        return false;
+    memcpy(sec, dotted, n);
+    sec[n] = '\0';
+    struct fy_node *map = child(jn, sec);
+    if (!map) {
+        map = fy_node_create_mapping(doc);
+        struct fy_node *k = fy_node_create_scalar_copy(doc, sec, n);
+        if (!map || !k || fy_node_mapping_append(jn, k, map) != 0)
+            return false;
+    } else if (fy_node_get_type(map) != FYNT_MAPPING) {
+        return false;
+    }
+    const char *leaf = dot + 1;
+    struct fy_node *old = fy_node_mapping_lookup_key_by_string(map, leaf, strlen(leaf));
+    if (old)
+        fy_node_free(fy_node_mapping_remove_by_key(map, old));
+    struct fy_node *k = fy_node_create_scalar_copy(doc, leaf, strlen(leaf));
+    struct fy_node *cp = fy_node_copy(doc, v);
+    return k && cp && fy_node_mapping_append(map, k, cp) == 0;
+}
+
+/* Applies a recipe's `set` mapping onto the case's job and lists it in vc->recipe. False
+ * (with vc->note) when a key cannot be set. */
+static bool apply_recipe(struct fy_node *jn, struct fy_node *set, struct us_validation_case *vc)
+{
+    if (!set || fy_node_get_type(set) != FYNT_MAPPING) {
+        core_fmt(vc->note, sizeof vc->note, "recipes: the entry's set is not a mapping");
+        return false;
+    }
+    void *it = NULL;
+    struct fy_node_pair *pr;
+    size_t used = 0;
+    while ((pr = fy_node_mapping_iterate(set, &it)) != NULL) {
+        struct fy_node *k = fy_node_pair_key(pr), *v = fy_node_pair_value(pr);
+        size_t kl = 0;
+        const char *ks =
+            k && fy_node_get_type(k) == FYNT_SCALAR ? fy_node_get_scalar(k, &kl) : NULL;
+        char key[96];
+        if (!ks || kl >= sizeof key) {
+            core_fmt(vc->note, sizeof vc->note, "recipes: a key is not a short scalar");
+            return false;
+        }
+        memcpy(key, ks, kl);
+        key[kl] = '\0';
+        if (!set_job_key(jn, key, v)) {
+            core_fmt(vc->note, sizeof vc->note, "recipes: cannot set '%s' (section.key)", key);
+            return false;
+        }
+        char *val = fy_emit_node_to_string(
+            v, (enum fy_emitter_cfg_flags)(FYECF_MODE_FLOW_ONELINE | FYECF_WIDTH_INF));
+        if (used < sizeof vc->recipe)
+            used += (size_t)snprintf(vc->recipe + used, sizeof vc->recipe - used, "%s%s=%s",
+                                     used ? "; " : "", key, val ? val : "?");
+        free(val);
+    }
+    return true;
+}
+
 static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
-                     struct us_validation_case *vc, struct us_job **keep)
+                     struct fy_node *recipe, struct us_validation_case *vc, struct us_job **keep)
 {
     struct us_diag cd;
     memset(&cd, 0, sizeof cd);
@@ -254,6 +324,8 @@ static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
         core_fmt(vc->note, sizeof vc->note, "line %d: no job mapping", node_line(c));
         return;
     }
+    if (recipe && !apply_recipe(jn, child(recipe, "set"), vc))
+        return;
     /* An inline model of a published case has no name of its own: it takes the case's. */
     struct fy_node *mn = child(jn, "model");
     if (mn && fy_node_get_type(mn) == FYNT_MAPPING && !child(mn, "name")) {
@@ -279,7 +351,8 @@ static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
     if (st != US_OK) {
         char line[US_MSG_LEN];
         us_diag_format(&cd, line, sizeof line);
-        core_fmt(vc->note, sizeof vc->note, "%s", line);
+        core_fmt(vc->note, sizeof vc->note, "%s%s", line,
+                 vc->recipe[0] ? " (with the recipe's settings)" : "");
         return;
     }
     core_strlcpy(vc->system, us_job_system_name(job), sizeof vc->system);
@@ -336,6 +409,76 @@ static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
         us_job_destroy(job);
 }
 
+/* The recipes that go with a set of cases (docs/MODEL.md 6.4): the built-in one with the
+ * built-in set, else recipes.yaml in the cases file's folder when there is one. *doc is
+ * NULL when there are none; an unreadable or malformed file is an input error. */
+static enum us_status load_recipes(const char *cases_path, bool builtin, struct fy_document **doc,
+                                   struct fy_node **list, char **owned_out, struct us_diag *d)
+{
+    *doc = NULL;
+    *list = NULL;
+    *owned_out = NULL;
+    const char *text = NULL;
+    char *owned = NULL;
+    size_t len = 0;
+    char path[1024];
+    if (builtin) {
+        const struct catalog_entry *e = catalog_find(CATALOG_KIND_CALIBRATION, "recipes");
+        if (!e)
+            return US_OK;
+        text = e->text;
+        len = e->len;
+        core_strlcpy(path, e->origin, sizeof path);
+    } else {
+        const char *slash = strrchr(cases_path, '/');
+        int dir = slash ? (int)(slash - cases_path) + 1 : 0;
+        core_fmt(path, sizeof path, "%.*srecipes.yaml", dir, cases_path);
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            return US_OK;
+        fclose(f);
+        enum us_status st = core_read_file(path, SPEC_MAX_FILE_B, &owned, &len, d);
+        if (st != US_OK)
+            return st;
+        text = owned;
+    }
+    if (core_utf8_check((const unsigned char *)text, len) != len) {
+        free(owned);
+        return core_diag_set(d, path, 0, 0, NULL, "not valid UTF-8");
+    }
+    struct fy_parse_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.flags = (enum fy_parse_cfg_flags)(FYPCF_QUIET | FYPCF_DISABLE_MMAP_OPT);
+    *doc = fy_document_build_from_string(&cfg, text, len);
+    if (!*doc) {
+        free(owned);
+        return core_diag_set(d, path, 0, 0, NULL, "not a YAML or JSON document");
+    }
+    *owned_out = owned; /* the document may point into it: freed after the document */
+    *list = child(fy_document_root(*doc), "recipes");
+    if (!*list || fy_node_get_type(*list) != FYNT_SEQUENCE) {
+        fy_document_destroy(*doc);
+        *doc = NULL;
+        free(owned);
+        *owned_out = NULL;
+        return core_diag_set(d, path, 0, 0, "recipes", "expected a sequence of recipes");
+    }
+    return US_OK;
+}
+
+/* The recipe entry of case id, NULL when none. */
+static struct fy_node *recipe_of(struct fy_node *list, const char *id)
+{
+    int n = list ? fy_node_sequence_item_count(list) : 0;
+    for (int i = 0; i < n; i++) {
+        struct fy_node *r = fy_node_sequence_get_by_index(list, i);
+        char rid[64];
+        if (scalar(r, "id", rid, sizeof rid) && strcmp(rid, id) == 0)
+            return r;
+    }
+    return NULL;
+}
+
 enum us_status validate_file(struct us_ctx *ctx, const char *path, struct us_validation *out,
                              struct us_job ***jobs, struct us_diag *d)
 {
@@ -346,7 +489,8 @@ enum us_status validate_file(struct us_ctx *ctx, const char *path, struct us_val
     const char *text = NULL;
     char *owned = NULL; /* a file's text; the built-in set is read in place */
     size_t len = 0;
-    if (!path || !*path) {
+    bool builtin = !path || !*path;
+    if (builtin) {
         /* the calibration set the binary carries (data/calibration/published.yaml) */
         const struct catalog_entry *e = catalog_find(CATALOG_KIND_CALIBRATION, "published");
         if (!e)
@@ -380,24 +524,31 @@ enum us_status validate_file(struct us_ctx *ctx, const char *path, struct us_val
         free(owned);
         return core_diag_set(d, path, 0, 0, "cases", "expected a sequence of cases");
     }
-    int n = fy_node_sequence_item_count(cases);
-    if (n <= 0) {
+    struct fy_document *rdoc = NULL;
+    struct fy_node *recipes = NULL;
+    char *rtext = NULL;
+    enum us_status rst = load_recipes(path, builtin, &rdoc, &recipes, &rtext, d);
+    if (rst != US_OK) {
         fy_document_destroy(doc);
         free(owned);
-        return core_diag_set(d, path, 0, 0, "cases", "no cases");
+        return rst;
+    }
+    int n = fy_node_sequence_item_count(cases);
+    enum us_status st = US_OK;
+    if (n <= 0) {
+        st = core_diag_set(d, path, 0, 0, "cases", "no cases");
+        goto done;
     }
     out->cases = calloc((size_t)n, sizeof *out->cases);
     if (!out->cases) {
-        fy_document_destroy(doc);
-        free(owned);
-        return core_diag_status(d, US_ENOMEM, path, 0, 0, NULL, "out of memory");
+        st = core_diag_status(d, US_ENOMEM, path, 0, 0, NULL, "out of memory");
+        goto done;
     }
     out->ncases = n;
     if (jobs && !(*jobs = calloc((size_t)n, sizeof **jobs))) {
         us_validation_free(out);
-        fy_document_destroy(doc);
-        free(owned);
-        return core_diag_status(d, US_ENOMEM, path, 0, 0, NULL, "out of memory");
+        st = core_diag_status(d, US_ENOMEM, path, 0, 0, NULL, "out of memory");
+        goto done;
     }
     double sum = 0.0;
     for (int i = 0; i < n; i++) {
@@ -410,7 +561,7 @@ enum us_status validate_file(struct us_ctx *ctx, const char *path, struct us_val
         scalar(tags, "chip_family", vc->chip_family, sizeof vc->chip_family);
         scalar(tags, "software", vc->software, sizeof vc->software);
         scalar(tags, "model_family", vc->model_family, sizeof vc->model_family);
-        run_case(ctx, path, c, vc, jobs ? &(*jobs)[i] : NULL);
+        run_case(ctx, path, c, recipe_of(recipes, vc->id), vc, jobs ? &(*jobs)[i] : NULL);
         if (!vc->ok)
             continue;
         out->npredicted++;
@@ -422,9 +573,13 @@ enum us_status validate_file(struct us_ctx *ctx, const char *path, struct us_val
         }
     }
     out->mape = out->npredicted > 0 ? sum / (double)out->npredicted : 0.0;
+done:
+    if (rdoc)
+        fy_document_destroy(rdoc);
+    free(rtext);
     fy_document_destroy(doc);
     free(owned);
-    return US_OK;
+    return st;
 }
 
 enum us_status us_validate(struct us_ctx *ctx, const char *path, struct us_validation *out,
@@ -461,12 +616,13 @@ static void write_table(const struct us_validation *v, FILE *f)
 #define MARK(bit) ((m >> (bit)) & 1u ? "*" : "")
         fprintf(f,
                 "%-34s %-12s %10.4g %10.4g %+7.1f%% %5.1f%%  tp%d pp%d%s dp%d vpp%d%s zero%d%s "
-                "sp%d%s rc=%s%s mb%d%s x%d%s%s\n",
+                "sp%d%s rc=%s%s mb%d%s x%d%s%s%s\n",
                 c->id, c->system, c->measured_s, c->predicted_s, 100.0 * c->error, 100.0 * c->mfu,
                 l->tp, l->pp, ends, l->dp, l->vpp, MARK(US_FIELD_VPP), l->zero, MARK(US_FIELD_ZERO),
                 l->sequence_parallel ? 1 : 0, MARK(US_FIELD_SP), us_recompute_name(l->recompute),
                 MARK(US_FIELD_RECOMPUTE), l->micro_batch, MARK(US_FIELD_MICRO_BATCH),
-                l->microbatches, c->fits ? "" : "  ", c->fits ? "" : c->note);
+                l->microbatches, c->recipe[0] ? " +recipe" : "", c->fits ? "" : "  ",
+                c->fits ? "" : c->note);
 #undef MARK
     }
     if (v->npredicted > 0 && v->worst >= 0)
@@ -538,6 +694,7 @@ static void write_json(const struct us_validation *v, FILE *f)
             json_obj_end(&w);
         }
         json_str(&w, "note", c->note);
+        json_str(&w, "recipe", c->recipe);
         json_str(&w, "source", c->source);
         json_obj_end(&w);
     }
