@@ -223,8 +223,8 @@ static double grad_bytes(const struct model_split *s)
  * with training.fp8_params. */
 static double param_bytes(const struct model_split *s)
 {
-    if (s->fp8_params)
-        return 1.0; /* training.fp8_params: Megatron's fp8_param_gather */
+    if (s->fp8_params) /* training.fp8_params: Megatron's fp8_param_gather */
+        return model_gemm_elem_B(s->dtype);
     return s->dtype == US_DTYPE_FP32 ? 4.0 : 2.0;
 }
 

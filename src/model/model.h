@@ -87,6 +87,7 @@ struct model_split {
     unsigned rc_modules;    /* enum spec_rc_module bits selective recompute re-runs (0: the
                                attention core, Megatron's default) */
     bool fp8_params;        /* weights held and gathered in fp8 (training.fp8_params) */
+    bool optimizer_bf16;    /* Adam's moments in bf16 (training.optimizer_state_dtype) */
 };
 
 struct model_costs {

@@ -119,7 +119,8 @@ static bool plan_batch(struct plan *p, const struct spec_job *job)
                                     .unfused_attention = tr->attention == SPEC_ATTN_UNFUSED,
                                     .etp = plan_etp(job, tp),
                                     .rc_modules = job->par.recompute_modules,
-                                    .fp8_params = tr->fp8_params};
+                                    .fp8_params = tr->fp8_params,
+                                    .optimizer_bf16 = tr->optimizer_bf16};
     return true;
 }
 
@@ -575,8 +576,10 @@ double plan_interleaved_peak_act(const struct plan *p, int s, const double *a, i
  * weights plus a low-precision cast for the GEMMs (Transformer Engine caches one per
  * step). Grads: fp32 main grads (Megatron's default for bf16), bf16 when the job sets
  * training.grad_reduce_dtype: bf16 (model_split_grad_elem_B). training.fp8_params holds the
- * weights in fp8 alone, 1 B (Transformer Engine fp8 parameters: no bf16 copy; Megatron's
- * fp8_param_gather gathers them so). Adam: fp32 master weights,
+ * weights in fp8 (fp4 under fp4 training) alone, 1 B (0.5 B): Transformer Engine's fp8
+ * parameters keep no bf16 copy; Megatron's fp8_param_gather gathers them so. Adam: fp32
+ * master weights (training.optimizer_state_dtype bf16: m and v in bf16, 8 B, Megatron's
+ * precision-aware optimizer),
  * m and v, 12 B (Rajbhandari et al. 2020, ZeRO s3.1: K = 12); fp32 training keeps no
  * separate master copy (8 B). */
 static void param_bytes(const struct model_split *s, double *w, double *g, double *o)
@@ -584,10 +587,12 @@ static void param_bytes(const struct model_split *s, double *w, double *g, doubl
     enum us_dtype dt = s->dtype;
     double base = dt == US_DTYPE_FP32 ? 4.0 : 2.0;
     *w = base + (dt == US_DTYPE_FP8 || dt == US_DTYPE_FP4 ? model_gemm_elem_B(dt) : 0.0);
-    if (s->fp8_params) /* fp8 weights only: the fp32 master copy stays in the optimizer */
-        *w = 1.0;
+    if (s->fp8_params) /* low-precision weights only: the fp32 master stays in the optimizer */
+        *w = model_gemm_elem_B(dt);
     *g = model_split_grad_elem_B(s);
     *o = dt == US_DTYPE_FP32 ? 8.0 : 12.0;
+    if (s->optimizer_bf16) /* m and v in bf16 beside the fp32 master (fp32 training: none) */
+        *o -= 4.0;
 }
 
 /* A stage's memory terms that do not depend on the ZeRO stage (plan_mem_part_of), and the

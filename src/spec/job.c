@@ -412,6 +412,10 @@ static enum us_status read_training(struct spec_rd *rd, const struct spec_node *
                          "fp8_params needs fp8 or fp4 training (dtype is %s)", dtype_names[dt]);
     SPEC_TRY(rd, spec_get_i32(rd, n, "offload_activation_layers", 0, SPEC_MAX_LAYERS, 0,
                               &t->offload_activation_layers));
+    static const char *const opt_names[] = {"fp32", "bf16"};
+    int od = 0;
+    SPEC_TRY(rd, spec_get_enum(rd, n, "optimizer_state_dtype", opt_names, 2, 0, &od));
+    t->optimizer_bf16 = od == 1;
     if (has_gr) {
         t->grad_reduce = gr == 1 ? SPEC_GRAD_REDUCE_BF16 : SPEC_GRAD_REDUCE_FP32;
         if (gr == 1 && (t->dtype == US_DTYPE_FP32 || t->dtype == US_DTYPE_FP16))

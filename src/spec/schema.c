@@ -136,6 +136,7 @@ const struct spec_key spec_schema_training[] = {LEAF("seq_len"),
                                                 LEAF("framework"),
                                                 LEAF("fp8_params"),
                                                 LEAF("offload_activation_layers"),
+                                                LEAF("optimizer_state_dtype"),
                                                 LEAF("attention"),
                                                 END};
 

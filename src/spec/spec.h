@@ -241,6 +241,8 @@ struct spec_training {
     int offload_activation_layers; /* training.offload_activation_layers: layers per pipeline
                                       stage whose activations wait in host memory
                                       (Megatron cpu_offloading_num_layers) */
+    bool optimizer_bf16;           /* training.optimizer_state_dtype bf16: Adam's m and v in
+                                      bf16 (Megatron's precision-aware optimizer) */
 };
 
 /* training.grad_reduce_dtype (docs/SPEC.md). AUTO is Megatron-LM's default: fp32 main grads
