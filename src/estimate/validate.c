@@ -234,74 +234,51 @@ static void choose_vpp(struct us_ctx *ctx, struct us_job *job, const struct us_r
 
 /* Predicts one case into vc. keep: where a predicted case's job goes, with the layout it
  * ran (defaults filled, savers turned on), for the caller to destroy; NULL destroys it. */
-/* Sets one dotted job key (section.key, e.g. parallel.recompute_modules) of the case's job
- * mapping jn to a copy of v, replacing what the case says. False when out of memory or the
- * key is not of that shape. */
-static bool set_job_key(struct fy_node *jn, const char *dotted, struct fy_node *v)
-{
-    struct fy_document *doc = fy_node_document(jn);
-    const char *dot = strchr(dotted, '.');
-    if (!dot || dot == dotted || !dot[1] || strchr(dot + 1, '.'))
-        return false;
-    char sec[64];
-    size_t n = (size_t)(dot - dotted);
-    if (n >= sizeof sec)
-        return false;
-    memcpy(sec, dotted, n);
-    sec[n] = '\0';
-    struct fy_node *map = child(jn, sec);
-    if (!map) {
-        map = fy_node_create_mapping(doc);
-        struct fy_node *k = fy_node_create_scalar_copy(doc, sec, n);
-        if (!map || !k || fy_node_mapping_append(jn, k, map) != 0)
-            return false;
-    } else if (fy_node_get_type(map) != FYNT_MAPPING) {
-        return false;
-    }
-    const char *leaf = dot + 1;
-    struct fy_node *old = fy_node_mapping_lookup_key_by_string(map, leaf, strlen(leaf));
-    if (old)
-        fy_node_free(fy_node_mapping_remove_by_key(map, old));
-    struct fy_node *k = fy_node_create_scalar_copy(doc, leaf, strlen(leaf));
-    struct fy_node *cp = fy_node_copy(doc, v);
-    return k && cp && fy_node_mapping_append(map, k, cp) == 0;
-}
-
-/* Applies a recipe's `set` mapping onto the case's job and lists it in vc->recipe. False
- * (with vc->note) when a key cannot be set. */
-static bool apply_recipe(struct fy_node *jn, struct fy_node *set, struct us_validation_case *vc)
+/* The settings of a recipe's `set` mapping (dotted job keys, as --set takes them) as
+ * "key=value" strings in buf (one per slot, at most RECIPE_MAX_SETS), listed in vc->recipe.
+ * Returns their count, -1 (with vc->note) when the mapping is malformed. */
+#define RECIPE_MAX_SETS 32
+#define RECIPE_SET_LEN  256
+static int recipe_sets(struct fy_node *set, char buf[][RECIPE_SET_LEN],
+                       struct us_validation_case *vc)
 {
     if (!set || fy_node_get_type(set) != FYNT_MAPPING) {
         core_fmt(vc->note, sizeof vc->note, "recipes: the entry's set is not a mapping");
-        return false;
+        return -1;
     }
     void *it = NULL;
     struct fy_node_pair *pr;
+    int n = 0;
     size_t used = 0;
     while ((pr = fy_node_mapping_iterate(set, &it)) != NULL) {
         struct fy_node *k = fy_node_pair_key(pr), *v = fy_node_pair_value(pr);
         size_t kl = 0;
         const char *ks =
             k && fy_node_get_type(k) == FYNT_SCALAR ? fy_node_get_scalar(k, &kl) : NULL;
-        char key[96];
-        if (!ks || kl >= sizeof key) {
-            core_fmt(vc->note, sizeof vc->note, "recipes: a key is not a short scalar");
-            return false;
+        char *val = v ? fy_emit_node_to_string(v, (enum fy_emitter_cfg_flags)(
+                                                      FYECF_MODE_FLOW_ONELINE | FYECF_WIDTH_INF))
+                      : NULL;
+        bool ok =
+            ks && kl > 0 && val && n < RECIPE_MAX_SETS && kl + strlen(val) + 2 <= RECIPE_SET_LEN;
+        if (ok) {
+            /* the emitter ends a document with a newline */
+            size_t vl = strlen(val);
+            while (vl > 0 && (val[vl - 1] == '\n' || val[vl - 1] == ' '))
+                val[--vl] = '\0';
+            core_fmt(buf[n++], RECIPE_SET_LEN, "%.*s=%s", (int)kl, ks, val);
+            if (used < sizeof vc->recipe)
+                used += (size_t)snprintf(vc->recipe + used, sizeof vc->recipe - used, "%s%s",
+                                         used ? "; " : "", buf[n - 1]);
         }
-        memcpy(key, ks, kl);
-        key[kl] = '\0';
-        if (!set_job_key(jn, key, v)) {
-            core_fmt(vc->note, sizeof vc->note, "recipes: cannot set '%s' (section.key)", key);
-            return false;
-        }
-        char *val = fy_emit_node_to_string(
-            v, (enum fy_emitter_cfg_flags)(FYECF_MODE_FLOW_ONELINE | FYECF_WIDTH_INF));
-        if (used < sizeof vc->recipe)
-            used += (size_t)snprintf(vc->recipe + used, sizeof vc->recipe - used, "%s%s=%s",
-                                     used ? "; " : "", key, val ? val : "?");
         free(val);
+        if (!ok) {
+            core_fmt(vc->note, sizeof vc->note,
+                     "recipes: a setting is not a short key and value (at most %d of them)",
+                     RECIPE_MAX_SETS);
+            return -1;
+        }
     }
-    return true;
+    return n;
 }
 
 static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
@@ -324,8 +301,13 @@ static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
         core_fmt(vc->note, sizeof vc->note, "line %d: no job mapping", node_line(c));
         return;
     }
-    if (recipe && !apply_recipe(jn, child(recipe, "set"), vc))
+    char sets[RECIPE_MAX_SETS][RECIPE_SET_LEN];
+    const char *setv[RECIPE_MAX_SETS];
+    int nsets = recipe ? recipe_sets(child(recipe, "set"), sets, vc) : 0;
+    if (nsets < 0)
         return;
+    for (int i = 0; i < nsets; i++)
+        setv[i] = sets[i];
     /* An inline model of a published case has no name of its own: it takes the case's. */
     struct fy_node *mn = child(jn, "model");
     if (mn && fy_node_get_type(mn) == FYNT_MAPPING && !child(mn, "name")) {
@@ -346,13 +328,13 @@ static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
     char name[600];
     core_fmt(name, sizeof name, "%s[%s]", path, vc->id);
     struct us_job *job = NULL;
-    enum us_status st = us_job_load_text(ctx, name, text, strlen(text), NULL, 0, &job, &cd);
+    enum us_status st =
+        us_job_load_text(ctx, name, text, strlen(text), setv, (size_t)nsets, &job, &cd);
     free(text);
     if (st != US_OK) {
         char line[US_MSG_LEN];
         us_diag_format(&cd, line, sizeof line);
-        core_fmt(vc->note, sizeof vc->note, "%s%s", line,
-                 vc->recipe[0] ? " (with the recipe's settings)" : "");
+        core_fmt(vc->note, sizeof vc->note, "%s%s", vc->recipe[0] ? "recipes: " : "", line);
         return;
     }
     core_strlcpy(vc->system, us_job_system_name(job), sizeof vc->system);
