@@ -151,9 +151,9 @@ static double launch_share(const struct step_ctx *sc)
     double launch = 0.0, all = 0.0;
     for (int i = 0; i < 4; i++) {
         launch += n[i] * k[i]->launch_s;
-        double fwd = k[i]->attn_fwd_s + k[i]->other_fwd_s; /* replayed under full recompute */
-        all += n[i] *
-               ((k[i]->full_recompute ? 2.0 : 1.0) * fwd + k[i]->attn_bwd_s + k[i]->other_bwd_s);
+        double fwd = k[i]->attn_fwd_s + k[i]->other_fwd_s;
+        double re = k[i]->full_recompute ? k[i]->rerun_attn_s + k[i]->rerun_other_s : 0.0;
+        all += n[i] * (fwd + re + k[i]->attn_bwd_s + k[i]->other_bwd_s);
     }
     return all > 0.0 ? launch / all : 0.0;
 }

@@ -304,8 +304,15 @@ static void layer_compute(const struct step_ctx *ctx, struct step_price_cache *c
             tb = fmax(tb, 2.0 * n * host);
         }
         bool attn = op->kind == MODEL_OP_ATTN;
-        bool rerun =
-            rc == US_RECOMPUTE_FULL || (rc == US_RECOMPUTE_SELECTIVE && op->recomputed_selective);
+        bool rerun = rc == US_RECOMPUTE_FULL
+                         ? !op->kept
+                         : rc == US_RECOMPUTE_SELECTIVE && op->recomputed_selective;
+        if (rc == US_RECOMPUTE_FULL && rerun) {
+            if (attn)
+                lt->rerun_attn_s += tf;
+            else
+                lt->rerun_other_s += tf;
+        }
         double re = rerun ? tf : 0.0; /* forward re-run inside the backward */
         lt->launch_s += (tf - kf) * (rerun ? 2.0 : 1.0) + (tb - kb);
         if (attn) {
@@ -501,7 +508,10 @@ static void overlap_contention(const struct step_costs *sc, double c, struct ste
     } else if (sc->zero == 2) {
         b += lt->grad_s;
     }
-    lt->other_fwd_s += c * fmin(f, lt->attn_fwd_s + lt->other_fwd_s);
+    double slow_f = c * fmin(f, lt->attn_fwd_s + lt->other_fwd_s);
+    lt->other_fwd_s += slow_f;
+    if (lt->full_recompute) /* the replayed forward meets the same traffic */
+        lt->rerun_other_s += slow_f;
     lt->other_bwd_s += c * fmin(b, lt->attn_bwd_s + lt->other_bwd_s);
 }
 
@@ -761,7 +771,8 @@ double step_layer_bwd_s(const struct step_costs *sc, const struct step_layer_tim
 {
     double t = 0.0;
     if (lt->full_recompute)
-        t += step_layer_fwd_s(sc, lt, cat);
+        t += chain_s(sc, lt->rerun_attn_s, lt->rerun_other_s, lt->tp_fwd_s, lt->cp_fwd_s,
+                     lt->ep_fwd_s, cat);
     return t + chain_s(sc, lt->attn_bwd_s, lt->other_bwd_s, lt->tp_bwd_s, lt->cp_bwd_s,
                        lt->ep_bwd_s, cat);
 }

@@ -108,23 +108,25 @@ enum step_cat {
  * forward chain again under full recompute (selective recompute adds the re-run ops to
  * attn_bwd_s). */
 struct step_layer_time {
-    double attn_fwd_s, other_fwd_s; /* compute stream, forward */
-    double attn_bwd_s, other_bwd_s; /* compute stream, backward (+ selective recompute) */
-    double tp_fwd_s, tp_bwd_s;      /* all TP collectives of the direction */
-    double cp_fwd_s, cp_bwd_s;      /* CP ring exchange of the direction */
-    double ep_fwd_s, ep_bwd_s;      /* EP all-to-alls of the direction */
-    bool full_recompute;            /* backward first re-runs the forward chain */
-    double params_local;            /* parameters on this chip (before ZeRO) */
-    double grad_s;                  /* DP reduction of this layer's gradients alone */
-    double param_ag_s;              /* DP all-gather of this layer's parameters alone */
-    int bucket_layers;              /* layers of this kind per DP bucket (Megatron DDP) */
-    double bucket_grad_s;           /* DP reduction of one full bucket (AR or RS) */
-    double bucket_ag_s;             /* DP all-gather of one full bucket (ZeRO-1/2) */
-    double opt_s;                   /* optimizer update of this layer's local shard */
-    double hw_flop;                 /* executed per micro-batch, recompute included */
-    double compute_busy_s;          /* GEMM + attention time per micro-batch, fwd+bwd */
-    double launch_s;                /* what the launch floor adds per micro-batch, fwd+bwd */
-    double hbm_busy_s;              /* HBM transfer time per micro-batch, fwd+bwd */
+    double attn_fwd_s, other_fwd_s;     /* compute stream, forward */
+    double attn_bwd_s, other_bwd_s;     /* compute stream, backward (+ selective recompute) */
+    double tp_fwd_s, tp_bwd_s;          /* all TP collectives of the direction */
+    double cp_fwd_s, cp_bwd_s;          /* CP ring exchange of the direction */
+    double ep_fwd_s, ep_bwd_s;          /* EP all-to-alls of the direction */
+    bool full_recompute;                /* backward first re-runs the forward chain */
+    double rerun_attn_s, rerun_other_s; /* what full recompute re-runs of attn_fwd_s and
+                                           other_fwd_s (all of it but recompute_keep's ops) */
+    double params_local;                /* parameters on this chip (before ZeRO) */
+    double grad_s;                      /* DP reduction of this layer's gradients alone */
+    double param_ag_s;                  /* DP all-gather of this layer's parameters alone */
+    int bucket_layers;                  /* layers of this kind per DP bucket (Megatron DDP) */
+    double bucket_grad_s;               /* DP reduction of one full bucket (AR or RS) */
+    double bucket_ag_s;                 /* DP all-gather of one full bucket (ZeRO-1/2) */
+    double opt_s;                       /* optimizer update of this layer's local shard */
+    double hw_flop;                     /* executed per micro-batch, recompute included */
+    double compute_busy_s;              /* GEMM + attention time per micro-batch, fwd+bwd */
+    double launch_s;                    /* what the launch floor adds per micro-batch, fwd+bwd */
+    double hbm_busy_s;                  /* HBM transfer time per micro-batch, fwd+bwd */
 };
 
 /* What one stage (physical pipeline rank) holds. */

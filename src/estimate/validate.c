@@ -77,7 +77,10 @@ static unsigned fill_defaults(struct spec_job *j)
         mask |= 1u << US_FIELD_SP;
     }
     if (p->recompute < 0) {
-        p->recompute = US_RECOMPUTE_NONE;
+        /* MaxText rematerialises every layer unless told otherwise (base.yml remat_policy
+         * 'full'); Megatron-Core and torchtitan keep activations by default. */
+        p->recompute =
+            j->train.framework == SPEC_FW_MAXTEXT ? US_RECOMPUTE_FULL : US_RECOMPUTE_NONE;
         mask |= 1u << US_FIELD_RECOMPUTE;
     }
     if (j->train.micro_batch <= 0) {

@@ -31,7 +31,8 @@ struct dims {
     bool unfused; /* the 2021-22 unfused attention core (training.attention) */
     double et;    /* expert tensor parallelism: 1 or t */
     enum us_recompute rc;
-    unsigned rcm; /* enum spec_rc_module bits the backward re-runs (selective; 0 otherwise) */
+    unsigned rcm;  /* enum spec_rc_module bits the backward re-runs (selective; 0 otherwise) */
+    unsigned keep; /* enum spec_rc_keep bits full recompute keeps (0 otherwise) */
     /* MoE */
     double E, k, fe, fs; /* experts, top_k, expert hidden, shared-expert hidden (shared*fe) */
     double R;            /* routed rows per chip after dispatch and the TP gather: T*k*cf */
@@ -92,6 +93,7 @@ static void dims_init(struct dims *D, const struct spec_model *m, const struct m
     D->rcm = s->recompute != US_RECOMPUTE_SELECTIVE ? 0u
              : s->rc_modules                        ? s->rc_modules
                                                     : (unsigned)SPEC_RC_CORE_ATTN;
+    D->keep = s->recompute == US_RECOMPUTE_FULL ? s->rc_keep : 0u;
     D->unfused = s->unfused_attention;
     D->et = s->etp > 0 && s->etp < D->t ? s->etp : D->t;
     D->mla = m->has_mla;
@@ -491,8 +493,22 @@ static double act_layer(const struct dims *D, const struct spec_model *m, bool m
     double wg = flash ? D->w_save : w;              /* a GEMM's saved input */
     double mask = !flash || D->dropout ? 1.0 : 0.0; /* bytes per dropout-mask element */
     double wo = flash && wg < w ? w + wg : w;       /* the attention output: bf16 (+ cast) */
-    if (rc == US_RECOMPUTE_FULL)
-        return w * Tn * h; /* the layer input only (Korthikanti Table 2: 2sbh, /t with SP) */
+    if (rc == US_RECOMPUTE_FULL) {
+        /* the layer input (Korthikanti Table 2: 2sbh, /t with SP), and what recompute_keep
+         * names (MaxText's save_only_these_names) */
+        double kept = w * Tn * h;
+        unsigned k = D->keep;
+        double qkv = w * T * (D->a_chip * D->dqk + D->kv_chip * D->dqk + D->kv_chip * D->dv);
+        kept += k & SPEC_KEEP_QKV_PROJ ? qkv : 0.0;
+        kept += k & SPEC_KEEP_CONTEXT ? w * T * D->a_chip * D->dv : 0.0;
+        kept += k & SPEC_KEEP_OUT_PROJ ? w * Tn * h : 0.0;
+        double shared = moe_layer && D->fs > 0 ? D->fs / D->t : 0.0;
+        double wi = moe_layer ? D->R * (D->fe / D->et) : T * (D->f / D->t);
+        kept += k & SPEC_KEEP_MLPWI ? w * (wi + T * shared) * (D->nmat - 1.0) : 0.0;
+        kept +=
+            k & SPEC_KEEP_MLPWO ? w * ((moe_layer ? D->Rl : Tn) + (shared > 0 ? Tn : 0)) * h : 0.0;
+        return kept;
+    }
     /* Selective recompute drops what the modules it re-runs make inside themselves; each
      * checkpoint keeps its own input (Megatron-Core recompute_modules, docs/MODEL.md 2.4). */
     unsigned rcm = rc == US_RECOMPUTE_SELECTIVE ? D->rcm : 0u;
@@ -539,6 +555,28 @@ static double act_layer(const struct dims *D, const struct spec_model *m, bool m
         }
     }
     return A + M;
+}
+
+/* The recompute_keep tensor an op makes (enum spec_rc_keep; 0: none of them). */
+static unsigned op_keep(const char *name)
+{
+    static const struct {
+        const char *name;
+        unsigned keep;
+    } map[] = {
+        {"qkv_proj", SPEC_KEEP_QKV_PROJ},    {"q_proj", SPEC_KEEP_QKV_PROJ},
+        {"q_up", SPEC_KEEP_QKV_PROJ},        {"kv_up", SPEC_KEEP_QKV_PROJ},
+        {"attn_core", SPEC_KEEP_CONTEXT},    {"attn_scores", SPEC_KEEP_CONTEXT},
+        {"attn_softmax", SPEC_KEEP_CONTEXT}, {"attn_dropout", SPEC_KEEP_CONTEXT},
+        {"attn_context", SPEC_KEEP_CONTEXT}, {"o_proj", SPEC_KEEP_OUT_PROJ},
+        {"mlp_fc1", SPEC_KEEP_MLPWI},        {"expert_fc1", SPEC_KEEP_MLPWI},
+        {"shared_fc1", SPEC_KEEP_MLPWI},     {"mlp_fc2", SPEC_KEEP_MLPWO},
+        {"expert_fc2", SPEC_KEEP_MLPWO},     {"shared_fc2", SPEC_KEEP_MLPWO},
+    };
+    for (size_t i = 0; i < US_ARRAY_LEN(map); i++)
+        if (strcmp(map[i].name, name) == 0)
+            return map[i].keep;
+    return 0u;
 }
 
 /* The recompute_modules module an op belongs to (enum spec_rc_module; 0: none of them). */
@@ -642,8 +680,15 @@ static void transformer_layer(struct model_layer *L, const struct dims *D,
         }
         if (moe_layer && (D->rcm & SPEC_RC_MOE) && D->e > 1)
             L->comm.ep_a2a_bwd += 2;
-    } else if (D->rc == US_RECOMPUTE_FULL)
+    } else if (D->rc == US_RECOMPUTE_FULL) {
         L->recompute_flop += fwd;
+        for (int i = first; i < L->nops; i++) {
+            struct model_op *o = &L->ops[i];
+            o->kept = (op_keep(o->name) & D->keep) != 0;
+            if (o->kept)
+                L->recompute_flop -= o->fwd_flop;
+        }
+    }
     L->act_B += act_layer(D, m, moe_layer, D->rc, !D->unfused);
     L->act_full_B += act_layer(D, m, moe_layer, US_RECOMPUTE_NONE, !D->unfused);
     L->model_flop +=

@@ -119,6 +119,7 @@ static bool plan_batch(struct plan *p, const struct spec_job *job)
                                     .unfused_attention = tr->attention == SPEC_ATTN_UNFUSED,
                                     .etp = plan_etp(job, tp),
                                     .rc_modules = job->par.recompute_modules,
+                                    .rc_keep = job->par.recompute_keep,
                                     .fp8_params = tr->fp8_params,
                                     .optimizer_bf16 = tr->optimizer_bf16};
     return true;

@@ -491,8 +491,9 @@ static void build_stage(struct sim *S, int s, int *odir, int *omb, int *ock, int
                                    lt->tp_fwd_s, lt->cp_fwd_s, lt->ep_fwd_s, &fr);
                 } else {
                     if (lt->full_recompute)
-                        emit_chain(S, s, DIR_R, i, k, kind, layer, lt->attn_fwd_s, lt->other_fwd_s,
-                                   lt->tp_fwd_s, lt->cp_fwd_s, lt->ep_fwd_s, &fr);
+                        emit_chain(S, s, DIR_R, i, k, kind, layer, lt->rerun_attn_s,
+                                   lt->rerun_other_s, lt->tp_fwd_s, lt->cp_fwd_s, lt->ep_fwd_s,
+                                   &fr);
                     end =
                         emit_chain(S, s, DIR_B, i, k, kind, layer, lt->attn_bwd_s, lt->other_bwd_s,
                                    lt->tp_bwd_s, lt->cp_bwd_s, lt->ep_bwd_s, &fr);

@@ -22,6 +22,8 @@ static const char *const recompute_names[] = {"none", "selective", "full"};
 static const char *const schedule_names[] = {"1f1b", "gpipe", "interleaved"};
 const char *const spec_recompute_module_names[SPEC_RC_MODULES] = {
     "core_attn", "mlp", "moe_act", "layernorm", "mla_up_proj", "moe", "shared_experts"};
+const char *const spec_recompute_keep_names[SPEC_RC_KEEPS] = {"qkv_proj", "context", "out_proj",
+                                                              "mlpwi", "mlpwo"};
 /* in the order of enum spec_spare_policy */
 static const char *const spare_names[] = {"auto", "pool", "hot", "shrink_dp"};
 
@@ -335,6 +337,8 @@ static enum us_status read_parallel(struct spec_rd *rd, const struct spec_node *
     SPEC_TRY(rd, spec_get_enum(rd, n, "recompute", recompute_names, 3, 0, &par->recompute));
     SPEC_TRY(rd, spec_get_flags(rd, n, "recompute_modules", spec_recompute_module_names,
                                 SPEC_RC_MODULES, 0, &par->recompute_modules));
+    SPEC_TRY(rd, spec_get_flags(rd, n, "recompute_keep", spec_recompute_keep_names, SPEC_RC_KEEPS,
+                                0, &par->recompute_keep));
     SPEC_TRY(rd, spec_get_enum(rd, n, "schedule", schedule_names, 3, 0, &par->schedule));
     SPEC_TRY(rd, spec_get_i32(rd, n, "first_stage_layers", 0, SPEC_MAX_LAYERS, 0,
                               &par->first_stage_layers));

@@ -161,6 +161,19 @@ enum spec_rc_module {
 #define SPEC_RC_MODULES 7
 extern const char *const spec_recompute_module_names[SPEC_RC_MODULES];
 
+/* parallel.recompute_keep: tensors full recompute keeps beside the layer input, by MaxText's
+ * names (remat_policy save_only_these_names); their ops are not re-run (docs/MODEL.md 1.7).
+ * Bit i is spec_recompute_keep_names[i]. */
+enum spec_rc_keep {
+    SPEC_KEEP_QKV_PROJ = 1u << 0, /* Q, K and V */
+    SPEC_KEEP_CONTEXT = 1u << 1,  /* the attention output */
+    SPEC_KEEP_OUT_PROJ = 1u << 2, /* the output projection's output */
+    SPEC_KEEP_MLPWI = 1u << 3,    /* the MLP's (experts') fc1 outputs */
+    SPEC_KEEP_MLPWO = 1u << 4     /* the MLP's (experts') fc2 output */
+};
+#define SPEC_RC_KEEPS 5
+extern const char *const spec_recompute_keep_names[SPEC_RC_KEEPS];
+
 struct spec_parallel {
     int tp, pp, dp, cp, ep, vpp;
     int zero;                   /* 0..3; -1 unset */
@@ -168,6 +181,7 @@ struct spec_parallel {
     int recompute;              /* enum us_recompute; -1 unset */
     unsigned recompute_modules; /* enum spec_rc_module bits selective recompute re-runs;
                                    0 = SPEC_RC_CORE_ATTN */
+    unsigned recompute_keep;    /* enum spec_rc_keep bits full recompute keeps */
     int schedule;               /* enum us_schedule; -1 = derived (interleaved when vpp > 1) */
     int first_stage_layers;     /* uneven pipeline: layers on the first / last stage; 0 = even */
     int last_stage_layers;

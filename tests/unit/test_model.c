@@ -729,6 +729,27 @@ static void test_recompute_modules(void)
     model_costs_compute(&d, &y, &c1);
     double qkv = 2 * T * 128 * (192 + 192 + 128); /* a (dqk + dqk + dv) per token, bf16 */
     CHECK_NEAR(c0.dense.act_B - c1.dense.act_B, qkv, 1e-12);
+
+    /* recompute_keep (MaxText's save_only_these_names): full recompute keeps the layer input
+     * and the named tensors, and does not re-run the ops that make them. GPT-3 175B, t 8 with
+     * SP: input 2 sbh/t, Q/K/V 6 sbh/t, the attention output 2 sbh/t. */
+    x = split(8, 1, 1, true, US_RECOMPUTE_FULL, 1, 2048);
+    CHECK_NEAR(model_layer_act_B(&m, &x, false, true), 2 * sbh / t, 1e-15);
+    x.rc_keep = SPEC_KEEP_QKV_PROJ | SPEC_KEEP_CONTEXT;
+    CHECK_NEAR(model_layer_act_B(&m, &x, false, true), 10 * sbh / t, 1e-15);
+    struct model_costs ck, cf;
+    model_costs_compute(&m, &x, &ck);
+    x.rc_keep = 0;
+    model_costs_compute(&m, &x, &cf);
+    double kept = 0;
+    for (int i = 0; i < ck.dense.nops; i++) {
+        const struct model_op *o = &ck.dense.ops[i];
+        bool k = !strcmp(o->name, "qkv_proj") || !strcmp(o->name, "attn_core");
+        CHECK(o->kept == k && !cf.dense.ops[i].kept);
+        kept += k ? o->fwd_flop : 0.0;
+    }
+    CHECK(kept > 0);
+    CHECK_NEAR(cf.dense.recompute_flop - ck.dense.recompute_flop, kept, 1e-12);
 }
 
 int main(void)
