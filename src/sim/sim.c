@@ -645,7 +645,120 @@ static void write_trace(const struct sim *S, const bool *oncrit, struct core_buf
                         name, op_names[t->op], (int)t->stage, tid, (double)t->start_ps * 1e-6,
                         (double)t->dur_ps * 1e-6, t->mb, (int)t->chunk, oncrit[i] ? 1 : 0);
     }
-    core_buf_printf(b, "\n]}\n");
+}
+
+/* --- power over the step (docs/MODEL.md 7.6) ------------------------------------------ */
+/* A change in the number of stages whose compute stream is busy. */
+struct pw_edge {
+    int64_t t_ps;
+    int32_t d; /* +1 a compute op starts, -1 one ends */
+};
+
+static int pw_edge_cmp(const void *a, const void *b)
+{
+    const struct pw_edge *x = a, *y = b;
+    if (x->t_ps != y->t_ps)
+        return x->t_ps < y->t_ps ? -1 : 1;
+    return x->d - y->d; /* ends first: abutting ops keep the count flat */
+}
+
+/* Facility power with n of p stages in their compute stream: every stage stands for chips/p
+ * chips (DP replicas are alike). */
+static double pw_level_W(const struct step_power *pw, int n, int p)
+{
+    double per = pw->chips / (double)p;
+    return pw->pue *
+           (per * ((double)n * pw->stream_W + (double)(p - n) * pw->wait_W) + pw->const_W);
+}
+
+/* Sweeps the compute streams of all stages: fills out's stream_busy_s (mean over stages),
+ * power_peak_W and power_min_W, and, when trace is not NULL, appends the facility power
+ * counter (one "C" event at every change, in MW, process p). Without memory for the sweep
+ * the closed form's bounds stand and the trace has no counter. */
+static void sim_power(const struct sim *S, const struct step_ctx *ctx, int64_t end_ps,
+                      struct step_times *out, struct core_buf *trace)
+{
+    int64_t busy_ps = 0;
+    int32_t n = 0;
+    for (int32_t i = 0; i < S->nt; i++) {
+        const struct task *t = &S->t[i];
+        if (t->stream >= 0 && t->stream % SIM_STREAM_COUNT == SIM_STREAM_COMPUTE && t->dur_ps > 0) {
+            busy_ps += t->dur_ps;
+            n++;
+        }
+    }
+    out->stream_busy_s = fmax(out->compute_busy_s, (double)busy_ps * 1e-12 / (double)S->p);
+    struct step_power pw;
+    step_power_levels(ctx->job, ctx->job->chips, out->compute_busy_s, out->stream_busy_s, &pw);
+    out->power_peak_W = pw_level_W(&pw, S->p, S->p);
+    out->power_min_W = pw_level_W(&pw, 0, S->p);
+    struct pw_edge *ev = malloc(((size_t)n * 2u + 1u) * sizeof *ev);
+    if (!ev)
+        return;
+    int32_t ne = 0;
+    for (int32_t i = 0; i < S->nt; i++) {
+        const struct task *t = &S->t[i];
+        if (t->stream >= 0 && t->stream % SIM_STREAM_COUNT == SIM_STREAM_COMPUTE && t->dur_ps > 0) {
+            ev[ne++] = (struct pw_edge){t->start_ps, +1};
+            ev[ne++] = (struct pw_edge){t->end_ps, -1};
+        }
+    }
+    qsort(ev, (size_t)ne, sizeof *ev, pw_edge_cmp);
+    if (trace)
+        core_buf_printf(trace,
+                        ",\n{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":0,"
+                        "\"args\":{\"name\":\"facility power (all %lld chips, PUE %.3g)\"}}",
+                        S->p, (long long)ctx->job->chips, pw.pue);
+    int busy = 0, last = -1, lo = S->p, hi = 0;
+    int64_t t0 = 0;
+    for (int32_t i = 0; i <= ne; i++) {
+        int64_t t = i < ne ? ev[i].t_ps : end_ps;
+        if (t > t0 || i == ne) {
+            /* [t0, t) at `busy`; zero-length spans do not count toward peak or minimum */
+            if (t > t0) {
+                lo = busy < lo ? busy : lo;
+                hi = busy > hi ? busy : hi;
+            }
+            if (trace && busy != last && t > t0) {
+                core_buf_printf(trace,
+                                ",\n{\"name\":\"facility power\",\"ph\":\"C\",\"pid\":%d,"
+                                "\"ts\":%.6f,\"args\":{\"MW\":%.9g}}",
+                                S->p, (double)t0 * 1e-6, pw_level_W(&pw, busy, S->p) * 1e-6);
+                last = busy;
+            }
+            t0 = t;
+        }
+        if (i < ne)
+            busy += ev[i].d;
+    }
+    free(ev);
+    if (trace) /* the level after the step (all waiting), so the counter ends at end_ps */
+        core_buf_printf(trace,
+                        ",\n{\"name\":\"facility power\",\"ph\":\"C\",\"pid\":%d,\"ts\":%.6f,"
+                        "\"args\":{\"MW\":%.9g}}",
+                        S->p, (double)end_ps * 1e-6, pw_level_W(&pw, 0, S->p) * 1e-6);
+    if (hi >= lo) {
+        out->power_peak_W = pw_level_W(&pw, hi, S->p);
+        out->power_min_W = pw_level_W(&pw, lo, S->p);
+    }
+}
+
+bool sim_trace_extend(struct core_buf *trace, const struct spec_job *job, int pp, double end_s,
+                      const struct step_times *t)
+{
+    static const char tail[] = "\n]}\n";
+    size_t k = sizeof tail - 1;
+    if (!trace || trace->oom || trace->len < k || memcmp(trace->data + trace->len - k, tail, k))
+        return false;
+    struct step_power pw;
+    step_power_levels(job, job->chips, t->compute_busy_s, t->stream_busy_s, &pw);
+    trace->len -= k;
+    core_buf_printf(trace,
+                    ",\n{\"name\":\"facility power\",\"ph\":\"C\",\"pid\":%d,\"ts\":%.6f,"
+                    "\"args\":{\"MW\":%.9g}}%s",
+                    pp > 0 ? pp : 1, end_s * 1e6,
+                    pw.pue * (pw.chips * pw.wait_W + pw.const_W) * 1e-6, tail);
+    return !trace->oom;
 }
 
 static void sim_free(struct sim *S)
@@ -1037,6 +1150,9 @@ void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct c
         step_work_totals(ctx, &sc, out);
         if (trace)
             write_trace(&S, x.oncrit, trace);
+        sim_power(&S, ctx, res.end_ps, out, trace);
+        if (trace)
+            core_buf_printf(trace, "\n]}\n");
         if (stats) {
             stats->tasks = S.nt;
             stats->edges = S.ne;
