@@ -211,6 +211,8 @@ struct us_result {
     /* power over one step and per token (docs/MODEL.md 7.6) */
     double power_peak_W, power_min_W; /* facility: highest and lowest level within the step
                                          (event engine; the closed form gives the bounds) */
+    double power_stop_W;              /* facility with every chip idle: checkpoint stops,
+                                         restarts (scale's idle power) */
     double energy_j_per_token;        /* energy_j_per_step / tokens_per_step */
     double tokens_per_kwh;            /* 3.6e6 / energy_j_per_token */
     double peak_flops_per_W;          /* peak dense FLOP/s of the job's dtype per W of IT

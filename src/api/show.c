@@ -148,11 +148,13 @@ static void show_system_table(const struct spec_system *s, const struct spec_sou
             c->idle_W, c->tdp_W, s->host_W_per_chip, s->network_W_per_chip, s->pue);
     fprintf(f,
             "  phase power   matrix %.0f W%s, memory-bound %.0f W%s, waiting %.0f W%s; "
-            "%d-chip node at peak %.2f kW (chips at the matrix level + host)\n",
+            "at peak (chips at the matrix level + host) %.2f kW per %d-chip node, %.1f kW per "
+            "%d-chip scale-up domain\n",
             c->gemm_W, c->power_derived & SPEC_POWER_DERIVED_GEMM ? " (from TDP)" : "", c->memory_W,
             c->power_derived & SPEC_POWER_DERIVED_MEMORY ? " (from TDP)" : "", c->wait_W,
-            c->power_derived & SPEC_POWER_DERIVED_WAIT ? " (from TDP)" : "", s->chips_per_node,
-            s->chips_per_node * (c->gemm_W + s->host_W_per_chip) / 1e3);
+            c->power_derived & SPEC_POWER_DERIVED_WAIT ? " (from TDP)" : "",
+            s->chips_per_node * (c->gemm_W + s->host_W_per_chip) / 1e3, s->chips_per_node,
+            s->up.chips * (c->gemm_W + s->host_W_per_chip) / 1e3, s->up.chips);
     fprintf(f, "  price         $%.3f per chip-hour\n", c->usd_per_hour);
     fprintf(f, "  matrix unit   tile %dx%dx%d, %d compute units\n", c->matrix_m, c->matrix_n,
             c->matrix_k, c->compute_units);

@@ -109,6 +109,7 @@ void report_result_json_fields(struct json_w *w, const struct us_result *r)
     json_num(w, "min_mw", r->power_min_W / 1e6);
     json_num(w, "swing_mw", (r->power_peak_W - r->power_min_W) / 1e6);
     json_num(w, "mean_mw", r->facility_power_W / 1e6);
+    json_num(w, "stop_mw", r->power_stop_W / 1e6);
     json_num(w, "energy_j_per_token", r->energy_j_per_token);
     json_num(w, "tokens_per_kwh", r->tokens_per_kwh);
     json_num(w, "derived_from_tdp", (double)r->power_derived);
@@ -236,10 +237,10 @@ static void table_result(const struct us_result *r, const struct us_job *job, FI
             r->chip_power_W, r->facility_power_W / 1e6, r->energy_j_per_step / 1e6,
             r->cost_usd_per_hour);
     fprintf(f,
-            "              step: %.2f MW peak, %.2f MW lowest, swing %.2f MW; %.3g J/token, "
-            "%.4g tokens/kWh\n",
+            "              step: %.2f MW peak, %.2f MW lowest, swing %.2f MW; %.2f MW in "
+            "checkpoint stops; %.3g J/token, %.4g tokens/kWh\n",
             r->power_peak_W / 1e6, r->power_min_W / 1e6, (r->power_peak_W - r->power_min_W) / 1e6,
-            r->energy_j_per_token, r->tokens_per_kwh);
+            r->power_stop_W / 1e6, r->energy_j_per_token, r->tokens_per_kwh);
     if (r->has_run) {
         fmt_count(a, sizeof a, r->run_tokens);
         fmt_count(b, sizeof b, r->cost_usd);

@@ -411,6 +411,7 @@ void scale_apply(const struct scale_input *in, struct us_result *r)
     r->straggler_factor = rep.straggler_factor;
     r->chip_power_W = rep.chip_power_W;
     r->facility_power_W = rep.busy_power_W;
+    r->power_stop_W = rep.idle_power_W;
     r->energy_j_per_step = rep.energy_J_per_step;
     r->cost_usd_per_hour = rep.usd_per_hour;
     r->checkpoint_interval_s = rep.ckpt_interval_s;
