@@ -386,6 +386,8 @@ enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
     struct step_times t0;
     memset(&t0, 0, sizeof t0);
     out->clock_fraction = 1.0;
+    out->cap_step_ratio = 1.0;
+    out->cap_energy_ratio = 1.0;
     if (cap_W > 0.0 && cap_W < par.gemm_W) {
         jc = malloc(sizeof *jc);
         if (!jc) {
@@ -422,7 +424,7 @@ enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
         estimate_step(sc, &t);
         out->engine = t.engine ? t.engine : "closed-form";
     } else {
-        sim_step(sc, &t, opt->trace_path ? &trace : NULL);
+        sim_step_power(sc, &t, opt->trace_path ? &trace : NULL);
         /* the simulator falls back to the closed form for graphs too large to hold */
         out->engine = t.engine ? t.engine : "event";
         if (opt->trace_path && trace.len == 0 && !trace.oom) {

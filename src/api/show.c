@@ -69,7 +69,12 @@ static void show_system_json(const struct spec_system *s, const struct spec_sour
     json_num(&w, "gemm_w", s->chip.gemm_W);
     json_num(&w, "memory_w", s->chip.memory_W);
     json_num(&w, "wait_w", s->chip.wait_W);
-    json_num(&w, "power_derived", (double)s->chip.power_derived);
+    json_arr_begin(&w, "power_derived_from_tdp");
+    static const char *const lv[3] = {"matrix", "memory", "wait"};
+    for (int i = 0; i < 3; i++)
+        if (s->chip.power_derived & (1u << i))
+            json_str(&w, NULL, lv[i]);
+    json_arr_end(&w);
     json_num(&w, "usd_per_hour", s->chip.usd_per_hour);
     json_arr_begin(&w, "matrix_tile");
     json_int(&w, NULL, s->chip.matrix_m);

@@ -112,7 +112,12 @@ void report_result_json_fields(struct json_w *w, const struct us_result *r)
     json_num(w, "stop_mw", r->power_stop_W / 1e6);
     json_num(w, "energy_j_per_token", r->energy_j_per_token);
     json_num(w, "tokens_per_kwh", r->tokens_per_kwh);
-    json_num(w, "derived_from_tdp", (double)r->power_derived);
+    json_arr_begin(w, "derived_from_tdp"); /* the chip levels not measured (MODEL.md 7.6) */
+    static const char *const lv[3] = {"matrix", "memory", "wait"};
+    for (int i = 0; i < 3; i++)
+        if (r->power_derived & (1u << i))
+            json_str(w, NULL, lv[i]);
+    json_arr_end(w);
     json_num(w, "chip_cap_w", r->chip_cap_W);
     json_num(w, "clock_fraction", r->clock_fraction);
     json_num(w, "cap_step_ratio", r->cap_step_ratio);

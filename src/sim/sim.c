@@ -648,18 +648,38 @@ static void write_trace(const struct sim *S, const bool *oncrit, struct core_buf
 }
 
 /* --- power over the step (docs/MODEL.md 7.6) ------------------------------------------ */
-/* A change in the number of stages whose compute stream is busy. */
-struct pw_edge {
+/* The next change of one stage's compute stream: its current op starts or ends. The
+ * stream's ops run in order without overlap, so merging the stages' chains on a heap keyed
+ * on the time gives every change in order in O(ops log pp). */
+struct pw_cursor {
     int64_t t_ps;
-    int32_t d; /* +1 a compute op starts, -1 one ends */
+    int32_t task;
+    bool end;
 };
 
-static int pw_edge_cmp(const void *a, const void *b)
+static void pw_sift_down(struct pw_cursor *h, int n, int i)
 {
-    const struct pw_edge *x = a, *y = b;
-    if (x->t_ps != y->t_ps)
-        return x->t_ps < y->t_ps ? -1 : 1;
-    return x->d - y->d; /* ends first: abutting ops keep the count flat */
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && h[l].t_ps < h[m].t_ps)
+            m = l;
+        if (r < n && h[r].t_ps < h[m].t_ps)
+            m = r;
+        if (m == i)
+            return;
+        struct pw_cursor x = h[i];
+        h[i] = h[m];
+        h[m] = x;
+        i = m;
+    }
+}
+
+/* The first op of positive length at or after id on its stream, -1 = none. */
+static int32_t pw_next_op(const struct sim *S, int32_t id)
+{
+    while (id >= 0 && S->t[id].dur_ps == 0)
+        id = S->t[id].next;
+    return id;
 }
 
 /* Facility power with n of p stages in their compute stream: every stage stands for chips/p
@@ -671,39 +691,38 @@ static double pw_level_W(const struct step_power *pw, int n, int p)
            (per * ((double)n * pw->stream_W + (double)(p - n) * pw->wait_W) + pw->const_W);
 }
 
-/* Sweeps the compute streams of all stages: fills out's stream_busy_s (mean over stages),
- * power_peak_W and power_min_W, and, when trace is not NULL, appends the facility power
+/* Fills out's stream_busy_s (mean over stages) and the closed form's bounds of
+ * power_peak_W and power_min_W; with sweep, sweeps the compute streams of all stages for the
+ * step's real peak and lowest level and, when trace is not NULL, appends the facility power
  * counter (one "C" event at every change, in MW, process p). Without memory for the sweep
- * the closed form's bounds stand and the trace has no counter. */
+ * the bounds stand and the trace has no counter. */
 static void sim_power(const struct sim *S, const struct step_ctx *ctx, int64_t end_ps,
-                      struct step_times *out, struct core_buf *trace)
+                      struct step_times *out, bool sweep, struct core_buf *trace)
 {
     int64_t busy_ps = 0;
-    int32_t n = 0;
     for (int32_t i = 0; i < S->nt; i++) {
         const struct task *t = &S->t[i];
-        if (t->stream >= 0 && t->stream % SIM_STREAM_COUNT == SIM_STREAM_COMPUTE && t->dur_ps > 0) {
+        if (t->stream >= 0 && t->stream % SIM_STREAM_COUNT == SIM_STREAM_COMPUTE)
             busy_ps += t->dur_ps;
-            n++;
-        }
     }
     out->stream_busy_s = fmax(out->compute_busy_s, (double)busy_ps * 1e-12 / (double)S->p);
     struct step_power pw;
     step_power_levels(ctx->job, ctx->job->chips, out->compute_busy_s, out->stream_busy_s, &pw);
     out->power_peak_W = pw_level_W(&pw, S->p, S->p);
     out->power_min_W = pw_level_W(&pw, 0, S->p);
-    struct pw_edge *ev = malloc(((size_t)n * 2u + 1u) * sizeof *ev);
-    if (!ev)
+    if (!sweep)
         return;
-    int32_t ne = 0;
-    for (int32_t i = 0; i < S->nt; i++) {
-        const struct task *t = &S->t[i];
-        if (t->stream >= 0 && t->stream % SIM_STREAM_COUNT == SIM_STREAM_COMPUTE && t->dur_ps > 0) {
-            ev[ne++] = (struct pw_edge){t->start_ps, +1};
-            ev[ne++] = (struct pw_edge){t->end_ps, -1};
-        }
+    struct pw_cursor *h = malloc((size_t)S->p * sizeof *h);
+    if (!h)
+        return;
+    int nh = 0;
+    for (int st = 0; st < S->p; st++) {
+        int32_t id = pw_next_op(S, S->st[st * SIM_STREAM_COUNT + SIM_STREAM_COMPUTE].head);
+        if (id >= 0)
+            h[nh++] = (struct pw_cursor){S->t[id].start_ps, id, false};
     }
-    qsort(ev, (size_t)ne, sizeof *ev, pw_edge_cmp);
+    for (int i = nh / 2 - 1; i >= 0; i--)
+        pw_sift_down(h, nh, i);
     if (trace)
         core_buf_printf(trace,
                         ",\n{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":0,"
@@ -711,15 +730,13 @@ static void sim_power(const struct sim *S, const struct step_ctx *ctx, int64_t e
                         S->p, (long long)ctx->job->chips, pw.pue);
     int busy = 0, last = -1, lo = S->p, hi = 0;
     int64_t t0 = 0;
-    for (int32_t i = 0; i <= ne; i++) {
-        int64_t t = i < ne ? ev[i].t_ps : end_ps;
-        if (t > t0 || i == ne) {
-            /* [t0, t) at `busy`; zero-length spans do not count toward peak or minimum */
-            if (t > t0) {
-                lo = busy < lo ? busy : lo;
-                hi = busy > hi ? busy : hi;
-            }
-            if (trace && busy != last && t > t0) {
+    for (;;) {
+        bool done = nh == 0;
+        int64_t t = done ? end_ps : h[0].t_ps;
+        if (t > t0) { /* [t0, t) at `busy`; zero-length spans count for nothing */
+            lo = busy < lo ? busy : lo;
+            hi = busy > hi ? busy : hi;
+            if (trace && busy != last) {
                 core_buf_printf(trace,
                                 ",\n{\"name\":\"facility power\",\"ph\":\"C\",\"pid\":%d,"
                                 "\"ts\":%.6f,\"args\":{\"MW\":%.9g}}",
@@ -728,10 +745,24 @@ static void sim_power(const struct sim *S, const struct step_ctx *ctx, int64_t e
             }
             t0 = t;
         }
-        if (i < ne)
-            busy += ev[i].d;
+        if (done)
+            break;
+        struct pw_cursor *c = &h[0];
+        const struct task *tk = &S->t[c->task];
+        if (!c->end) {
+            busy++;
+            *c = (struct pw_cursor){tk->end_ps, c->task, true};
+        } else {
+            busy--;
+            int32_t nx = pw_next_op(S, tk->next);
+            if (nx >= 0)
+                *c = (struct pw_cursor){S->t[nx].start_ps, nx, false};
+            else
+                h[0] = h[--nh];
+        }
+        pw_sift_down(h, nh, 0);
     }
-    free(ev);
+    free(h);
     if (trace) /* the level after the step (all waiting), so the counter ends at end_ps */
         core_buf_printf(trace,
                         ",\n{\"name\":\"facility power\",\"ph\":\"C\",\"pid\":%d,\"ts\":%.6f,"
@@ -773,9 +804,17 @@ static void sim_free(struct sim *S)
     free(S->def_key);
 }
 
+static void sim_step_impl(const struct step_ctx *ctx, struct step_times *out,
+                          struct core_buf *trace, struct sim_stats *stats, bool sweep);
+
 void sim_step(const struct step_ctx *ctx, struct step_times *out, struct core_buf *trace)
 {
-    sim_step_stats(ctx, out, trace, NULL);
+    sim_step_impl(ctx, out, trace, NULL, trace != NULL);
+}
+
+void sim_step_power(const struct step_ctx *ctx, struct step_times *out, struct core_buf *trace)
+{
+    sim_step_impl(ctx, out, trace, NULL, true);
 }
 
 /* sim_step_stats's scratch beside the graph, freed together (sim_scratch_free). */
@@ -1121,6 +1160,12 @@ static void sim_breakdown(const struct sim *S, const struct sim_scratch *x,
 void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct core_buf *trace,
                     struct sim_stats *stats)
 {
+    sim_step_impl(ctx, out, trace, stats, trace != NULL);
+}
+
+static void sim_step_impl(const struct step_ctx *ctx, struct step_times *out,
+                          struct core_buf *trace, struct sim_stats *stats, bool sweep)
+{
     struct step_costs sc;
     step_costs_compute(ctx, &sc);
     memset(out, 0, sizeof *out);
@@ -1150,7 +1195,7 @@ void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct c
         step_work_totals(ctx, &sc, out);
         if (trace)
             write_trace(&S, x.oncrit, trace);
-        sim_power(&S, ctx, res.end_ps, out, trace);
+        sim_power(&S, ctx, res.end_ps, out, sweep, trace);
         if (trace)
             core_buf_printf(trace, "\n]}\n");
         if (stats) {

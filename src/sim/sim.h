@@ -54,7 +54,11 @@ void sim_step(const struct step_ctx *ctx, struct step_times *out, struct core_bu
  * chips and PUE, stepping as stages enter and leave their compute streams; it integrates
  * to scale's energy of the simulated step (docs/MODEL.md 7.6). out->stream_busy_s,
  * power_peak_W and power_min_W come from the same sweep. */
-/* Same, and fills stats when not NULL. */
+/* out->power_peak_W and power_min_W are the closed form's bounds unless the step is traced
+ * or priced by sim_step_power, which sweeps the stages' compute streams for the real ones
+ * (about a third more time: search does without). */
+void sim_step_power(const struct step_ctx *ctx, struct step_times *out, struct core_buf *trace);
+/* Same as sim_step, and fills stats when not NULL. */
 void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct core_buf *trace,
                     struct sim_stats *stats);
 

@@ -153,7 +153,7 @@ static void test_caps(struct us_ctx *ctx)
     struct us_result *r2 = run_job(ctx, site, 5, NULL, true);
     CHECK(r0 && r1 && r2);
     if (r0 && r1 && r2) {
-        CHECK(r0->clock_fraction == 1.0 && r0->chip_cap_W == 0.0);
+        CHECK(r0->clock_fraction == 1.0 && r0->chip_cap_W == 0.0 && r0->cap_step_ratio == 1.0);
         /* a 500 W cap on a 700 W matrix level: (500-175)/(700-175) = 0.619, f = 0.852 */
         CHECK_NEAR(r1->clock_fraction, cbrt((500.0 - 175.0) / (700.0 - 175.0)), 1e-12);
         CHECK(r1->cap_step_ratio > 1.0 && r1->step_time_s > r0->step_time_s);
