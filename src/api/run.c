@@ -414,7 +414,9 @@ enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
             rc = US_INFEASIBLE;
             goto done;
         }
-    }
+    } else if (cap_W > 0.0)
+        warn(out, "power cap: %.0f W per chip does not bind (matrix level %.0f W)", cap_W,
+             par.gemm_W);
     const struct spec_job *jp = jc ? jc : j; /* what the step is priced on */
 
     struct step_times t;
