@@ -286,13 +286,6 @@ static void power_fill(struct us_result *r, const struct spec_job *j, const stru
              "that have measurements (docs/MODEL.md 7.6), not measured",
              what, c->name, c->tdp_W);
     }
-    warn(r,
-         "power: %.3g MW peak, %.3g MW lowest within a step (swing %.3g MW, all chips, PUE "
-         "%.2f%s); %.3g J per token, %.4g tokens per kWh",
-         r->power_peak_W / 1e6, r->power_min_W / 1e6, (r->power_peak_W - r->power_min_W) / 1e6,
-         j->scale.pue > 0.0 ? j->scale.pue : j->system.pue,
-         strcmp(r->engine, "event") == 0 ? "" : "; closed form: bounds, not a trace",
-         r->energy_j_per_token, r->tokens_per_kwh);
 }
 
 static void cap_notes(struct us_result *r, const struct spec_job *j, const struct scale_params *par,

@@ -242,9 +242,10 @@ static void table_result(const struct us_result *r, const struct us_job *job, FI
             r->chip_power_W, r->facility_power_W / 1e6, r->energy_j_per_step / 1e6,
             r->cost_usd_per_hour);
     fprintf(f,
-            "              step: %.2f MW peak, %.2f MW lowest, swing %.2f MW; %.2f MW in "
+            "              step: %.2f MW peak, %.2f MW lowest, swing %.2f MW%s; %.2f MW in "
             "checkpoint stops; %.3g J/token, %.4g tokens/kWh\n",
             r->power_peak_W / 1e6, r->power_min_W / 1e6, (r->power_peak_W - r->power_min_W) / 1e6,
+            r->engine && strcmp(r->engine, "event") == 0 ? "" : " (closed form: bounds)",
             r->power_stop_W / 1e6, r->energy_j_per_token, r->tokens_per_kwh);
     if (r->has_run) {
         fmt_count(a, sizeof a, r->run_tokens);
