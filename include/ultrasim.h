@@ -214,6 +214,23 @@ struct us_result {
     double facility_power_W; /* whole cluster incl. host, network and PUE */
     double energy_j_per_step;
     double cost_usd_per_hour;
+    /* power over one step and per token (docs/MODEL.md 7.6) */
+    double power_peak_W, power_min_W; /* facility: highest and lowest level within the step
+                                         (event engine; the closed form gives the bounds) */
+    double power_stop_W;              /* facility with every chip idle: checkpoint stops,
+                                         restarts (scale's idle power) */
+    double energy_j_per_token;        /* energy_j_per_step / tokens_per_step */
+    double tokens_per_kwh;            /* 3.6e6 / energy_j_per_token */
+    double peak_flops_per_W;          /* peak dense FLOP/s of the job's dtype per W of IT
+                                         power with the chip at its matrix level: the basis of
+                                         vendors' efficiency claims */
+    unsigned power_derived;           /* chip phase levels taken from TDP (bits: 1 matrix, 2
+                                         memory-bound, 4 waiting); 0 = all given */
+    /* power cap (scale.power_cap_mw, scale.chip_power_cap_W; docs/MODEL.md 7.10) */
+    double chip_cap_W;       /* the draw a cap allows one chip; 0 = no cap binds */
+    double clock_fraction;   /* matrix clock under the cap, 1 = full */
+    double cap_step_ratio;   /* step time with the cap / without (> 1: slower) */
+    double cap_energy_ratio; /* energy per token with the cap / without */
 
     /* whole run: set when the job gives training.tokens */
     bool has_run;

@@ -207,6 +207,7 @@ static void metrics_from(const struct search_eval *e, struct scratch *s, const s
     in.step_s = st->step_s;
     in.compute_busy_s = st->compute_busy_s;
     in.hbm_busy_s = st->hbm_busy_s;
+    in.stream_busy_s = st->stream_busy_s;
     in.hw_flop_per_chip = st->hw_flop_per_chip;
     in.ckpt_B = pc->ckpt_B;
     in.tokens_per_step = e->tokens_per_step;

@@ -452,6 +452,11 @@ static enum us_status read_scale(struct spec_rd *rd, const struct spec_node *n,
         rd, spec_get_real(rd, n, "usd_per_chip_hour", 0, 1e4, SPEC_LO_OPEN, &s->usd_per_chip_hour));
     SPEC_TRY(rd, spec_get_real(rd, n, "pue", 1.0, 5.0, 0, &s->pue));
     SPEC_TRY(rd, spec_get_real(rd, n, "step_cv", 0, 1.0, SPEC_LO_OPEN, &s->step_cv));
+    double cap_mw = 0;
+    SPEC_TRY(rd, spec_get_real(rd, n, "power_cap_mw", 0, 1e5, SPEC_LO_OPEN, &cap_mw));
+    s->power_cap_W = cap_mw * 1e6;
+    SPEC_TRY(rd,
+             spec_get_real(rd, n, "chip_power_cap_W", 0, 1e5, SPEC_LO_OPEN, &s->chip_power_cap_W));
     int64_t spare = 0, seed = 1;
     SPEC_TRY(rd, spec_get_int(rd, n, "spare_chips", 0, MAX_CHIPS, SPEC_EXP, &spare));
     s->spare_chips = (int)spare;

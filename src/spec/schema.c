@@ -33,6 +33,7 @@ const struct spec_key spec_schema_chip[] = {
     LEAF("name"),        LEAF("family"),        MAP("tflops", spec_schema_tflops),
     LEAF("hbm_GB"),      LEAF("hbm_GiB"),       LEAF("hbm_TBps"),
     LEAF("idle_W"),      LEAF("tdp_W"),         LEAF("usd_per_hour"),
+    LEAF("gemm_W"),      LEAF("memory_W"),      LEAF("wait_W"),
     LIST("matrix_tile"), LEAF("compute_units"), END};
 
 const struct spec_key spec_schema_efficiency[] = {LEAF("gemm"),
@@ -152,6 +153,8 @@ const struct spec_key spec_schema_scale[] = {LEAF("interruptions_per_chip_hour")
                                              LEAF("spare_chips"),
                                              LEAF("seed"),
                                              LEAF("spare_policy"),
+                                             LEAF("power_cap_mw"),
+                                             LEAF("chip_power_cap_W"),
                                              LEAF("reschedule_min"),
                                              LEAF("repair_hours"),
                                              LEAF("snapshot_GBps_per_chip"),

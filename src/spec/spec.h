@@ -39,14 +39,32 @@ struct spec_chip {
     char family[SPEC_NAME_LEN];        /* lineage, e.g. nvidia-hopper; selects the default
                                           training.framework (spec_framework_default) */
     double peak_flops[US_DTYPE_COUNT]; /* dense FLOP/s per dtype; 0 = not supported */
-    double peak_int8_ops;             /* dense int8 op/s; shown only (no int8 training); 0 = none */
-    double hbm_B;                     /* capacity, bytes */
-    double hbm_Bps;                   /* bandwidth, bytes/s */
-    double idle_W, tdp_W;             /* chip power at idle and at full load */
+    double peak_int8_ops; /* dense int8 op/s; shown only (no int8 training); 0 = none */
+    double hbm_B;         /* capacity, bytes */
+    double hbm_Bps;       /* bandwidth, bytes/s */
+    double idle_W, tdp_W; /* chip power at idle and at full load */
+    /* Draw per phase of a training step (docs/MODEL.md 7.6), W: matrix-bound kernels
+     * (GEMM, attention), memory-bound kernels, and waiting on communication or a pipeline
+     * neighbour. A file may give each (gemm_W, memory_W, wait_W); the loader derives the
+     * others from tdp_W with SPEC_POWER_*_OF_TDP and says so in power_derived. */
+    double gemm_W, memory_W, wait_W;
+    unsigned power_derived;           /* SPEC_POWER_DERIVED_* bits: which levels came from TDP */
     double usd_per_hour;              /* price per chip-hour */
     int matrix_m, matrix_n, matrix_k; /* GEMM tile shape the matrix units work in */
     int compute_units;                /* SMs / NeuronCores / CUs: tiles run in waves */
 };
+
+/* Phase power levels as fractions of TDP, for chips without a measurement (docs/MODEL.md
+ * 7.6). GEMM: an H100's matrix-bound kernels run at its 700 W board limit - the same Hopper
+ * die at a 900 W limit (GH200) reaches 4.3% more MAMF (828.6 vs 794.5 TFLOPS, ml-engineering
+ * MAMF table), so the limit binds - and the 8xH100 node peaks at 8.4 kW with the GPUs near
+ * full utilization (Latif et al., arXiv:2412.08602). Wait: TPU v4's measured minimum over its
+ * workloads is 90 of 192 W (Google Cloud TPU v4 page: min/mean/max 90/170/192 W) = 0.47.
+ * Memory: no published per-phase figure; midway between wait and GEMM (an assumption). */
+#define SPEC_POWER_GEMM_OF_TDP   1.0
+#define SPEC_POWER_WAIT_OF_TDP   (90.0 / 192.0)
+#define SPEC_POWER_MEMORY_OF_TDP (0.5 * (SPEC_POWER_GEMM_OF_TDP + SPEC_POWER_WAIT_OF_TDP))
+enum { SPEC_POWER_DERIVED_GEMM = 1u, SPEC_POWER_DERIVED_MEMORY = 2u, SPEC_POWER_DERIVED_WAIT = 4u };
 
 /* Efficiency constants of one chip family; calibrated only on shared/calibration/
  * (docs/MODEL.md gives each value and how it was fitted). */
@@ -292,6 +310,10 @@ struct spec_scale {
     double reschedule_s; /* part of a restart spent getting a node: what a hot spare saves */
     double repair_s;     /* time a failed node is out of service */
     double snapshot_Bps_per_chip; /* device-to-host copy of an async / in-memory checkpoint */
+    /* Power caps (0 = none): the whole site's facility power, and one chip's draw. The lower
+     * of the two binds; chips clock down along docs/MODEL.md 7.10's curve. */
+    double power_cap_W;      /* scale.power_cap_mw x 1e6 */
+    double chip_power_cap_W; /* scale.chip_power_cap_W */
 };
 
 struct spec_job {
