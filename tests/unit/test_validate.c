@@ -372,8 +372,37 @@ static void test_cv_published(void)
     us_ctx_destroy(ctx);
 }
 
-int main(void)
+/* Issue 13's gate: every calibration case prices with its published layout - valid, in
+ * memory, and with no recompute the source did not state (validate fills recompute only as
+ * the framework's default, and the recipes say what each run's own recipe set). Lists every
+ * case that does not. `test_validate fits` runs it alone; CTest runs it as gap/validate_fits,
+ * marked WILL_FAIL while cases remain over memory (tests/CMakeLists.txt). */
+static void test_fits(void)
 {
+    struct us_ctx *ctx = us_ctx_create();
+    struct us_validation v;
+    struct us_diag d;
+    CHECK(us_validate(ctx, NULL, &v, &d) == US_OK);
+    int bad = 0;
+    for (int i = 0; i < v.ncases; i++) {
+        const struct us_validation_case *c = &v.cases[i];
+        if (c->ok && c->fits)
+            continue;
+        bad++;
+        printf("does not price with its layout: %s (%s): %s\n", c->id, c->system, c->note);
+    }
+    printf("%d of %d calibration cases do not fit or do not price\n", bad, v.ncases);
+    CHECK(bad == 0);
+    us_validation_free(&v);
+    us_ctx_destroy(ctx);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "fits") == 0) {
+        test_fits();
+        return test_summary("test_validate fits");
+    }
     test_cases_file();
     test_published();
     test_cv_recovers();
