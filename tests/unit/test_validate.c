@@ -323,10 +323,11 @@ static void test_cv_recovers(void)
 }
 
 /* The calibration set, cross-validated. By chip family - the split the issue's targets are
- * set on: ultrasim must beat the naive constant-MFU baseline out of sample, and hold the
- * figures it reaches today (13.8% cross-validated, 12.5% in sample; the targets are 12% and
- * every family of 3 or more cases under 20% and under naive: printed, not yet held). By
- * model family: every scored case in exactly one group, every figure finite. */
+ * set on: ultrasim must beat the naive constant-MFU baseline out of sample, in every family
+ * of 3 or more cases too, and hold the figures it reaches today (12.04% cross-validated,
+ * 11.4% in sample; the target is 12%, printed). Every such family but one is under 20% (TPU
+ * v5p, 21.4%: its 405B run, +50%); the test holds that count. By model family: every
+ * scored case in exactly one group, every figure finite. */
 static void test_cv_published(void)
 {
     struct us_ctx *ctx = us_ctx_create();
@@ -337,16 +338,18 @@ static void test_cv_published(void)
         us_crossval_write(cv, US_FORMAT_TABLE, stdout);
         CHECK(cv->ncases >= 138 && cv->nunscored == 0 && cv->nskipped == 0);
         CHECK(cv->mape_cv < cv->mape_naive);
-        CHECK(cv->mape_cv <= 0.145);
-        CHECK(cv->mape_in_sample <= 0.13);
-        int big = 0, big_ok = 0;
+        CHECK(cv->mape_cv <= 0.125);
+        CHECK(cv->mape_in_sample <= 0.12);
+        int big = 0, big_ok = 0, big_naive = 0;
         for (int g = 0; g < cv->ngroups; g++) {
             const struct us_cv_group *gr = &cv->groups[g];
             if (gr->ncases < 3)
                 continue;
             big++;
             big_ok += gr->mape_cv <= 0.20 && gr->mape_cv < gr->mape_naive;
+            big_naive += gr->mape_cv < gr->mape_naive;
         }
+        CHECK(big >= 11 && big_naive == big && big_ok >= big - 1);
         printf("targets: cross-validated MAPE %.1f%% (target 12%%); %d of %d chip families "
                "with 3+ cases under 20%% and under naive (target: all)\n",
                100.0 * cv->mape_cv, big_ok, big);
