@@ -394,6 +394,27 @@ static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
         us_job_destroy(job);
 }
 
+/* Parses text (owned: its heap copy, or NULL when the text is built in) as one YAML or JSON
+ * document after checking it is UTF-8. On failure owned is freed and d says why. */
+static enum us_status parse_doc(const char *path, const char *text, size_t len, char *owned,
+                                struct fy_document **doc, struct us_diag *d)
+{
+    *doc = NULL;
+    if (core_utf8_check((const unsigned char *)text, len) != len) {
+        free(owned);
+        return core_diag_set(d, path, 0, 0, NULL, "not valid UTF-8");
+    }
+    struct fy_parse_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.flags = (enum fy_parse_cfg_flags)(FYPCF_QUIET | FYPCF_DISABLE_MMAP_OPT);
+    *doc = fy_document_build_from_string(&cfg, text, len);
+    if (!*doc) {
+        free(owned);
+        return core_diag_set(d, path, 0, 0, NULL, "not a YAML or JSON document");
+    }
+    return US_OK;
+}
+
 /* The recipes that go with a set of cases (docs/MODEL.md 6.4): the built-in one with the
  * built-in set, else recipes.yaml in the cases file's folder when there is one. *doc is
  * NULL when there are none; an unreadable or malformed file is an input error. */
@@ -427,18 +448,9 @@ static enum us_status load_recipes(const char *cases_path, bool builtin, struct 
             return st;
         text = owned;
     }
-    if (core_utf8_check((const unsigned char *)text, len) != len) {
-        free(owned);
-        return core_diag_set(d, path, 0, 0, NULL, "not valid UTF-8");
-    }
-    struct fy_parse_cfg cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.flags = (enum fy_parse_cfg_flags)(FYPCF_QUIET | FYPCF_DISABLE_MMAP_OPT);
-    *doc = fy_document_build_from_string(&cfg, text, len);
-    if (!*doc) {
-        free(owned);
-        return core_diag_set(d, path, 0, 0, NULL, "not a YAML or JSON document");
-    }
+    enum us_status pst = parse_doc(path, text, len, owned, doc, d);
+    if (pst != US_OK)
+        return pst;
     *owned_out = owned; /* the document may point into it: freed after the document */
     *list = child(fy_document_root(*doc), "recipes");
     if (!*list || fy_node_get_type(*list) != FYNT_SEQUENCE) {
@@ -491,18 +503,10 @@ enum us_status validate_file(struct us_ctx *ctx, const char *path, struct us_val
             return st;
         text = owned;
     }
-    if (core_utf8_check((const unsigned char *)text, len) != len) {
-        free(owned);
-        return core_diag_set(d, path, 0, 0, NULL, "not valid UTF-8");
-    }
-    struct fy_parse_cfg cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.flags = (enum fy_parse_cfg_flags)(FYPCF_QUIET | FYPCF_DISABLE_MMAP_OPT);
-    struct fy_document *doc = fy_document_build_from_string(&cfg, text, len);
-    if (!doc) {
-        free(owned);
-        return core_diag_set(d, path, 0, 0, NULL, "not a YAML or JSON document");
-    }
+    struct fy_document *doc = NULL;
+    enum us_status pst = parse_doc(path, text, len, owned, &doc, d);
+    if (pst != US_OK)
+        return pst;
     struct fy_node *cases = child(fy_document_root(doc), "cases");
     if (!cases || fy_node_get_type(cases) != FYNT_SEQUENCE) {
         fy_document_destroy(doc);

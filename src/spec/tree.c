@@ -1124,19 +1124,31 @@ int spec_get_map(struct spec_rd *rd, const struct spec_node *map, const char *ke
     return spec_check_keys(rd, *out, schema) ? -1 : 1;
 }
 
+/* lookup, and the value must be a sequence (what names the expected one in the error). */
+static int lookup_seq(struct spec_rd *rd, const struct spec_node *map, const char *key,
+                      unsigned flags, const char *what, const struct spec_node **out)
+{
+    int r = lookup(rd, map, key, flags, out);
+    if (r != 1)
+        return r;
+    if ((*out)->kind != SPEC_NODE_SEQ) {
+        char got[120];
+        describe(*out, got, sizeof got);
+        spec_fail(rd, *out, "expected %s, got %s", what, got);
+        return -1;
+    }
+    return 1;
+}
+
 int spec_get_ints(struct spec_rd *rd, const struct spec_node *map, const char *key, int min_n,
                   int max_n, int lo, int hi, unsigned flags, int *out, int *n)
 {
+    char what[64];
+    core_fmt(what, sizeof what, "a sequence of %d to %d integers", min_n, max_n);
     const struct spec_node *s;
-    int r = lookup(rd, map, key, flags, &s);
+    int r = lookup_seq(rd, map, key, flags, what, &s);
     if (r != 1)
         return r;
-    if (s->kind != SPEC_NODE_SEQ) {
-        char got[120];
-        describe(s, got, sizeof got);
-        spec_fail(rd, s, "expected a sequence of %d to %d integers, got %s", min_n, max_n, got);
-        return -1;
-    }
     if (s->count < (size_t)min_n || s->count > (size_t)max_n) {
         if (min_n == max_n)
             spec_fail(rd, s, "expected %d integers, got %zu", min_n, s->count);
@@ -1159,15 +1171,9 @@ int spec_get_flags(struct spec_rd *rd, const struct spec_node *map, const char *
                    const char *const *names, int count, unsigned flags, unsigned *out)
 {
     const struct spec_node *s;
-    int r = lookup(rd, map, key, flags, &s);
+    int r = lookup_seq(rd, map, key, flags, "a sequence of names", &s);
     if (r != 1)
         return r;
-    if (s->kind != SPEC_NODE_SEQ) {
-        char got[120];
-        describe(s, got, sizeof got);
-        spec_fail(rd, s, "expected a sequence of names, got %s", got);
-        return -1;
-    }
     unsigned bits = 0;
     for (const struct spec_node *v = s->first; v; v = v->next) {
         int k = 0;
