@@ -336,20 +336,40 @@ void us_result_explain(const struct us_result *a, const struct us_result *b, con
  *     axes: {parallel.tp: [4, 8], system: [dgx-h100, dgx-h200]}
  *     engine: closed-form            # or event
  * Every point of the grid is run and written as one row of table `results` in an SQLite
- * database, which appears only when complete. Built with MPI and started by mpirun, the
- * ranks share the points and rank 0 writes the database. */
+ * database (table `sweep_meta` marks it as this sweep's), which appears only when complete.
+ * Each rank commits every finished point at once to <db_path>.part<rank>, so a killed run
+ * loses at most the points it was computing: run it again and every point already in
+ * db_path or in a part is skipped. db_path is replaced only when it is a database of the same
+ * sweep (same axes, engine and base-job bytes) unless `force`; never when it is not a
+ * regular file. The part files are removed once db_path is written.
+ * The library starts no MPI itself: a caller running several ranks (the CLI under mpirun)
+ * gives each its rank and an all_ok collective. */
 struct us_sweep_options {
     int threads; /* per process; 0 = all cores */
+    /* called after each point with this rank's points done (resumed ones included) and its
+     * total; from worker threads, one call at a time */
     void (*progress)(void *user, long long done, long long total);
     void *progress_user;
+    bool force; /* replace db_path even when it holds something else; start afresh */
+    int rank;   /* this process's share: points rank, rank+ranks, ... (0 of 1 by default) */
+    int ranks;  /* 0 or 1: one process */
+    /* With ranks > 1 (required then): called once by every rank when its part is written,
+     * with ok = 1 when it was; returns 1 when every rank's ok was 1. Must not return before
+     * every rank has called it (an MPI all-reduce with MPI_LAND). */
+    int (*all_ok)(void *user, int ok);
+    void *all_ok_user;
 };
 
 struct us_sweep_summary {
-    long long points, ok, infeasible, errors;
-    int ranks; /* MPI processes that shared the work (1 without MPI) */
-    int rank;  /* this process's rank: only rank 0 wrote the database */
+    long long points, ok, infeasible, errors; /* rank 0: over the whole database */
+    long long resumed; /* points of this rank found already written and skipped */
+    int ranks;         /* processes that shared the work */
+    int rank;          /* this process's rank: only rank 0 wrote the database */
 };
 
+/* Returns US_OK when the database is complete (points may still have failed: see
+ * out->errors), US_EINPUT when the sweep file, its base job or db_path is refused, US_EIO
+ * when a database cannot be written. */
 enum us_status us_sweep(struct us_ctx *ctx, const char *sweep_path, const char *db_path,
                         const struct us_sweep_options *opt, struct us_sweep_summary *out,
                         struct us_diag *d);
