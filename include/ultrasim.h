@@ -49,8 +49,11 @@ enum us_status {
     US_INFEASIBLE = 1, /* the plan does not fit or does not divide: a result, not an error */
     US_EINPUT = 2,     /* bad input or usage */
     US_ENOMEM = 3,
-    US_EIO = 4,
+    US_EIO = 4, /* an output could not be written */
 };
+/* "ok", "infeasible", "bad input", "out of memory", "write error"; "unknown" for others.
+ * Static, never freed. */
+const char *us_status_name(enum us_status st);
 
 /* One diagnostic: where (file, 1-based line and column, field path) and what. */
 struct us_diag {
@@ -230,10 +233,18 @@ struct us_result {
     char warnings[US_MAX_WARNINGS][US_MSG_LEN]; /* includes what is not modelled */
 };
 
+/* The largest trace us_run writes unless told otherwise: 64 MiB, about 2,000 micro-batches
+ * of a 16-stage pipeline; a larger one is refused (US_EINPUT) before anything is written. */
+#define US_TRACE_MAX_B (64u * 1024u * 1024u)
+
 struct us_run_options {
     bool closed_form_only;  /* skip the event simulator */
-    const char *trace_path; /* write a Chrome trace-event JSON here (atomically); NULL = none */
+    const char *trace_path; /* write a Chrome trace-event JSON here (atomically); NULL = none.
+                               An existing file is replaced only when it is a regular file that
+                               holds a trace, unless trace_force */
     int threads;            /* for filling unset parallel fields; 0 = all cores */
+    bool trace_force;       /* replace trace_path even when it holds something else */
+    size_t trace_max_B;     /* 0 = US_TRACE_MAX_B */
 };
 
 /* Runs one job. Unset parallel fields are chosen by a quick search. Returns US_OK,

@@ -323,6 +323,7 @@ enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
     } else {
         struct core_buf trace;
         core_buf_init(&trace);
+        trace.max_B = opt->trace_max_B ? opt->trace_max_B : US_TRACE_MAX_B;
         sim_step(sc, &t, opt->trace_path ? &trace : NULL);
         /* the simulator falls back to the closed form for graphs too large to hold */
         out->engine = t.engine ? t.engine : "event";
@@ -334,10 +335,18 @@ enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
             goto done;
         }
         if (opt->trace_path) {
-            enum us_status st =
-                trace.oom
-                    ? core_diag_status(d, US_ENOMEM, opt->trace_path, 0, 0, NULL, "out of memory")
-                    : core_write_file_atomic(opt->trace_path, trace.data, trace.len, d);
+            enum us_status st;
+            if (trace.over)
+                st = core_diag_status(d, US_EINPUT, opt->trace_path, 0, 0, NULL,
+                                      "the trace would be over %.0f MiB (%d micro-batches per "
+                                      "pipeline); trace a job with fewer micro-batches, or "
+                                      "raise the limit (trace_max_B)",
+                                      (double)trace.max_B / 1048576.0, sc->plan.lay.microbatches);
+            else if (trace.oom)
+                st = core_diag_status(d, US_ENOMEM, opt->trace_path, 0, 0, NULL, "out of memory");
+            else
+                st = core_write_file_atomic(opt->trace_path, trace.data, trace.len,
+                                            "{\"displayTimeUnit\"", opt->trace_force, d);
             core_buf_fini(&trace);
             if (st != US_OK) {
                 rc = st;
