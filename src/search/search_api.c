@@ -49,6 +49,8 @@ enum us_status search_job(const struct spec_job *job, const int64_t *chips, size
     st = search_space_from_job(job, chips, nchips, tp_beyond, sp, d);
     if (st == US_OK)
         st = search_eval_create(job, sp, &e, &ev, d);
+    if (st == US_OK && o->keep_tp_overlap)
+        search_eval_keep_tp_overlap(e);
     if (st == US_OK)
         st = search_run(sp, &ev, o, out, d);
     if (st == US_OK) {
