@@ -8,6 +8,9 @@ a=$2
 header=$3
 command -v nm >/dev/null || { echo "no nm: skipped"; exit 77; }
 fail=0
+# a public function declared without US_API would be hidden from every embedder
+bare=$(grep -nE '^(const |struct |enum |void |size_t |bool |int |double |unsigned |int64_t |uint64_t )[^;{(]*[ *]us_[a-z0-9_]*\(' "$header" || true)
+[ -z "$bare" ] || { echo "declared without US_API (so not exported):"; echo "$bare"; fail=1; }
 want=$(sed -n 's/^US_API .*[ *]\(us_[a-z0-9_]*\)(.*/\1/p' "$header" | sort -u)
 nwant=$(echo "$want" | wc -l)
 check() { # check WHAT LIST
