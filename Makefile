@@ -4,7 +4,7 @@ PKGS := cmake make gcc pkg-config libfyaml-dev libsqlite3-dev
 JOBS ?= 2
 ULTRASIM := build/release/ultrasim
 
-.PHONY: all deps build run test test-asan test-release bench install fuzz clean format
+.PHONY: all deps build run test test-asan test-release bench install fuzz fuzz-merge clean format
 
 all: build
 
@@ -51,11 +51,21 @@ install: build
 	cmake --build --preset release -j $(JOBS)
 	cmake --install build/release --prefix $${PREFIX:-/usr/local}
 
+# FUZZ_SECONDS bounds each fuzzer's run (CI uses a short one).
+FUZZ_SECONDS ?= 60
 fuzz: deps
 	@command -v clang >/dev/null || { echo "fuzzing needs clang: apt-get install -y --no-install-recommends clang"; exit 1; }
-	cmake --preset fuzz >/dev/null
+	cmake --preset fuzz -DUS_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
 	cmake --build --preset fuzz -j $(JOBS) --target fuzzers
 	ctest --preset fuzz -L fuzz
+
+# Folds the inputs `make fuzz` found that add coverage into fuzz/corpus (commit them).
+fuzz-merge:
+	@for f in build/fuzz/fuzz_*; do \
+	  [ -x "$$f" ] || continue; n=$$(basename $$f); \
+	  mkdir -p fuzz/corpus/$$n; \
+	  $$f -merge=1 fuzz/corpus/$$n build/fuzz/fuzz-corpus/$$n; \
+	done
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -41,6 +41,14 @@
 extern "C" {
 #endif
 
+/* Marks the exported functions: the library is built with -fvisibility=hidden, so only
+ * these (all us_*) are visible to an embedder. */
+#if defined(__GNUC__) || defined(__clang__)
+#define US_API __attribute__((visibility("default")))
+#else
+#define US_API
+#endif
+
 #define US_VERSION "0.1.0"
 
 /* Status codes double as process exit codes of the command-line tool. */
@@ -49,8 +57,11 @@ enum us_status {
     US_INFEASIBLE = 1, /* the plan does not fit or does not divide: a result, not an error */
     US_EINPUT = 2,     /* bad input or usage */
     US_ENOMEM = 3,
-    US_EIO = 4,
+    US_EIO = 4, /* an output could not be written */
 };
+/* "ok", "infeasible", "bad input", "out of memory", "write error"; "unknown" for others.
+ * Static, never freed. */
+US_API const char *us_status_name(enum us_status st);
 
 /* One diagnostic: where (file, 1-based line and column, field path) and what. */
 struct us_diag {
@@ -63,7 +74,7 @@ struct us_diag {
 };
 
 /* Writes "file:line:col: path: msg" (parts that are unknown are left out). */
-void us_diag_format(const struct us_diag *d, char *buf, size_t n);
+US_API void us_diag_format(const struct us_diag *d, char *buf, size_t n);
 
 enum us_dtype {
     US_DTYPE_FP32 = 0,
@@ -73,17 +84,17 @@ enum us_dtype {
     US_DTYPE_FP4,
     US_DTYPE_COUNT
 };
-const char *us_dtype_name(enum us_dtype t);
+US_API const char *us_dtype_name(enum us_dtype t);
 
 enum us_recompute { US_RECOMPUTE_NONE = 0, US_RECOMPUTE_SELECTIVE, US_RECOMPUTE_FULL };
-const char *us_recompute_name(enum us_recompute r);
+US_API const char *us_recompute_name(enum us_recompute r);
 
 enum us_schedule {
     US_SCHEDULE_1F1B = 0,
     US_SCHEDULE_GPIPE,
     US_SCHEDULE_INTERLEAVED /* interleaved 1F1B with vpp virtual stages per chip */
 };
-const char *us_schedule_name(enum us_schedule s);
+US_API const char *us_schedule_name(enum us_schedule s);
 
 /* Whether a layout overlaps its TP collectives with the GEMMs beside them: as the job says
  * (parallel.tp_comm_overlap, whose default is the framework's), or chosen by search, which
@@ -97,36 +108,36 @@ enum us_kind { US_KIND_SYSTEM = 0, US_KIND_MODEL = 1 };
 struct us_ctx;
 struct us_job;
 
-struct us_ctx *us_ctx_create(void);
-void us_ctx_destroy(struct us_ctx *ctx);
+US_API struct us_ctx *us_ctx_create(void);
+US_API void us_ctx_destroy(struct us_ctx *ctx);
 
 /* --- catalog ----------------------------------------------------------------------- */
-size_t us_catalog_count(enum us_kind kind);
+US_API size_t us_catalog_count(enum us_kind kind);
 /* Name of preset i (sorted by name); NULL when i is out of range. */
-const char *us_catalog_name(enum us_kind kind, size_t i);
+US_API const char *us_catalog_name(enum us_kind kind, size_t i);
 /* Writes the one-line description of preset i into buf; returns false when i is out of
  * range or the preset does not parse. */
-bool us_catalog_describe(enum us_kind kind, size_t i, char *buf, size_t n);
+US_API bool us_catalog_describe(enum us_kind kind, size_t i, char *buf, size_t n);
 
 /* Writes the full description of a system or model (a preset name or a file) to out.
  * Table and JSON formats; JSON for models includes params, active_params and the
  * per-layer FLOPs for one sequence of seq_len tokens (0 = 4096). */
-enum us_status us_show(struct us_ctx *ctx, const char *name_or_file, enum us_format fmt,
-                       int seq_len, FILE *out, struct us_diag *d);
+US_API enum us_status us_show(struct us_ctx *ctx, const char *name_or_file, enum us_format fmt,
+                              int seq_len, FILE *out, struct us_diag *d);
 
 /* --- jobs -------------------------------------------------------------------------- */
 /* Loads a job spec (YAML or JSON) and applies overrides "a.b.c=value" in order.
  * path "-" is not accepted; text may be given with us_job_load_text instead. */
-enum us_status us_job_load(struct us_ctx *ctx, const char *path, const char *const *sets,
-                           size_t nsets, struct us_job **out, struct us_diag *d);
+US_API enum us_status us_job_load(struct us_ctx *ctx, const char *path, const char *const *sets,
+                                  size_t nsets, struct us_job **out, struct us_diag *d);
 /* Same, from memory; name is used in diagnostics. text is copied. */
-enum us_status us_job_load_text(struct us_ctx *ctx, const char *name, const char *text, size_t len,
-                                const char *const *sets, size_t nsets, struct us_job **out,
-                                struct us_diag *d);
-void us_job_destroy(struct us_job *job);
+US_API enum us_status us_job_load_text(struct us_ctx *ctx, const char *name, const char *text,
+                                       size_t len, const char *const *sets, size_t nsets,
+                                       struct us_job **out, struct us_diag *d);
+US_API void us_job_destroy(struct us_job *job);
 /* Name of the job's system and model (preset name or file base name). */
-const char *us_job_system_name(const struct us_job *job);
-const char *us_job_model_name(const struct us_job *job);
+US_API const char *us_job_system_name(const struct us_job *job);
+US_API const char *us_job_model_name(const struct us_job *job);
 
 /* --- results ----------------------------------------------------------------------- */
 /* Where the time of one step goes, in seconds on the critical path. Communication
@@ -253,25 +264,34 @@ struct us_result {
     char warnings[US_MAX_WARNINGS][US_MSG_LEN]; /* includes what is not modelled */
 };
 
+/* The largest trace us_run writes unless told otherwise: 64 MiB, about 2,000 micro-batches
+ * of a 16-stage pipeline; a larger one is refused (US_EINPUT) before anything is written. */
+#define US_TRACE_MAX_B (64u * 1024u * 1024u)
+
 struct us_run_options {
     bool closed_form_only;  /* skip the event simulator */
-    const char *trace_path; /* write a Chrome trace-event JSON here (atomically); NULL = none */
+    const char *trace_path; /* write a Chrome trace-event JSON here (atomically); NULL = none.
+                               An existing file is replaced only when it is a regular file that
+                               holds a trace, unless trace_force */
     int threads;            /* for filling unset parallel fields; 0 = all cores */
+    bool trace_force;       /* replace trace_path even when it holds something else */
+    size_t trace_max_B;     /* 0 = US_TRACE_MAX_B */
 };
 
 /* Runs one job. Unset parallel fields are chosen by a quick search. Returns US_OK,
  * US_INFEASIBLE (result filled, reason set) or an error with d filled. */
-enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
-                      const struct us_run_options *opt, struct us_result *out, struct us_diag *d);
+US_API enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
+                             const struct us_run_options *opt, struct us_result *out,
+                             struct us_diag *d);
 
 /* Writes a result as a table, one JSON object, or CSV (header + one row). */
-void us_result_write(const struct us_result *r, const struct us_job *job, enum us_format fmt,
-                     FILE *out);
+US_API void us_result_write(const struct us_result *r, const struct us_job *job, enum us_format fmt,
+                            FILE *out);
 
 /* --- search ------------------------------------------------------------------------ */
 /* What a search minimises. Constraints (deadline, budget) are options beside it. */
 enum us_objective { US_OBJECTIVE_TIME = 0, US_OBJECTIVE_COST, US_OBJECTIVE_ENERGY };
-const char *us_objective_name(enum us_objective o);
+US_API const char *us_objective_name(enum us_objective o);
 
 /* Why candidates were dropped before (or, for constraints, after) being priced. */
 enum us_prune {
@@ -283,7 +303,7 @@ enum us_prune {
     US_PRUNE_CONSTRAINT,       /* priced, but misses the deadline or the budget */
     US_PRUNE_COUNT
 };
-const char *us_prune_name(enum us_prune p);
+US_API const char *us_prune_name(enum us_prune p);
 
 #define US_SEARCH_MAX_TOP    64
 #define US_SEARCH_MAX_PARETO 32
@@ -341,17 +361,17 @@ struct us_search_result {
 
 /* Searches the layouts a job leaves open. Returns US_OK (out->ntop may be 0 when nothing
  * valid fits: US_INFEASIBLE then), or an error with d filled. opt may be NULL. */
-enum us_status us_search(struct us_ctx *ctx, const struct us_job *job,
-                         const struct us_search_options *opt, struct us_search_result *out,
-                         struct us_diag *d);
+US_API enum us_status us_search(struct us_ctx *ctx, const struct us_job *job,
+                                const struct us_search_options *opt, struct us_search_result *out,
+                                struct us_diag *d);
 
 /* --- small helpers for clients ----------------------------------------------------- */
 /* "tp 8 pp 16 dp 128 ... micro-batch 1 x 16"; fields chosen by ultrasim carry a '*'. */
-void us_layout_format(const struct us_layout *l, char *buf, size_t n);
+US_API void us_layout_format(const struct us_layout *l, char *buf, size_t n);
 /* Which assumptions drive the difference between two results (b relative to a), largest
  * first, one item per line. name_a/name_b label them (NULL = "a"/"b"). */
-void us_result_explain(const struct us_result *a, const struct us_result *b, const char *name_a,
-                       const char *name_b, char *buf, size_t n);
+US_API void us_result_explain(const struct us_result *a, const struct us_result *b,
+                              const char *name_a, const char *name_b, char *buf, size_t n);
 
 /* --- sweep ------------------------------------------------------------------------- */
 /* A sweep file names a base job and axes of overrides:
@@ -359,23 +379,43 @@ void us_result_explain(const struct us_result *a, const struct us_result *b, con
  *     axes: {parallel.tp: [4, 8], system: [dgx-h100, dgx-h200]}
  *     engine: closed-form            # or event
  * Every point of the grid is run and written as one row of table `results` in an SQLite
- * database, which appears only when complete. Built with MPI and started by mpirun, the
- * ranks share the points and rank 0 writes the database. */
+ * database (table `sweep_meta` marks it as this sweep's), which appears only when complete.
+ * Each rank commits every finished point at once to <db_path>.part<rank>, so a killed run
+ * loses at most the points it was computing: run it again and every point already in
+ * db_path or in a part is skipped. db_path is replaced only when it is a database of the same
+ * sweep (same axes, engine and base-job bytes) unless `force`; never when it is not a
+ * regular file. The part files are removed once db_path is written.
+ * The library starts no MPI itself: a caller running several ranks (the CLI under mpirun)
+ * gives each its rank and an all_ok collective. */
 struct us_sweep_options {
     int threads; /* per process; 0 = all cores */
+    /* called after each point with this rank's points done (resumed ones included) and its
+     * total; from worker threads, one call at a time */
     void (*progress)(void *user, long long done, long long total);
     void *progress_user;
+    bool force; /* replace db_path even when it holds something else; start afresh */
+    int rank;   /* this process's share: points rank, rank+ranks, ... (0 of 1 by default) */
+    int ranks;  /* 0 or 1: one process */
+    /* With ranks > 1 (required then): called once by every rank when its part is written,
+     * with ok = 1 when it was; returns 1 when every rank's ok was 1. Must not return before
+     * every rank has called it (an MPI all-reduce with MPI_LAND). */
+    int (*all_ok)(void *user, int ok);
+    void *all_ok_user;
 };
 
 struct us_sweep_summary {
-    long long points, ok, infeasible, errors;
-    int ranks; /* MPI processes that shared the work (1 without MPI) */
-    int rank;  /* this process's rank: only rank 0 wrote the database */
+    long long points, ok, infeasible, errors; /* rank 0: over the whole database */
+    long long resumed; /* points of this rank found already written and skipped */
+    int ranks;         /* processes that shared the work */
+    int rank;          /* this process's rank: only rank 0 wrote the database */
 };
 
-enum us_status us_sweep(struct us_ctx *ctx, const char *sweep_path, const char *db_path,
-                        const struct us_sweep_options *opt, struct us_sweep_summary *out,
-                        struct us_diag *d);
+/* Returns US_OK when the database is complete (points may still have failed: see
+ * out->errors), US_EINPUT when the sweep file, its base job or db_path is refused, US_EIO
+ * when a database cannot be written. */
+US_API enum us_status us_sweep(struct us_ctx *ctx, const char *sweep_path, const char *db_path,
+                               const struct us_sweep_options *opt, struct us_sweep_summary *out,
+                               struct us_diag *d);
 
 /* --- one collective ---------------------------------------------------------------- */
 /* nccl-tests definitions: algbw = bytes / time; busbw = algbw x (all_reduce 2(n-1)/n;
@@ -403,9 +443,9 @@ struct us_collective_result {
  * stride. group_size 0 takes the default. Every group of that kind runs at once. Returns
  * US_OK, US_INFEASIBLE (the fabric cannot hold `chips`; d says why) or US_EINPUT. ctx may be
  * NULL. */
-enum us_status us_collective(struct us_ctx *ctx, const char *system, const char *op, double bytes,
-                             int64_t chips, int group_size, const char *span,
-                             struct us_collective_result *out, struct us_diag *d);
+US_API enum us_status us_collective(struct us_ctx *ctx, const char *system, const char *op,
+                                    double bytes, int64_t chips, int group_size, const char *span,
+                                    struct us_collective_result *out, struct us_diag *d);
 
 /* --- validation against published measurements ------------------------------------- */
 /* One case of a file of published runs (the form of shared/calibration/published.yaml). */
@@ -450,17 +490,17 @@ struct us_validation {
  * cannot be run is reported with its reason, not an error. Returns US_OK, or US_EINPUT /
  * US_EIO with d filled when the file itself is unreadable. Free out with
  * us_validation_free. */
-enum us_status us_validate(struct us_ctx *ctx, const char *path, struct us_validation *out,
-                           struct us_diag *d);
+US_API enum us_status us_validate(struct us_ctx *ctx, const char *path, struct us_validation *out,
+                                  struct us_diag *d);
 /* Writes the table (case, measured, predicted, error, layout; MAPE and worst case), one
  * JSON object, or CSV. */
-void us_validation_write(const struct us_validation *v, enum us_format fmt, FILE *out);
-void us_validation_free(struct us_validation *v);
+US_API void us_validation_write(const struct us_validation *v, enum us_format fmt, FILE *out);
+US_API void us_validation_free(struct us_validation *v);
 
 /* --- cross-validation ---------------------------------------------------------------- */
 /* The tag of the calibration cases a leave-one-group-out cross-validation holds out. */
 enum us_cv_by { US_CV_CHIP_FAMILY = 0, US_CV_SOFTWARE, US_CV_MODEL_FAMILY };
-const char *us_cv_by_name(enum us_cv_by by);
+US_API const char *us_cv_by_name(enum us_cv_by by);
 
 #define US_CV_MAX_GROUPS 32
 #define US_CV_MAX_PARAMS 12
@@ -505,9 +545,9 @@ struct us_crossval {
  * 6.6) are refitted on the other groups' cases (closed form, mean |error|) and the group is
  * predicted with them; the chips' efficiencies are microbenchmark fractions and stay; the
  * naive constant-MFU baseline is fitted and scored on the same split (docs/MODEL.md 6.5). */
-enum us_status us_validate_cv(struct us_ctx *ctx, const char *path, enum us_cv_by by,
-                              struct us_crossval *out, struct us_diag *d);
-void us_crossval_write(const struct us_crossval *cv, enum us_format fmt, FILE *out);
+US_API enum us_status us_validate_cv(struct us_ctx *ctx, const char *path, enum us_cv_by by,
+                                     struct us_crossval *out, struct us_diag *d);
+US_API void us_crossval_write(const struct us_crossval *cv, enum us_format fmt, FILE *out);
 
 #ifdef __cplusplus
 }

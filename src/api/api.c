@@ -8,6 +8,23 @@
 #include "catalog/catalog.h"
 #include "core/core.h"
 
+const char *us_status_name(enum us_status st)
+{
+    switch (st) {
+    case US_OK:
+        return "ok";
+    case US_INFEASIBLE:
+        return "infeasible";
+    case US_EINPUT:
+        return "bad input";
+    case US_ENOMEM:
+        return "out of memory";
+    case US_EIO:
+        return "write error";
+    }
+    return "unknown";
+}
+
 struct us_ctx *us_ctx_create(void)
 {
     return calloc(1, sizeof(struct us_ctx));

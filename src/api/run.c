@@ -419,6 +419,7 @@ enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
     struct step_times t;
     struct core_buf trace;
     core_buf_init(&trace);
+    trace.max_B = opt->trace_max_B ? opt->trace_max_B : US_TRACE_MAX_B;
     if (opt->closed_form_only) {
         estimate_step(sc, &t);
         out->engine = t.engine ? t.engine : "closed-form";
@@ -465,9 +466,18 @@ enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
          * energy_j_per_step */
         if (!trace.oom)
             sim_trace_extend(&trace, jp, sc->plan.lay.pp, t.step_s * out->straggler_factor, &t);
-        enum us_status st =
-            trace.oom ? core_diag_status(d, US_ENOMEM, opt->trace_path, 0, 0, NULL, "out of memory")
-                      : core_write_file_atomic(opt->trace_path, trace.data, trace.len, d);
+        enum us_status st;
+        if (trace.over)
+            st = core_diag_status(d, US_EINPUT, opt->trace_path, 0, 0, NULL,
+                                  "the trace would be over %.0f MiB (%d micro-batches per "
+                                  "pipeline); trace a job with fewer micro-batches, or raise "
+                                  "the limit (trace_max_B)",
+                                  (double)trace.max_B / 1048576.0, sc->plan.lay.microbatches);
+        else if (trace.oom)
+            st = core_diag_status(d, US_ENOMEM, opt->trace_path, 0, 0, NULL, "out of memory");
+        else
+            st = core_write_file_atomic(opt->trace_path, trace.data, trace.len,
+                                        "{\"displayTimeUnit\"", opt->trace_force, d);
         core_buf_fini(&trace);
         if (st != US_OK) {
             rc = st;

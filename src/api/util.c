@@ -13,3 +13,9 @@ void us_result_explain(const struct us_result *a, const struct us_result *b, con
 {
     scale_explain_diff(a, b, name_a, name_b, buf, n);
 }
+
+void us_result_write(const struct us_result *r, const struct us_job *job, enum us_format fmt,
+                     FILE *out)
+{
+    report_result_write(r, &job->spec, fmt, out);
+}

@@ -84,6 +84,8 @@ int cmd_run(int argc, char **argv)
                 return 2;
         } else if (strcmp(argv[i], "--closed-form") == 0) {
             opt.closed_form_only = true;
+        } else if (strcmp(argv[i], "--force") == 0) {
+            opt.trace_force = true;
         } else if (cli_positional(cmd, argv[i], &job_path, "job file") != 0) {
             return 2;
         }

@@ -44,9 +44,13 @@ static enum us_status run_one(const char *job_path, const struct cli_sets *base,
         struct us_run_options opt = {.closed_form_only = false};
         c->st = us_run(ctx, job, &opt, &c->r, &d);
     }
-    if (c->st != US_OK && c->st != US_INFEASIBLE)
-        us_diag_format(&d, c->err, sizeof c->err);
-    else if (c->st == US_INFEASIBLE)
+    if (c->st != US_OK && c->st != US_INFEASIBLE) {
+        /* a bad name in --systems is the option's error, not the override made from it */
+        if (strcmp(d.file, "--set") == 0 && strcmp(d.path, "system") == 0)
+            snprintf(c->err, sizeof c->err, "--systems: '%.60s': %.420s", system, d.msg);
+        else
+            us_diag_format(&d, c->err, sizeof c->err);
+    } else if (c->st == US_INFEASIBLE)
         snprintf(c->err, sizeof c->err, "%s", c->r.reason);
     c->chips = c->r.nchips;
     us_job_destroy(job);

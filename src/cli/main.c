@@ -1,5 +1,6 @@
 /* cli: the ultrasim command line. Dispatches to one function per subcommand; every error
- * is one line "ultrasim: (N) ..." on stderr with exit code N (1 infeasible, 2 bad input). */
+ * is one line "ultrasim: (N) ..." on stderr with exit code N (1 infeasible, 2 bad input,
+ * 3 out of memory, 4 an output not written). */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -16,10 +17,12 @@ static const char usage_text[] =
     "on an accelerator cluster, and searches for the best parallel layout.\n"
     "\n"
     "commands:\n"
-    "  run JOB.yaml [--set k=v]... [--format table|json|csv] [--trace FILE] [--closed-form]\n"
+    "  run JOB.yaml [--set k=v]... [--format table|json|csv] [--trace FILE [--force]]\n"
+    "        [--closed-form]\n"
     "        predict one training step (with its power over the step and energy per\n"
-    "        token; --trace adds a facility power track) and, with training.tokens, the\n"
-    "        whole run\n"
+    "        token) and, with training.tokens, the whole run; --trace writes a Chrome trace\n"
+    "        with a facility power track (at most 64 MiB), replacing only an earlier trace\n"
+    "        unless --force\n"
     "  search JOB.yaml [--set k=v]... [--objective time|cost|energy] [--top K] [--threads N]\n"
     "        [--chips N,N,...] [--deadline DAYS] [--budget USD] [--pareto] [--closed-form]\n"
     "        [--format table|json|csv]\n"
@@ -28,9 +31,10 @@ static const char usage_text[] =
     "  compare JOB.yaml --systems a,b,... [--set k=v]... [--budget USD] [--deadline DAYS]\n"
     "        the same job on several systems, at equal chip count and at equal hourly spend,\n"
     "        with tokens per kWh and their ratio against vendors' efficiency claims\n"
-    "  sweep SWEEP.yaml --out results.db [--threads N]\n"
+    "  sweep SWEEP.yaml --out results.db [--threads N] [--force]\n"
     "        every point of a grid of overrides, into SQLite (MPI-distributed when built\n"
-    "        with MPI)\n"
+    "        with MPI); a rerun resumes, skipping points already written; --out is replaced\n"
+    "        only when it holds this same sweep, unless --force\n"
     "  collective --system S --op OP --bytes N[K|M|G] --chips N [--group N]\n"
     "        [--span tp|cp|ep|dp|pp|all|stride=K] [--format table|json|csv]\n"
     "        one collective, nccl-tests style (OP: all_reduce all_gather reduce_scatter\n"
@@ -43,7 +47,9 @@ static const char usage_text[] =
     "  show NAME|FILE [--format table|json] [--seq N]\n"
     "        a system with the source of each number, or a model with its costs\n"
     "\n"
-    "Exit codes: 0 ok, 1 the plan is infeasible, 2 bad input or usage.\n"
+    "Exit codes: 0 ok; 1 the plan is infeasible (sweep: a point failed); 2 bad input or\n"
+    "usage (including an output file it refuses to replace); 3 out of memory; 4 an output\n"
+    "could not be written (disk full, standard output closed).\n"
     "Docs: README.md, docs/SPEC.md (file formats), docs/MODEL.md (every equation).\n";
 
 int cli_fail(int code, const char *fmt, ...)
@@ -148,6 +154,19 @@ static const struct command commands[] = {
     /* clang-format on */
 };
 
+/* Standard output is buffered: a full disk or a closed pipe shows only when it is flushed.
+ * A result that was not written is not a success (exit 4). */
+static int finish(int rc)
+{
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        int e = errno;
+        cli_fail(4, "cannot write standard output: %s", e ? strerror(e) : "write error");
+        return 4;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -155,14 +174,14 @@ int main(int argc, char **argv)
     const char *c = argv[1];
     if (strcmp(c, "--help") == 0 || strcmp(c, "-h") == 0 || strcmp(c, "help") == 0) {
         fputs(usage_text, stdout);
-        return 0;
+        return finish(0);
     }
     if (strcmp(c, "--version") == 0) {
         printf("ultrasim %s\n", US_VERSION);
-        return 0;
+        return finish(0);
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(commands[i].name, c) == 0)
-            return commands[i].fn(argc - 1, argv + 1);
+            return finish(commands[i].fn(argc - 1, argv + 1));
     return cli_usage(NULL, "unknown command '%s'", c);
 }

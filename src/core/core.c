@@ -1,8 +1,10 @@
 /* core: assertions, arena, diagnostics, strict number parsing, UTF-8 check, buffers,
  * atomic file writes. No global state. */
+#define _POSIX_C_SOURCE 200809L
 #include "core/core.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,6 +284,8 @@ void core_buf_init(struct core_buf *b)
     b->data = NULL;
     b->len = b->cap = 0;
     b->oom = 0;
+    b->max_B = 0;
+    b->over = 0;
 }
 
 void core_buf_fini(struct core_buf *b)
@@ -294,6 +298,10 @@ static int buf_reserve(struct core_buf *b, size_t extra)
 {
     if (b->oom)
         return -1;
+    if (b->max_B && b->len + extra > b->max_B) {
+        b->oom = b->over = 1;
+        return -1;
+    }
     if (b->len + extra + 1 <= b->cap)
         return 0;
     size_t cap = b->cap ? b->cap : 256;
@@ -334,22 +342,53 @@ void core_buf_printf(struct core_buf *b, const char *fmt, ...)
 
 /* --- files --- */
 enum us_status core_write_file_atomic(const char *path, const char *data, size_t n,
-                                      struct us_diag *d)
+                                      const char *magic, bool force, struct us_diag *d)
 {
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISREG(st.st_mode))
+            return core_diag_status(d, US_EINPUT, path, 0, 0, NULL,
+                                    "is not a regular file; refusing to replace it");
+        if (magic && !force) {
+            char head[64] = {0};
+            size_t m = strlen(magic) < sizeof head ? strlen(magic) : sizeof head;
+            FILE *f = fopen(path, "rb");
+            size_t got = f ? fread(head, 1, m, f) : 0;
+            if (f)
+                fclose(f);
+            if (st.st_size > 0 && (got != m || memcmp(head, magic, m) != 0))
+                return core_diag_status(d, US_EINPUT, path, 0, 0, NULL,
+                                        "exists and is not a file this command writes; refusing "
+                                        "to replace it (--force replaces it)");
+        }
+    }
     char tmp[1024];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
         return core_diag_status(d, US_EINPUT, path, 0, 0, NULL, "output path too long");
-    FILE *f = fopen(tmp, "wb");
-    if (!f)
-        return core_diag_status(d, US_EIO, path, 0, 0, NULL, "cannot write: %s", strerror(errno));
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    if (fd < 0 && errno == EEXIST && unlink(tmp) == 0) /* left by a killed run of this pid */
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!f) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return core_diag_status(d, US_EIO, path, 0, 0, NULL, "cannot write: %s", strerror(e));
+    }
     size_t w = fwrite(data, 1, n, f);
     int bad = (w != n);
     if (fflush(f) != 0)
         bad = 1;
-    if (fclose(f) != 0)
+    if (ferror(f))
         bad = 1;
+    int e = errno;
+    if (fclose(f) != 0) {
+        bad = 1;
+        e = errno;
+    }
     if (bad || rename(tmp, path) != 0) {
-        int e = errno;
+        if (!bad)
+            e = errno;
         remove(tmp);
         return core_diag_status(d, US_EIO, path, 0, 0, NULL, "cannot write: %s", strerror(e));
     }

@@ -76,17 +76,21 @@ int core_parse_i64(const char *s, int64_t *out);
 struct core_buf {
     char *data;
     size_t len, cap;
-    int oom; /* set once an append failed; later appends are dropped */
+    int oom;      /* set once an append failed; later appends are dropped */
+    size_t max_B; /* 0 = no limit; an append past it fails and sets over (and oom) */
+    int over;
 };
 void core_buf_init(struct core_buf *b);
 void core_buf_fini(struct core_buf *b);
 void core_buf_printf(struct core_buf *b, const char *fmt, ...) US_PRINTF(2, 3);
 void core_buf_put(struct core_buf *b, const char *s, size_t n);
 
-/* Writes data to path atomically: a temporary file beside it, then rename.
- * Never leaves a half-written file. Returns US_OK or US_EIO with d filled. */
+/* Writes data to path atomically: a temporary file beside it (created exclusively), then
+ * rename. Never leaves a half-written file. Replaces only a regular file, and, unless force,
+ * only one that starts with `magic` (a file of the same kind; NULL = any regular file).
+ * Returns US_OK, US_EINPUT when path is refused, or US_EIO with d filled. */
 enum us_status core_write_file_atomic(const char *path, const char *data, size_t n,
-                                      struct us_diag *d);
+                                      const char *magic, bool force, struct us_diag *d);
 /* Reads a whole file, refusing anything over max_B. *out is malloc'd and NUL-terminated. */
 enum us_status core_read_file(const char *path, size_t max_B, char **out, size_t *len,
                               struct us_diag *d);

@@ -236,7 +236,7 @@ static void fit_all(struct us_ctx *ctx, struct cv_case *cs, int n, int held, dou
             fitted[CV_PARAM(fw, kd)] = any;
         if (!any)
             continue;
-        double best[CV_KINDS] = {starts[0], cv_start[CV_HOST]}, best_l = INFINITY;
+        double best[CV_KINDS] = {starts[0], cv_start[CV_HOST]}, best_l = HUGE_VAL;
         for (size_t s0 = 0; s0 < US_ARRAY_LEN(starts); s0++) {
             theta[CV_PARAM(fw, CV_EFF)] = starts[s0];
             theta[CV_PARAM(fw, CV_HOST)] = cv_start[CV_HOST];
@@ -277,7 +277,7 @@ static void fit_all(struct us_ctx *ctx, struct cv_case *cs, int n, int held, dou
  * cases: the naive baseline. */
 static double fit_naive(const struct cv_case *cs, int n, int held)
 {
-    double best = 0.4, best_l = INFINITY;
+    double best = 0.4, best_l = HUGE_VAL;
     for (int i = 0; i <= 400; i++) {
         double m = CV_NAIVE_LO + (CV_NAIVE_HI - CV_NAIVE_LO) * i / 400.0, l = 0.0;
         int k = 0;

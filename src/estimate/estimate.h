@@ -35,7 +35,7 @@ struct step_ctx {
     struct us_memory mem;
     bool fits;
     struct step_groups groups; /* filled by step_prepare (step_groups_init) */
-    /* Added by speed: where the layers sit, found by the caller for many layouts at once
+    /* Where the layers sit, found by the caller for many layouts at once
      * (step_geom_of; not owned); NULL, as step_prepare leaves it: the closed form finds it. */
     const struct step_geom *geom;
 };
@@ -152,7 +152,7 @@ struct step_layer_time {
 struct step_stage {
     int n_dense, n_moe;
     bool has_embed, has_head;
-    /* Added by quality: layers the stage's first / last virtual chunk holds fewer than an
+    /* Layers the stage's first / last virtual chunk holds fewer than an
      * even share (an end chunk under Megatron's embedding / loss accounting, docs/MODEL.md
      * 2.2); 0 = every chunk even. */
     int first_chunk_short, last_chunk_short;
@@ -168,11 +168,11 @@ struct step_costs {
     enum us_schedule schedule;
     bool tp_overlap, ep_overlap;
     double bucket_params; /* DP bucket size in parameters (Megatron DDP) */
-    /* Added by speed: walk every DP bucket race and ZeRO-1/2 gather wait, of every stage
+    /* Walk every DP bucket race and ZeRO-1/2 gather wait, of every stage
      * (the reference); false, the default, takes their closed forms for the first stage of
      * each run of like stages, within 1e-12 of the walk (tests compare the two). */
     bool race_all;
-    /* Added by speed: leave step_times.br zero - for callers that read only the step and
+    /* Leave step_times.br zero - for callers that read only the step and
      * the work totals (search ranks millions of layouts and reprices the ones it reports). */
     bool no_breakdown;
 };
@@ -181,7 +181,7 @@ struct step_costs {
 bool step_tp_overlap(const struct spec_job *job, const struct us_layout *lay);
 void step_costs_compute(const struct step_ctx *ctx, struct step_costs *sc);
 
-/* Added by quality: what step_costs_compute derives from the model split and the chip
+/* What step_costs_compute derives from the model split and the chip
  * alone - each kind's op times, recompute, busy times and FLOPs (the communication fields
  * are 0). Callers pricing many layouts of one split (search) fill it once. */
 struct step_compute {
@@ -194,22 +194,22 @@ void step_compute_of(const struct step_ctx *ctx, struct step_compute *out);
  * one thread; the full type is in estimate/memo.h, for the callers that hold one (search)
  * and costs.c, which fills it. Zero-fill to start. */
 struct step_price_cache;
-/* Added by speed2: step_compute_of with op times looked up in cache (struct step_op_memo;
+/* Step_compute_of with op times looked up in cache (struct step_op_memo;
  * NULL: none); the same result bit for bit. */
 void step_compute_of_with(const struct step_ctx *ctx, struct step_price_cache *cache,
                           struct step_compute *out);
 
-/* Added by quality: step_costs_compute with the split's part given (NULL: computed here) and
+/* Step_costs_compute with the split's part given (NULL: computed here) and
  * prices looked up in cache (NULL: none); the same result bit for bit. */
 void step_costs_compute_with(const struct step_ctx *ctx, const struct step_compute *pre,
                              struct step_price_cache *cache, struct step_costs *sc);
 
-/* Added by quality: the closed form from step costs the caller computed (step_costs_compute,
+/* The closed form from step costs the caller computed (step_costs_compute,
  * or step_costs_compute_with and its caches): estimate_step = step_costs_compute + this. */
 void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *sc,
                         struct step_times *out);
 
-/* Added by speed: where a layout's layers sit - its stages as runs of like ones, each
+/* Where a layout's layers sit - its stages as runs of like ones, each
  * run's virtual chunks as runs of like chunks. It depends on the stage placement (pp, vpp,
  * the ends) and the model alone, so a search finds it once for the many layouts that share
  * it and hands it to the closed form in step_ctx.geom. */

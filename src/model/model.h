@@ -46,7 +46,7 @@ struct model_comm {
     double cp_B;    /* KV bytes this chip sends around the CP ring, forward */
     int ep_a2a_fwd; /* all-to-alls in forward (dispatch + combine = 2) */
     double ep_B;    /* bytes per EP all-to-all per chip */
-    /* Added by model: exact totals, since a layer's collectives differ in size (MLA gathers
+    /* Exact totals, since a layer's collectives differ in size (MLA gathers
      * its low-rank latents, MoE gathers top_k routed copies of each token). */
     double tp_fwd_B, tp_bwd_B; /* sum of the sizes of the TP collectives, fwd / bwd */
     double cp_bwd_B;           /* K/V + dK/dV ring traffic in backward (2 x cp_B) */
@@ -81,7 +81,7 @@ struct model_split {
     int micro_batch; /* b: sequences per micro-batch */
     int seq_len;     /* s: tokens per sequence */
     enum us_dtype dtype;
-    /* Added by grads: enum spec_grad_reduce of the job (training.grad_reduce_dtype);
+    /* Enum spec_grad_reduce of the job (training.grad_reduce_dtype);
      * 0 = Megatron's default for dtype. */
     int grad_reduce;
     bool unfused_attention; /* training.attention unfused (spec_attention) */
@@ -99,7 +99,7 @@ struct model_costs {
     struct model_layer embed; /* embedding lookup (first pipeline stage) */
     struct model_layer head;  /* final norm, logits and loss (last pipeline stage) */
     int n_dense, n_moe;       /* layers of each kind in the whole model */
-    /* Added by model: DeepSeek-style multi-token-prediction modules, run on the last stage
+    /* DeepSeek-style multi-token-prediction modules, run on the last stage
      * after the head. One module = two norms, the 2h->h projection, one transformer layer
      * (MoE when the model has experts), the shared final norm, logits and loss. */
     struct model_layer mtp;

@@ -19,7 +19,7 @@ struct plan {
     int layers_per_stage; /* middle stages (per chip, all virtual chunks together) */
     int first_layers, last_layers;
     struct model_split split;
-    /* Added by quality: layers per virtual chunk (docs/MODEL.md 2.2). Every chunk of a
+    /* Layers per virtual chunk (docs/MODEL.md 2.2). Every chunk of a
      * middle stage holds chunk_layers; stage 0 holds first_chunk0_layers in chunk 0 and
      * first_chunk_layers in each other chunk; the last stage last_chunk_layers in each chunk
      * but its last, which holds last_chunkN_layers. With vpp = 1 a stage is one chunk. */
@@ -35,7 +35,7 @@ struct plan {
  * "tp=6 does not divide heads=128". */
 bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layout *lay);
 
-/* Added by speed: plan_init for a layout after prev, a plan of the same job: when the two
+/* Plan_init for a layout after prev, a plan of the same job: when the two
  * differ only below the degrees (micro_batch, sequence_parallel, recompute, zero) and prev
  * is valid, only the checks those fields take part in are made again - the same plan, or
  * the same first failure, as plan_init gives; otherwise plan_init. p may be prev. */
@@ -47,13 +47,13 @@ bool plan_init_like(struct plan *p, const struct plan *prev, const struct spec_j
 void plan_stage_layers(const struct plan *p, const struct spec_model *m, int stage, int *n_dense,
                        int *n_moe, bool *has_embed, bool *has_head);
 
-/* Added by quality: layers of virtual chunk `chunk` (0..vpp-1) of stage `stage`, split into
+/* Layers of virtual chunk `chunk` (0..vpp-1) of stage `stage`, split into
  * dense and MoE, and whether it holds the embedding (chunk 0 of stage 0) and/or the head
  * (the last chunk of the last stage). Any output may be NULL. */
 void plan_chunk_layers(const struct plan *p, const struct spec_model *m, int stage, int chunk,
                        int *n_dense, int *n_moe, bool *has_embed, bool *has_head);
 
-/* Added by quality: how an end stage of n layers splits into vpp chunks when a middle
+/* How an end stage of n layers splits into vpp chunks when a middle
  * stage's chunks hold q layers (q = 0: there is no middle stage). Returns the layers of the
  * chunk at the model's end (chunk 0 of the first stage, the last chunk of the last stage)
  * and sets *other to the layers of each other chunk; -1 when no rule applies:
@@ -85,12 +85,12 @@ bool plan_default_split(int L, int pp, int vpp, int mtp, int *first, int *last);
 bool plan_memory(const struct plan *p, const struct spec_job *job, const struct model_costs *c,
                  struct us_memory *mem);
 
-/* Added by speed: activation bytes stage s holds at its peak under the interleaved schedule
+/* Activation bytes stage s holds at its peak under the interleaved schedule
  * when chunk c of one micro-batch holds a[c] bytes (v chunks); what plan_memory uses,
  * exposed for the tests. */
 double plan_interleaved_peak_act(const struct plan *p, int s, const double *a, int v);
 
-/* Added by speed: one stage's memory terms that do not depend on the ZeRO stage, so that
+/* One stage's memory terms that do not depend on the ZeRO stage, so that
  * layouts differing in lay.zero alone (search tries them one after another) share them. */
 struct plan_mem_part {
     int stage, n_dense;
@@ -114,7 +114,7 @@ struct plan_mem_memo {
 bool plan_memory_with(const struct plan *p, const struct spec_job *job, const struct model_costs *c,
                       struct plan_mem_memo *memo, bool first_overflow, struct us_memory *mem);
 
-/* Added by model: the memory of one given stage (plan_memory is the max over stages).
+/* The memory of one given stage (plan_memory is the max over stages).
  * Returns true when it fits. */
 bool plan_memory_stage(const struct plan *p, const struct spec_job *job,
                        const struct model_costs *c, int stage, struct us_memory *mem);

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/api.h"
+#include "spec/spec.h"
 #include "report/json.h"
 #include "report/report.h"
 
@@ -206,10 +206,9 @@ static void json_framework(struct json_w *w, const struct spec_job *j, const str
     json_obj_end(w);
 }
 
-static void table_result(const struct us_result *r, const struct us_job *job, FILE *f)
+static void table_result(const struct us_result *r, const struct spec_job *j, FILE *f)
 {
     char a[64], b[64], line[512];
-    const struct spec_job *j = &job->spec;
     fprintf(f, "%s on %d x %s (%s, %s)\n", j->model.name, r->nchips, j->system.name,
             j->system.chip.name, us_dtype_name(j->train.dtype));
     report_layout_line(&r->layout, line, sizeof line);
@@ -306,12 +305,12 @@ static double fin(double v)
     return isfinite(v) ? v : 0.0;
 }
 
-void report_csv_row(const struct us_result *r, const struct us_job *job, FILE *f)
+void report_csv_row(const struct us_result *r, const struct spec_job *j, FILE *f)
 {
     const struct us_layout *l = &r->layout;
-    csv_str(f, job->spec.model.name);
+    csv_str(f, j->model.name);
     fputc(',', f);
-    csv_str(f, job->spec.system.name);
+    csv_str(f, j->system.name);
     fprintf(f, ",%d,%d,%d,%d,%d,%d,%d,%d,%s,%s,%s,%d,%s,%s,%s", r->nchips, l->tp, l->pp, l->dp,
             l->cp, l->ep, l->vpp, l->zero, l->sequence_parallel ? "true" : "false",
             us_recompute_name(l->recompute), us_schedule_name(l->schedule), l->micro_batch,
@@ -337,20 +336,20 @@ void report_csv_row(const struct us_result *r, const struct us_job *job, FILE *f
     fputc('\n', f);
 }
 
-void us_result_write(const struct us_result *r, const struct us_job *job, enum us_format fmt,
-                     FILE *out)
+void report_result_write(const struct us_result *r, const struct spec_job *j, enum us_format fmt,
+                         FILE *out)
 {
     switch (fmt) {
     case US_FORMAT_JSON: {
         struct json_w w;
         json_init(&w, out, true);
         json_obj_begin(&w, NULL);
-        json_str(&w, "model", job->spec.model.name);
-        json_str(&w, "system", job->spec.system.name);
-        json_str(&w, "dtype", us_dtype_name(job->spec.train.dtype));
-        json_int(&w, "seq_len", job->spec.train.seq_len);
-        json_int(&w, "global_batch", job->spec.train.global_batch);
-        json_framework(&w, &job->spec, &r->layout);
+        json_str(&w, "model", j->model.name);
+        json_str(&w, "system", j->system.name);
+        json_str(&w, "dtype", us_dtype_name(j->train.dtype));
+        json_int(&w, "seq_len", j->train.seq_len);
+        json_int(&w, "global_batch", j->train.global_batch);
+        json_framework(&w, j, &r->layout);
         report_result_json_fields(&w, r);
         json_obj_end(&w);
         json_finish(&w);
@@ -358,11 +357,11 @@ void us_result_write(const struct us_result *r, const struct us_job *job, enum u
     }
     case US_FORMAT_CSV:
         report_csv_header(out);
-        report_csv_row(r, job, out);
+        report_csv_row(r, j, out);
         break;
     case US_FORMAT_TABLE:
     default:
-        table_result(r, job, out);
+        table_result(r, j, out);
         break;
     }
 }

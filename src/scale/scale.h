@@ -185,7 +185,7 @@ double scale_daly_interval_s(double ckpt_s, double mtbf_s);
  * during checkpoints and restarts): tau / (M e^(R/M) (e^((tau+delta)/M) - 1)).
  * mtbf_s <= 0 means no failures: tau / (tau + delta). Never NaN; may underflow to 0. */
 double scale_goodput(double interval_s, double ckpt_s, double restart_s, double mtbf_s);
-/* Added by speed2: scale_goodput in two parts, for many intervals at one restart and MTBF:
+/* Scale_goodput in two parts, for many intervals at one restart and MTBF:
  * scale_goodput_ln0 is R/M + ln M (0 when mtbf_s <= 0), and scale_goodput_at(interval,
  * ckpt, mtbf, ln0) is scale_goodput(interval, ckpt, restart, mtbf) bit for bit. */
 double scale_goodput_ln0(double restart_s, double mtbf_s);
@@ -217,7 +217,7 @@ void scale_params_resolve(const struct scale_input *in, struct scale_params *p);
 /* Fills rep from in. Never fails: inputs out of range are clamped and the result says so
  * through scale_apply's warnings. */
 void scale_compute(const struct scale_input *in, struct scale_report *rep);
-/* Added by speed2: scale_compute in two halves, for callers that price many steps of one
+/* Scale_compute in two halves, for callers that price many steps of one
  * job at one chip count and dp (search). scale_prepare does what does not depend on the
  * step - parameters, straggler factor, failure rate, checkpoint times, spares, Young's and
  * Daly's intervals, idle power, hourly price; scale_compute_prepared adds the rest from

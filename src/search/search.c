@@ -866,8 +866,13 @@ enum us_status search_run(const struct search_space *sp, const struct search_eva
         free(in);
         return core_diag_status(d, US_ENOMEM, NULL, 0, 0, "search", "out of memory");
     }
-    for (int t = 0; t < nthreads; t++)
+    bool no_scratch = false;
+    for (int t = 0; t < nthreads; t++) {
         w[t].scratch = ev->thread_init ? ev->thread_init(ev->user) : NULL;
+        no_scratch = no_scratch || (ev->thread_init && !w[t].scratch);
+    }
+    if (no_scratch) /* the evaluators need their scratch: no phase runs without it */
+        goto fail_oom;
 
     struct shared sh;
     memset(&sh, 0, sizeof sh);

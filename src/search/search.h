@@ -125,6 +125,11 @@ enum search_verdict search_eval_naive(const struct search_eval *e, const struct 
  * job fixes are kept; best->chosen_mask marks the others. opt may be NULL (objective time,
  * 8 refined with the event simulator, all cores). Returns US_OK, US_INFEASIBLE when no
  * layout is valid and fits (reason says why), or an error with d filled. stats may be NULL. */
+/* The best layouts of job over the chip counts given (NULL: the job's), with notes on what
+ * was not searched: what us_search returns. */
+enum us_status search_job(const struct spec_job *job, const int64_t *chips, size_t nchips,
+                          bool tp_beyond, const struct search_opts *o, struct us_search_result *out,
+                          struct us_diag *d);
 enum us_status search_fill(const struct spec_job *job, const struct search_opts *opt,
                            struct us_layout *best, struct us_search_result *stats,
                            char reason[US_MSG_LEN], struct us_diag *d);

@@ -1,11 +1,10 @@
-/* search/api: the two ways in - us_search (public: the best K layouts, the front and the
- * counts) and search_fill (internal: the best layout for a job with unset fields, what
- * `run` uses). Both build the space from the job, the real evaluator, and run the engine.
- * Not here: printing (the CLI does it, progress included, through the callback). */
+/* search/api: the two ways in - search_job (behind the public us_search, src/api/search.c:
+ * the best K layouts, the front and the counts) and search_fill (the best layout for a job
+ * with unset fields, what `run` uses). Both build the space from the job, the real evaluator, and
+ * run the engine. Not here: printing (the CLI does it, progress included, through the callback). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
 #include "core/core.h"
 #include "search/search.h"
 
@@ -37,9 +36,9 @@ static void add_notes(const struct spec_job *job, const struct search_space *sp,
     r->nnotes = n;
 }
 
-static enum us_status run_search(const struct spec_job *job, const int64_t *chips, size_t nchips,
-                                 bool tp_beyond, const struct search_opts *o,
-                                 struct us_search_result *out, struct us_diag *d)
+enum us_status search_job(const struct spec_job *job, const int64_t *chips, size_t nchips,
+                          bool tp_beyond, const struct search_opts *o, struct us_search_result *out,
+                          struct us_diag *d)
 {
     struct search_space *sp = malloc(sizeof *sp);
     struct search_eval *e = NULL;
@@ -63,39 +62,6 @@ static enum us_status run_search(const struct spec_job *job, const int64_t *chip
     return st;
 }
 
-enum us_status us_search(struct us_ctx *ctx, const struct us_job *job,
-                         const struct us_search_options *opt, struct us_search_result *out,
-                         struct us_diag *d)
-{
-    struct us_search_options def;
-    memset(&def, 0, sizeof def);
-    if (!opt)
-        opt = &def;
-    if (!job || !out)
-        return core_diag_set(d, NULL, 0, 0, "search", "no job or no result to fill");
-    if (opt->nchips > 0 && !opt->chips)
-        return core_diag_set(d, NULL, 0, 0, "search.chips", "%zu chip counts but no list",
-                             opt->nchips);
-    struct search_opts o;
-    memset(&o, 0, sizeof o);
-    o.objective = opt->objective;
-    o.deadline_s = opt->deadline_s;
-    o.budget_usd = opt->budget_usd;
-    o.top_k = opt->top_k;
-    o.threads = opt->threads > 0 ? opt->threads : (ctx ? ctx->threads : 0);
-    o.refine = !opt->closed_form_only;
-    o.progress = opt->progress;
-    o.progress_user = opt->progress_user;
-    if ((opt->deadline_s > 0 || opt->budget_usd > 0) && job->spec.train.tokens <= 0)
-        return core_diag_set(d, job->spec.file, 0, 0, "training.tokens",
-                             "a deadline or a budget needs the run's tokens");
-    enum us_status st =
-        run_search(&job->spec, opt->chips, opt->nchips, opt->tp_beyond_domain, &o, out, d);
-    if (st == US_OK && out->ntop == 0)
-        return US_INFEASIBLE;
-    return st;
-}
-
 enum us_status search_fill(const struct spec_job *job, const struct search_opts *opt,
                            struct us_layout *best, struct us_search_result *stats,
                            char reason[US_MSG_LEN], struct us_diag *d)
@@ -112,7 +78,7 @@ enum us_status search_fill(const struct spec_job *job, const struct search_opts 
     }
     if (reason)
         reason[0] = '\0';
-    enum us_status st = run_search(job, NULL, 0, false, opt, r, d);
+    enum us_status st = search_job(job, NULL, 0, false, opt, r, d);
     if (st == US_OK && r->ntop == 0) {
         st = US_INFEASIBLE;
         if (reason)

@@ -92,6 +92,7 @@ struct sim {
     int32_t *def_join, *def_key;
     int32_t ndef;
     bool oom;
+    double total_ps; /* sum of every task's duration: an upper bound on every event time */
 };
 
 static int64_t ps_of(double s)
@@ -150,6 +151,12 @@ static int32_t new_task(struct sim *S, int s, int kind, enum t_op op, double dur
     struct task *t = &S->t[id];
     memset(t, 0, sizeof *t);
     t->dur_ps = ps_of(dur_s);
+    /* No event can end later than the sum of all durations: keeping that sum under
+     * SIM_MAX_PS keeps every `now + dur` in int64 (a step longer than that is priced by the
+     * closed form, in doubles). */
+    S->total_ps += (double)t->dur_ps;
+    if (S->total_ps > SIM_MAX_PS)
+        S->oom = true;
     t->stream = kind < 0 ? -1 : s * SIM_STREAM_COUNT + kind;
     t->next = -1;
     t->crit = -1;
@@ -444,8 +451,9 @@ static void build_stage(struct sim *S, int s, int *odir, int *omb, int *ock, int
             size_t skey = key_of(S, src_s, src_dir, i, src_k);
             if (local) {
                 struct frontier *ef = &S->exitf[skey];
-                US_ASSERT(ef->n > 0, "stage %d needs chunk %d of micro-batch %d before it ran", s,
-                          src_k, i);
+                /* after a failed allocation the graph is abandoned: frontiers may be empty */
+                US_ASSERT(S->oom || ef->n > 0,
+                          "stage %d needs chunk %d of micro-batch %d before it ran", s, src_k, i);
                 for (int j = 0; j < ef->n; j++)
                     add_edge(S, ef->id[j], join);
             } else {
@@ -549,7 +557,10 @@ static void release(struct sim *S, struct sim_queue *q, int64_t *seq, int32_t id
     t->crit = by;
     if (t->stream >= 0)
         S->st[t->stream].busy = true;
-    struct sim_event ev = {now + t->dur_ps, (*seq)++, id};
+    int64_t end;
+    US_ASSERT(!__builtin_add_overflow(now, t->dur_ps, &end), "event time overflow: %lld + %lld ps",
+              (long long)now, (long long)t->dur_ps);
+    struct sim_event ev = {end, (*seq)++, id};
     bool ok = sim_queue_push(q, ev);
     US_ASSERT(ok, "event queue full (%d)", q->cap);
 }

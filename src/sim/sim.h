@@ -42,6 +42,9 @@ struct sim_stats {
 /* Graphs of more ops than this are priced by the closed form instead (about 110 bytes an
  * op: 2M ops is a few hundred MB). */
 #define SIM_MAX_OPS 2.0e6
+/* Steps whose op durations sum past this (picoseconds: 4e18 ps = 46 days) are priced by the
+ * closed form too, so that no int64 event time can overflow (INT64_MAX = 9.2e18 ps). */
+#define SIM_MAX_PS 4.0e18
 
 /* Simulates one step of the prepared layout. trace: NULL for none, else a Chrome
  * trace-event JSON document is appended (one process per pipeline stage, one thread per

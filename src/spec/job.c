@@ -443,8 +443,7 @@ static enum us_status read_scale(struct spec_rd *rd, const struct spec_node *n,
                                &s->interruptions_per_chip_hour));
     SPEC_TRY(rd, spec_get_real(rd, n, "restart_min", 0, 1e5, SPEC_LO_OPEN, &restart_min));
     s->restart_s = restart_min * 60.0;
-    SPEC_TRY(rd, spec_get_real(rd, n, "checkpoint_write_GBps_per_chip", 0, 1e4, SPEC_LO_OPEN,
-                               &ckpt_gbps));
+    SPEC_TRY(rd, spec_get_real(rd, n, "checkpoint_write_GBps_per_chip", 1e-3, 1e4, 0, &ckpt_gbps));
     s->ckpt_write_Bps_per_chip = ckpt_gbps * 1e9;
     SPEC_TRY(rd, spec_get_bool(rd, n, "checkpoint_async", 0, &s->ckpt_async));
     SPEC_TRY(rd, spec_get_bool(rd, n, "checkpoint_in_memory", 0, &s->ckpt_in_memory));
@@ -485,8 +484,7 @@ static enum us_status read_scale(struct spec_rd *rd, const struct spec_node *n,
                          s->restart_s > 0 ? "scale.restart_min" : "system reliability.restart_min");
     SPEC_TRY(rd, spec_get_real(rd, n, "repair_hours", 0, 1e5, SPEC_LO_OPEN, &repair_hours));
     s->repair_s = repair_hours * 3600.0;
-    SPEC_TRY(rd,
-             spec_get_real(rd, n, "snapshot_GBps_per_chip", 0, 1e4, SPEC_LO_OPEN, &snapshot_gbps));
+    SPEC_TRY(rd, spec_get_real(rd, n, "snapshot_GBps_per_chip", 1e-3, 1e4, 0, &snapshot_gbps));
     s->snapshot_Bps_per_chip = snapshot_gbps * 1e9;
     return US_OK;
 }

@@ -158,7 +158,7 @@ struct spec_model {
     bool has_mla;
     struct spec_mla mla;
     int mtp_layers; /* DeepSeek-style multi-token-prediction modules (counted in params) */
-    /* Added by quality: dropout probability on the residual branches and the embedding
+    /* Dropout probability on the residual branches and the embedding
      * (Megatron's hidden_dropout, HF resid_pdrop). 0 = trained without dropout, so no masks
      * are kept (docs/MODEL.md 1.6); the loader leaves it 0 until it reads a key for it. */
     double hidden_dropout;
@@ -258,11 +258,11 @@ struct spec_training {
     enum us_dtype dtype;          /* compute dtype of the matrix math */
     double tokens;                /* tokens of the whole run; 0 = not given */
     double critical_batch_tokens; /* warn when the global batch exceeds this; 0 = none */
-    /* Added by grads: the dtype of the main-grad buffer and of its DP reduce-scatter /
+    /* The dtype of the main-grad buffer and of its DP reduce-scatter /
      * all-reduce (training.grad_reduce_dtype; enum spec_grad_reduce, 0 = Megatron's default
      * for the compute dtype). */
     int grad_reduce;
-    /* Added by generalization: the software stack (training.framework, enum spec_framework,
+    /* The software stack (training.framework, enum spec_framework,
      * never AUTO after loading), its constants (spec_framework_params) and the attention
      * kernel (enum spec_attention). */
     int framework;

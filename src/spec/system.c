@@ -74,6 +74,9 @@ static enum us_status read_chip(struct spec_rd *rd, const struct spec_node *c,
     SPEC_TRY(rd, spec_get_str(rd, c, "name", 0, chip->name, sizeof chip->name));
     SPEC_TRY(rd, spec_get_str(rd, c, "family", 0, chip->family, sizeof chip->family));
 
+    /* Lower bounds on rates (0.1 TFLOP/s, 0.01 TB/s, 0.1 GB/s, 1 Gb/s, efficiency 0.01) sit
+     * far below any chip in scope (the slowest preset rate is 19.5 TFLOP/s fp32) and keep
+     * every derived time, energy and cost finite in doubles. */
     SPEC_TRY(rd, spec_get_map(rd, c, "tflops", spec_schema_tflops, SPEC_REQ, &tf));
     static const struct {
         const char *key;
@@ -86,19 +89,19 @@ static enum us_status read_chip(struct spec_rd *rd, const struct spec_node *c,
     for (size_t i = 0; i < US_ARRAY_LEN(dt); i++) {
         double tflops = 0;
         unsigned req = dt[i].t == US_DTYPE_BF16 ? SPEC_REQ : 0;
-        SPEC_TRY(rd, spec_get_real(rd, tf, dt[i].key, 0, 1e6, req | SPEC_LO_OPEN, &tflops));
+        SPEC_TRY(rd, spec_get_real(rd, tf, dt[i].key, 0.1, 1e6, req, &tflops));
         chip->peak_flops[dt[i].t] = tflops * 1e12;
     }
     /* int8 TOPS: part of the chip's description (inference and quantized kernels); no
      * training dtype runs on it, so nothing reads it but `show`. */
     double tops = 0;
-    SPEC_TRY(rd, spec_get_real(rd, tf, "int8", 0, 1e6, SPEC_LO_OPEN, &tops));
+    SPEC_TRY(rd, spec_get_real(rd, tf, "int8", 0.1, 1e6, 0, &tops));
     chip->peak_int8_ops = tops * 1e12;
 
     double gb = 0, gib = 0;
-    int has_gb = spec_get_real(rd, c, "hbm_GB", 0, 1e6, SPEC_LO_OPEN, &gb);
+    int has_gb = spec_get_real(rd, c, "hbm_GB", 0.1, 1e6, 0, &gb);
     SPEC_TRY(rd, has_gb);
-    int has_gib = spec_get_real(rd, c, "hbm_GiB", 0, 1e6, SPEC_LO_OPEN, &gib);
+    int has_gib = spec_get_real(rd, c, "hbm_GiB", 0.1, 1e6, 0, &gib);
     SPEC_TRY(rd, has_gib);
     if (has_gb && has_gib)
         return spec_fail(rd, spec_get(c, "hbm_GiB"), "give hbm_GB or hbm_GiB, not both");
@@ -107,9 +110,9 @@ static enum us_status read_chip(struct spec_rd *rd, const struct spec_node *c,
     chip->hbm_B = has_gb ? gb * 1e9 : gib * 1073741824.0;
 
     double tbps = 0;
-    SPEC_TRY(rd, spec_get_real(rd, c, "hbm_TBps", 0, 1e3, SPEC_REQ | SPEC_LO_OPEN, &tbps));
+    SPEC_TRY(rd, spec_get_real(rd, c, "hbm_TBps", 0.01, 1e3, SPEC_REQ, &tbps));
     chip->hbm_Bps = tbps * 1e12;
-    SPEC_TRY(rd, spec_get_real(rd, c, "tdp_W", 0, 1e5, SPEC_REQ | SPEC_LO_OPEN, &chip->tdp_W));
+    SPEC_TRY(rd, spec_get_real(rd, c, "tdp_W", 1, 1e5, SPEC_REQ, &chip->tdp_W));
     chip->idle_W = DEFAULT_IDLE_FRACTION * chip->tdp_W;
     int has_idle = spec_get_real(rd, c, "idle_W", 0, 1e5, 0, &chip->idle_W);
     SPEC_TRY(rd, has_idle);
@@ -138,7 +141,7 @@ static enum us_status read_scale_up(struct spec_rd *rd, const struct spec_node *
     double gbps = 0, lat_us = DEFAULT_LATENCY_US;
     int topo = 0;
     SPEC_TRY(rd, spec_get_i32(rd, u, "chips", 1, MAX_CHIPS_PER_DOMAIN, SPEC_REQ, &up->chips));
-    SPEC_TRY(rd, spec_get_real(rd, u, "GBps", 0, 1e6, SPEC_REQ | SPEC_LO_OPEN, &gbps));
+    SPEC_TRY(rd, spec_get_real(rd, u, "GBps", 0.1, 1e6, SPEC_REQ, &gbps));
     up->bw_Bps = gbps * 1e9;
     SPEC_TRY(rd, spec_get_real(rd, u, "latency_us", 0, 1e6, 0, &lat_us));
     up->latency_s = lat_us * 1e-6;
@@ -178,7 +181,7 @@ static enum us_status read_scale_out(struct spec_rd *rd, const struct spec_node 
 {
     double gbps = 0, lat_us = DEFAULT_LATENCY_US;
     int kind = SPEC_FABRIC_FAT_TREE;
-    SPEC_TRY(rd, spec_get_real(rd, o, "Gbps", 0, 1e7, SPEC_REQ | SPEC_LO_OPEN, &gbps));
+    SPEC_TRY(rd, spec_get_real(rd, o, "Gbps", 1, 1e7, SPEC_REQ, &gbps));
     f->nic_Bps = gbps * 1e9 / 8.0;
     SPEC_TRY(rd, spec_get_real(rd, o, "latency_us", 0, 1e6, 0, &lat_us));
     f->latency_s = lat_us * 1e-6;
@@ -215,8 +218,8 @@ static enum us_status read_reliability(struct spec_rd *rd, const struct spec_nod
         SPEC_TRY(rd, spec_get_real(rd, r, "interruptions_per_chip_hour", 0, 1.0, 0,
                                    &rel->interruptions_per_chip_hour));
         SPEC_TRY(rd, spec_get_real(rd, r, "restart_min", 0, 1e5, 0, &restart_min));
-        SPEC_TRY(rd, spec_get_real(rd, r, "checkpoint_write_GBps_per_chip", 0, 1e4, SPEC_LO_OPEN,
-                                   &ckpt_gbps));
+        SPEC_TRY(rd,
+                 spec_get_real(rd, r, "checkpoint_write_GBps_per_chip", 1e-3, 1e4, 0, &ckpt_gbps));
         SPEC_TRY(rd, spec_get_real(rd, r, "step_cv", 0, 1.0, 0, &rel->step_cv));
     }
     rel->restart_s = restart_min * 60.0;
@@ -249,12 +252,12 @@ enum us_status spec_system_from_node(struct spec_rd *rd, const struct spec_node 
     int has_eff = spec_get_map(rd, n, "efficiency", spec_schema_efficiency, 0, &eff);
     SPEC_TRY(rd, has_eff);
     if (has_eff) {
-        SPEC_TRY(rd, spec_get_real(rd, eff, "gemm", 0, 1, SPEC_LO_OPEN, &s.eff.gemm));
-        SPEC_TRY(rd, spec_get_real(rd, eff, "gemm_fp8", 0, 1, SPEC_LO_OPEN, &s.eff.gemm_fp8));
-        SPEC_TRY(rd, spec_get_real(rd, eff, "attention", 0, 1, SPEC_LO_OPEN, &s.eff.attention));
-        SPEC_TRY(rd, spec_get_real(rd, eff, "memory", 0, 1, SPEC_LO_OPEN, &s.eff.memory));
-        SPEC_TRY(rd, spec_get_real(rd, eff, "comm", 0, 1, SPEC_LO_OPEN, &s.eff.comm));
-        SPEC_TRY(rd, spec_get_real(rd, eff, "comm_inr", 0, 1, SPEC_LO_OPEN, &s.eff.comm_inr));
+        SPEC_TRY(rd, spec_get_real(rd, eff, "gemm", 0.01, 1, 0, &s.eff.gemm));
+        SPEC_TRY(rd, spec_get_real(rd, eff, "gemm_fp8", 0.01, 1, 0, &s.eff.gemm_fp8));
+        SPEC_TRY(rd, spec_get_real(rd, eff, "attention", 0.01, 1, 0, &s.eff.attention));
+        SPEC_TRY(rd, spec_get_real(rd, eff, "memory", 0.01, 1, 0, &s.eff.memory));
+        SPEC_TRY(rd, spec_get_real(rd, eff, "comm", 0.01, 1, 0, &s.eff.comm));
+        SPEC_TRY(rd, spec_get_real(rd, eff, "comm_inr", 0.01, 1, 0, &s.eff.comm_inr));
     }
     if (!(s.eff.comm_inr > 0.0))
         s.eff.comm_inr = s.eff.comm;

@@ -4,6 +4,7 @@
  * add up to the step; its breakdown adds up to the step; it is deterministic; more
  * bandwidth is never slower; and Llama 3 405B on 16,384 H100s runs as one graph. */
 #include <libfyaml.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -455,6 +456,44 @@ static void test_limits(void)
     free(j);
 }
 
+/* A step whose ops sum past SIM_MAX_PS (the slowest chip the spec accepts, 0.1 TFLOP/s, and
+ * 128 micro-batches of Llama 3 405B: about 5e6 s of op time) is priced by the closed form in
+ * doubles, never by int64 event times that would overflow (it once wrapped to MFU in the
+ * trillions of percent). Below the bound the event engine still runs. */
+static void test_time_bound(void)
+{
+    static const char text[] = "model: llama3-405b\nsystem: dgx-h100\nchips: 16384\n"
+                               "parallel: {tp: 8, pp: 16, dp: 128, zero: 1, "
+                               "sequence_parallel: true, recompute: none, "
+                               "first_stage_layers: 7, last_stage_layers: 7}\n"
+                               "training: {seq_len: 8192, global_batch: 16384, "
+                               "micro_batch: 1, dtype: bf16}\n";
+    const char *slow[] = {"system.chip.tflops.bf16=0.1"};
+    for (int k = 0; k < 2; k++) {
+        struct spec_job *j = malloc(sizeof *j);
+        struct us_diag d;
+        CHECK(spec_job_load_text("t.yaml", text, strlen(text), k ? slow : NULL, (size_t)k, j, &d) ==
+              US_OK);
+        struct us_layout l = fixture_layout(j);
+        struct step_ctx *ctx = malloc(sizeof *ctx);
+        struct step_times ev, cf;
+        struct sim_stats st;
+        CHECK(step_prepare(ctx, j, &l));
+        sim_step_stats(ctx, &ev, NULL, &st);
+        estimate_step(ctx, &cf);
+        CHECK(isfinite(ev.step_s) && ev.step_s > 0);
+        if (k == 0) {
+            CHECK(!st.fell_back && strcmp(ev.engine, "event") == 0);
+        } else {
+            CHECK(st.fell_back && strcmp(ev.engine, "closed-form") == 0);
+            CHECK(ev.step_s * 1e12 > SIM_MAX_PS / 16.0);
+            CHECK_NEAR(ev.step_s, cf.step_s, 1e-12);
+        }
+        free(ctx);
+        free(j);
+    }
+}
+
 int main(void)
 {
     test_queue();
@@ -467,5 +506,6 @@ int main(void)
     test_trace();
     test_llama405b();
     test_limits();
+    test_time_bound();
     return test_summary("test_sim");
 }

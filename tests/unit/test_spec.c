@@ -383,7 +383,7 @@ static void test_system_file(void)
         {"scale_up: {chips: 8, GBps: 1, topology: switch}\nchips_per_node: 3", "chips_per_node",
          "one must divide the other"},
         {"scale_up: {chips: 8, GBps: 0, topology: switch}", "scale_up.GBps",
-         "'0' must be positive"},
+         "'0' is below the minimum of 0.1"},
         {"scale_up: {chips: 8, topology: switch}", "scale_up.GBps", "missing required key 'GBps'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -655,7 +655,7 @@ static void test_sets(void)
          "expected an index like [0]"},
         {"parallel.tp[0]=8", 1, 12, "parallel.tp", "'tp' is not a list"},
         {"model=no-such-preset", 1, 7, "model", "unknown model preset 'no-such-preset'"},
-        {"system.chip.tdp_W=0", 1, 19, "system.chip.tdp_W", "'0' must be positive"},
+        {"system.chip.tdp_W=0", 1, 19, "system.chip.tdp_W", "'0' is below the minimum of 1"},
         {"system.chip.hbm_TB=1", 1, 13, "system.chip.hbm_TB", "unknown key 'hbm_TB'"},
         {"parallel={tp: 8, tq: 2}", 1, 18, "parallel.tq", "unknown key 'tq'"},
         {"parallel.recompute=some", 1, 20, "parallel.recompute", "unknown value 'some'"},

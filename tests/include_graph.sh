@@ -1,0 +1,51 @@
+#!/bin/sh
+# Keeps the include graph one-way, as docs/ARCHITECTURE.md draws it: a file in src/M/ may
+# include "X/..." only when X is M, or M depends on X in the architecture table (directly or
+# through modules it depends on; "everything above" = every module listed above it), or the
+# pair is in the list of known exceptions below, each a debt to pay off, not a licence.
+# src/cli/ includes nothing but the public header. Usage: include_graph.sh (from the root)
+set -u
+doc=docs/ARCHITECTURE.md
+# known exceptions: "M X" pairs that break the drawing today (docs/ARCHITECTURE.md says so)
+known="estimate api
+estimate report"
+deps=$(awk -F'|' '/^\| `src\/[a-z_]+\/`/ {
+  m = $2; gsub(/[ `]|src\/|\//, "", m)
+  d = $4; gsub(/`/, "", d)
+  if (d ~ /everything above/) d = above
+  else if (d ~ /only/) d = ""
+  gsub(/,/, " ", d)
+  printf "%s:%s\n", m, d
+  above = above " " m
+}' "$doc")
+modules=$(echo "$deps" | cut -d: -f1)
+closure() { # closure M: M's dependencies, transitively
+  todo=$1; seen=""
+  while [ -n "$todo" ]; do
+    set -- $todo; x=$1; shift; todo="$*"
+    for y in $(echo "$deps" | sed -n "s/^$x://p"); do
+      echo "$modules" | grep -qx "$y" || continue
+      case " $seen " in *" $y "*) ;; *) seen="$seen $y"; todo="$todo $y" ;; esac
+    done
+  done
+  echo "$seen"
+}
+fail=0
+for m in $(ls src); do
+  echo "$modules" | grep -qx "$m" || { echo "src/$m/ is not in $doc"; fail=1; continue; }
+  allowed=" $m $(closure "$m") "
+  for f in src/"$m"/*.[ch]; do
+    for x in $(sed -n 's|^#include "\([a-z_]*\)/.*|\1|p' "$f" | sort -u); do
+      case "$allowed" in *" $x "*) continue ;; esac
+      echo "$known" | grep -qx "$m $x" && continue
+      echo "$f includes $x/, which $doc does not let $m depend on"; fail=1
+    done
+  done
+done
+# an exception that no longer happens is taken off the list
+echo "$known" | while read -r m x; do
+  grep -lq "^#include \"$x/" src/"$m"/*.[ch] 2>/dev/null || grep -q "^#include \"$x/" src/"$m"/*.[ch] ||
+    { echo "known exception '$m -> $x' is gone: remove it from $0"; exit 1; }
+done || fail=1
+[ $fail -eq 0 ] && echo "include graph follows $doc: 1 passed, 0 failed"
+exit $fail
