@@ -1,6 +1,7 @@
 /* cli: search - the best layout for a job: the winner's full run output, then the top K,
  * the Pareto front on request, and how many candidates each phase saw and how long it took.
  * Progress goes to stderr only when stderr is a terminal. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,34 +44,59 @@ static size_t layout_sets(const struct us_search_entry *e, char buf[][64], const
     return n;
 }
 
+/* A figure that may be unbounded (a layout that never finishes): "never" in tables. */
+static void fig(char *b, size_t n, const char *fmt, double v)
+{
+    if (isfinite(v))
+        snprintf(b, n, fmt, v);
+    else
+        snprintf(b, n, "never");
+}
+
 static void entry_table(const struct us_search_entry *e, int rank, bool per_run)
 {
-    char line[512];
+    char line[512], t[32], c[32], en[32];
     struct us_layout l = e->layout;
     l.chosen_mask = 0;
     us_layout_format(&l, line, sizeof line);
-    printf("  %2d  %8lld  %9.4g  %6.1f%%  %8.3g  %10.4g  %9.3g  %5.1f/%-5.0f  %-11s %s\n", rank,
-           (long long)e->chips, e->step_time_s, 100 * e->mfu,
-           per_run ? e->time_s / 86400.0 : e->time_s, e->cost_usd, e->energy_J / 3.6e9,
+    fig(t, sizeof t, "%.3g", per_run ? e->time_s / 86400.0 : e->time_s);
+    fig(c, sizeof c, "%.4g", e->cost_usd);
+    fig(en, sizeof en, "%.3g", e->energy_J / 3.6e9);
+    printf("  %2d  %8lld  %9.4g  %6.1f%%  %8s  %10s  %9s  %5.1f/%-5.0f  %-11s %s\n", rank,
+           (long long)e->chips, e->step_time_s, 100 * e->mfu, t, c, en,
            e->peak_memory_B / 1073741824.0, e->capacity_B / 1073741824.0, e->engine, line);
+}
+
+/* JSON has no infinity: an unbounded figure is null (and "finishes" is false). */
+static void json_num(char *b, size_t n, double v)
+{
+    if (isfinite(v))
+        snprintf(b, n, "%.9g", v);
+    else
+        snprintf(b, n, "null");
 }
 
 static void entry_json(FILE *f, const struct us_search_entry *e, bool last)
 {
     const struct us_layout *l = &e->layout;
+    char t[32], c[32], en[32];
+    json_num(t, sizeof t, e->time_s);
+    json_num(c, sizeof c, e->cost_usd);
+    json_num(en, sizeof en, e->energy_J);
     fprintf(f,
             "    {\"chips\": %lld, \"tp\": %d, \"pp\": %d, \"dp\": %d, \"cp\": %d, \"ep\": %d, "
             "\"vpp\": %d, \"zero\": %d, \"sequence_parallel\": %s, \"recompute\": \"%s\", "
             "\"schedule\": \"%s\", \"micro_batch\": %d, \"first_stage_layers\": %d, "
             "\"last_stage_layers\": %d, \"engine\": \"%s\", \"step_time_s\": %.9g, "
-            "\"closed_form_step_time_s\": %.9g, \"time_s\": %.9g, \"cost_usd\": %.9g, "
-            "\"energy_j\": %.9g, \"mfu\": %.6g, \"peak_memory_gib\": %.6g, \"pareto\": %s}%s\n",
+            "\"closed_form_step_time_s\": %.9g, \"finishes\": %s, \"time_s\": %s, "
+            "\"cost_usd\": %s, \"energy_j\": %s, \"mfu\": %.6g, \"peak_memory_gib\": %.6g, "
+            "\"pareto\": %s}%s\n",
             (long long)e->chips, l->tp, l->pp, l->dp, l->cp, l->ep, l->vpp, l->zero,
             l->sequence_parallel ? "true" : "false", us_recompute_name(l->recompute),
             us_schedule_name(l->schedule), l->micro_batch, l->first_stage_layers,
-            l->last_stage_layers, e->engine, e->step_time_s, e->closed_form_step_time_s, e->time_s,
-            e->cost_usd, e->energy_J, e->mfu, e->peak_memory_B / 1073741824.0,
-            e->pareto ? "true" : "false", last ? "" : ",");
+            l->last_stage_layers, e->engine, e->step_time_s, e->closed_form_step_time_s,
+            isfinite(e->time_s) ? "true" : "false", t, c, en, e->mfu,
+            e->peak_memory_B / 1073741824.0, e->pareto ? "true" : "false", last ? "" : ",");
 }
 
 static int parse_chips(const char *cmd, const char *s, int64_t *out, size_t *n)
