@@ -46,6 +46,11 @@ struct cli_sets {
 /* Handles --set at argv[*i]: 1 matched, 0 not, -1 error (printed). */
 int cli_set_opt(const char *cmd, int argc, char **argv, int *i, struct cli_sets *s);
 
+/* A search entry as --set overrides (chips and every layout field), so `run` reproduces it
+ * exactly; buf holds at least CLI_LAYOUT_SETS strings, v points into it. Returns the count. */
+#define CLI_LAYOUT_SETS 16
+size_t cli_layout_sets(const struct us_search_entry *e, char buf[][64], const char **v);
+
 int cmd_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_show(int argc, char **argv);

@@ -19,8 +19,7 @@ static void progress(void *user, const char *phase, uint64_t done, uint64_t tota
     fflush(stderr);
 }
 
-/* The winner as --set overrides, so `run` reproduces it exactly. */
-static size_t layout_sets(const struct us_search_entry *e, char buf[][64], const char **v)
+size_t cli_layout_sets(const struct us_search_entry *e, char buf[][64], const char **v)
 {
     const struct us_layout *l = &e->layout;
     size_t n = 0;
@@ -210,7 +209,7 @@ int cmd_search(int argc, char **argv)
     char buf[CLI_MAX_SETS][64];
     const char *v2[CLI_MAX_SETS];
     struct cli_sets all = sets;
-    size_t nl = layout_sets(&res->top[0], buf, v2);
+    size_t nl = cli_layout_sets(&res->top[0], buf, v2);
     if (all.n + nl > CLI_MAX_SETS) {
         rc = cli_usage(cmd, "too many --set options");
         goto out;
