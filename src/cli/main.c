@@ -28,6 +28,12 @@ static const char usage_text[] =
     "        the same job on several systems, at equal chip count and at equal hourly spend\n"
     "        (there, per system, the chip count at or under the first system's $/hour that\n"
     "        is best for the objective); run's notes under each comparison\n"
+    "  scale JOB.yaml [--systems a,b,...] [--chips LO..HI|N,N,...] [--batch B,B,...]\n"
+    "        [--set k=v]... [--format table|json|csv]\n"
+    "        scaling curves: the best layout at each chip count (default 8K..1M, powers of\n"
+    "        two; K = 1024, M = 1048576) with time to train, cost, energy, MFU, goodput and\n"
+    "        tokens per chip, the knee (doubling past it cuts time to train by < 25%), per\n"
+    "        global batch (sequences), beside the largest batch published practice supports\n"
     "  sweep SWEEP.yaml --out results.db [--threads N]\n"
     "        every point of a grid of overrides, into SQLite (MPI-distributed when built\n"
     "        with MPI)\n"
@@ -140,6 +146,7 @@ static const struct command commands[] = {
     {"run", cmd_run},
     {"search", cmd_search},
     {"compare", cmd_compare},
+    {"scale", cmd_scale},
     {"sweep", cmd_sweep},
     {"collective", cmd_collective},
     {"validate", cmd_validate},
