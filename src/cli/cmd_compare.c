@@ -433,6 +433,92 @@ static void explain(const struct column *a, const struct column *b)
     }
 }
 
+/* One comparison in the HTML report: step breakdown bars, time/cost/energy side by side,
+ * the figures (data-json, in the JSON's order) and each column's notes or reason. */
+static void html_section(FILE *f, const char *title, const struct column *c, int n)
+{
+    double parts[MAX_SYSTEMS][CLI_HTML_PARTS], days[MAX_SYSTEMS], cost[MAX_SYSTEMS],
+        mwh[MAX_SYSTEMS];
+    const char *labels[MAX_SYSTEMS];
+    char lab[MAX_SYSTEMS][96];
+    int k = 0;
+    fprintf(f, "<h2>");
+    cli_html_text(f, title);
+    fprintf(f, "</h2>\n<table><tr><th>system</th><th>chips</th><th>layout tp/pp/dp/cp/ep</th>"
+               "<th>step (s)</th><th>MFU %%</th><th>$/hour</th><th>days</th><th>cost $M</th>"
+               "<th>MWh</th><th>goodput %%</th></tr>\n");
+    for (int i = 0; i < n; i++) {
+        const struct us_result *r = &c[i].r;
+        fprintf(f, "<tr><td>");
+        cli_html_text(f, c[i].system);
+        if (c[i].st != US_OK) {
+            fprintf(f, "</td><td colspan=\"9\" style=\"text-align:left\">no figures: ");
+            cli_html_text(f, c[i].err[0] ? c[i].err : "the run did not complete");
+            fprintf(f, "</td></tr>\n");
+            continue;
+        }
+        char b[64];
+        fprintf(f, "</td><td>%lld</td><td>%d/%d/%d/%d/%d</td><td>", c[i].chips, r->layout.tp,
+                r->layout.pp, r->layout.dp, r->layout.cp, r->layout.ep);
+        snprintf(b, sizeof b, "%.3f", r->step_time_s);
+        cli_html_num(f, "step_time_s", b, r->step_time_s);
+        fprintf(f, "</td><td>");
+        snprintf(b, sizeof b, "%.1f", 100 * r->mfu);
+        cli_html_num(f, "mfu", b, r->mfu);
+        fprintf(f, "</td><td>");
+        snprintf(b, sizeof b, "%.0f", r->cost_usd_per_hour);
+        cli_html_num(f, "cost_usd_per_hour", b, r->cost_usd_per_hour);
+        fprintf(f, "</td><td>%.1f</td><td>", r->has_run ? r->time_to_train_s / DAY_S : 0);
+        snprintf(b, sizeof b, "%.1f", r->cost_usd / 1e6);
+        if (r->has_run)
+            cli_html_num(f, "cost_usd", b, r->cost_usd);
+        fprintf(f, "</td><td>%.0f</td><td>%.1f</td></tr>\n", r->energy_J / 3.6e9, 100 * r->goodput);
+        snprintf(lab[k], sizeof lab[k], "%.60s (%lld)", c[i].system, c[i].chips);
+        labels[k] = lab[k];
+        cli_html_parts(&r->breakdown, parts[k]);
+        days[k] = r->has_run ? r->time_to_train_s / DAY_S : 0;
+        cost[k] = r->cost_usd / 1e6;
+        mwh[k] = r->energy_J / 3.6e9;
+        k++;
+    }
+    fprintf(f, "</table>\n");
+    if (k == 0)
+        return;
+    cli_html_stacked_bars(f, "step breakdown", k, labels, (const double(*)[CLI_HTML_PARTS])parts,
+                          "s");
+    cli_html_side_by_side(f, k, labels, days, cost, mwh);
+    fprintf(f, "<h3>Notes</h3>\n");
+    for (int i = 0; i < n; i++) {
+        if (c[i].st != US_OK)
+            continue;
+        fprintf(f, "<p><b>");
+        cli_html_text(f, c[i].system);
+        fprintf(f, "</b> at %lld chips:</p>\n", c[i].chips);
+        cli_html_notes(f, &c[i].r);
+    }
+}
+
+static void compare_html(const char *job_path, const struct column *eq, const struct column *spend,
+                         int n, double spend_usd_h, enum us_objective obj)
+{
+    FILE *f = stdout;
+    char title[256], lede[512];
+    snprintf(title, sizeof title, "%.120s on %d systems", job_path, n);
+    snprintf(lede, sizeof lede,
+             "The same job on each system, first at the job's chip count, then at equal hourly "
+             "spend (%s's $%.0fk/hour; per system the chip count at or under it that is best "
+             "for %s). Layouts are chosen per system by search.",
+             eq[0].system, spend_usd_h / 1e3, us_objective_name(obj));
+    cli_html_begin(f, title, lede);
+    html_section(f, "At equal chip count", eq, n);
+    if (spend_usd_h > 0)
+        html_section(f, "At equal hourly spend", spend, n);
+    fprintf(f, "<h2>Sources</h2>\n");
+    for (int i = 0; i < n; i++)
+        cli_html_sources(f, eq[i].system);
+    cli_html_end(f);
+}
+
 int cmd_compare(int argc, char **argv)
 {
     const char *cmd = "compare", *job_path = NULL, *systems = NULL, *v;
@@ -440,10 +526,13 @@ int cmd_compare(int argc, char **argv)
     enum us_format fmt = US_FORMAT_TABLE;
     enum us_objective obj = US_OBJECTIVE_TIME;
     double budget = 0, deadline = 0;
+    bool html = false;
     for (int i = 1; i < argc; i++) {
         int m;
-        if ((m = cli_set_opt(cmd, argc, argv, &i, &sets)) != 0 ||
-            (m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0) {
+        if (cli_html_opt(argc, argv, &i, &html)) {
+            continue;
+        } else if ((m = cli_set_opt(cmd, argc, argv, &i, &sets)) != 0 ||
+                   (m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0) {
             if (m < 0)
                 return 2;
         } else if ((m = cli_opt(cmd, argc, argv, &i, "--systems", &systems)) != 0) {
@@ -533,7 +622,9 @@ int cmd_compare(int argc, char **argv)
         }
     }
 
-    if (fmt == US_FORMAT_JSON) {
+    if (html) {
+        compare_html(job_path, eq, spend, n, spend_usd_h, obj);
+    } else if (fmt == US_FORMAT_JSON) {
         printf("{\n  \"job\": ");
         json_string(job_path);
         printf(",\n  \"objective\": \"%s\",\n", us_objective_name(obj));

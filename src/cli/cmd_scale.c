@@ -313,6 +313,147 @@ static void csv_curve(const struct curve *c)
     }
 }
 
+/* scale --format html: the curves (time to train, cost, energy, MFU against chips, the knee
+ * circled), one table per curve (data-json figures in the JSON's order), the batch note. */
+static void scale_html(const char *job_path, const struct curve *cv, int ncurves)
+{
+    FILE *f = stdout;
+    char title[256], lede[512];
+    snprintf(title, sizeof title, "Scaling %.150s", job_path);
+    snprintf(lede, sizeof lede,
+             "The best layout at each chip count. The knee (circled) is the chip count past "
+             "which doubling the chips cuts the time to train by less than %.0f%% at that batch "
+             "(docs/MODEL.md section 9).",
+             100 * KNEE_CUT);
+    cli_html_begin(f, title, lede);
+    int np = cv[0].n;
+    double x[MAX_CHIPS];
+    for (int i = 0; i < np; i++)
+        x[i] = (double)cv[0].p[i].chips;
+    double *y = calloc((size_t)ncurves * (size_t)np * 4, sizeof *y);
+    const char **names = calloc((size_t)ncurves, sizeof *names);
+    char(*lab)[96] = calloc((size_t)ncurves, sizeof *lab);
+    int *knee = calloc((size_t)ncurves, sizeof *knee);
+    if (!y || !names || !lab || !knee) {
+        free(y);
+        free(names);
+        free(lab);
+        free(knee);
+        fprintf(f, "<p>out of memory</p>\n");
+        cli_html_end(f);
+        return;
+    }
+    bool per_run = false;
+    for (int c = 0; c < ncurves; c++) {
+        char tok[32];
+        fmt_tokens(tok, sizeof tok, cv[c].tokens_per_step);
+        snprintf(lab[c], sizeof lab[c], "%.63s, %.16s tok", cv[c].system, tok);
+        names[c] = lab[c];
+        knee[c] = cv[c].knee;
+        per_run = per_run || cv[c].per_run;
+        for (int i = 0; i < np; i++) {
+            const struct point *p = &cv[c].p[i];
+            bool ok = p->st == US_OK;
+            y[(0 * ncurves + c) * np + i] =
+                ok ? (cv[c].per_run ? p->time_s / DAY_S : p->time_s) : 0;
+            y[(1 * ncurves + c) * np + i] = ok ? p->r.cost_usd / 1e6 : 0;
+            y[(2 * ncurves + c) * np + i] = ok ? p->r.energy_J / 3.6e9 : 0;
+            y[(3 * ncurves + c) * np + i] = ok ? 100 * p->r.mfu : 0;
+        }
+    }
+    fprintf(f, "<h2>Scaling curves</h2>\n");
+    cli_html_lines(f, per_run ? "time to train" : "step time", ncurves, names, np, x, y, knee,
+                   per_run ? "days" : "s");
+    fprintf(f, "<h2>Cost, energy and MFU</h2>\n");
+    cli_html_lines(f, "cost", ncurves, names, np, x, y + ncurves * np, knee, "$M");
+    cli_html_lines(f, "energy", ncurves, names, np, x, y + 2 * ncurves * np, knee, "MWh");
+    cli_html_lines(f, "MFU", ncurves, names, np, x, y + 3 * ncurves * np, knee, "%");
+    for (int c = 0; c < ncurves; c++) {
+        const struct curve *cu = &cv[c];
+        fprintf(f, "<h3>");
+        cli_html_text(f, names[c]);
+        fprintf(f, " per step: knee ");
+        if (cu->knee >= 0) {
+            char b[32];
+            snprintf(b, sizeof b, "%lld", cu->p[cu->knee].chips);
+            cli_html_num(f, "knee_chips", b, (double)cu->p[cu->knee].chips);
+            fprintf(f, " chips (doubling cuts the time by %.0f%%)", 100 * cu->knee_cut);
+        } else {
+            fprintf(f, "not reached in this range");
+        }
+        fprintf(f,
+                "</h3>\n<table><tr><th>chips</th><th>tp/pp/dp/cp/ep</th><th>step (s)</th>"
+                "<th>%s</th><th>cost $M</th><th>MWh</th><th>MFU %%</th><th>goodput %%</th>"
+                "<th>tokens/chip</th></tr>\n",
+                cu->per_run ? "days" : "time (s)");
+        for (int i = 0; i < cu->n; i++) {
+            const struct point *p = &cu->p[i];
+            const struct us_result *r = &p->r;
+            fprintf(f, "<tr%s><td>%lld</td>", i == cu->knee ? " class=\"knee\"" : "", p->chips);
+            if (p->st != US_OK) {
+                fprintf(f, "<td colspan=\"8\" style=\"text-align:left\">no layout: ");
+                cli_html_text(f, p->err);
+                fprintf(f, "</td></tr>\n");
+                continue;
+            }
+            char b[64];
+            fprintf(f, "<td>%d/%d/%d/%d/%d</td><td>", r->layout.tp, r->layout.pp, r->layout.dp,
+                    r->layout.cp, r->layout.ep);
+            snprintf(b, sizeof b, "%.3f", r->step_time_s);
+            cli_html_num(f, "step_time_s", b, r->step_time_s);
+            fprintf(f, "</td><td>");
+            double tt = r->has_run ? r->time_to_train_s : 0.0;
+            snprintf(b, sizeof b, "%.3g", cu->per_run ? tt / DAY_S : r->step_time_s);
+            cli_html_num(f, "time_to_train_s", b, tt);
+            fprintf(f, "</td><td>");
+            snprintf(b, sizeof b, "%.1f", r->cost_usd / 1e6);
+            cli_html_num(f, "cost_usd", b, r->cost_usd);
+            fprintf(f, "</td><td>%.0f</td><td>", r->energy_J / 3.6e9);
+            snprintf(b, sizeof b, "%.1f", 100 * r->mfu);
+            cli_html_num(f, "mfu", b, r->mfu);
+            fprintf(f, "</td><td>%.1f</td><td>%.0f</td></tr>\n", 100 * r->goodput,
+                    r->tokens_per_chip_per_step);
+        }
+        fprintf(f, "</table>\n");
+    }
+    fprintf(f, "<h2>Batch</h2>\n<p>");
+    int at = 0;
+    for (int c = 0; c < ncurves; c++)
+        if (cv[c].tokens_per_step > cv[at].tokens_per_step)
+            at = c;
+    char fit[32], v3[32], l3[32];
+    fmt_tokens(fit, sizeof fit, batch_fit_tokens(cv[at].compute_flop));
+    fmt_tokens(v3, sizeof v3, DSV3_BATCH_TOKENS);
+    fmt_tokens(l3, sizeof l3, LLAMA3_BATCH_TOK);
+    fprintf(f,
+            "A larger batch moves the knee out, but past the critical batch size more tokens "
+            "are needed for the same loss (not modelled). Published practice: the DeepSeek LLM "
+            "fit B_opt = 0.292 C<sup>0.327</sup> (arXiv:2401.02954, eq. 1) gives %s tokens per "
+            "step at this run's C = %.3g FLOPs; the largest published run batch is "
+            "DeepSeek-V3's %s tokens (arXiv:2412.19437, sec. 4.2); Llama 3 405B used %s "
+            "(arXiv:2407.21783, sec. 3.4.1).</p>\n",
+            fit, cv[at].compute_flop, v3, l3);
+    fprintf(f, "<h2>Notes at the largest chip count</h2>\n");
+    for (int c = 0; c < ncurves; c++) {
+        const struct point *p = &cv[c].p[cv[c].n - 1];
+        if (p->st != US_OK)
+            continue;
+        fprintf(f, "<p><b>");
+        cli_html_text(f, names[c]);
+        fprintf(f, "</b> at %lld chips:</p>\n", p->chips);
+        cli_html_notes(f, &p->r);
+    }
+    fprintf(f, "<h2>Sources</h2>\n");
+    for (int c = 0; c < ncurves; c++)
+        if (c == 0 || strcmp(cv[c].system, cv[c - 1].system) != 0)
+            cli_html_sources(f, cv[c].system);
+    cli_html_end(f);
+    free(y);
+    free(names);
+    free(lab);
+    free(knee);
+}
+
 static int split_names(const char *cmd, const char *list, char names[][64], int max)
 {
     int n = 0;
@@ -337,13 +478,16 @@ int cmd_scale(int argc, char **argv)
     const char *v;
     long long iv;
     int threads = 0;
+    bool html = false;
     for (int i = 1; i < argc; i++) {
         int m;
-        if ((m = cli_set_opt(cmd, argc, argv, &i, &sets)) != 0 ||
-            (m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0 ||
-            (m = cli_opt(cmd, argc, argv, &i, "--systems", &systems)) != 0 ||
-            (m = cli_opt(cmd, argc, argv, &i, "--chips", &chips_s)) != 0 ||
-            (m = cli_opt(cmd, argc, argv, &i, "--batch", &batch_s)) != 0) {
+        if (cli_html_opt(argc, argv, &i, &html)) {
+            continue;
+        } else if ((m = cli_set_opt(cmd, argc, argv, &i, &sets)) != 0 ||
+                   (m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0 ||
+                   (m = cli_opt(cmd, argc, argv, &i, "--systems", &systems)) != 0 ||
+                   (m = cli_opt(cmd, argc, argv, &i, "--chips", &chips_s)) != 0 ||
+                   (m = cli_opt(cmd, argc, argv, &i, "--batch", &batch_s)) != 0) {
             if (m < 0)
                 return 2;
         } else if ((m = cli_opt(cmd, argc, argv, &i, "--threads", &v)) != 0) {
@@ -442,7 +586,9 @@ int cmd_scale(int argc, char **argv)
         find_knee(c);
     }
 
-    if (fmt == US_FORMAT_JSON) {
+    if (html) {
+        scale_html(job_path, cv, ncurves);
+    } else if (fmt == US_FORMAT_JSON) {
         printf("{\n  \"job\": \"%s\",\n  \"knee_definition\": \"the chip count past which "
                "doubling the chips cuts time to train by less than %.0f%%\",\n",
                job_path, 100 * KNEE_CUT);
