@@ -315,9 +315,8 @@ static void csv_curve(const struct curve *c)
 
 /* scale --format html: the curves (time to train, cost, energy, MFU against chips, the knee
  * circled), one table per curve (data-json figures in the JSON's order), the batch note. */
-static void scale_html(const char *job_path, const struct curve *cv, int ncurves)
+static void scale_html(FILE *f, const char *job_path, const struct curve *cv, int ncurves)
 {
-    FILE *f = stdout;
     char title[256], lede[512];
     snprintf(title, sizeof title, "Scaling %.150s", job_path);
     snprintf(lede, sizeof lede,
@@ -454,6 +453,71 @@ static void scale_html(const char *job_path, const struct curve *cv, int ncurves
     free(knee);
 }
 
+/* The headline a capacity planner can forward: each system at its knee and at the largest
+ * chip count, then why MFU falls past the knee in the model's own words (run's notes at
+ * the largest count: tokens per chip, launch-bound, what dominates the step). */
+static void print_headline(const char *job_path, const struct curve *cv, int ncurves, int nb,
+                           const char *report)
+{
+    char tok[32];
+    fmt_tokens(tok, sizeof tok, cv[0].tokens_per_step);
+    printf("HEADLINE: %s, %s tokens per step%s\n", job_path, tok,
+           cv[0].per_run ? "" : " (no training.tokens: times are one step)");
+    for (int c = 0; c < ncurves; c += nb) { /* the first batch of each system */
+        const struct curve *cu = &cv[c];
+        const struct point *last = &cu->p[cu->n - 1];
+        printf("  %-18s ", cu->system);
+        if (cu->knee >= 0) {
+            const struct point *k = &cu->p[cu->knee];
+            printf("knee at %lld chips: %.3g %s, $%.1fM, MFU %.1f%%; ", k->chips,
+                   cu->per_run ? k->time_s / DAY_S : k->time_s, cu->per_run ? "days" : "s",
+                   k->r.cost_usd / 1e6, 100 * k->r.mfu);
+        } else {
+            printf("no knee up to %lld chips; ", last->chips);
+        }
+        if (last->st == US_OK)
+            printf("at %lld chips: %.3g %s, $%.1fM, MFU %.1f%%\n", last->chips,
+                   cu->per_run ? last->time_s / DAY_S : last->time_s, cu->per_run ? "days" : "s",
+                   last->r.cost_usd / 1e6, 100 * last->r.mfu);
+        else
+            printf("at %lld chips: no layout (%s)\n", last->chips, last->err);
+    }
+    printf("  Why MFU falls past the knee: the batch is fixed, so doubling the chips halves "
+           "each chip's share of it; the kernels shrink until launches, exposed communication "
+           "and failures set the step instead of the math. At the largest count:\n");
+    for (int c = 0; c < ncurves; c += nb) {
+        const struct point *last = &cv[c].p[cv[c].n - 1];
+        if (last->st != US_OK)
+            continue;
+        for (int w = 0; w < last->r.nwarnings && w < US_MAX_WARNINGS; w++) {
+            const char *m = last->r.warnings[w];
+            bool mfu = strncmp(m, "MFU ", 4) == 0 && m[4] >= '0' && m[4] <= '9';
+            bool share = m[0] >= '0' && m[0] <= '9' && strstr(m, " tokens per chip per step:");
+            if (strncmp(m, "launch-bound", 12) == 0 || mfu || share)
+                printf("    %s: %s\n", cv[c].system, m);
+        }
+    }
+    if (report)
+        printf("  report: %s (open it in a browser; it prints to PDF)\n", report);
+}
+
+/* Writes the HTML report to path atomically: a temporary beside it, then rename. */
+static int write_report(const char *path, const char *job_path, const struct curve *cv, int ncurves)
+{
+    char tmp[1024];
+    if (snprintf(tmp, sizeof tmp, "%s.part", path) >= (int)sizeof tmp)
+        return cli_usage("scale", "--report: path too long");
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return cli_fail(4, "%s: cannot create the report", tmp);
+    scale_html(f, job_path, cv, ncurves);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        remove(tmp);
+        return cli_fail(4, "%s: cannot write the report", path);
+    }
+    return 0;
+}
+
 static int split_names(const char *cmd, const char *list, char names[][64], int max)
 {
     int n = 0;
@@ -472,7 +536,8 @@ static int split_names(const char *cmd, const char *list, char names[][64], int 
 
 int cmd_scale(int argc, char **argv)
 {
-    const char *cmd = "scale", *job_path = NULL, *systems = NULL, *chips_s = NULL, *batch_s = NULL;
+    const char *cmd = "scale", *job_path = NULL, *systems = NULL, *chips_s = NULL, *batch_s = NULL,
+               *report = NULL;
     enum us_format fmt = US_FORMAT_TABLE;
     struct cli_sets sets = {{0}, 0};
     const char *v;
@@ -487,7 +552,8 @@ int cmd_scale(int argc, char **argv)
                    (m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0 ||
                    (m = cli_opt(cmd, argc, argv, &i, "--systems", &systems)) != 0 ||
                    (m = cli_opt(cmd, argc, argv, &i, "--chips", &chips_s)) != 0 ||
-                   (m = cli_opt(cmd, argc, argv, &i, "--batch", &batch_s)) != 0) {
+                   (m = cli_opt(cmd, argc, argv, &i, "--batch", &batch_s)) != 0 ||
+                   (m = cli_opt(cmd, argc, argv, &i, "--report", &report)) != 0) {
             if (m < 0)
                 return 2;
         } else if ((m = cli_opt(cmd, argc, argv, &i, "--threads", &v)) != 0) {
@@ -587,7 +653,7 @@ int cmd_scale(int argc, char **argv)
     }
 
     if (html) {
-        scale_html(job_path, cv, ncurves);
+        scale_html(stdout, job_path, cv, ncurves);
     } else if (fmt == US_FORMAT_JSON) {
         printf("{\n  \"job\": \"%s\",\n  \"knee_definition\": \"the chip count past which "
                "doubling the chips cuts time to train by less than %.0f%%\",\n",
@@ -611,6 +677,7 @@ int cmd_scale(int argc, char **argv)
                "doubling the chips cuts the time to train by less than %.0f%% "
                "(docs/MODEL.md section 9)\n",
                job_path, 100 * KNEE_CUT);
+        print_headline(job_path, cv, ncurves, nb, report);
         for (int i = 0; i < ncurves; i++)
             print_table(&cv[i]);
         double most = 0;
@@ -622,6 +689,8 @@ int cmd_scale(int argc, char **argv)
             }
         print_batch_practice(&cv[at]);
     }
+    if (report && (rc = write_report(report, job_path, cv, ncurves)) != 0)
+        goto out;
     bool any = false; /* exit 1 only when no chip count of any curve has a layout */
     for (int i = 0; i < ncurves; i++)
         for (int k = 0; k < cv[i].n; k++)
