@@ -84,6 +84,7 @@ int cmd_show(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_scale(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_collective(int argc, char **argv);
 int cmd_validate(int argc, char **argv);

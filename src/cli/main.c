@@ -35,6 +35,11 @@ static const char usage_text[] =
     "        two; K = 1024, M = 1048576) with time to train, cost, energy, MFU, goodput and\n"
     "        tokens per chip, the knee (doubling past it cuts time to train by < 25%), per\n"
     "        global batch (sequences), beside the largest batch published practice supports\n"
+    "  plan SCENARIO.yaml [--deadline DAYS] [--delay SYSTEM:DAYS]\n"
+    "        [--price-shock SYSTEM:FACTOR[@DAY]] [--set k=v]... [--format table|json]\n"
+    "        supply and price scenarios (deliveries, prices, power caps per system): the\n"
+    "        earliest finish, the cheapest plan meeting the deadline, what a delay or a\n"
+    "        price shock on one vendor does to both (docs/SPEC.md, Scenario)\n"
     "  sweep SWEEP.yaml --out results.db [--threads N]\n"
     "        every point of a grid of overrides, into SQLite (MPI-distributed when built\n"
     "        with MPI)\n"
@@ -151,6 +156,7 @@ static const struct command commands[] = {
     {"search", cmd_search},
     {"compare", cmd_compare},
     {"scale", cmd_scale},
+    {"plan", cmd_plan},
     {"sweep", cmd_sweep},
     {"collective", cmd_collective},
     {"validate", cmd_validate},
