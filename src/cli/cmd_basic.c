@@ -210,26 +210,66 @@ out:
     return rc;
 }
 
+static void quoted(const char *s, char q)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || (q == '\\' && *s == '\\'))
+            putchar(q);
+        putchar(*s);
+    }
+    putchar('"');
+}
+
 int cmd_list(int argc, char **argv)
 {
-    const char *cmd = "list";
-    if (argc != 2)
-        return cli_usage(cmd, "say 'list systems' or 'list models'");
+    const char *cmd = "list", *what = NULL;
+    enum us_format fmt = US_FORMAT_TABLE;
+    for (int i = 1; i < argc; i++) {
+        int m;
+        if ((m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0) {
+            if (m < 0)
+                return 2;
+        } else if (cli_positional(cmd, argv[i], &what, "kind") != 0) {
+            return 2;
+        }
+    }
     enum us_kind kind;
-    if (strcmp(argv[1], "systems") == 0)
+    if (!what)
+        return cli_usage(cmd, "say 'list systems' or 'list models'");
+    if (strcmp(what, "systems") == 0)
         kind = US_KIND_SYSTEM;
-    else if (strcmp(argv[1], "models") == 0)
+    else if (strcmp(what, "models") == 0)
         kind = US_KIND_MODEL;
     else
-        return cli_usage(cmd, "say 'list systems' or 'list models', not '%s'", argv[1]);
+        return cli_usage(cmd, "say 'list systems' or 'list models', not '%s'", what);
     size_t n = us_catalog_count(kind);
+    if (fmt == US_FORMAT_JSON)
+        printf("[\n");
+    else if (fmt == US_FORMAT_CSV)
+        printf("name,description\n");
     for (size_t i = 0; i < n; i++) {
         char desc[256];
         if (!us_catalog_describe(kind, i, desc, sizeof desc))
             snprintf(desc, sizeof desc, "(preset does not parse: run 'ultrasim show %s')",
                      us_catalog_name(kind, i));
-        printf("%-18s %s\n", us_catalog_name(kind, i), desc);
+        if (fmt == US_FORMAT_JSON) {
+            printf("  {\"name\": ");
+            quoted(us_catalog_name(kind, i), '\\');
+            printf(", \"description\": ");
+            quoted(desc, '\\');
+            printf("}%s\n", i + 1 < n ? "," : "");
+        } else if (fmt == US_FORMAT_CSV) {
+            quoted(us_catalog_name(kind, i), '"');
+            putchar(',');
+            quoted(desc, '"');
+            putchar('\n');
+        } else {
+            printf("%-18s %s\n", us_catalog_name(kind, i), desc);
+        }
     }
+    if (fmt == US_FORMAT_JSON)
+        printf("]\n");
     return 0;
 }
 

@@ -51,7 +51,7 @@ static const char usage_text[] =
     "        predicted vs measured step times (default: the built-in calibration set,\n"
     "        data/calibration/published.yaml, 138 published runs); --cv: leave-one-group-\n"
     "        out cross-validation beside a naive constant-MFU baseline\n"
-    "  list systems|models\n"
+    "  list systems|models [--format table|json|csv]\n"
     "  show NAME|FILE [--format table|json] [--seq N]\n"
     "        a system with the source of each number, or a model with its costs\n"
     "\n"
