@@ -1,5 +1,5 @@
 #!/bin/sh
-# The HTML reports of run, search, compare and scale in a real browser (Debian's chromium,
+# The HTML reports of run, search, compare, scale and plan in a real browser (Debian's chromium,
 # headless): each renders without a console error, its charts exist and are not empty, and
 # every figure marked data-json="key" in the rendered DOM equals, in order, the values of
 # "key" in the same command's JSON output (to the JSON's 6 significant digits). Skipped (77) when chromium is absent.
@@ -54,6 +54,8 @@ check compare "step_time_s mfu cost_usd_per_hour cost_usd" \
   compare "$job" --systems dgx-h100,dgx-h200 --set training.tokens=1e11
 check scale "step_time_s time_to_train_s cost_usd mfu knee_chips" \
   scale "$job" --set training.tokens=1e11 --systems dgx-h100,dgx-h200 --chips 64..1K --threads 2
+check plan "finish_day cost_usd" \
+  plan tests/specs/scenario_small.yaml --set training.tokens=1e11 --delay dgx-h100:4
 render run shot
 [ "$(wc -c <"$tmp/run.png")" -gt 20000 ] || fail "the screenshot of the run report is blank"
 exit 0

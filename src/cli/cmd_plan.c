@@ -255,20 +255,152 @@ static void json_plan(const char *key, const struct sys *ys, const struct plan *
            comma ? "," : "");
 }
 
+/* One plan as a bar per phase on a day axis, with its finish and cost (data-json, in the
+ * JSON's order). */
+static void html_plan_row(FILE *f, const struct sys *ys, const struct plan *p, int row, double span,
+                          const char *label)
+{
+    const int l = 230, w = 960 - l - 20, y = 30 + row * 44;
+    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", l - 8, y + 17);
+    cli_html_text(f, label);
+    fprintf(f, "</text>\n");
+    if (!p->valid) {
+        fprintf(f, "<text x=\"%d\" y=\"%d\">no plan</text>\n", l, y + 17);
+        return;
+    }
+    double a = p->t1, b = p->sb >= 0 ? p->move : p->finish;
+    for (int ph = 0; ph < (p->sb >= 0 ? 2 : 1); ph++) {
+        int s = ph ? p->sb : p->sa, i = ph ? p->ib : p->ia;
+        double x0 = l + a / span * w, x1 = l + b / span * w;
+        fprintf(f,
+                "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"26\" fill=\"%s\"><title>%s, "
+                "%lld chips, day %.1f to %.1f</title></rect>\n<text x=\"%.1f\" y=\"%d\" "
+                "fill=\"#fff\">%lld</text>\n",
+                x0, y, x1 - x0 > 1 ? x1 - x0 : 1, cli_html_part_color[s % CLI_HTML_PARTS],
+                ys[s].s.name, ys[s].p[i].chips, a / DAY_S, b / DAY_S, x0 + 4, y + 17,
+                ys[s].p[i].chips);
+        a = b;
+        b = p->finish;
+    }
+}
+
+static void html_plan_cell(FILE *f, const struct plan *p)
+{
+    char b[64];
+    if (!p->valid) {
+        fprintf(f, "<td>-</td><td>-</td>");
+        return;
+    }
+    fprintf(f, "<td>");
+    snprintf(b, sizeof b, "%.1f", p->finish / DAY_S);
+    cli_html_num(f, "finish_day", b, p->finish / DAY_S);
+    fprintf(f, "</td><td>");
+    snprintf(b, sizeof b, "%.2f", p->cost / 1e6);
+    cli_html_num(f, "cost_usd", b, p->cost);
+    fprintf(f, "</td>");
+}
+
+static void plan_html(const char *path, const struct sys *ys, const struct sys *shocked, int ns,
+                      const struct plan *pl, const char *const *names, const char *const *text,
+                      int np, double deadline_s)
+{
+    FILE *f = stdout;
+    char title[256];
+    snprintf(title, sizeof title, "Supply plan: %.200s", path);
+    cli_html_begin(f, title,
+                   "Each system priced at every power-of-two chip count its deliveries allow; "
+                   "plans start when chips are delivered and may move or resize once.");
+    double span = deadline_s;
+    for (int k = 0; k < np; k++)
+        if (pl[k].valid)
+            span = fmax(span, pl[k].finish);
+    for (int s = 0; s < ns; s++)
+        for (int k = 0; k < ys[s].s.ndeliveries; k++)
+            span =
+                fmax(span, fmax(ys[s].s.deliveries[k].day, shocked[s].s.deliveries[k].day) * DAY_S);
+    span *= 1.12;
+    if (!(span > 0))
+        span = DAY_S;
+    int h = 30 + (np + ns) * 44 + 40;
+    fprintf(f,
+            "<h2>Scenario timeline</h2>\n<figure><svg class=\"chart\" role=\"img\" viewBox=\"0 "
+            "0 960 %d\" width=\"960\" height=\"%d\"><title>plans and deliveries over "
+            "time</title>\n",
+            h, h);
+    for (int k = 0; k < np; k++)
+        html_plan_row(f, k < 2 ? ys : shocked, &pl[k], k, span, names[k]);
+    for (int s = 0; s < ns; s++) { /* the delivery ramps */
+        int y = 30 + (np + s) * 44;
+        fprintf(f, "<text x=\"222\" y=\"%d\" text-anchor=\"end\">", y + 17);
+        cli_html_text(f, ys[s].s.name);
+        fprintf(f, " deliveries</text>\n");
+        for (int k = 0; k < shocked[s].s.ndeliveries; k++) {
+            double x = 230 + shocked[s].s.deliveries[k].day * DAY_S / span * 710;
+            fprintf(f,
+                    "<circle cx=\"%.1f\" cy=\"%d\" r=\"5\" fill=\"%s\"><title>day %.1f: %.0f "
+                    "chips</title></circle><text x=\"%.1f\" y=\"%d\">%.0f</text>\n",
+                    x, y + 13, cli_html_part_color[s % CLI_HTML_PARTS],
+                    shocked[s].s.deliveries[k].day, shocked[s].s.deliveries[k].value, x + 7, y + 17,
+                    shocked[s].s.deliveries[k].value);
+        }
+    }
+    if (deadline_s > 0) {
+        double x = 230 + deadline_s / span * 710;
+        fprintf(f,
+                "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"20\" y2=\"%d\" stroke=\"#d1496b\" "
+                "stroke-dasharray=\"4 3\"/><text x=\"%.1f\" y=\"14\" "
+                "text-anchor=\"middle\">deadline</text>\n",
+                x, x, h - 30, x);
+    }
+    for (int d = 0; d <= (int)(span / DAY_S); d += (span / DAY_S > 60 ? 10 : 2))
+        fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%d</text>\n",
+                230 + d * DAY_S / span * 710, h - 12, d);
+    fprintf(f,
+            "</svg></figure>\n<p class=\"muted\">days; bars are the plans' phases (chips on "
+            "each), dots the deliveries%s.</p>\n",
+            np > 2 ? " after the shock" : "");
+    fprintf(f, "<h2>Answers</h2>\n<table><tr><th>answer</th><th>finish (day)</th><th>cost "
+               "($M)</th></tr>\n");
+    for (int k = 0; k < np; k++) {
+        fprintf(f, "<tr><td>");
+        cli_html_text(f, names[k]);
+        fprintf(f, "</td>");
+        html_plan_cell(f, &pl[k]);
+        fprintf(f, "</tr>\n");
+    }
+    fprintf(f, "</table>\n");
+    for (int k = 0; k < np; k++) {
+        fprintf(f, "<p><b>");
+        cli_html_text(f, names[k]);
+        fprintf(f, ":</b> ");
+        cli_html_text(f, text[k]);
+        fprintf(f, ".</p>\n");
+    }
+    fprintf(f, "<h2>Sources</h2>\n<p>Deliveries, prices and power caps are the scenario's "
+               "(assumptions unless its comments cite a contract); prices a system leaves out "
+               "and everything else are the presets':</p>\n");
+    for (int s = 0; s < ns; s++)
+        cli_html_sources(f, ys[s].s.name);
+    cli_html_end(f);
+}
+
 int cmd_plan(int argc, char **argv)
 {
     const char *cmd = "plan", *path = NULL, *delay_s = NULL, *shock_s = NULL;
     enum us_format fmt = US_FORMAT_TABLE;
     struct cli_sets sets = {{0}, 0};
     double deadline = 0;
+    bool html = false;
     for (int i = 1; i < argc; i++) {
         int m;
-        if ((m = cli_set_opt(cmd, argc, argv, &i, &sets)) != 0 ||
-            (m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0 ||
-            (m = cli_opt(cmd, argc, argv, &i, "--delay", &delay_s)) != 0 ||
-            (m = cli_opt(cmd, argc, argv, &i, "--price-shock", &shock_s)) != 0 ||
-            (m = cli_real_opt(cmd, argc, argv, &i, "--deadline", 0.001, 36500, "days",
-                              &deadline)) != 0) {
+        if (cli_html_opt(argc, argv, &i, &html)) {
+            continue;
+        } else if ((m = cli_set_opt(cmd, argc, argv, &i, &sets)) != 0 ||
+                   (m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0 ||
+                   (m = cli_opt(cmd, argc, argv, &i, "--delay", &delay_s)) != 0 ||
+                   (m = cli_opt(cmd, argc, argv, &i, "--price-shock", &shock_s)) != 0 ||
+                   (m = cli_real_opt(cmd, argc, argv, &i, "--deadline", 0.001, 36500, "days",
+                                     &deadline)) != 0) {
             if (m < 0)
                 return 2;
         } else if (cli_positional(cmd, argv[i], &path, "scenario file") != 0) {
@@ -400,6 +532,25 @@ int cmd_plan(int argc, char **argv)
     plans(shocked, ns, sc->move_restart_s, deadline_s, -1, &e1, &c1);
     bool shock = delay_s || shock_s;
     char b[1024];
+    if (html) {
+        struct plan ans[4] = {e0, c0, e1, c1};
+        static const char *const names[] = {"earliest finish", "cheapest by the deadline",
+                                            "earliest, after the shock",
+                                            "cheapest, after the shock"};
+        char t[4][1024];
+        const char *tp[4];
+        for (int k = 0; k < 4; k++) {
+            describe(k < 2 ? ys : shocked, &ans[k], sc->move_restart_s, t[k], sizeof t[k]);
+            tp[k] = t[k];
+        }
+        /* in the JSON's order: the cheapest only with a deadline (JSON: null otherwise) */
+        if (deadline_s <= 0) {
+            ans[1].valid = ans[3].valid = false;
+        }
+        plan_html(path, ys, shocked, ns, ans, names, tp, shock ? 4 : 2, deadline_s);
+        rc = e0.valid ? 0 : 1;
+        goto out;
+    }
     if (fmt == US_FORMAT_JSON) {
         printf("{\n  \"scenario\": \"%s\",\n  \"plans_considered\": %d,\n  \"deadline_days\": ",
                path, count);

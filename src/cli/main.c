@@ -36,7 +36,7 @@ static const char usage_text[] =
     "        tokens per chip, the knee (doubling past it cuts time to train by < 25%), per\n"
     "        global batch (sequences), beside the largest batch published practice supports\n"
     "  plan SCENARIO.yaml [--deadline DAYS] [--delay SYSTEM:DAYS]\n"
-    "        [--price-shock SYSTEM:FACTOR[@DAY]] [--set k=v]... [--format table|json]\n"
+    "        [--price-shock SYSTEM:FACTOR[@DAY]] [--set k=v]... [--format table|json|html]\n"
     "        supply and price scenarios (deliveries, prices, power caps per system): the\n"
     "        earliest finish, the cheapest plan meeting the deadline, what a delay or a\n"
     "        price shock on one vendor does to both (docs/SPEC.md, Scenario)\n"
@@ -56,7 +56,7 @@ static const char usage_text[] =
     "        a system with the source of each number, or a model with its costs\n"
     "\n"
     "--format html writes one self-contained HTML report to stdout (inline SVG charts, no\n"
-    "script, prints to PDF): run, search, compare and scale.\n"
+    "script, prints to PDF): run, search, compare, scale and plan.\n"
     "\n"
     "Exit codes: 0 ok, 1 the plan is infeasible, 2 bad input or usage.\n"
     "Docs: README.md, docs/SPEC.md (file formats), docs/MODEL.md (every equation).\n";
