@@ -85,6 +85,11 @@ enum us_schedule {
 };
 const char *us_schedule_name(enum us_schedule s);
 
+/* Whether a layout overlaps its TP collectives with the GEMMs beside them: as the job says
+ * (parallel.tp_comm_overlap, whose default is the framework's), or chosen by search, which
+ * tries both where the framework can overlap (docs/MODEL.md 6.6). */
+enum us_overlap { US_OVERLAP_JOB = 0, US_OVERLAP_ON, US_OVERLAP_OFF };
+
 enum us_format { US_FORMAT_TABLE = 0, US_FORMAT_JSON, US_FORMAT_CSV };
 
 enum us_kind { US_KIND_SYSTEM = 0, US_KIND_MODEL = 1 };
@@ -176,6 +181,7 @@ struct us_layout {
     int micro_batch;
     int microbatches; /* per pipeline per step (gradient accumulation steps) */
     int first_stage_layers, last_stage_layers; /* uneven pipeline ends; 0 = even */
+    enum us_overlap tp_overlap;                /* US_OVERLAP_JOB unless search chose */
     unsigned chosen_mask;
 };
 
@@ -208,6 +214,23 @@ struct us_result {
     double facility_power_W; /* whole cluster incl. host, network and PUE */
     double energy_j_per_step;
     double cost_usd_per_hour;
+    /* power over one step and per token (docs/MODEL.md 7.6) */
+    double power_peak_W, power_min_W; /* facility: highest and lowest level within the step
+                                         (event engine; the closed form gives the bounds) */
+    double power_stop_W;              /* facility with every chip idle: checkpoint stops,
+                                         restarts (scale's idle power) */
+    double energy_j_per_token;        /* energy_j_per_step / tokens_per_step */
+    double tokens_per_kwh;            /* 3.6e6 / energy_j_per_token */
+    double peak_flops_per_W;          /* peak dense FLOP/s of the job's dtype per W of IT
+                                         power with the chip at its matrix level: the basis of
+                                         vendors' efficiency claims */
+    unsigned power_derived;           /* chip phase levels taken from TDP (bits: 1 matrix, 2
+                                         memory-bound, 4 waiting); 0 = all given */
+    /* power cap (scale.power_cap_mw, scale.chip_power_cap_W; docs/MODEL.md 7.10) */
+    double chip_cap_W;       /* the draw a cap allows one chip; 0 = no cap binds */
+    double clock_fraction;   /* matrix clock under the cap, 1 = full */
+    double cap_step_ratio;   /* step time with the cap / without (> 1: slower) */
+    double cap_energy_ratio; /* energy per token with the cap / without */
 
     /* whole run: set when the job gives training.tokens */
     bool has_run;
@@ -447,6 +470,9 @@ struct us_validation_case {
     struct us_layout layout; /* as run; chosen_mask: the fields validation filled in */
     struct us_breakdown breakdown;
     char note[US_MSG_LEN];
+    char recipe[US_MSG_LEN]; /* settings taken from the recipes file beside the cases
+                                (recipes.yaml: what the run's own recipe states that the
+                                case does not), "key=value; ..."; "" when none */
 };
 
 struct us_validation {

@@ -151,9 +151,9 @@ static double launch_share(const struct step_ctx *sc)
     double launch = 0.0, all = 0.0;
     for (int i = 0; i < 4; i++) {
         launch += n[i] * k[i]->launch_s;
-        double fwd = k[i]->attn_fwd_s + k[i]->other_fwd_s; /* replayed under full recompute */
-        all += n[i] *
-               ((k[i]->full_recompute ? 2.0 : 1.0) * fwd + k[i]->attn_bwd_s + k[i]->other_bwd_s);
+        double fwd = k[i]->attn_fwd_s + k[i]->other_fwd_s;
+        double re = k[i]->full_recompute ? k[i]->rerun_attn_s + k[i]->rerun_other_s : 0.0;
+        all += n[i] * (fwd + re + k[i]->attn_bwd_s + k[i]->other_bwd_s);
     }
     return all > 0.0 ? launch / all : 0.0;
 }
@@ -253,8 +253,60 @@ static void add_notes(struct us_result *r, const struct spec_job *j, const struc
              "docs/MODEL.md 3.3); the %lld idle chips are not priced",
              (long long)tp->domains, tp->domain, tp->domain_full,
              (long long)tp->domains * (tp->domain_full - tp->domain));
+    if (j->train.offload_activation_layers > 0)
+        warn(r,
+             "activation offload: %d layers per stage keep their activations in host memory; "
+             "the copies are assumed hidden behind compute (host-link time not priced)",
+             j->train.offload_activation_layers);
     warn(r, "not modelled: data loading, evaluation, kernel launch jitter beyond the "
             "straggler model, numerical loss spikes");
+}
+
+/* Power over the step and per token, and which levels the chip's TDP gave. */
+static void power_fill(struct us_result *r, const struct spec_job *j, const struct step_times *t)
+{
+    r->power_derived = j->system.chip.power_derived;
+    const struct spec_system *sy = &j->system;
+    double it_W = sy->chip.gemm_W + sy->host_W_per_chip + sy->network_W_per_chip;
+    double pk = sy->chip.peak_flops[j->train.dtype] > 0.0 ? sy->chip.peak_flops[j->train.dtype]
+                                                          : sy->chip.peak_flops[US_DTYPE_BF16];
+    r->peak_flops_per_W = it_W > 0.0 ? pk / it_W : 0.0;
+    r->power_peak_W = t->power_peak_W;
+    r->power_min_W = t->power_min_W;
+    if (r->tokens_per_step > 0.0 && r->energy_j_per_step > 0.0) {
+        r->energy_j_per_token = r->energy_j_per_step / r->tokens_per_step;
+        r->tokens_per_kwh = 3.6e6 / r->energy_j_per_token;
+    }
+    const struct spec_chip *c = &j->system.chip;
+    if (c->power_derived) {
+        char what[64] = "";
+        static const char *const nm[3] = {"matrix", "memory-bound", "waiting"};
+        for (int i = 0; i < 3; i++)
+            if (c->power_derived & (1u << i)) {
+                size_t n = strlen(what);
+                core_fmt(what + n, sizeof what - n, "%s%s", n ? ", " : "", nm[i]);
+            }
+        warn(r,
+             "power: the %s level of %s derived from its %.0f W TDP with ratios from chips "
+             "that have measurements (docs/MODEL.md 7.6), not measured",
+             what, c->name, c->tdp_W);
+    }
+}
+
+static void cap_notes(struct us_result *r, const struct spec_job *j, const struct scale_params *par,
+                      double cap_W)
+{
+    warn(r,
+         "power cap: %.0f W per chip (of %.0f W in matrix phases; %s) clocks the matrix "
+         "units to %.0f%% on a cubic DVFS model (docs/MODEL.md 7.10, a model, not a "
+         "measured curve): step x%.3f, energy per token x%.3f%s",
+         cap_W, par->gemm_W,
+         j->scale.power_cap_W > 0.0 ? "from scale.power_cap_mw with every chip at its peak"
+                                    : "scale.chip_power_cap_W",
+         100 * r->clock_fraction, r->cap_step_ratio, r->cap_energy_ratio,
+         r->clock_fraction <= SCALE_MIN_CLOCK ? "; the cap is below what the chips draw at "
+                                                "the lowest clock modelled and is not met"
+                                              : "");
 }
 
 enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
@@ -275,10 +327,8 @@ enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
     bool split = false;
     if (!unset && lay.first_stage_layers <= 0 && lay.last_stage_layers <= 0) {
         int L = j->model.layers, mtp = j->model.mtp_layers > 0 ? j->model.mtp_layers : 0;
-        split = plan_slot_split(L, lay.pp, lay.vpp, 1, 1 + mtp, &lay.first_stage_layers,
-                                &lay.last_stage_layers) ||
-                (lay.vpp <= 1 &&
-                 plan_ends_split(L, lay.pp, &lay.first_stage_layers, &lay.last_stage_layers));
+        split = plan_default_split(L, lay.pp, lay.vpp, mtp, &lay.first_stage_layers,
+                                   &lay.last_stage_layers);
     }
     if (unset) {
         struct search_opts so;
@@ -286,6 +336,7 @@ enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
         so.objective = US_OBJECTIVE_TIME;
         so.threads = opt->threads ? opt->threads : (ctx ? ctx->threads : 0);
         so.refine = !opt->closed_form_only;
+        so.keep_tp_overlap = true; /* run predicts the job as its framework runs it */
         struct us_layout fixed = lay;
         enum us_status st = search_fill(j, &so, &lay, NULL, out->reason, d);
         if (st == US_INFEASIBLE)
@@ -299,6 +350,7 @@ enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
     if (!sc)
         return core_diag_status(d, US_ENOMEM, j->file, 0, 0, NULL, "out of memory");
     enum us_status rc = US_OK;
+    struct spec_job *jc = NULL; /* the job under a power cap, when one binds */
     if (!step_prepare(sc, j, &lay)) {
         out->valid = false;
         core_strlcpy(out->reason, sc->plan.reason, sizeof out->reason);
@@ -316,14 +368,62 @@ enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
              j->model.layers, lay.pp, lay.vpp > 0 ? lay.vpp : 1, lay.first_stage_layers,
              lay.last_stage_layers);
 
+    /* A power cap clocks the chips down (docs/MODEL.md 7.10): the step is priced on a copy
+     * of the job whose peak FLOP/s and phase levels the cap has lowered, and once without
+     * the cap for the slowdown and energy change. */
+    struct scale_input si = {
+        .job = j,
+        .ckpt_B = plan_checkpoint_B(j),
+        .chips = j->chips,
+        .dp = sc->plan.lay.dp,
+    };
+    struct scale_params par;
+    scale_params_resolve(&si, &par);
+    double cap_W = scale_power_cap_chip_W(&par, &j->scale);
+    struct step_times t0;
+    memset(&t0, 0, sizeof t0);
+    out->clock_fraction = 1.0;
+    out->cap_step_ratio = 1.0;
+    out->cap_energy_ratio = 1.0;
+    if (cap_W > 0.0 && cap_W < par.gemm_W) {
+        jc = malloc(sizeof *jc);
+        if (!jc) {
+            rc = core_diag_status(d, US_ENOMEM, j->file, 0, 0, NULL, "out of memory");
+            goto done;
+        }
+        *jc = *j;
+        double f = scale_clock_at_cap(&par, cap_W);
+        struct spec_chip *ch = &jc->system.chip;
+        for (int k = 0; k < US_DTYPE_COUNT; k++)
+            ch->peak_flops[k] *= f;
+        ch->gemm_W = par.idle_W + (par.gemm_W - par.idle_W) * f * f * f;
+        ch->memory_W = fmin(par.memory_W, ch->gemm_W);
+        ch->wait_W = fmin(par.wait_W, ch->gemm_W);
+        out->chip_cap_W = cap_W;
+        out->clock_fraction = f;
+        if (opt->closed_form_only)
+            estimate_step(sc, &t0);
+        else
+            sim_step(sc, &t0, NULL);
+        if (!step_prepare(sc, jc, &lay)) { /* the same layout; cannot fail where j's did not */
+            out->valid = false;
+            core_strlcpy(out->reason, sc->plan.reason, sizeof out->reason);
+            rc = US_INFEASIBLE;
+            goto done;
+        }
+    } else if (cap_W > 0.0)
+        warn(out, "power cap: %.0f W per chip does not bind (matrix level %.0f W)", cap_W,
+             par.gemm_W);
+    const struct spec_job *jp = jc ? jc : j; /* what the step is priced on */
+
     struct step_times t;
+    struct core_buf trace;
+    core_buf_init(&trace);
     if (opt->closed_form_only) {
         estimate_step(sc, &t);
         out->engine = t.engine ? t.engine : "closed-form";
     } else {
-        struct core_buf trace;
-        core_buf_init(&trace);
-        sim_step(sc, &t, opt->trace_path ? &trace : NULL);
+        sim_step_power(sc, &t, opt->trace_path ? &trace : NULL);
         /* the simulator falls back to the closed form for graphs too large to hold */
         out->engine = t.engine ? t.engine : "event";
         if (opt->trace_path && trace.len == 0 && !trace.oom) {
@@ -333,32 +433,47 @@ enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
             core_buf_fini(&trace);
             goto done;
         }
-        if (opt->trace_path) {
-            enum us_status st =
-                trace.oom
-                    ? core_diag_status(d, US_ENOMEM, opt->trace_path, 0, 0, NULL, "out of memory")
-                    : core_write_file_atomic(opt->trace_path, trace.data, trace.len, d);
-            core_buf_fini(&trace);
-            if (st != US_OK) {
-                rc = st;
-                goto done;
-            }
-        }
     }
     fill_step(out, j, sc, &t);
 
-    struct scale_input si = {
-        .job = j,
-        .step_s = t.step_s,
-        .compute_busy_s = t.compute_busy_s,
-        .hbm_busy_s = t.hbm_busy_s,
-        .hw_flop_per_chip = t.hw_flop_per_chip,
-        .ckpt_B = plan_checkpoint_B(j),
-        .tokens_per_step = out->tokens_per_step,
-        .chips = j->chips,
-        .dp = sc->plan.lay.dp,
-    };
+    si.job = jp;
+    si.tokens_per_step = out->tokens_per_step; /* fill_step's */
+    si.step_s = t.step_s;
+    si.compute_busy_s = t.compute_busy_s;
+    si.hbm_busy_s = t.hbm_busy_s;
+    si.stream_busy_s = t.stream_busy_s;
+    si.hw_flop_per_chip = t.hw_flop_per_chip;
     scale_apply(&si, out);
+    power_fill(out, jp, &t);
+    if (jc) {
+        struct scale_input s0 = si;
+        s0.job = j;
+        s0.step_s = t0.step_s;
+        s0.compute_busy_s = t0.compute_busy_s;
+        s0.hbm_busy_s = t0.hbm_busy_s;
+        s0.stream_busy_s = t0.stream_busy_s;
+        s0.hw_flop_per_chip = t0.hw_flop_per_chip;
+        struct scale_report r0;
+        scale_compute(&s0, &r0);
+        out->cap_step_ratio = t0.step_s > 0.0 ? t.step_s / t0.step_s : 1.0;
+        out->cap_energy_ratio =
+            r0.energy_J_per_step > 0.0 ? out->energy_j_per_step / r0.energy_J_per_step : 1.0;
+        cap_notes(out, j, &par, cap_W);
+    }
+    if (opt->trace_path) {
+        /* the counter runs on through the straggler wait, so it integrates to
+         * energy_j_per_step */
+        if (!trace.oom)
+            sim_trace_extend(&trace, jp, sc->plan.lay.pp, t.step_s * out->straggler_factor, &t);
+        enum us_status st =
+            trace.oom ? core_diag_status(d, US_ENOMEM, opt->trace_path, 0, 0, NULL, "out of memory")
+                      : core_write_file_atomic(opt->trace_path, trace.data, trace.len, d);
+        core_buf_fini(&trace);
+        if (st != US_OK) {
+            rc = st;
+            goto done;
+        }
+    }
     scale_fold_stragglers(out);
     add_notes(out, j, sc);
 
@@ -369,5 +484,6 @@ enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
     }
 done:
     free(sc);
+    free(jc);
     return rc;
 }

@@ -66,6 +66,15 @@ static void show_system_json(const struct spec_system *s, const struct spec_sour
     json_num(&w, "hbm_tbps", s->chip.hbm_Bps / 1e12);
     json_num(&w, "idle_w", s->chip.idle_W);
     json_num(&w, "tdp_w", s->chip.tdp_W);
+    json_num(&w, "gemm_w", s->chip.gemm_W);
+    json_num(&w, "memory_w", s->chip.memory_W);
+    json_num(&w, "wait_w", s->chip.wait_W);
+    json_arr_begin(&w, "power_derived_from_tdp");
+    static const char *const lv[3] = {"matrix", "memory", "wait"};
+    for (int i = 0; i < 3; i++)
+        if (s->chip.power_derived & (1u << i))
+            json_str(&w, NULL, lv[i]);
+    json_arr_end(&w);
     json_num(&w, "usd_per_hour", s->chip.usd_per_hour);
     json_arr_begin(&w, "matrix_tile");
     json_int(&w, NULL, s->chip.matrix_m);
@@ -142,6 +151,15 @@ static void show_system_table(const struct spec_system *s, const struct spec_sou
             "  power         idle %.0f W, TDP %.0f W; host %.0f W + network %.0f W per chip; "
             "PUE %.2f\n",
             c->idle_W, c->tdp_W, s->host_W_per_chip, s->network_W_per_chip, s->pue);
+    fprintf(f,
+            "  phase power   matrix %.0f W%s, memory-bound %.0f W%s, waiting %.0f W%s; "
+            "at peak (chips at the matrix level + host) %.2f kW per %d-chip node, %.1f kW per "
+            "%d-chip scale-up domain\n",
+            c->gemm_W, c->power_derived & SPEC_POWER_DERIVED_GEMM ? " (from TDP)" : "", c->memory_W,
+            c->power_derived & SPEC_POWER_DERIVED_MEMORY ? " (from TDP)" : "", c->wait_W,
+            c->power_derived & SPEC_POWER_DERIVED_WAIT ? " (from TDP)" : "",
+            s->chips_per_node * (c->gemm_W + s->host_W_per_chip) / 1e3, s->chips_per_node,
+            s->up.chips * (c->gemm_W + s->host_W_per_chip) / 1e3, s->up.chips);
     fprintf(f, "  price         $%.3f per chip-hour\n", c->usd_per_hour);
     fprintf(f, "  matrix unit   tile %dx%dx%d, %d compute units\n", c->matrix_m, c->matrix_n,
             c->matrix_k, c->compute_units);

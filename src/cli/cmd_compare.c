@@ -182,6 +182,8 @@ enum row {
     ROW_MEMORY,
     ROW_USD_HOUR,
     ROW_POWER,
+    ROW_POWER_SWING,
+    ROW_TOK_KWH,
     ROW_DAYS,
     ROW_GOODPUT,
     ROW_FAILURES,
@@ -206,6 +208,8 @@ static const char *const row_label[ROW_COUNT] = {"chips",
                                                  "peak memory (GiB)",
                                                  "$ per hour (k)",
                                                  "facility power (MW)",
+                                                 "  step peak / swing",
+                                                 "tokens per kWh (k)",
                                                  "time to train (days)",
                                                  "goodput (%)",
                                                  "failures expected",
@@ -270,6 +274,13 @@ static void cell(const struct column *c, enum row row, double budget, double dea
         break;
     case ROW_POWER:
         snprintf(b, n, "%.1f", r->facility_power_W / 1e6);
+        break;
+    case ROW_POWER_SWING:
+        snprintf(b, n, "%.1f / %.1f", r->power_peak_W / 1e6,
+                 (r->power_peak_W - r->power_min_W) / 1e6);
+        break;
+    case ROW_TOK_KWH:
+        snprintf(b, n, "%.1f", r->tokens_per_kwh / 1e3);
         break;
     case ROW_DAYS:
         snprintf(b, n, "%.1f", r->time_to_train_s / DAY_S);
@@ -412,6 +423,32 @@ static void csv_columns(const char *comparison, const struct column *c, int n, b
         printf("\",%s", row ? row + 1 : "\n");
         free(buf);
     }
+}
+
+/* Energy efficiency side by side: tokens per kWh of this job against the peak FLOP/s per W
+ * that vendor claims rest on (docs/MODEL.md 7.6). */
+static void per_watt(const char *job_path, const struct column *c, int n)
+{
+    if (n < 2 || c[0].st != US_OK || !(c[0].r.tokens_per_kwh > 0))
+        return;
+    printf("\n  energy efficiency of %s (%s, facility incl. host, network and PUE):\n", job_path,
+           c[0].r.engine ? c[0].r.engine : "");
+    for (int i = 0; i < n; i++)
+        if (c[i].st == US_OK)
+            printf("    %-20s %10.4g tokens per kWh, %.3g J per token; peak %.3g TFLOP/s per kW "
+                   "(IT, matrix level)\n",
+                   c[i].system, c[i].r.tokens_per_kwh, c[i].r.energy_j_per_token,
+                   c[i].r.peak_flops_per_W * 1e3 / 1e12);
+    for (int i = 1; i < n; i++)
+        if (c[i].st == US_OK && c[0].r.peak_flops_per_W > 0)
+            printf("    %s / %s: tokens per kWh x%.3g on this job; peak FLOP/s per W x%.3g\n",
+                   c[i].system, c[0].system, c[i].r.tokens_per_kwh / c[0].r.tokens_per_kwh,
+                   c[i].r.peak_flops_per_W / c[0].r.peak_flops_per_W);
+    printf("    vendor claims: AWS, Trn3 vs Trn2 UltraServer 4x energy efficiency (aiwire_trn3; "
+           "a TechCrunch copy says 40%% per chip); NVIDIA gives no GB300 vs GB200 perf per W "
+           "figure in our sources. Such claims rest on peak FLOP/s per W, often at FP8/FP4 "
+           "and for the server alone; this job's figure is what its model, dtype, layout and "
+           "MFU make of the peak, with host, network and PUE counted (docs/MODEL.md 7.6)\n");
 }
 
 /* Which assumptions drive the difference between system a and system b. */
@@ -639,6 +676,7 @@ int cmd_compare(int argc, char **argv)
     } else {
         printf("%s: the same job on %d systems\n", job_path, n);
         print_columns("at equal chip count", eq, n, budget, deadline);
+        per_watt(job_path, eq, n);
         for (int i = 1; i < n; i++)
             explain(&eq[0], &eq[i]);
         print_notes("at equal chip count", eq, n);

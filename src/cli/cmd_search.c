@@ -38,6 +38,9 @@ size_t cli_layout_sets(const struct us_search_entry *e, char buf[][64], const ch
     snprintf(buf[n++], 64, "parallel.first_stage_layers=%d", l->first_stage_layers);
     snprintf(buf[n++], 64, "parallel.last_stage_layers=%d", l->last_stage_layers);
     snprintf(buf[n++], 64, "training.micro_batch=%d", l->micro_batch);
+    if (l->tp_overlap != US_OVERLAP_JOB)
+        snprintf(buf[n++], 64, "parallel.tp_comm_overlap=%s",
+                 l->tp_overlap == US_OVERLAP_ON ? "true" : "false");
     for (size_t i = 0; i < n; i++)
         v[i] = buf[i];
     return n;
@@ -86,14 +89,19 @@ static void entry_json(FILE *f, const struct us_search_entry *e, bool last)
             "    {\"chips\": %lld, \"tp\": %d, \"pp\": %d, \"dp\": %d, \"cp\": %d, \"ep\": %d, "
             "\"vpp\": %d, \"zero\": %d, \"sequence_parallel\": %s, \"recompute\": \"%s\", "
             "\"schedule\": \"%s\", \"micro_batch\": %d, \"first_stage_layers\": %d, "
-            "\"last_stage_layers\": %d, \"engine\": \"%s\", \"step_time_s\": %.9g, "
+            "\"last_stage_layers\": %d, \"tp_overlap\": \"%s\", \"engine\": \"%s\", "
+            "\"step_time_s\": %.9g, "
             "\"closed_form_step_time_s\": %.9g, \"finishes\": %s, \"time_s\": %s, "
             "\"cost_usd\": %s, \"energy_j\": %s, \"mfu\": %.6g, \"peak_memory_gib\": %.6g, "
             "\"pareto\": %s}%s\n",
             (long long)e->chips, l->tp, l->pp, l->dp, l->cp, l->ep, l->vpp, l->zero,
             l->sequence_parallel ? "true" : "false", us_recompute_name(l->recompute),
             us_schedule_name(l->schedule), l->micro_batch, l->first_stage_layers,
-            l->last_stage_layers, e->engine, e->step_time_s, e->closed_form_step_time_s,
+            l->last_stage_layers,
+            l->tp_overlap == US_OVERLAP_JOB  ? "job"
+            : l->tp_overlap == US_OVERLAP_ON ? "on"
+                                             : "off",
+            e->engine, e->step_time_s, e->closed_form_step_time_s,
             isfinite(e->time_s) ? "true" : "false", t, c, en, e->mfu,
             e->peak_memory_B / 1073741824.0, e->pareto ? "true" : "false", last ? "" : ",");
 }

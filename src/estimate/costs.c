@@ -219,11 +219,13 @@ static double grad_bytes(const struct model_split *s)
     return model_split_grad_elem_B(s);
 }
 
-/* Bytes per element of parameters as they are gathered (the bf16/fp16 working copy; fp8
- * recipes keep bf16 parameters, Transformer Engine's fp8 param gather is not modelled). */
-static double param_bytes(enum us_dtype dt)
+/* Bytes per element of parameters as they are gathered: the bf16/fp16 working copy, or fp8
+ * with training.fp8_params. */
+static double param_bytes(const struct model_split *s)
 {
-    return dt == US_DTYPE_FP32 ? 4.0 : 2.0;
+    if (s->fp8_params) /* training.fp8_params: Megatron's fp8_param_gather */
+        return model_gemm_elem_B(s->dtype);
+    return s->dtype == US_DTYPE_FP32 ? 4.0 : 2.0;
 }
 
 /* DP traffic of `layers` layers of this kind: dense part over dp, expert part over edp. */
@@ -302,8 +304,15 @@ static void layer_compute(const struct step_ctx *ctx, struct step_price_cache *c
             tb = fmax(tb, 2.0 * n * host);
         }
         bool attn = op->kind == MODEL_OP_ATTN;
-        bool rerun =
-            rc == US_RECOMPUTE_FULL || (rc == US_RECOMPUTE_SELECTIVE && op->recomputed_selective);
+        bool rerun = rc == US_RECOMPUTE_FULL
+                         ? !op->kept
+                         : rc == US_RECOMPUTE_SELECTIVE && op->recomputed_selective;
+        if (rc == US_RECOMPUTE_FULL && rerun) {
+            if (attn)
+                lt->rerun_attn_s += tf;
+            else
+                lt->rerun_other_s += tf;
+        }
         double re = rerun ? tf : 0.0; /* forward re-run inside the backward */
         lt->launch_s += (tf - kf) * (rerun ? 2.0 : 1.0) + (tb - kb);
         if (attn) {
@@ -393,14 +402,13 @@ static void layer_dp_time(struct pricer *pr, const struct model_layer *ly, doubl
     const struct spec_system *sys = &ctx->job->system;
     const struct us_layout *lay = &ctx->plan.lay;
     const struct step_groups *g = &ctx->groups;
-    enum us_dtype dt = ctx->plan.split.dtype;
     double mem_bw = sys->chip.hbm_Bps * sys->eff.memory;
     lt->params_local = ly->params;
     double expert = ly->params_expert;
     if (expert > ly->params)
         expert = ly->params;
     double dense = ly->params - expert;
-    double gb = grad_bytes(&ctx->plan.split), pb = param_bytes(dt);
+    double gb = grad_bytes(&ctx->plan.split), pb = param_bytes(&ctx->plan.split);
     int zero = lay->zero;
     enum net_op red = zero >= 1 ? NET_REDUCE_SCATTER : NET_ALL_REDUCE;
     if (zero >= 3) {
@@ -500,7 +508,10 @@ static void overlap_contention(const struct step_costs *sc, double c, struct ste
     } else if (sc->zero == 2) {
         b += lt->grad_s;
     }
-    lt->other_fwd_s += c * fmin(f, lt->attn_fwd_s + lt->other_fwd_s);
+    double slow_f = c * fmin(f, lt->attn_fwd_s + lt->other_fwd_s);
+    lt->other_fwd_s += slow_f;
+    if (lt->full_recompute) /* the replayed forward meets the same traffic */
+        lt->rerun_other_s += slow_f;
     lt->other_bwd_s += c * fmin(b, lt->attn_bwd_s + lt->other_bwd_s);
 }
 
@@ -589,17 +600,34 @@ static void memo_key(const struct step_ctx *ctx, int64_t key[STEP_COSTS_KEY_WORD
                             ctx->job->chips,
                             g->dp.size,
                             g->pp.size};
-    const int64_t rest[] = {
-        s->seq_len,    s->grad_reduce, l->sequence_parallel, (int64_t)l->recompute,
-        g->tp.size,    g->tp.stride,   g->cp.size,           g->cp.stride,
-        g->ep.size,    g->ep.stride,   g->dp.stride,         g->edp.size,
-        g->edp.stride, g->pp.stride};
+    const int64_t rest[] = {s->seq_len,
+                            s->grad_reduce,
+                            l->sequence_parallel,
+                            (int64_t)l->recompute,
+                            g->tp.size,
+                            g->tp.stride,
+                            g->cp.size,
+                            g->cp.stride,
+                            g->ep.size,
+                            g->ep.stride,
+                            g->dp.stride,
+                            g->edp.size,
+                            g->edp.stride,
+                            g->pp.stride,
+                            step_tp_overlap(ctx->job, l)};
     _Static_assert(sizeof vary == MEMO_ZERO_WORD * sizeof key[0], "memo key: varying words");
     _Static_assert(sizeof rest == (STEP_COSTS_KEY_WORDS - MEMO_ZERO_WORD - 1) * sizeof key[0],
                    "memo key: derived words");
     memcpy(key, vary, sizeof vary);
     key[MEMO_ZERO_WORD] = l->zero;
     memcpy(key + MEMO_ZERO_WORD + 1, rest, sizeof rest);
+}
+
+bool step_tp_overlap(const struct spec_job *job, const struct us_layout *lay)
+{
+    if (lay->tp_overlap == US_OVERLAP_JOB)
+        return job->par.tp_comm_overlap;
+    return lay->tp_overlap == US_OVERLAP_ON;
 }
 
 void step_costs_compute(const struct step_ctx *ctx, struct step_costs *sc)
@@ -621,7 +649,7 @@ static void costs_header(const struct step_ctx *ctx, struct step_costs *sc)
         sc->schedule = US_SCHEDULE_INTERLEAVED;
     else if (sc->schedule == US_SCHEDULE_INTERLEAVED)
         sc->schedule = US_SCHEDULE_1F1B;
-    sc->tp_overlap = job->par.tp_comm_overlap;
+    sc->tp_overlap = step_tp_overlap(job, lay);
     sc->ep_overlap = job->par.ep_comm_overlap;
     sc->overhead_s = job->system.step_overhead_s;
     double bp = BUCKET_PARAMS_PER_DP * (double)ctx->groups.dp.size;
@@ -743,7 +771,8 @@ double step_layer_bwd_s(const struct step_costs *sc, const struct step_layer_tim
 {
     double t = 0.0;
     if (lt->full_recompute)
-        t += step_layer_fwd_s(sc, lt, cat);
+        t += chain_s(sc, lt->rerun_attn_s, lt->rerun_other_s, lt->tp_fwd_s, lt->cp_fwd_s,
+                     lt->ep_fwd_s, cat);
     return t + chain_s(sc, lt->attn_bwd_s, lt->other_bwd_s, lt->tp_bwd_s, lt->cp_bwd_s,
                        lt->ep_bwd_s, cat);
 }

@@ -550,6 +550,7 @@ struct stage_run {
     bool have_lead; /* ag_lead set (run_ag_lead) */
     double ag_lead;
     double w_flop, w_busy, w_hbm; /* one stage's work (step_work_totals_of's terms) */
+    double w_stream;              /* one stage's compute-stream time (for power) */
 };
 
 /* Prices a run's stage: stage and chunk times (rc: the chunks' room, when by chunk; gr: the
@@ -599,11 +600,12 @@ static void run_pass2(const struct step_costs *sc, const struct kind_time k[K_CO
         r->ag_total += n[i] * k[i].lt->bucket_ag_s / (double)per;
     }
     static const int wk[K_COUNT] = {K_DENSE, K_MOE, K_EMBED, K_HEAD};
-    r->w_flop = r->w_busy = r->w_hbm = 0.0;
+    r->w_flop = r->w_busy = r->w_hbm = r->w_stream = 0.0;
     for (int i = 0; i < K_COUNT; i++) {
         const struct step_layer_time *lt = k[wk[i]].lt;
         double c = n[wk[i]];
         r->w_flop += c * lt->hw_flop;
+        r->w_stream += c * step_layer_stream_s(lt) + c * lt->opt_s / (double)sc->m;
         r->w_busy += c * lt->compute_busy_s;
         r->w_hbm += c * lt->hbm_busy_s + c * lt->opt_s / (double)sc->m;
     }
@@ -723,6 +725,7 @@ struct est_end {
     double ag_delay;        /* the longest wait for ZeRO parameter gathers */
     double opt_max;         /* the slowest stage's optimizer */
     double flop, busy, hbm; /* one of each run's stages' work, weighted by the run's length */
+    double stream;
 };
 
 /* One run's chunks as pass 2's DP races read them (est_run_view). */
@@ -1078,6 +1081,7 @@ static void est_pass2(struct est_runs *w, double T, bool all_fwd_first, struct e
         e->flop += (double)r->n * r->w_flop;
         e->busy += (double)r->n * r->w_busy;
         e->hbm += (double)r->n * r->w_hbm;
+        e->stream += (double)r->n * r->w_stream;
         s += r->n;
     }
 }
@@ -1157,5 +1161,39 @@ void estimate_step_with(const struct step_ctx *ctx, const struct step_costs *sc,
     out->hw_flop_per_chip = e.flop * kd;
     out->compute_busy_s = e.busy * kd;
     out->hbm_busy_s = e.hbm * kd;
+    out->stream_busy_s = fmax(out->compute_busy_s, e.stream * kd + sc->overhead_s);
+    struct step_power pw;
+    step_power_levels(ctx->job, ctx->job->chips, out->compute_busy_s, out->stream_busy_s, &pw);
+    out->power_peak_W = pw.pue * (pw.chips * pw.stream_W + pw.const_W);
+    out->power_min_W = pw.pue * (pw.chips * pw.wait_W + pw.const_W);
     out->engine = "closed-form";
+}
+
+double step_layer_stream_s(const struct step_layer_time *lt)
+{
+    double fwd = lt->attn_fwd_s + lt->other_fwd_s;
+    return fwd + lt->attn_bwd_s + lt->other_bwd_s + (lt->full_recompute ? fwd : 0.0);
+}
+
+void step_power_levels(const struct spec_job *job, int64_t chips, double compute_busy_s,
+                       double stream_busy_s, struct step_power *pw)
+{
+    /* The same levels and clamps as scale_params_resolve, so that the event engine's power
+     * trace integrates to scale's energy per step. */
+    const struct spec_system *sys = &job->system;
+    double tdp = fmax(0.0, sys->chip.tdp_W);
+    double idle = fmin(fmax(0.0, sys->chip.idle_W), tdp);
+    double gemm = fmax(idle, sys->chip.gemm_W > 0.0 ? sys->chip.gemm_W : tdp);
+    double wait = fmin(gemm, fmax(idle, sys->chip.wait_W));
+    double mem = fmin(gemm, fmax(wait, sys->chip.memory_W));
+    double mat = fmax(0.0, compute_busy_s);
+    double str = fmax(mat, stream_busy_s);
+    pw->stream_W = str > 0.0 ? (mat * gemm + (str - mat) * mem) / str : gemm;
+    pw->wait_W = wait;
+    double always = fmax(0.0, sys->host_W_per_chip) + fmax(0.0, sys->network_W_per_chip);
+    double spares = job->scale.spare_chips > 0 ? (double)job->scale.spare_chips : 0.0;
+    pw->chips = chips > 0 ? (double)chips : 1.0;
+    pw->const_W = pw->chips * always + spares * (idle + always);
+    double pue = job->scale.pue > 0.0 ? job->scale.pue : (sys->pue > 0.0 ? sys->pue : 1.0);
+    pw->pue = fmax(1.0, pue);
 }

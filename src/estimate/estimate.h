@@ -47,7 +47,13 @@ struct step_times {
     double hw_flop_per_chip; /* executed per chip per step, recompute included */
     double compute_busy_s;   /* time the matrix units are busy per chip */
     double hbm_busy_s;       /* time HBM is busy per chip (for energy) */
-    const char *engine;      /* "event" or "closed-form": what priced it (static) */
+    double stream_busy_s;    /* time the compute stream runs anything per chip: matrix and
+                                memory-bound ops, optimizer, host waits (for power) */
+    /* Facility power over the step, W, all chips and PUE (docs/MODEL.md 7.6): the event
+     * engine's highest and lowest levels; the closed form gives the bounds (every chip in
+     * its compute stream, every chip waiting). 0 when the job has no power figures. */
+    double power_peak_W, power_min_W;
+    const char *engine; /* "event" or "closed-form": what priced it (static) */
 };
 
 /* Prepares ctx for a full layout (every field set). Returns false with ctx->plan.reason
@@ -84,6 +90,19 @@ enum us_dtype estimate_attn_dtype(enum us_dtype dt);
  * on a chip that has either, else efficiency.gemm. */
 double estimate_gemm_base_eff(const struct spec_system *sys, enum us_dtype dt);
 
+/* The facility power levels of a job (docs/MODEL.md 7.6), W per working chip unless said:
+ * one chip in its compute stream (matrix and memory-bound phases blended by their shares of
+ * the stream time), one chip waiting, and the constant part of the whole facility (host and
+ * network of every chip, hot spares idle) before PUE. */
+struct step_power {
+    double stream_W, wait_W;
+    double const_W; /* whole job */
+    double chips;   /* working chips */
+    double pue;
+};
+void step_power_levels(const struct spec_job *job, int64_t chips, double compute_busy_s,
+                       double stream_busy_s, struct step_power *pw);
+
 /* Fills ctx->groups from the layout and its rank order. */
 void step_groups_init(struct step_ctx *ctx);
 
@@ -108,23 +127,25 @@ enum step_cat {
  * forward chain again under full recompute (selective recompute adds the re-run ops to
  * attn_bwd_s). */
 struct step_layer_time {
-    double attn_fwd_s, other_fwd_s; /* compute stream, forward */
-    double attn_bwd_s, other_bwd_s; /* compute stream, backward (+ selective recompute) */
-    double tp_fwd_s, tp_bwd_s;      /* all TP collectives of the direction */
-    double cp_fwd_s, cp_bwd_s;      /* CP ring exchange of the direction */
-    double ep_fwd_s, ep_bwd_s;      /* EP all-to-alls of the direction */
-    bool full_recompute;            /* backward first re-runs the forward chain */
-    double params_local;            /* parameters on this chip (before ZeRO) */
-    double grad_s;                  /* DP reduction of this layer's gradients alone */
-    double param_ag_s;              /* DP all-gather of this layer's parameters alone */
-    int bucket_layers;              /* layers of this kind per DP bucket (Megatron DDP) */
-    double bucket_grad_s;           /* DP reduction of one full bucket (AR or RS) */
-    double bucket_ag_s;             /* DP all-gather of one full bucket (ZeRO-1/2) */
-    double opt_s;                   /* optimizer update of this layer's local shard */
-    double hw_flop;                 /* executed per micro-batch, recompute included */
-    double compute_busy_s;          /* GEMM + attention time per micro-batch, fwd+bwd */
-    double launch_s;                /* what the launch floor adds per micro-batch, fwd+bwd */
-    double hbm_busy_s;              /* HBM transfer time per micro-batch, fwd+bwd */
+    double attn_fwd_s, other_fwd_s;     /* compute stream, forward */
+    double attn_bwd_s, other_bwd_s;     /* compute stream, backward (+ selective recompute) */
+    double tp_fwd_s, tp_bwd_s;          /* all TP collectives of the direction */
+    double cp_fwd_s, cp_bwd_s;          /* CP ring exchange of the direction */
+    double ep_fwd_s, ep_bwd_s;          /* EP all-to-alls of the direction */
+    bool full_recompute;                /* backward first re-runs the forward chain */
+    double rerun_attn_s, rerun_other_s; /* what full recompute re-runs of attn_fwd_s and
+                                           other_fwd_s (all of it but recompute_keep's ops) */
+    double params_local;                /* parameters on this chip (before ZeRO) */
+    double grad_s;                      /* DP reduction of this layer's gradients alone */
+    double param_ag_s;                  /* DP all-gather of this layer's parameters alone */
+    int bucket_layers;                  /* layers of this kind per DP bucket (Megatron DDP) */
+    double bucket_grad_s;               /* DP reduction of one full bucket (AR or RS) */
+    double bucket_ag_s;                 /* DP all-gather of one full bucket (ZeRO-1/2) */
+    double opt_s;                       /* optimizer update of this layer's local shard */
+    double hw_flop;                     /* executed per micro-batch, recompute included */
+    double compute_busy_s;              /* GEMM + attention time per micro-batch, fwd+bwd */
+    double launch_s;                    /* what the launch floor adds per micro-batch, fwd+bwd */
+    double hbm_busy_s;                  /* HBM transfer time per micro-batch, fwd+bwd */
 };
 
 /* What one stage (physical pipeline rank) holds. */
@@ -156,6 +177,8 @@ struct step_costs {
     bool no_breakdown;
 };
 
+/* Whether the layout overlaps TP collectives: its own choice, else the job's setting. */
+bool step_tp_overlap(const struct spec_job *job, const struct us_layout *lay);
 void step_costs_compute(const struct step_ctx *ctx, struct step_costs *sc);
 
 /* Added by quality: what step_costs_compute derives from the model split and the chip
@@ -229,6 +252,10 @@ void step_work_totals_of(const struct step_ctx *ctx, const struct step_costs *sc
 
 /* Time of a layer's forward / backward chain for one micro-batch, and how much of it is
  * each category (exposed communication; the rest is compute). cat may be NULL. */
+/* Compute-stream time of one layer for one micro-batch, forward and backward, with the
+ * forward re-run of full recompute (the kernels and the host waits of step_layer_time). */
+double step_layer_stream_s(const struct step_layer_time *lt);
+
 double step_layer_fwd_s(const struct step_costs *sc, const struct step_layer_time *lt,
                         double cat[STEP_CAT_COUNT]);
 double step_layer_bwd_s(const struct step_costs *sc, const struct step_layer_time *lt,

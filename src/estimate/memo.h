@@ -25,7 +25,7 @@ struct step_price_slot {
  * everything they read beyond the job itself. A search revisits one key for every
  * pipeline split and vpp of a tuple. */
 #define STEP_COSTS_MEMO_SLOTS 1024
-#define STEP_COSTS_KEY_WORDS  25
+#define STEP_COSTS_KEY_WORDS  26
 struct step_costs_memo {
     bool used;
     int64_t key[STEP_COSTS_KEY_WORDS];

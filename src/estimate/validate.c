@@ -77,7 +77,10 @@ static unsigned fill_defaults(struct spec_job *j)
         mask |= 1u << US_FIELD_SP;
     }
     if (p->recompute < 0) {
-        p->recompute = US_RECOMPUTE_NONE;
+        /* MaxText rematerialises every layer unless told otherwise (base.yml remat_policy
+         * 'full'); Megatron-Core and torchtitan keep activations by default. */
+        p->recompute =
+            j->train.framework == SPEC_FW_MAXTEXT ? US_RECOMPUTE_FULL : US_RECOMPUTE_NONE;
         mask |= 1u << US_FIELD_RECOMPUTE;
     }
     if (j->train.micro_batch <= 0) {
@@ -103,10 +106,9 @@ static unsigned fill_defaults(struct spec_job *j)
      * (pipeline_model_parallel_layout) count the MTP module too, L + 3; else Megatron-Core's
      * uneven split, the ends sharing what ceil(L/pp) per middle stage leaves. */
     int L = j->model.layers, pp = p->pp, v = p->vpp;
-    if (p->first_stage_layers <= 0 && p->last_stage_layers <= 0 &&
-        !plan_slot_split(L, pp, v, 1, 1, &p->first_stage_layers, &p->last_stage_layers) &&
-        !plan_slot_split(L, pp, v, 1, 2, &p->first_stage_layers, &p->last_stage_layers) && v == 1)
-        plan_ends_split(L, pp, &p->first_stage_layers, &p->last_stage_layers);
+    if (p->first_stage_layers <= 0 && p->last_stage_layers <= 0)
+        plan_default_split(L, pp, v, j->model.mtp_layers, &p->first_stage_layers,
+                           &p->last_stage_layers);
     return mask;
 }
 
@@ -235,8 +237,55 @@ static void choose_vpp(struct us_ctx *ctx, struct us_job *job, const struct us_r
 
 /* Predicts one case into vc. keep: where a predicted case's job goes, with the layout it
  * ran (defaults filled, savers turned on), for the caller to destroy; NULL destroys it. */
+/* The settings of a recipe's `set` mapping (dotted job keys, as --set takes them) as
+ * "key=value" strings in buf (one per slot, at most RECIPE_MAX_SETS), listed in vc->recipe.
+ * Returns their count, -1 (with vc->note) when the mapping is malformed. */
+#define RECIPE_MAX_SETS 32
+#define RECIPE_SET_LEN  256
+static int recipe_sets(struct fy_node *set, char buf[][RECIPE_SET_LEN],
+                       struct us_validation_case *vc)
+{
+    if (!set || fy_node_get_type(set) != FYNT_MAPPING) {
+        core_fmt(vc->note, sizeof vc->note, "recipes: the entry's set is not a mapping");
+        return -1;
+    }
+    void *it = NULL;
+    struct fy_node_pair *pr;
+    int n = 0;
+    size_t used = 0;
+    while ((pr = fy_node_mapping_iterate(set, &it)) != NULL) {
+        struct fy_node *k = fy_node_pair_key(pr), *v = fy_node_pair_value(pr);
+        size_t kl = 0;
+        const char *ks =
+            k && fy_node_get_type(k) == FYNT_SCALAR ? fy_node_get_scalar(k, &kl) : NULL;
+        char *val = v ? fy_emit_node_to_string(v, (enum fy_emitter_cfg_flags)(
+                                                      FYECF_MODE_FLOW_ONELINE | FYECF_WIDTH_INF))
+                      : NULL;
+        bool ok =
+            ks && kl > 0 && val && n < RECIPE_MAX_SETS && kl + strlen(val) + 2 <= RECIPE_SET_LEN;
+        if (ok) {
+            /* the emitter ends a document with a newline */
+            size_t vl = strlen(val);
+            while (vl > 0 && (val[vl - 1] == '\n' || val[vl - 1] == ' '))
+                val[--vl] = '\0';
+            core_fmt(buf[n++], RECIPE_SET_LEN, "%.*s=%s", (int)kl, ks, val);
+            if (used < sizeof vc->recipe)
+                used += (size_t)snprintf(vc->recipe + used, sizeof vc->recipe - used, "%s%s",
+                                         used ? "; " : "", buf[n - 1]);
+        }
+        free(val);
+        if (!ok) {
+            core_fmt(vc->note, sizeof vc->note,
+                     "recipes: a setting is not a short key and value (at most %d of them)",
+                     RECIPE_MAX_SETS);
+            return -1;
+        }
+    }
+    return n;
+}
+
 static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
-                     struct us_validation_case *vc, struct us_job **keep)
+                     struct fy_node *recipe, struct us_validation_case *vc, struct us_job **keep)
 {
     struct us_diag cd;
     memset(&cd, 0, sizeof cd);
@@ -255,6 +304,13 @@ static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
         core_fmt(vc->note, sizeof vc->note, "line %d: no job mapping", node_line(c));
         return;
     }
+    char sets[RECIPE_MAX_SETS][RECIPE_SET_LEN];
+    const char *setv[RECIPE_MAX_SETS];
+    int nsets = recipe ? recipe_sets(child(recipe, "set"), sets, vc) : 0;
+    if (nsets < 0)
+        return;
+    for (int i = 0; i < nsets; i++)
+        setv[i] = sets[i];
     /* An inline model of a published case has no name of its own: it takes the case's. */
     struct fy_node *mn = child(jn, "model");
     if (mn && fy_node_get_type(mn) == FYNT_MAPPING && !child(mn, "name")) {
@@ -275,12 +331,13 @@ static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
     char name[600];
     core_fmt(name, sizeof name, "%s[%s]", path, vc->id);
     struct us_job *job = NULL;
-    enum us_status st = us_job_load_text(ctx, name, text, strlen(text), NULL, 0, &job, &cd);
+    enum us_status st =
+        us_job_load_text(ctx, name, text, strlen(text), setv, (size_t)nsets, &job, &cd);
     free(text);
     if (st != US_OK) {
         char line[US_MSG_LEN];
         us_diag_format(&cd, line, sizeof line);
-        core_fmt(vc->note, sizeof vc->note, "%s", line);
+        core_fmt(vc->note, sizeof vc->note, "%s%s", vc->recipe[0] ? "recipes: " : "", line);
         return;
     }
     core_strlcpy(vc->system, us_job_system_name(job), sizeof vc->system);
@@ -337,6 +394,76 @@ static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
         us_job_destroy(job);
 }
 
+/* The recipes that go with a set of cases (docs/MODEL.md 6.4): the built-in one with the
+ * built-in set, else recipes.yaml in the cases file's folder when there is one. *doc is
+ * NULL when there are none; an unreadable or malformed file is an input error. */
+static enum us_status load_recipes(const char *cases_path, bool builtin, struct fy_document **doc,
+                                   struct fy_node **list, char **owned_out, struct us_diag *d)
+{
+    *doc = NULL;
+    *list = NULL;
+    *owned_out = NULL;
+    const char *text = NULL;
+    char *owned = NULL;
+    size_t len = 0;
+    char path[1024];
+    if (builtin) {
+        const struct catalog_entry *e = catalog_find(CATALOG_KIND_CALIBRATION, "recipes");
+        if (!e)
+            return US_OK;
+        text = e->text;
+        len = e->len;
+        core_strlcpy(path, e->origin, sizeof path);
+    } else {
+        const char *slash = strrchr(cases_path, '/');
+        int dir = slash ? (int)(slash - cases_path) + 1 : 0;
+        core_fmt(path, sizeof path, "%.*srecipes.yaml", dir, cases_path);
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            return US_OK;
+        fclose(f);
+        enum us_status st = core_read_file(path, SPEC_MAX_FILE_B, &owned, &len, d);
+        if (st != US_OK)
+            return st;
+        text = owned;
+    }
+    if (core_utf8_check((const unsigned char *)text, len) != len) {
+        free(owned);
+        return core_diag_set(d, path, 0, 0, NULL, "not valid UTF-8");
+    }
+    struct fy_parse_cfg cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.flags = (enum fy_parse_cfg_flags)(FYPCF_QUIET | FYPCF_DISABLE_MMAP_OPT);
+    *doc = fy_document_build_from_string(&cfg, text, len);
+    if (!*doc) {
+        free(owned);
+        return core_diag_set(d, path, 0, 0, NULL, "not a YAML or JSON document");
+    }
+    *owned_out = owned; /* the document may point into it: freed after the document */
+    *list = child(fy_document_root(*doc), "recipes");
+    if (!*list || fy_node_get_type(*list) != FYNT_SEQUENCE) {
+        fy_document_destroy(*doc);
+        *doc = NULL;
+        free(owned);
+        *owned_out = NULL;
+        return core_diag_set(d, path, 0, 0, "recipes", "expected a sequence of recipes");
+    }
+    return US_OK;
+}
+
+/* The recipe entry of case id, NULL when none. */
+static struct fy_node *recipe_of(struct fy_node *list, const char *id)
+{
+    int n = list ? fy_node_sequence_item_count(list) : 0;
+    for (int i = 0; i < n; i++) {
+        struct fy_node *r = fy_node_sequence_get_by_index(list, i);
+        char rid[64];
+        if (scalar(r, "id", rid, sizeof rid) && strcmp(rid, id) == 0)
+            return r;
+    }
+    return NULL;
+}
+
 enum us_status validate_file(struct us_ctx *ctx, const char *path, struct us_validation *out,
                              struct us_job ***jobs, struct us_diag *d)
 {
@@ -347,7 +474,8 @@ enum us_status validate_file(struct us_ctx *ctx, const char *path, struct us_val
     const char *text = NULL;
     char *owned = NULL; /* a file's text; the built-in set is read in place */
     size_t len = 0;
-    if (!path || !*path) {
+    bool builtin = !path || !*path;
+    if (builtin) {
         /* the calibration set the binary carries (data/calibration/published.yaml) */
         const struct catalog_entry *e = catalog_find(CATALOG_KIND_CALIBRATION, "published");
         if (!e)
@@ -381,24 +509,31 @@ enum us_status validate_file(struct us_ctx *ctx, const char *path, struct us_val
         free(owned);
         return core_diag_set(d, path, 0, 0, "cases", "expected a sequence of cases");
     }
-    int n = fy_node_sequence_item_count(cases);
-    if (n <= 0) {
+    struct fy_document *rdoc = NULL;
+    struct fy_node *recipes = NULL;
+    char *rtext = NULL;
+    enum us_status rst = load_recipes(path, builtin, &rdoc, &recipes, &rtext, d);
+    if (rst != US_OK) {
         fy_document_destroy(doc);
         free(owned);
-        return core_diag_set(d, path, 0, 0, "cases", "no cases");
+        return rst;
+    }
+    int n = fy_node_sequence_item_count(cases);
+    enum us_status st = US_OK;
+    if (n <= 0) {
+        st = core_diag_set(d, path, 0, 0, "cases", "no cases");
+        goto done;
     }
     out->cases = calloc((size_t)n, sizeof *out->cases);
     if (!out->cases) {
-        fy_document_destroy(doc);
-        free(owned);
-        return core_diag_status(d, US_ENOMEM, path, 0, 0, NULL, "out of memory");
+        st = core_diag_status(d, US_ENOMEM, path, 0, 0, NULL, "out of memory");
+        goto done;
     }
     out->ncases = n;
     if (jobs && !(*jobs = calloc((size_t)n, sizeof **jobs))) {
         us_validation_free(out);
-        fy_document_destroy(doc);
-        free(owned);
-        return core_diag_status(d, US_ENOMEM, path, 0, 0, NULL, "out of memory");
+        st = core_diag_status(d, US_ENOMEM, path, 0, 0, NULL, "out of memory");
+        goto done;
     }
     double sum = 0.0;
     for (int i = 0; i < n; i++) {
@@ -411,7 +546,7 @@ enum us_status validate_file(struct us_ctx *ctx, const char *path, struct us_val
         scalar(tags, "chip_family", vc->chip_family, sizeof vc->chip_family);
         scalar(tags, "software", vc->software, sizeof vc->software);
         scalar(tags, "model_family", vc->model_family, sizeof vc->model_family);
-        run_case(ctx, path, c, vc, jobs ? &(*jobs)[i] : NULL);
+        run_case(ctx, path, c, recipe_of(recipes, vc->id), vc, jobs ? &(*jobs)[i] : NULL);
         if (!vc->ok)
             continue;
         out->npredicted++;
@@ -423,9 +558,13 @@ enum us_status validate_file(struct us_ctx *ctx, const char *path, struct us_val
         }
     }
     out->mape = out->npredicted > 0 ? sum / (double)out->npredicted : 0.0;
+done:
+    if (rdoc)
+        fy_document_destroy(rdoc);
+    free(rtext);
     fy_document_destroy(doc);
     free(owned);
-    return US_OK;
+    return st;
 }
 
 enum us_status us_validate(struct us_ctx *ctx, const char *path, struct us_validation *out,
@@ -462,12 +601,13 @@ static void write_table(const struct us_validation *v, FILE *f)
 #define MARK(bit) ((m >> (bit)) & 1u ? "*" : "")
         fprintf(f,
                 "%-34s %-12s %10.4g %10.4g %+7.1f%% %5.1f%%  tp%d pp%d%s dp%d vpp%d%s zero%d%s "
-                "sp%d%s rc=%s%s mb%d%s x%d%s%s\n",
+                "sp%d%s rc=%s%s mb%d%s x%d%s%s%s\n",
                 c->id, c->system, c->measured_s, c->predicted_s, 100.0 * c->error, 100.0 * c->mfu,
                 l->tp, l->pp, ends, l->dp, l->vpp, MARK(US_FIELD_VPP), l->zero, MARK(US_FIELD_ZERO),
                 l->sequence_parallel ? 1 : 0, MARK(US_FIELD_SP), us_recompute_name(l->recompute),
                 MARK(US_FIELD_RECOMPUTE), l->micro_batch, MARK(US_FIELD_MICRO_BATCH),
-                l->microbatches, c->fits ? "" : "  ", c->fits ? "" : c->note);
+                l->microbatches, c->recipe[0] ? " +recipe" : "", c->fits ? "" : "  ",
+                c->fits ? "" : c->note);
 #undef MARK
     }
     if (v->npredicted > 0 && v->worst >= 0)
@@ -539,6 +679,7 @@ static void write_json(const struct us_validation *v, FILE *f)
             json_obj_end(&w);
         }
         json_str(&w, "note", c->note);
+        json_str(&w, "recipe", c->recipe);
         json_str(&w, "source", c->source);
         json_obj_end(&w);
     }

@@ -31,6 +31,8 @@ struct dims {
     bool unfused; /* the 2021-22 unfused attention core (training.attention) */
     double et;    /* expert tensor parallelism: 1 or t */
     enum us_recompute rc;
+    unsigned rcm;  /* enum spec_rc_module bits the backward re-runs (selective; 0 otherwise) */
+    unsigned keep; /* enum spec_rc_keep bits full recompute keeps (0 otherwise) */
     /* MoE */
     double E, k, fe, fs; /* experts, top_k, expert hidden, shared-expert hidden (shared*fe) */
     double R;            /* routed rows per chip after dispatch and the TP gather: T*k*cf */
@@ -88,6 +90,10 @@ static void dims_init(struct dims *D, const struct spec_model *m, const struct m
     D->e = s->ep > 0 ? s->ep : 1;
     D->sp = s->sequence_parallel && D->t > 1;
     D->rc = s->recompute;
+    D->rcm = s->recompute != US_RECOMPUTE_SELECTIVE ? 0u
+             : s->rc_modules                        ? s->rc_modules
+                                                    : (unsigned)SPEC_RC_CORE_ATTN;
+    D->keep = s->recompute == US_RECOMPUTE_FULL ? s->rc_keep : 0u;
     D->unfused = s->unfused_attention;
     D->et = s->etp > 0 && s->etp < D->t ? s->etp : D->t;
     D->mla = m->has_mla;
@@ -287,7 +293,6 @@ static void attn_core_flash(struct model_layer *L, const struct dims *D)
     o->count = D->b * D->a_chip;
     o->fwd_flop = 2.0 * o->m * o->n * o->k * o->count;
     o->bwd_flop = 2.5 * o->fwd_flop;
-    o->recomputed_selective = true;
     /* Compulsory traffic: Q, O, LSE for the local queries; K, V for the whole context
      * (each ring step's chunk read once). Backward reads Q, K, V, O, dO, LSE and writes
      * dQ, dK, dV. */
@@ -309,22 +314,18 @@ static void attn_core_unfused(struct model_layer *L, const struct dims *D)
 {
     double sq = D->s / D->c, cnt = D->b * D->a_chip;
     struct model_op *o = gemm_w(L, D, "attn_scores", sq, D->s, D->dqk, cnt, D->w_act);
-    o->recomputed_selective = true;
     double S = cnt * sq * D->s; /* score elements on this chip */
     /* softmax: fwd reads scores, writes probabilities; bwd reads dP and P, writes dS */
     o = op_add(L, "attn_softmax", MODEL_OP_MEM);
     o->fwd_B = 2.0 * S * D->w_act;
     o->bwd_B = 3.0 * S * D->w_act;
-    o->recomputed_selective = true;
     if (D->dropout) {
         /* dropout: fwd reads P, writes P' and a 1-byte mask; bwd reads dP' and the mask */
         o = op_add(L, "attn_dropout", MODEL_OP_MEM);
         o->fwd_B = S * (2.0 * D->w_act + 1.0);
         o->bwd_B = S * (2.0 * D->w_act + 1.0);
-        o->recomputed_selective = true;
     }
     o = gemm_w(L, D, "attn_context", sq, D->dv, D->s, cnt, D->w_act);
-    o->recomputed_selective = true;
 }
 
 /* Attention block: input norm, projections, attention core, output projection,
@@ -492,35 +493,61 @@ static double act_layer(const struct dims *D, const struct spec_model *m, bool m
     double wg = flash ? D->w_save : w;              /* a GEMM's saved input */
     double mask = !flash || D->dropout ? 1.0 : 0.0; /* bytes per dropout-mask element */
     double wo = flash && wg < w ? w + wg : w;       /* the attention output: bf16 (+ cast) */
-    if (rc == US_RECOMPUTE_FULL)
-        return w * Tn * h; /* the layer input only (Korthikanti Table 2: 2sbh, /t with SP) */
+    if (rc == US_RECOMPUTE_FULL) {
+        /* the layer input (Korthikanti Table 2: 2sbh, /t with SP), and what recompute_keep
+         * names (MaxText's save_only_these_names) */
+        double kept = w * Tn * h;
+        unsigned k = D->keep;
+        double qkv = w * T * (D->a_chip * D->dqk + D->kv_chip * D->dqk + D->kv_chip * D->dv);
+        kept += k & SPEC_KEEP_QKV_PROJ ? qkv : 0.0;
+        kept += k & SPEC_KEEP_CONTEXT ? w * T * D->a_chip * D->dv : 0.0;
+        kept += k & SPEC_KEEP_OUT_PROJ ? w * Tn * h : 0.0;
+        double shared = moe_layer && D->fs > 0 ? D->fs / D->t : 0.0;
+        double wi = moe_layer ? D->R * (D->fe / D->et) : T * (D->f / D->t);
+        kept += k & SPEC_KEEP_MLPWI ? w * (wi + T * shared) * (D->nmat - 1.0) : 0.0;
+        kept +=
+            k & SPEC_KEEP_MLPWO ? w * ((moe_layer ? D->Rl : Tn) + (shared > 0 ? Tn : 0)) * h : 0.0;
+        return kept;
+    }
+    /* Selective recompute drops what the modules it re-runs make inside themselves; each
+     * checkpoint keeps its own input (Megatron-Core recompute_modules, docs/MODEL.md 2.4). */
+    unsigned rcm = rc == US_RECOMPUTE_SELECTIVE ? D->rcm : 0u;
+    bool ln = rcm & SPEC_RC_LAYERNORM;
     /* attention block */
-    double A = w * Tn * h + wg * Tn * h; /* norm input; projection input (norm output) */
+    double A = w * Tn * h;       /* norm input */
+    A += ln ? 0.0 : wg * Tn * h; /* projection input (norm output) */
     if (D->mla) {
         double ql = m->mla.q_lora_rank, kvl = m->mla.kv_lora_rank;
         A += (w + wg) * Tn * ql + (w + wg) * Tn * kvl; /* latent norm inputs and up inputs */
     }
-    A += w * T * (D->a_chip * D->dqk + D->kv_chip * D->dqk + D->kv_chip * D->dv); /* Q K V */
+    if (!(D->mla && (rcm & SPEC_RC_MLA_UP_PROJ)))
+        A += w * T * (D->a_chip * D->dqk + D->kv_chip * D->dqk + D->kv_chip * D->dv); /* QKV */
     double core =
         flash ? 4.0 * T * D->a_chip : (2.0 * w + 1.0) * D->a_chip * D->b * (D->s / D->c) * D->s;
-    if (rc != US_RECOMPUTE_SELECTIVE)
+    if (!(rcm & SPEC_RC_CORE_ATTN))
         A += core;
     A += wo * T * D->a_chip * D->dv; /* output-projection input */
     A += mask * Tn * h;              /* dropout mask */
     /* MLP block */
     double M = w * Tn * h + mask * Tn * h; /* norm input, mask */
     if (!moe_layer) {
+        bool mlp = rcm & SPEC_RC_MLP;
         double ft = D->f / D->t;
-        M += wg * Tn * h;                                /* fc1 input */
-        M += w * T * ft * (D->nmat - 1.0) + wg * T * ft; /* activation input(s), fc2 input */
+        M += ln && !mlp ? 0.0 : wg * Tn * h; /* fc1 input (the checkpoint's input under mlp) */
+        if (!mlp)
+            M += w * T * ft * (D->nmat - 1.0) + wg * T * ft; /* activation input(s), fc2 input */
     } else {
+        bool moe = rcm & SPEC_RC_MOE;
         double fet = D->fe / D->et;
-        M += w * Tn * h;                                         /* router input (bf16) */
-        M += 4.0 * Tn * D->E;                                    /* router probabilities fp32 */
-        M += wg * D->R * h;                                      /* expert fc1 input (gathered) */
-        M += w * D->R * fet * (D->nmat - 1.0) + wg * D->R * fet; /* expert act in, fc2 in */
-        M += w * D->Rl * h;                                      /* expert outputs for combine */
-        if (D->fs > 0) {
+        M += ln && !moe ? 0.0 : w * Tn * h; /* router input (bf16; the checkpoint's under moe) */
+        if (!moe) {
+            M += 4.0 * Tn * D->E;                               /* router probabilities fp32 */
+            M += wg * D->R * h;                                 /* expert fc1 input (gathered) */
+            M += w * D->R * fet * (D->nmat - 1.0);              /* expert activation input(s) */
+            M += rcm & SPEC_RC_MOE_ACT ? 0.0 : wg * D->R * fet; /* expert fc2 input */
+            M += w * D->Rl * h;                                 /* expert outputs for combine */
+        }
+        if (D->fs > 0 && !moe && !(rcm & SPEC_RC_SHARED_EXPERTS)) {
             double fst = D->fs / D->t;
             if (wg < w)
                 M += wg * Tn * h; /* the shared experts' own cast of the router input */
@@ -528,6 +555,64 @@ static double act_layer(const struct dims *D, const struct spec_model *m, bool m
         }
     }
     return A + M;
+}
+
+/* The recompute_keep tensor an op makes (enum spec_rc_keep; 0: none of them). */
+static unsigned op_keep(const char *name)
+{
+    static const struct {
+        const char *name;
+        unsigned keep;
+    } map[] = {
+        {"qkv_proj", SPEC_KEEP_QKV_PROJ},    {"q_proj", SPEC_KEEP_QKV_PROJ},
+        {"q_up", SPEC_KEEP_QKV_PROJ},        {"kv_up", SPEC_KEEP_QKV_PROJ},
+        {"attn_core", SPEC_KEEP_CONTEXT},    {"attn_scores", SPEC_KEEP_CONTEXT},
+        {"attn_softmax", SPEC_KEEP_CONTEXT}, {"attn_dropout", SPEC_KEEP_CONTEXT},
+        {"attn_context", SPEC_KEEP_CONTEXT}, {"o_proj", SPEC_KEEP_OUT_PROJ},
+        {"mlp_fc1", SPEC_KEEP_MLPWI},        {"expert_fc1", SPEC_KEEP_MLPWI},
+        {"shared_fc1", SPEC_KEEP_MLPWI},     {"mlp_fc2", SPEC_KEEP_MLPWO},
+        {"expert_fc2", SPEC_KEEP_MLPWO},     {"shared_fc2", SPEC_KEEP_MLPWO},
+    };
+    for (size_t i = 0; i < US_ARRAY_LEN(map); i++)
+        if (strcmp(map[i].name, name) == 0)
+            return map[i].keep;
+    return 0u;
+}
+
+/* The recompute_modules module an op belongs to (enum spec_rc_module; 0: none of them). */
+static unsigned op_module(const char *name)
+{
+    static const struct {
+        const char *name;
+        unsigned module;
+    } map[] = {
+        {"attn_core", SPEC_RC_CORE_ATTN},
+        {"attn_scores", SPEC_RC_CORE_ATTN},
+        {"attn_softmax", SPEC_RC_CORE_ATTN},
+        {"attn_dropout", SPEC_RC_CORE_ATTN},
+        {"attn_context", SPEC_RC_CORE_ATTN},
+        {"attn_norm", SPEC_RC_LAYERNORM},
+        {"mlp_norm", SPEC_RC_LAYERNORM},
+        {"q_up", SPEC_RC_MLA_UP_PROJ},
+        {"kv_up", SPEC_RC_MLA_UP_PROJ},
+        {"mlp_fc1", SPEC_RC_MLP},
+        {"mlp_act", SPEC_RC_MLP},
+        {"mlp_fc2", SPEC_RC_MLP},
+        {"expert_act", SPEC_RC_MOE_ACT | SPEC_RC_MOE},
+        {"router", SPEC_RC_MOE},
+        {"router_topk", SPEC_RC_MOE},
+        {"moe_permute", SPEC_RC_MOE},
+        {"expert_fc1", SPEC_RC_MOE},
+        {"expert_fc2", SPEC_RC_MOE},
+        {"moe_unpermute", SPEC_RC_MOE},
+        {"shared_fc1", SPEC_RC_SHARED_EXPERTS | SPEC_RC_MOE},
+        {"shared_act", SPEC_RC_SHARED_EXPERTS | SPEC_RC_MOE},
+        {"shared_fc2", SPEC_RC_SHARED_EXPERTS | SPEC_RC_MOE},
+    };
+    for (size_t i = 0; i < US_ARRAY_LEN(map); i++)
+        if (strcmp(map[i].name, name) == 0)
+            return map[i].module;
+    return 0u;
 }
 
 static void layer_sum(struct model_layer *L)
@@ -582,13 +667,28 @@ static void transformer_layer(struct model_layer *L, const struct dims *D,
     for (int i = first; i < L->nops; i++)
         fwd += L->ops[i].fwd_flop;
     /* Recompute re-runs forward work inside the backward; the collectives it repeats are
-     * the forward's, which the step engines replay (model_comm counts one pass each). */
+     * the forward's, which the step engines replay (model_comm counts one pass each) -
+     * but for the MoE block's dispatch and combine, which re-run with it under the moe
+     * module and are counted here. */
+    (void)core;
     if (D->rc == US_RECOMPUTE_SELECTIVE) {
-        for (int i = core; i < L->nops; i++)
-            if (L->ops[i].recomputed_selective)
-                L->recompute_flop += L->ops[i].fwd_flop;
-    } else if (D->rc == US_RECOMPUTE_FULL)
+        for (int i = first; i < L->nops; i++) {
+            struct model_op *o = &L->ops[i];
+            o->recomputed_selective = (op_module(o->name) & D->rcm) != 0;
+            if (o->recomputed_selective)
+                L->recompute_flop += o->fwd_flop;
+        }
+        if (moe_layer && (D->rcm & SPEC_RC_MOE) && D->e > 1)
+            L->comm.ep_a2a_bwd += 2;
+    } else if (D->rc == US_RECOMPUTE_FULL) {
         L->recompute_flop += fwd;
+        for (int i = first; i < L->nops; i++) {
+            struct model_op *o = &L->ops[i];
+            o->kept = (op_keep(o->name) & D->keep) != 0;
+            if (o->kept)
+                L->recompute_flop -= o->fwd_flop;
+        }
+    }
     L->act_B += act_layer(D, m, moe_layer, D->rc, !D->unfused);
     L->act_full_B += act_layer(D, m, moe_layer, US_RECOMPUTE_NONE, !D->unfused);
     L->model_flop +=

@@ -27,6 +27,8 @@ struct model_op {
     double fwd_flop, bwd_flop; /* FLOPs, forward and backward (bwd = 2x fwd for GEMMs) */
     double fwd_B, bwd_B;       /* HBM bytes read + written */
     bool recomputed_selective; /* re-run in backward under selective recompute */
+    bool kept;                 /* its output is kept under full recompute (recompute_keep):
+                                  not re-run */
     bool high_precision;       /* a GEMM fp8/fp4 recipes keep in bf16 (logits, router) */
     int kernels;               /* kernel launches of the forward (the backward: twice) */
     bool grouped;              /* a grouped GEMM over experts: m is the rows per expert */
@@ -84,6 +86,11 @@ struct model_split {
     int grad_reduce;
     bool unfused_attention; /* training.attention unfused (spec_attention) */
     int etp;                /* expert tensor parallelism: 1 or tp (0 = tp) */
+    unsigned rc_modules;    /* enum spec_rc_module bits selective recompute re-runs (0: the
+                               attention core, Megatron's default) */
+    unsigned rc_keep;       /* enum spec_rc_keep bits full recompute keeps */
+    bool fp8_params;        /* weights held and gathered in fp8 (training.fp8_params) */
+    bool optimizer_bf16;    /* Adam's moments in bf16 (training.optimizer_state_dtype) */
 };
 
 struct model_costs {

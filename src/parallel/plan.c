@@ -117,7 +117,11 @@ static bool plan_batch(struct plan *p, const struct spec_job *job)
                                     .dtype = tr->dtype,
                                     .grad_reduce = tr->grad_reduce,
                                     .unfused_attention = tr->attention == SPEC_ATTN_UNFUSED,
-                                    .etp = plan_etp(job, tp)};
+                                    .etp = plan_etp(job, tp),
+                                    .rc_modules = job->par.recompute_modules,
+                                    .rc_keep = job->par.recompute_keep,
+                                    .fp8_params = tr->fp8_params,
+                                    .optimizer_bf16 = tr->optimizer_bf16};
     return true;
 }
 
@@ -322,6 +326,14 @@ bool plan_ends_split(int L, int pp, int *first, int *last)
     *first = (ends + 1) / 2;
     *last = ends / 2;
     return true;
+}
+
+bool plan_default_split(int L, int pp, int vpp, int mtp, int *first, int *last)
+{
+    int extra = 1 + (mtp > 0 ? mtp : 0);
+    return plan_slot_split(L, pp, vpp, 1, extra, first, last) ||
+           plan_slot_split(L, pp, vpp, 1, extra + 1, first, last) ||
+           (vpp <= 1 && plan_ends_split(L, pp, first, last));
 }
 
 int plan_end_chunk_layers(int n, int q, int vpp, int *other)
@@ -564,7 +576,11 @@ double plan_interleaved_peak_act(const struct plan *p, int s, const double *a, i
  * Weights: the compute copy in bf16 (fp32 training: fp32); fp8/fp4 training keeps bf16
  * weights plus a low-precision cast for the GEMMs (Transformer Engine caches one per
  * step). Grads: fp32 main grads (Megatron's default for bf16), bf16 when the job sets
- * training.grad_reduce_dtype: bf16 (model_split_grad_elem_B). Adam: fp32 master weights,
+ * training.grad_reduce_dtype: bf16 (model_split_grad_elem_B). training.fp8_params holds the
+ * weights in fp8 (fp4 under fp4 training) alone, 1 B (0.5 B): Transformer Engine's fp8
+ * parameters keep no bf16 copy; Megatron's fp8_param_gather gathers them so. Adam: fp32
+ * master weights (training.optimizer_state_dtype bf16: m and v in bf16, 8 B, Megatron's
+ * precision-aware optimizer),
  * m and v, 12 B (Rajbhandari et al. 2020, ZeRO s3.1: K = 12); fp32 training keeps no
  * separate master copy (8 B). */
 static void param_bytes(const struct model_split *s, double *w, double *g, double *o)
@@ -572,8 +588,12 @@ static void param_bytes(const struct model_split *s, double *w, double *g, doubl
     enum us_dtype dt = s->dtype;
     double base = dt == US_DTYPE_FP32 ? 4.0 : 2.0;
     *w = base + (dt == US_DTYPE_FP8 || dt == US_DTYPE_FP4 ? model_gemm_elem_B(dt) : 0.0);
+    if (s->fp8_params) /* low-precision weights only: the fp32 master stays in the optimizer */
+        *w = model_gemm_elem_B(dt);
     *g = model_split_grad_elem_B(s);
     *o = dt == US_DTYPE_FP32 ? 8.0 : 12.0;
+    if (s->optimizer_bf16) /* m and v in bf16 beside the fp32 master (fp32 training: none) */
+        *o -= 4.0;
 }
 
 /* A stage's memory terms that do not depend on the ZeRO stage (plan_mem_part_of), and the
@@ -630,6 +650,16 @@ static void plan_mem_part_of(const struct plan *p, const struct spec_job *job,
                    (ce ? c->embed.act_B : 0.0) + (ch ? c->head.act_B + n_mtp * c->mtp.act_B : 0.0);
         }
         act = plan_interleaved_peak_act(p, stage, a, v);
+    }
+    /* Activation offload (Megatron's cpu_offloading_num_layers): that many of the stage's
+     * layers keep their saved activations in host memory; two layers' worth stay on the
+     * chip, the one being written out and the one being read back. The host-link traffic
+     * is not priced (run says so). */
+    int off = job->train.offload_activation_layers, nl = nd + nm;
+    if (off > 0 && nl > 0) {
+        int k = US_MIN(off, nl);
+        double layer = US_MAX(nd > 0 ? c->dense.act_B : 0.0, nm > 0 ? c->moe.act_B : 0.0);
+        act = act * (double)(nl - k) / (double)nl + US_MIN(2, k) * layer;
     }
     if (p->split.recompute != US_RECOMPUTE_NONE) {
         double ws = 0;

@@ -74,6 +74,11 @@ int plan_end_chunk_layers(int n, int q, int vpp, int *other);
 bool plan_slot_split(int L, int pp, int vpp, int extra_first, int extra_last, int *first,
                      int *last);
 bool plan_ends_split(int L, int pp, int *first, int *last);
+/* The split run and validate give a layout that leaves it open: the embedding and the loss
+ * (and the mtp MTP layers) counted as layers, else also one more slot for the loss side
+ * (Bridge's DeepSeek-V3 layouts count an MTP module the model may not list), else, without
+ * virtual stages, plan_ends_split. False when L divides or no split exists. */
+bool plan_default_split(int L, int pp, int vpp, int mtp, int *first, int *last);
 
 /* Memory of the most loaded stage. Fills mem (peak, breakdown, capacity) and returns
  * true when it fits in HBM. */

@@ -104,6 +104,25 @@ void report_result_json_fields(struct json_w *w, const struct us_result *r)
     json_num(w, "facility_power_mw", r->facility_power_W / 1e6);
     json_num(w, "energy_j_per_step", r->energy_j_per_step);
     json_num(w, "cost_usd_per_hour", r->cost_usd_per_hour);
+    json_obj_begin(w, "power");
+    json_num(w, "peak_mw", r->power_peak_W / 1e6);
+    json_num(w, "min_mw", r->power_min_W / 1e6);
+    json_num(w, "swing_mw", (r->power_peak_W - r->power_min_W) / 1e6);
+    json_num(w, "mean_mw", r->facility_power_W / 1e6);
+    json_num(w, "stop_mw", r->power_stop_W / 1e6);
+    json_num(w, "energy_j_per_token", r->energy_j_per_token);
+    json_num(w, "tokens_per_kwh", r->tokens_per_kwh);
+    json_arr_begin(w, "derived_from_tdp"); /* the chip levels not measured (MODEL.md 7.6) */
+    static const char *const lv[3] = {"matrix", "memory", "wait"};
+    for (int i = 0; i < 3; i++)
+        if (r->power_derived & (1u << i))
+            json_str(w, NULL, lv[i]);
+    json_arr_end(w);
+    json_num(w, "chip_cap_w", r->chip_cap_W);
+    json_num(w, "clock_fraction", r->clock_fraction);
+    json_num(w, "cap_step_ratio", r->cap_step_ratio);
+    json_num(w, "cap_energy_ratio", r->cap_energy_ratio);
+    json_obj_end(w);
     if (r->has_run) {
         json_num(w, "tokens", r->run_tokens);
         json_num(w, "steps", r->steps);
@@ -162,16 +181,27 @@ void report_layout_line(const struct us_layout *l, char *buf, size_t n)
         snprintf(buf + k, n - k, ", stage layers first %d last %d", l->first_stage_layers,
                  l->last_stage_layers);
     }
+    if (l->tp_overlap != US_OVERLAP_JOB) { /* search's choice (parallel.tp_comm_overlap) */
+        size_t k = strlen(buf);
+        snprintf(buf + k, n - k, ", TP overlap %s*", l->tp_overlap == US_OVERLAP_ON ? "on" : "off");
+    }
+}
+
+/* Whether the step overlapped TP: the layout's choice (search), else the job's setting. */
+static bool tp_overlapped(const struct spec_job *j, const struct us_layout *l)
+{
+    return l->tp_overlap == US_OVERLAP_JOB ? j->par.tp_comm_overlap
+                                           : l->tp_overlap == US_OVERLAP_ON;
 }
 
 /* The job's software stack and the constants it brings (docs/MODEL.md 6.6). */
-static void json_framework(struct json_w *w, const struct spec_job *j)
+static void json_framework(struct json_w *w, const struct spec_job *j, const struct us_layout *l)
 {
     json_obj_begin(w, "framework");
     json_str(w, "name", spec_framework_name(j->train.framework));
     json_num(w, "compute_eff", j->train.fw.compute_eff);
     json_num(w, "kernel_host_s", j->train.fw.kernel_host_s);
-    json_bool(w, "tp_comm_overlap", j->par.tp_comm_overlap);
+    json_bool(w, "tp_comm_overlap", tp_overlapped(j, l));
     json_str(w, "attention", j->train.attention == SPEC_ATTN_UNFUSED ? "unfused" : "flash");
     json_obj_end(w);
 }
@@ -195,7 +225,7 @@ static void table_result(const struct us_result *r, const struct us_job *job, FI
             "  software    %s: kernels at %.0f%% of their measured speed, at least %.3g us per "
             "launch; TP overlap %s%s (docs/MODEL.md 6.6)\n",
             spec_framework_name(j->train.framework), 100.0 * fw->compute_eff,
-            1e6 * fw->kernel_host_s, j->par.tp_comm_overlap ? "on" : "off",
+            1e6 * fw->kernel_host_s, tp_overlapped(j, &r->layout) ? "on" : "off",
             j->train.attention == SPEC_ATTN_UNFUSED ? "; unfused attention" : "");
     fmt_count(a, sizeof a, r->tokens_per_s);
     fprintf(f, "  step        %.4g s   %s tokens/s   MFU %.1f%%   HFU %.1f%%   %.0f TFLOP/s/chip\n",
@@ -222,6 +252,12 @@ static void table_result(const struct us_result *r, const struct us_job *job, FI
     fprintf(f, "  power       %.0f W/chip, %.2f MW facility; %.3g MJ/step; $%.0f/hour\n",
             r->chip_power_W, r->facility_power_W / 1e6, r->energy_j_per_step / 1e6,
             r->cost_usd_per_hour);
+    fprintf(f,
+            "              step: %.2f MW peak, %.2f MW lowest, swing %.2f MW%s; %.2f MW in "
+            "checkpoint stops; %.3g J/token, %.4g tokens/kWh\n",
+            r->power_peak_W / 1e6, r->power_min_W / 1e6, (r->power_peak_W - r->power_min_W) / 1e6,
+            r->engine && strcmp(r->engine, "event") == 0 ? "" : " (closed form: bounds)",
+            r->power_stop_W / 1e6, r->energy_j_per_token, r->tokens_per_kwh);
     if (r->has_run) {
         fmt_count(a, sizeof a, r->run_tokens);
         fmt_count(b, sizeof b, r->cost_usd);
@@ -244,7 +280,8 @@ static const char *const csv_cols =
     "model,system,chips,tp,pp,dp,cp,ep,vpp,zero,sequence_parallel,recompute,schedule,"
     "micro_batch,valid,fits,engine,step_time_s,tokens_per_s,mfu,hfu,model_tflops_per_chip,"
     "peak_memory_gib,compute_s,tp_comm_s,cp_comm_s,ep_comm_s,pp_comm_s,dp_comm_s,bubble_s,"
-    "optimizer_s,overhead_s,straggler_s,energy_j_per_step,cost_usd_per_hour,time_to_train_days,"
+    "optimizer_s,overhead_s,straggler_s,energy_j_per_step,cost_usd_per_hour,energy_j_per_token,"
+    "tokens_per_kwh,power_peak_mw,power_min_mw,time_to_train_days,"
     "goodput,"
     "energy_mwh,cost_usd,reason";
 
@@ -288,6 +325,8 @@ void report_csv_row(const struct us_result *r, const struct us_job *job, FILE *f
             fin(b->dp_comm_s), fin(b->bubble_s), fin(b->optimizer_s), fin(b->overhead_s),
             fin(b->straggler_s));
     fprintf(f, ",%.9g,%.9g", fin(r->energy_j_per_step), fin(r->cost_usd_per_hour));
+    fprintf(f, ",%.6g,%.6g,%.6g,%.6g", fin(r->energy_j_per_token), fin(r->tokens_per_kwh),
+            fin(r->power_peak_W / 1e6), fin(r->power_min_W / 1e6));
     if (r->has_run)
         fprintf(f, ",%.6g,%.6g,%.6g,%.9g", fin(r->time_to_train_s / DAY_S), fin(r->goodput),
                 fin(r->energy_J / 3.6e9), fin(r->cost_usd));
@@ -311,7 +350,7 @@ void us_result_write(const struct us_result *r, const struct us_job *job, enum u
         json_str(&w, "dtype", us_dtype_name(job->spec.train.dtype));
         json_int(&w, "seq_len", job->spec.train.seq_len);
         json_int(&w, "global_batch", job->spec.train.global_batch);
-        json_framework(&w, &job->spec);
+        json_framework(&w, &job->spec, &r->layout);
         report_result_json_fields(&w, r);
         json_obj_end(&w);
         json_finish(&w);

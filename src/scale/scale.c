@@ -1,7 +1,7 @@
 /* scale: one step and one job turned into a whole run - stragglers, checkpoints, failures,
  * spares, goodput, time-to-train, power, energy and money - and a plain-words account of
  * what makes two runs differ. Formulas and defaults: docs/MODEL.md section 7.
- * Not modelled (and said so in the notes): power capping and DVFS, failures that need
+ * Not modelled (and said so in the notes): thermal throttling, failures that need
  * human intervention, checkpoint write contention with training traffic. */
 #include <math.h>
 #include <stdarg.h>
@@ -82,6 +82,10 @@ void scale_params_resolve(const struct scale_input *in, struct scale_params *p)
     p->seed = sc->seed;
     p->tdp_W = fmax(0.0, sys->chip.tdp_W);
     p->idle_W = fmin(fmax(0.0, sys->chip.idle_W), p->tdp_W);
+    /* the loader keeps idle <= wait <= memory <= gemm; a hand-made job may not */
+    p->gemm_W = fmax(p->idle_W, sys->chip.gemm_W > 0.0 ? sys->chip.gemm_W : p->tdp_W);
+    p->wait_W = fmin(p->gemm_W, fmax(p->idle_W, sys->chip.wait_W));
+    p->memory_W = fmin(p->gemm_W, fmax(p->wait_W, sys->chip.memory_W));
     p->host_W_per_chip = fmax(0.0, sys->host_W_per_chip);
     p->network_W_per_chip = fmax(0.0, sys->network_W_per_chip);
     p->hbm_Bps = fmax(0.0, sys->chip.hbm_Bps);
@@ -95,19 +99,50 @@ void scale_params_resolve(const struct scale_input *in, struct scale_params *p)
     p->straggler_units = in->straggler_units > 0 ? in->straggler_units : p->chips;
 }
 
-double scale_chip_power_W(const struct scale_params *p, double u_compute, double u_hbm)
+double scale_chip_power_W(const struct scale_params *p, double u_compute, double u_stream)
 {
-    /* Linear in activity, the form of the utilization-based server model of Fan, Weber and
-     * Barroso, "Power provisioning for a warehouse-sized computer", ISCA 2007, split into a
-     * memory part and a compute part as component models of GPU power do (Hong and Kim,
-     * "An integrated GPU power and performance model", ISCA 2010); compute phases of a
-     * training step draw far more than communication phases (Choukse et al., "Power
-     * Stabilization for AI Training Datacenters", arXiv:2508.14318). The memory part at full
-     * bandwidth is SCALE_HBM_J_PER_BIT x 8 x bandwidth (an assumption, scale.h), capped at
-     * half the dynamic range; the compute part takes the rest up to TDP. */
-    double dyn = fmax(0.0, p->tdp_W - p->idle_W);
-    double hbm = fmin(SCALE_HBM_J_PER_BIT * 8.0 * p->hbm_Bps, 0.5 * dyn);
-    return p->idle_W + hbm * clamp01(u_hbm) + (dyn - hbm) * clamp01(u_compute);
+    /* Phase levels, not TDP x utilization: a chip in a matrix-bound kernel draws its
+     * measured (or TDP-derived) GEMM level however far below peak FLOP/s the kernel runs,
+     * memory-bound kernels draw less, and a chip waiting on a collective or a pipeline
+     * neighbour less again (Choukse et al., "Power Stabilization for AI Training
+     * Datacenters", arXiv:2508.14318: compute-heavy phases draw much more than
+     * communication phases). Levels and their sources: spec.h, docs/MODEL.md 7.6. */
+    double uc = clamp01(u_compute);
+    double us = fmax(uc, clamp01(u_stream));
+    return p->wait_W + (p->gemm_W - p->wait_W) * uc + (p->memory_W - p->wait_W) * (us - uc);
+}
+
+double scale_always_on_W(const struct scale_params *p)
+{
+    return p->host_W_per_chip + p->network_W_per_chip;
+}
+
+double scale_power_cap_chip_W(const struct scale_params *p, const struct spec_scale *sc)
+{
+    double cap = sc->chip_power_cap_W > 0.0 ? sc->chip_power_cap_W : HUGE_VAL;
+    if (sc->power_cap_W > 0.0) {
+        double n = (double)p->chips, s = (double)p->spare_chips;
+        double a = scale_always_on_W(p);
+        double site = (sc->power_cap_W / p->pue - n * a - s * (p->idle_W + a)) / n;
+        cap = fmin(cap, site);
+    }
+    if (!isfinite(cap))
+        return 0.0;
+    return fmax(cap, 1e-3); /* a cap at or below 0 W: the smallest positive, never met */
+}
+
+double scale_clock_at_cap(const struct scale_params *p, double cap_W)
+{
+    /* Dynamic power C V^2 f with the voltage scaled along with the clock (V ~ f in the
+     * DVFS range) is cubic in f; the idle draw (leakage, always-on logic) does not scale.
+     * A physics model, not a measured curve: no published per-chip frequency/power table
+     * is in our sources. */
+    double dyn = p->gemm_W - p->idle_W;
+    if (!(cap_W > 0.0) || cap_W >= p->gemm_W || !(dyn > 0.0))
+        return 1.0;
+    double x = (cap_W - p->idle_W) / dyn;
+    double f = x > 0.0 ? cbrt(x) : 0.0;
+    return f > SCALE_MIN_CLOCK ? f : SCALE_MIN_CLOCK;
 }
 
 /* Checkpoint stop and lag per mode (docs/MODEL.md 7.2). */
@@ -168,7 +203,7 @@ static void spares_policy(struct scale_params *p, double fail_rate_per_s, struct
 /* Per chip, drawn whether it computes or not: its share of the host and the network. */
 static double always_on_W(const struct scale_params *p)
 {
-    return p->host_W_per_chip + p->network_W_per_chip;
+    return scale_always_on_W(p);
 }
 
 /* The first half of scale_compute: every field of r that does not depend on the step.
@@ -239,8 +274,9 @@ static void report_step(const struct scale_input *in, double goodput_ln0, double
         else if (in->hw_flop_per_chip > 0.0 && p->peak_flops > 0.0)
             r->u_compute = clamp01(in->hw_flop_per_chip / p->peak_flops / r->step_s);
         r->u_hbm = clamp01(in->hbm_busy_s / r->step_s);
+        r->u_stream = fmax(r->u_compute, clamp01(in->stream_busy_s / r->step_s));
     }
-    r->chip_power_W = scale_chip_power_W(p, r->u_compute, r->u_hbm);
+    r->chip_power_W = scale_chip_power_W(p, r->u_compute, r->u_stream);
     double always_W = always_on_W(p);
     double spare_W = p->idle_W + always_W; /* hot spares are powered and idle */
     r->busy_power_W = p->pue * (chips * (r->chip_power_W + always_W) + spares * spare_W);
@@ -310,6 +346,7 @@ void scale_prepare(const struct scale_input *in, struct scale_prepared *pre)
     pre->in.step_s = 0.0;
     pre->in.compute_busy_s = 0.0;
     pre->in.hbm_busy_s = 0.0;
+    pre->in.stream_busy_s = 0.0;
     pre->in.hw_flop_per_chip = 0.0;
     pre->in.tokens_per_step = 0.0;
     pre->goodput_ln0 = report_prepare(in, &pre->rep);
@@ -374,6 +411,7 @@ void scale_apply(const struct scale_input *in, struct us_result *r)
     r->straggler_factor = rep.straggler_factor;
     r->chip_power_W = rep.chip_power_W;
     r->facility_power_W = rep.busy_power_W;
+    r->power_stop_W = rep.idle_power_W;
     r->energy_j_per_step = rep.energy_J_per_step;
     r->cost_usd_per_hour = rep.usd_per_hour;
     r->checkpoint_interval_s = rep.ckpt_interval_s;

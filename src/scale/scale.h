@@ -33,11 +33,6 @@
 /* Time a failed node is out of service before it is back (or replaced) in the pool.
  * Assumption: 24 hours. */
 #define SCALE_DEFAULT_REPAIR_S 86400.0
-/* Energy to move one bit between HBM and the chip, used to split chip power into a
- * memory part and a compute part. Assumption of the order reported for HBM2 by O'Connor
- * et al., "Fine-Grained DRAM", MICRO 2017: 4 pJ/bit. */
-#define SCALE_HBM_J_PER_BIT 4.0e-12
-
 enum scale_ckpt_mode {
     SCALE_CKPT_SYNC = 0, /* training stops while the checkpoint is written to storage */
     SCALE_CKPT_ASYNC,    /* stops only for a snapshot to host memory (CheckFreq, Megatron
@@ -58,7 +53,10 @@ struct scale_input {
     const struct spec_job *job; /* system, job.scale overrides, train.tokens; not owned */
     double step_s;              /* one step as the engine computed it, without stragglers */
     double compute_busy_s;      /* per chip per step: time the matrix units are busy */
-    double hbm_busy_s;          /* per chip per step: time HBM is busy */
+    double hbm_busy_s;          /* per chip per step: time HBM is busy (not used for power) */
+    double stream_busy_s;       /* per chip per step: time the compute stream runs anything -
+                                 * matrix, memory-bound, optimizer, host waits; 0 = only the
+                                 * matrix time (compute_busy_s) */
     double hw_flop_per_chip;    /* per chip per step; used only when compute_busy_s is 0 */
     double ckpt_B;              /* bytes of one full checkpoint (plan_checkpoint_B) */
     double tokens_per_step;     /* global batch x sequence length */
@@ -92,7 +90,8 @@ struct scale_params {
     double reschedule_s;
     double repair_s;
     uint64_t seed;
-    double idle_W, tdp_W; /* chip */
+    double idle_W, tdp_W;            /* chip */
+    double gemm_W, memory_W, wait_W; /* chip, per phase (spec_chip; docs/MODEL.md 7.6) */
     double host_W_per_chip, network_W_per_chip;
     double hbm_Bps;
     double peak_flops;  /* dense, the job's dtype */
@@ -125,6 +124,7 @@ struct scale_report {
     double goodput;          /* useful / wall */
     /* power and money per step */
     double u_compute, u_hbm;  /* busy fractions of the (straggler-inclusive) step */
+    double u_stream;          /* compute-stream fraction (matrix + memory-bound), >= u_compute */
     double chip_power_W;      /* one working chip, average over the step */
     double busy_power_W;      /* facility: all chips training, spares idle, x PUE */
     double idle_power_W;      /* facility: all chips idle (checkpoint stops, restarts) */
@@ -194,9 +194,23 @@ double scale_goodput_at(double interval_s, double ckpt_s, double mtbf_s, double 
 double scale_poisson_tail(double mean, int64_t k);
 
 /* --- power -------------------------------------------------------------------------- */
-/* One chip: idle + P_hbm u_hbm + (tdp - idle - P_hbm) u_compute, with
- * P_hbm = SCALE_HBM_J_PER_BIT x 8 x hbm_Bps, at most half of tdp - idle. */
-double scale_chip_power_W(const struct scale_params *p, double u_compute, double u_hbm);
+/* One chip, averaged over a step: matrix phases (u_compute of the step) at gemm_W,
+ * memory-bound phases (u_stream - u_compute) at memory_W, the rest at wait_W. */
+double scale_chip_power_W(const struct scale_params *p, double u_compute, double u_stream);
+/* Hot spares and always-on parts: host (CPUs, NICs, node switches, fans) + network (fabric
+ * switches, storage, management) per chip, W. */
+double scale_always_on_W(const struct scale_params *p);
+
+/* --- power caps (docs/MODEL.md 7.10) ---------------------------------------------------- */
+/* The chip draw a cap allows: the lower of scale.chip_power_cap_W and what
+ * scale.power_cap_mw leaves per working chip when every chip is in a matrix phase at once:
+ * (cap / PUE - N x always-on - S x (idle + always-on)) / N. 0 = no cap. */
+double scale_power_cap_chip_W(const struct scale_params *p, const struct spec_scale *sc);
+/* Clock fraction at which a matrix phase draws cap_W, on the cubic DVFS model
+ * P(f) = idle + (gemm - idle) f^3; 1 when cap_W >= gemm_W or cap_W <= 0, at least
+ * SCALE_MIN_CLOCK (and then the cap is not met). */
+#define SCALE_MIN_CLOCK 0.2
+double scale_clock_at_cap(const struct scale_params *p, double cap_W);
 
 /* --- the whole thing ---------------------------------------------------------------- */
 void scale_params_resolve(const struct scale_input *in, struct scale_params *p);

@@ -514,6 +514,8 @@ static void entry_from(struct us_search_entry *e, const struct search_cand *c,
     memset(e, 0, sizeof *e);
     e->chips = c->chips;
     e->layout = c->lay;
+    if (m->tp_overlap != US_OVERLAP_JOB)
+        e->layout.tp_overlap = m->tp_overlap;
     e->engine = engine;
     e->step_time_s = m->step_s;
     e->closed_form_step_time_s = m->step_s;

@@ -38,6 +38,7 @@ struct search_metrics {
     double mfu;        /* model FLOPs utilisation, 0..1 */
     double peak_B;     /* memory of the most loaded chip (NOFIT: of the first found over) */
     double capacity_B; /* HBM per chip */
+    enum us_overlap tp_overlap; /* the TP overlap the evaluator chose (JOB: the candidate's) */
 };
 
 enum search_verdict {
@@ -81,11 +82,13 @@ struct search_space {
 
 struct search_opts {
     enum us_objective objective;
-    double deadline_s; /* > 0: drop layouts whose time_s exceeds it */
-    double budget_usd; /* > 0: drop layouts whose cost_usd exceeds it */
-    int top_k;         /* 0 = SEARCH_DEFAULT_TOP_K; at most US_SEARCH_MAX_TOP */
-    int threads;       /* 0 = number of online cores */
-    bool refine;       /* refine the best max(top_k, SEARCH_REFINE_POOL) with evaluator->refine */
+    double deadline_s;    /* > 0: drop layouts whose time_s exceeds it */
+    double budget_usd;    /* > 0: drop layouts whose cost_usd exceeds it */
+    int top_k;            /* 0 = SEARCH_DEFAULT_TOP_K; at most US_SEARCH_MAX_TOP */
+    int threads;          /* 0 = number of online cores */
+    bool refine;          /* refine the best max(top_k, SEARCH_REFINE_POOL) (evaluator) */
+    bool keep_tp_overlap; /* price every layout with the job's TP overlap, not both (run's
+                             fill: the framework's default, as the job would run) */
     void (*progress)(void *user, const char *phase, uint64_t done, uint64_t total);
     void *progress_user;
 };
@@ -110,6 +113,8 @@ struct search_eval;
 enum us_status search_eval_create(const struct spec_job *job, const struct search_space *sp,
                                   struct search_eval **out, struct search_evaluator *ev,
                                   struct us_diag *d);
+/* Prices every layout with the job's TP overlap (no search over it). */
+void search_eval_keep_tp_overlap(struct search_eval *e);
 void search_eval_destroy(struct search_eval *e); /* NULL is a no-op */
 
 /* Why the system cannot hold `chips` chips; NULL when it can (or chips is not searched). */

@@ -50,6 +50,8 @@ static enum us_status run_search(const struct spec_job *job, const int64_t *chip
     st = search_space_from_job(job, chips, nchips, tp_beyond, sp, d);
     if (st == US_OK)
         st = search_eval_create(job, sp, &e, &ev, d);
+    if (st == US_OK && o->keep_tp_overlap)
+        search_eval_keep_tp_overlap(e);
     if (st == US_OK)
         st = search_run(sp, &ev, o, out, d);
     if (st == US_OK) {

@@ -207,6 +207,7 @@ static void metrics_from(const struct search_eval *e, struct scratch *s, const s
     in.step_s = st->step_s;
     in.compute_busy_s = st->compute_busy_s;
     in.hbm_busy_s = st->hbm_busy_s;
+    in.stream_busy_s = st->stream_busy_s;
     in.hw_flop_per_chip = st->hw_flop_per_chip;
     in.ckpt_B = pc->ckpt_B;
     in.tokens_per_step = e->tokens_per_step;
@@ -238,6 +239,30 @@ static void metrics_from(const struct search_eval *e, struct scratch *s, const s
     m->capacity_B = mem->capacity_B;
 }
 
+/* TP overlap is searched where the framework can overlap and the job leaves it open: the
+ * setting to try beside the job's (US_OVERLAP_JOB: none). Overlap costs compute SMs
+ * (costs.c, overlap_contention), so it can lose where the collectives are small. */
+static enum us_overlap overlap_flip(const struct spec_job *job, const struct us_layout *l)
+{
+    if (l->tp <= 1 || l->tp_overlap != US_OVERLAP_JOB || job->par.tp_comm_overlap_given ||
+        !spec_framework_tp_overlap_can(job->train.framework))
+        return US_OVERLAP_JOB;
+    return job->par.tp_comm_overlap ? US_OVERLAP_OFF : US_OVERLAP_ON;
+}
+
+/* The closed-form step of a prepared layout and the run around it. */
+static void price(const struct search_eval *e, struct scratch *s, const struct per_chips *pc,
+                  const struct search_cand *c, struct cost_slot *sl, struct search_metrics *m)
+{
+    struct step_ctx *ctx = &sl->ctx;
+    struct step_costs sc;
+    step_costs_compute_with(ctx, &sl->comp, &s->prices, &sc);
+    sc.no_breakdown = true; /* the search ranks by the step; reported layouts are repriced */
+    struct step_times st;
+    estimate_step_with(ctx, &sc, &st);
+    metrics_from(e, s, pc, c, &st, &ctx->mem, m);
+}
+
 static enum search_verdict eval_estimate(void *user, void *scratch, const struct search_cand *c,
                                          struct search_metrics *m)
 {
@@ -263,12 +288,20 @@ static enum search_verdict eval_estimate(void *user, void *scratch, const struct
         step_groups_init(ctx);
         sl->groups_gen = s->sib.gen;
     }
-    struct step_costs sc;
-    step_costs_compute_with(ctx, &sl->comp, &s->prices, &sc);
-    sc.no_breakdown = true; /* the search ranks by the step; reported layouts are repriced */
-    struct step_times st;
-    estimate_step_with(ctx, &sc, &st);
-    metrics_from(e, s, pc, c, &st, &ctx->mem, m);
+    price(e, s, pc, c, sl, m);
+    /* the faster of the job's TP overlap and the other, where searched */
+    enum us_overlap flip = overlap_flip(&pc->job, &c->lay);
+    if (flip != US_OVERLAP_JOB) {
+        struct search_metrics other;
+        memset(&other, 0, sizeof other);
+        ctx->plan.lay.tp_overlap = flip;
+        price(e, s, pc, c, sl, &other);
+        ctx->plan.lay.tp_overlap = US_OVERLAP_JOB;
+        if (other.step_s < m->step_s) {
+            *m = other;
+            m->tp_overlap = flip;
+        }
+    }
     return SEARCH_OK;
 }
 
@@ -344,6 +377,12 @@ enum us_status search_eval_create(const struct spec_job *job, const struct searc
     return US_OK;
 }
 
+void search_eval_keep_tp_overlap(struct search_eval *e)
+{
+    for (int i = 0; i < e->n; i++)
+        e->pc[i].job.par.tp_comm_overlap_given = true;
+}
+
 void search_eval_destroy(struct search_eval *e)
 {
     if (!e)
@@ -376,6 +415,22 @@ enum search_verdict search_eval_naive(const struct search_eval *e, const struct 
             estimate_step(ctx, &st);
             metrics_from(e, NULL, pc, c, &st, &ctx->mem, m);
             v = SEARCH_OK;
+        }
+    }
+    enum us_overlap flip = overlap_flip(&pc->job, &c->lay);
+    if (v == SEARCH_OK && flip != US_OVERLAP_JOB) {
+        struct search_cand other = *c;
+        other.lay.tp_overlap = flip;
+        struct search_metrics mo;
+        memset(&mo, 0, sizeof mo);
+        if (step_prepare(ctx, &pc->job, &other.lay) && ctx->fits) {
+            struct step_times st;
+            estimate_step(ctx, &st);
+            metrics_from(e, NULL, pc, &other, &st, &ctx->mem, &mo);
+            if (mo.step_s < m->step_s) {
+                *m = mo;
+                m->tp_overlap = flip;
+            }
         }
     }
     free(ctx);

@@ -491,8 +491,9 @@ static void build_stage(struct sim *S, int s, int *odir, int *omb, int *ock, int
                                    lt->tp_fwd_s, lt->cp_fwd_s, lt->ep_fwd_s, &fr);
                 } else {
                     if (lt->full_recompute)
-                        emit_chain(S, s, DIR_R, i, k, kind, layer, lt->attn_fwd_s, lt->other_fwd_s,
-                                   lt->tp_fwd_s, lt->cp_fwd_s, lt->ep_fwd_s, &fr);
+                        emit_chain(S, s, DIR_R, i, k, kind, layer, lt->rerun_attn_s,
+                                   lt->rerun_other_s, lt->tp_fwd_s, lt->cp_fwd_s, lt->ep_fwd_s,
+                                   &fr);
                     end =
                         emit_chain(S, s, DIR_B, i, k, kind, layer, lt->attn_bwd_s, lt->other_bwd_s,
                                    lt->tp_bwd_s, lt->cp_bwd_s, lt->ep_bwd_s, &fr);
@@ -645,7 +646,151 @@ static void write_trace(const struct sim *S, const bool *oncrit, struct core_buf
                         name, op_names[t->op], (int)t->stage, tid, (double)t->start_ps * 1e-6,
                         (double)t->dur_ps * 1e-6, t->mb, (int)t->chunk, oncrit[i] ? 1 : 0);
     }
-    core_buf_printf(b, "\n]}\n");
+}
+
+/* --- power over the step (docs/MODEL.md 7.6) ------------------------------------------ */
+/* The next change of one stage's compute stream: its current op starts or ends. The
+ * stream's ops run in order without overlap, so merging the stages' chains on a heap keyed
+ * on the time gives every change in order in O(ops log pp). */
+struct pw_cursor {
+    int64_t t_ps;
+    int32_t task;
+    bool end;
+};
+
+static void pw_sift_down(struct pw_cursor *h, int n, int i)
+{
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && h[l].t_ps < h[m].t_ps)
+            m = l;
+        if (r < n && h[r].t_ps < h[m].t_ps)
+            m = r;
+        if (m == i)
+            return;
+        struct pw_cursor x = h[i];
+        h[i] = h[m];
+        h[m] = x;
+        i = m;
+    }
+}
+
+/* The first op of positive length at or after id on its stream, -1 = none. */
+static int32_t pw_next_op(const struct sim *S, int32_t id)
+{
+    while (id >= 0 && S->t[id].dur_ps == 0)
+        id = S->t[id].next;
+    return id;
+}
+
+/* Facility power with n of p stages in their compute stream: every stage stands for chips/p
+ * chips (DP replicas are alike). */
+static double pw_level_W(const struct step_power *pw, int n, int p)
+{
+    double per = pw->chips / (double)p;
+    return pw->pue *
+           (per * ((double)n * pw->stream_W + (double)(p - n) * pw->wait_W) + pw->const_W);
+}
+
+/* Fills out's stream_busy_s (mean over stages) and the closed form's bounds of
+ * power_peak_W and power_min_W; with sweep, sweeps the compute streams of all stages for the
+ * step's real peak and lowest level and, when trace is not NULL, appends the facility power
+ * counter (one "C" event at every change, in MW, process p). Without memory for the sweep
+ * the bounds stand and the trace has no counter. */
+static void sim_power(const struct sim *S, const struct step_ctx *ctx, int64_t end_ps,
+                      struct step_times *out, bool sweep, struct core_buf *trace)
+{
+    int64_t busy_ps = 0;
+    for (int32_t i = 0; i < S->nt; i++) {
+        const struct task *t = &S->t[i];
+        if (t->stream >= 0 && t->stream % SIM_STREAM_COUNT == SIM_STREAM_COMPUTE)
+            busy_ps += t->dur_ps;
+    }
+    out->stream_busy_s = fmax(out->compute_busy_s, (double)busy_ps * 1e-12 / (double)S->p);
+    struct step_power pw;
+    step_power_levels(ctx->job, ctx->job->chips, out->compute_busy_s, out->stream_busy_s, &pw);
+    out->power_peak_W = pw_level_W(&pw, S->p, S->p);
+    out->power_min_W = pw_level_W(&pw, 0, S->p);
+    if (!sweep)
+        return;
+    struct pw_cursor *h = malloc((size_t)S->p * sizeof *h);
+    if (!h)
+        return;
+    int nh = 0;
+    for (int st = 0; st < S->p; st++) {
+        int32_t id = pw_next_op(S, S->st[st * SIM_STREAM_COUNT + SIM_STREAM_COMPUTE].head);
+        if (id >= 0)
+            h[nh++] = (struct pw_cursor){S->t[id].start_ps, id, false};
+    }
+    for (int i = nh / 2 - 1; i >= 0; i--)
+        pw_sift_down(h, nh, i);
+    if (trace)
+        core_buf_printf(trace,
+                        ",\n{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":0,"
+                        "\"args\":{\"name\":\"facility power (all %lld chips, PUE %.3g)\"}}",
+                        S->p, (long long)ctx->job->chips, pw.pue);
+    int busy = 0, last = -1, lo = S->p, hi = 0;
+    int64_t t0 = 0;
+    for (;;) {
+        bool done = nh == 0;
+        int64_t t = done ? end_ps : h[0].t_ps;
+        if (t > t0) { /* [t0, t) at `busy`; zero-length spans count for nothing */
+            lo = busy < lo ? busy : lo;
+            hi = busy > hi ? busy : hi;
+            if (trace && busy != last) {
+                core_buf_printf(trace,
+                                ",\n{\"name\":\"facility power\",\"ph\":\"C\",\"pid\":%d,"
+                                "\"ts\":%.6f,\"args\":{\"MW\":%.9g}}",
+                                S->p, (double)t0 * 1e-6, pw_level_W(&pw, busy, S->p) * 1e-6);
+                last = busy;
+            }
+            t0 = t;
+        }
+        if (done)
+            break;
+        struct pw_cursor *c = &h[0];
+        const struct task *tk = &S->t[c->task];
+        if (!c->end) {
+            busy++;
+            *c = (struct pw_cursor){tk->end_ps, c->task, true};
+        } else {
+            busy--;
+            int32_t nx = pw_next_op(S, tk->next);
+            if (nx >= 0)
+                *c = (struct pw_cursor){S->t[nx].start_ps, nx, false};
+            else
+                h[0] = h[--nh];
+        }
+        pw_sift_down(h, nh, 0);
+    }
+    free(h);
+    if (trace) /* the level after the step (all waiting), so the counter ends at end_ps */
+        core_buf_printf(trace,
+                        ",\n{\"name\":\"facility power\",\"ph\":\"C\",\"pid\":%d,\"ts\":%.6f,"
+                        "\"args\":{\"MW\":%.9g}}",
+                        S->p, (double)end_ps * 1e-6, pw_level_W(&pw, 0, S->p) * 1e-6);
+    if (hi >= lo) {
+        out->power_peak_W = pw_level_W(&pw, hi, S->p);
+        out->power_min_W = pw_level_W(&pw, lo, S->p);
+    }
+}
+
+bool sim_trace_extend(struct core_buf *trace, const struct spec_job *job, int pp, double end_s,
+                      const struct step_times *t)
+{
+    static const char tail[] = "\n]}\n";
+    size_t k = sizeof tail - 1;
+    if (!trace || trace->oom || trace->len < k || memcmp(trace->data + trace->len - k, tail, k))
+        return false;
+    struct step_power pw;
+    step_power_levels(job, job->chips, t->compute_busy_s, t->stream_busy_s, &pw);
+    trace->len -= k;
+    core_buf_printf(trace,
+                    ",\n{\"name\":\"facility power\",\"ph\":\"C\",\"pid\":%d,\"ts\":%.6f,"
+                    "\"args\":{\"MW\":%.9g}}%s",
+                    pp > 0 ? pp : 1, end_s * 1e6,
+                    pw.pue * (pw.chips * pw.wait_W + pw.const_W) * 1e-6, tail);
+    return !trace->oom;
 }
 
 static void sim_free(struct sim *S)
@@ -660,9 +805,17 @@ static void sim_free(struct sim *S)
     free(S->def_key);
 }
 
+static void sim_step_impl(const struct step_ctx *ctx, struct step_times *out,
+                          struct core_buf *trace, struct sim_stats *stats, bool sweep);
+
 void sim_step(const struct step_ctx *ctx, struct step_times *out, struct core_buf *trace)
 {
-    sim_step_stats(ctx, out, trace, NULL);
+    sim_step_impl(ctx, out, trace, NULL, trace != NULL);
+}
+
+void sim_step_power(const struct step_ctx *ctx, struct step_times *out, struct core_buf *trace)
+{
+    sim_step_impl(ctx, out, trace, NULL, true);
 }
 
 /* sim_step_stats's scratch beside the graph, freed together (sim_scratch_free). */
@@ -1008,6 +1161,12 @@ static void sim_breakdown(const struct sim *S, const struct sim_scratch *x,
 void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct core_buf *trace,
                     struct sim_stats *stats)
 {
+    sim_step_impl(ctx, out, trace, stats, trace != NULL);
+}
+
+static void sim_step_impl(const struct step_ctx *ctx, struct step_times *out,
+                          struct core_buf *trace, struct sim_stats *stats, bool sweep)
+{
     struct step_costs sc;
     step_costs_compute(ctx, &sc);
     memset(out, 0, sizeof *out);
@@ -1037,6 +1196,9 @@ void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct c
         step_work_totals(ctx, &sc, out);
         if (trace)
             write_trace(&S, x.oncrit, trace);
+        sim_power(&S, ctx, res.end_ps, out, sweep, trace);
+        if (trace)
+            core_buf_printf(trace, "\n]}\n");
         if (stats) {
             stats->tasks = S.nt;
             stats->edges = S.ne;

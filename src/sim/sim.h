@@ -50,9 +50,24 @@ struct sim_stats {
  * too big to hold (SIM_MAX_OPS, or malloc failing) falls back to the closed form; out->engine
  * says which engine priced the step. */
 void sim_step(const struct step_ctx *ctx, struct step_times *out, struct core_buf *trace);
-/* Same, and fills stats when not NULL. */
+/* The trace also carries the facility power counter ("C" events in MW, process pp): all
+ * chips and PUE, stepping as stages enter and leave their compute streams; it integrates
+ * to scale's energy of the simulated step (docs/MODEL.md 7.6). out->stream_busy_s,
+ * power_peak_W and power_min_W come from the same sweep. */
+/* out->power_peak_W and power_min_W are the closed form's bounds unless the step is traced
+ * or priced by sim_step_power, which sweeps the stages' compute streams for the real ones
+ * (about a third more time: search does without). */
+void sim_step_power(const struct step_ctx *ctx, struct step_times *out, struct core_buf *trace);
+/* Same as sim_step, and fills stats when not NULL. */
 void sim_step_stats(const struct step_ctx *ctx, struct step_times *out, struct core_buf *trace,
                     struct sim_stats *stats);
+
+/* Moves the end of a trace's power counter to end_s (the straggler-inclusive step): one
+ * more sample at the all-waiting level, before the document's closing. t: the step the
+ * trace was made with; pp its stages. Returns false (trace untouched) when trace is not a finished
+ * sim_step trace. */
+bool sim_trace_extend(struct core_buf *trace, const struct spec_job *job, int pp, double end_s,
+                      const struct step_times *t);
 
 /* --- the event queue: a binary min-heap on (time_ps, seq) ---------------------------- */
 struct sim_event {

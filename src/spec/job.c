@@ -20,6 +20,10 @@
 static const char *const dtype_names[] = {"fp32", "fp16", "bf16", "fp8", "fp4"};
 static const char *const recompute_names[] = {"none", "selective", "full"};
 static const char *const schedule_names[] = {"1f1b", "gpipe", "interleaved"};
+const char *const spec_recompute_module_names[SPEC_RC_MODULES] = {
+    "core_attn", "mlp", "moe_act", "layernorm", "mla_up_proj", "moe", "shared_experts"};
+const char *const spec_recompute_keep_names[SPEC_RC_KEEPS] = {"qkv_proj", "context", "out_proj",
+                                                              "mlpwi", "mlpwo"};
 /* in the order of enum spec_spare_policy */
 static const char *const spare_names[] = {"auto", "pool", "hot", "shrink_dp"};
 
@@ -331,6 +335,10 @@ static enum us_status read_parallel(struct spec_rd *rd, const struct spec_node *
     if (has_sp)
         par->sequence_parallel = sp ? 1 : 0;
     SPEC_TRY(rd, spec_get_enum(rd, n, "recompute", recompute_names, 3, 0, &par->recompute));
+    SPEC_TRY(rd, spec_get_flags(rd, n, "recompute_modules", spec_recompute_module_names,
+                                SPEC_RC_MODULES, 0, &par->recompute_modules));
+    SPEC_TRY(rd, spec_get_flags(rd, n, "recompute_keep", spec_recompute_keep_names, SPEC_RC_KEEPS,
+                                0, &par->recompute_keep));
     SPEC_TRY(rd, spec_get_enum(rd, n, "schedule", schedule_names, 3, 0, &par->schedule));
     SPEC_TRY(rd, spec_get_i32(rd, n, "first_stage_layers", 0, SPEC_MAX_LAYERS, 0,
                               &par->first_stage_layers));
@@ -402,6 +410,16 @@ static enum us_status read_training(struct spec_rd *rd, const struct spec_node *
         t->framework = spec_framework_default(sys);
     static const char *const attn_names[] = {"flash", "unfused"};
     SPEC_TRY(rd, spec_get_enum(rd, n, "attention", attn_names, 2, 0, &t->attention));
+    SPEC_TRY(rd, spec_get_bool(rd, n, "fp8_params", 0, &t->fp8_params));
+    if (t->fp8_params && t->dtype != US_DTYPE_FP8 && t->dtype != US_DTYPE_FP4)
+        return spec_fail(rd, spec_get(n, "fp8_params"),
+                         "fp8_params needs fp8 or fp4 training (dtype is %s)", dtype_names[dt]);
+    SPEC_TRY(rd, spec_get_i32(rd, n, "offload_activation_layers", 0, SPEC_MAX_LAYERS, 0,
+                              &t->offload_activation_layers));
+    static const char *const opt_names[] = {"fp32", "bf16"};
+    int od = 0;
+    SPEC_TRY(rd, spec_get_enum(rd, n, "optimizer_state_dtype", opt_names, 2, 0, &od));
+    t->optimizer_bf16 = od == 1;
     if (has_gr) {
         t->grad_reduce = gr == 1 ? SPEC_GRAD_REDUCE_BF16 : SPEC_GRAD_REDUCE_FP32;
         if (gr == 1 && (t->dtype == US_DTYPE_FP32 || t->dtype == US_DTYPE_FP16))
@@ -434,6 +452,11 @@ static enum us_status read_scale(struct spec_rd *rd, const struct spec_node *n,
         rd, spec_get_real(rd, n, "usd_per_chip_hour", 0, 1e4, SPEC_LO_OPEN, &s->usd_per_chip_hour));
     SPEC_TRY(rd, spec_get_real(rd, n, "pue", 1.0, 5.0, 0, &s->pue));
     SPEC_TRY(rd, spec_get_real(rd, n, "step_cv", 0, 1.0, SPEC_LO_OPEN, &s->step_cv));
+    double cap_mw = 0;
+    SPEC_TRY(rd, spec_get_real(rd, n, "power_cap_mw", 0, 1e5, SPEC_LO_OPEN, &cap_mw));
+    s->power_cap_W = cap_mw * 1e6;
+    SPEC_TRY(rd,
+             spec_get_real(rd, n, "chip_power_cap_W", 0, 1e5, SPEC_LO_OPEN, &s->chip_power_cap_W));
     int64_t spare = 0, seed = 1;
     SPEC_TRY(rd, spec_get_int(rd, n, "spare_chips", 0, MAX_CHIPS, SPEC_EXP, &spare));
     s->spare_chips = (int)spare;

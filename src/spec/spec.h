@@ -39,14 +39,32 @@ struct spec_chip {
     char family[SPEC_NAME_LEN];        /* lineage, e.g. nvidia-hopper; selects the default
                                           training.framework (spec_framework_default) */
     double peak_flops[US_DTYPE_COUNT]; /* dense FLOP/s per dtype; 0 = not supported */
-    double peak_int8_ops;             /* dense int8 op/s; shown only (no int8 training); 0 = none */
-    double hbm_B;                     /* capacity, bytes */
-    double hbm_Bps;                   /* bandwidth, bytes/s */
-    double idle_W, tdp_W;             /* chip power at idle and at full load */
+    double peak_int8_ops; /* dense int8 op/s; shown only (no int8 training); 0 = none */
+    double hbm_B;         /* capacity, bytes */
+    double hbm_Bps;       /* bandwidth, bytes/s */
+    double idle_W, tdp_W; /* chip power at idle and at full load */
+    /* Draw per phase of a training step (docs/MODEL.md 7.6), W: matrix-bound kernels
+     * (GEMM, attention), memory-bound kernels, and waiting on communication or a pipeline
+     * neighbour. A file may give each (gemm_W, memory_W, wait_W); the loader derives the
+     * others from tdp_W with SPEC_POWER_*_OF_TDP and says so in power_derived. */
+    double gemm_W, memory_W, wait_W;
+    unsigned power_derived;           /* SPEC_POWER_DERIVED_* bits: which levels came from TDP */
     double usd_per_hour;              /* price per chip-hour */
     int matrix_m, matrix_n, matrix_k; /* GEMM tile shape the matrix units work in */
     int compute_units;                /* SMs / NeuronCores / CUs: tiles run in waves */
 };
+
+/* Phase power levels as fractions of TDP, for chips without a measurement (docs/MODEL.md
+ * 7.6). GEMM: an H100's matrix-bound kernels run at its 700 W board limit - the same Hopper
+ * die at a 900 W limit (GH200) reaches 4.3% more MAMF (828.6 vs 794.5 TFLOPS, ml-engineering
+ * MAMF table), so the limit binds - and the 8xH100 node peaks at 8.4 kW with the GPUs near
+ * full utilization (Latif et al., arXiv:2412.08602). Wait: TPU v4's measured minimum over its
+ * workloads is 90 of 192 W (Google Cloud TPU v4 page: min/mean/max 90/170/192 W) = 0.47.
+ * Memory: no published per-phase figure; midway between wait and GEMM (an assumption). */
+#define SPEC_POWER_GEMM_OF_TDP   1.0
+#define SPEC_POWER_WAIT_OF_TDP   (90.0 / 192.0)
+#define SPEC_POWER_MEMORY_OF_TDP (0.5 * (SPEC_POWER_GEMM_OF_TDP + SPEC_POWER_WAIT_OF_TDP))
+enum { SPEC_POWER_DERIVED_GEMM = 1u, SPEC_POWER_DERIVED_MEMORY = 2u, SPEC_POWER_DERIVED_WAIT = 4u };
 
 /* Efficiency constants of one chip family; calibrated only on shared/calibration/
  * (docs/MODEL.md gives each value and how it was fitted). */
@@ -147,19 +165,51 @@ struct spec_model {
 };
 
 /* A parallel field of 0 (or -1 for zero/sp/recompute/schedule) is "unset": search fills it. */
+/* parallel.recompute_modules: what selective recompute re-runs, as Megatron-Core's
+ * recompute_modules names them (docs/MODEL.md 2.4). Bit i is spec_recompute_module_names[i]. */
+enum spec_rc_module {
+    SPEC_RC_CORE_ATTN = 1u << 0,     /* the attention core (the default) */
+    SPEC_RC_MLP = 1u << 1,           /* a dense layer's MLP */
+    SPEC_RC_MOE_ACT = 1u << 2,       /* the experts' activation function */
+    SPEC_RC_LAYERNORM = 1u << 3,     /* the input and pre-MLP norms */
+    SPEC_RC_MLA_UP_PROJ = 1u << 4,   /* MLA's Q and KV up-projections */
+    SPEC_RC_MOE = 1u << 5,           /* the whole MoE block, dispatch and combine included */
+    SPEC_RC_SHARED_EXPERTS = 1u << 6 /* the shared experts */
+};
+#define SPEC_RC_MODULES 7
+extern const char *const spec_recompute_module_names[SPEC_RC_MODULES];
+
+/* parallel.recompute_keep: tensors full recompute keeps beside the layer input, by MaxText's
+ * names (remat_policy save_only_these_names); their ops are not re-run (docs/MODEL.md 1.7).
+ * Bit i is spec_recompute_keep_names[i]. */
+enum spec_rc_keep {
+    SPEC_KEEP_QKV_PROJ = 1u << 0, /* Q, K and V */
+    SPEC_KEEP_CONTEXT = 1u << 1,  /* the attention output */
+    SPEC_KEEP_OUT_PROJ = 1u << 2, /* the output projection's output */
+    SPEC_KEEP_MLPWI = 1u << 3,    /* the MLP's (experts') fc1 outputs */
+    SPEC_KEEP_MLPWO = 1u << 4     /* the MLP's (experts') fc2 output */
+};
+#define SPEC_RC_KEEPS 5
+extern const char *const spec_recompute_keep_names[SPEC_RC_KEEPS];
+
 struct spec_parallel {
     int tp, pp, dp, cp, ep, vpp;
-    int zero;               /* 0..3; -1 unset */
-    int sequence_parallel;  /* 0/1; -1 unset */
-    int recompute;          /* enum us_recompute; -1 unset */
-    int schedule;           /* enum us_schedule; -1 = derived (interleaved when vpp > 1) */
-    int first_stage_layers; /* uneven pipeline: layers on the first / last stage; 0 = even */
+    int zero;                   /* 0..3; -1 unset */
+    int sequence_parallel;      /* 0/1; -1 unset */
+    int recompute;              /* enum us_recompute; -1 unset */
+    unsigned recompute_modules; /* enum spec_rc_module bits selective recompute re-runs;
+                                   0 = SPEC_RC_CORE_ATTN */
+    unsigned recompute_keep;    /* enum spec_rc_keep bits full recompute keeps */
+    int schedule;               /* enum us_schedule; -1 = derived (interleaved when vpp > 1) */
+    int first_stage_layers;     /* uneven pipeline: layers on the first / last stage; 0 = even */
     int last_stage_layers;
-    bool tp_comm_overlap; /* overlap TP collectives with GEMMs (Megatron tp-comm-overlap); the
-                             training framework's default when the file leaves it out */
-    bool ep_comm_overlap; /* overlap EP all-to-all with expert compute */
-    int etp;              /* expert tensor parallelism: 1 or tp; 0 = tp (Megatron's default) */
-    char order[16];       /* rank order, innermost first; default "tp-cp-ep-dp-pp" */
+    bool tp_comm_overlap;       /* overlap TP collectives with GEMMs (Megatron tp-comm-overlap); the
+                                   training framework's default when the file leaves it out */
+    bool tp_comm_overlap_given; /* the file set it: search keeps it (else it tries both where
+                                   the framework can overlap) */
+    bool ep_comm_overlap;       /* overlap EP all-to-all with expert compute */
+    int etp;        /* expert tensor parallelism: 1 or tp; 0 = tp (Megatron's default) */
+    char order[16]; /* rank order, innermost first; default "tp-cp-ep-dp-pp" */
 };
 
 /* training.framework (docs/MODEL.md 6.6). AUTO resolves by the chip's vendor: TPUs run
@@ -194,6 +244,8 @@ int spec_framework_default(const struct spec_system *sys);
 struct spec_fw_params spec_framework_params(int fw);
 /* Whether the framework overlaps TP collectives with GEMMs by default. */
 bool spec_framework_tp_overlap(int fw);
+/* Whether it can (Megatron's userbuffers, torchtitan's async TP, XLA's collective matmul). */
+bool spec_framework_tp_overlap_can(int fw);
 struct spec_job;
 /* Runs the job on framework fw (not AUTO): its constants and, unless the job's file set
  * parallel.tp_comm_overlap, its TP-overlap default. */
@@ -216,6 +268,13 @@ struct spec_training {
     int framework;
     int attention;
     struct spec_fw_params fw;
+    bool fp8_params;               /* training.fp8_params: weights held and gathered in fp8
+                                      (Transformer Engine fp8 parameters, Megatron fp8_param_gather) */
+    int offload_activation_layers; /* training.offload_activation_layers: layers per pipeline
+                                      stage whose activations wait in host memory
+                                      (Megatron cpu_offloading_num_layers) */
+    bool optimizer_bf16;           /* training.optimizer_state_dtype bf16: Adam's m and v in
+                                      bf16 (Megatron's precision-aware optimizer) */
 };
 
 /* training.grad_reduce_dtype (docs/SPEC.md). AUTO is Megatron-LM's default: fp32 main grads
@@ -251,6 +310,10 @@ struct spec_scale {
     double reschedule_s; /* part of a restart spent getting a node: what a hot spare saves */
     double repair_s;     /* time a failed node is out of service */
     double snapshot_Bps_per_chip; /* device-to-host copy of an async / in-memory checkpoint */
+    /* Power caps (0 = none): the whole site's facility power, and one chip's draw. The lower
+     * of the two binds; chips clock down along docs/MODEL.md 7.10's curve. */
+    double power_cap_W;      /* scale.power_cap_mw x 1e6 */
+    double chip_power_cap_W; /* scale.chip_power_cap_W */
 };
 
 struct spec_job {

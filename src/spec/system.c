@@ -29,6 +29,41 @@
 static const char *const topo_names[] = {"switch", "torus", "hypercube", "mesh"};
 static const char *const fabric_names[] = {"fat-tree", "rail"};
 
+/* gemm_W, memory_W, wait_W: given, else from tdp_W (spec.h SPEC_POWER_*_OF_TDP). Each lies
+ * in [idle_W, tdp_W x 1.5] (a measured draw may exceed a nominal TDP a little, not by half),
+ * and wait <= memory <= gemm. */
+static enum us_status read_phase_power(struct spec_rd *rd, const struct spec_node *c,
+                                       struct spec_chip *chip)
+{
+    static const char *const key[3] = {"gemm_W", "memory_W", "wait_W"};
+    static const unsigned bit[3] = {SPEC_POWER_DERIVED_GEMM, SPEC_POWER_DERIVED_MEMORY,
+                                    SPEC_POWER_DERIVED_WAIT};
+    double *v[3] = {&chip->gemm_W, &chip->memory_W, &chip->wait_W};
+    chip->gemm_W = fmax(chip->idle_W, SPEC_POWER_GEMM_OF_TDP * chip->tdp_W);
+    chip->wait_W = fmax(chip->idle_W, SPEC_POWER_WAIT_OF_TDP * chip->tdp_W);
+    chip->power_derived = 0;
+    bool given[3];
+    for (int i = 0; i < 3; i++) {
+        int has = spec_get_real(rd, c, key[i], 0, 1.5 * chip->tdp_W, 0, v[i]);
+        SPEC_TRY(rd, has);
+        given[i] = has > 0;
+        if (!given[i])
+            chip->power_derived |= bit[i];
+        else if (*v[i] < chip->idle_W)
+            return spec_fail(rd, spec_get(c, key[i]), "%s %g is below idle_W %g", key[i], *v[i],
+                             chip->idle_W);
+    }
+    if (!given[1]) /* midway between the two others, whichever were given */
+        chip->memory_W = 0.5 * (chip->gemm_W + chip->wait_W);
+    if (chip->wait_W > chip->memory_W)
+        return spec_fail(rd, spec_get(c, given[2] ? "wait_W" : "memory_W"),
+                         "wait_W %g is above memory_W %g", chip->wait_W, chip->memory_W);
+    if (chip->memory_W > chip->gemm_W)
+        return spec_fail(rd, spec_get(c, given[1] ? "memory_W" : "gemm_W"),
+                         "memory_W %g is above gemm_W %g", chip->memory_W, chip->gemm_W);
+    return US_OK;
+}
+
 static enum us_status read_chip(struct spec_rd *rd, const struct spec_node *c,
                                 struct spec_system *s)
 {
@@ -82,6 +117,9 @@ static enum us_status read_chip(struct spec_rd *rd, const struct spec_node *c,
         return spec_fail(rd, spec_get(c, "idle_W"), "idle_W %g is above tdp_W %g", chip->idle_W,
                          chip->tdp_W);
     SPEC_TRY(rd, spec_get_real(rd, c, "usd_per_hour", 0, 1e4, 0, &chip->usd_per_hour));
+    enum us_status pst = read_phase_power(rd, c, chip);
+    if (pst != US_OK)
+        return pst;
 
     /* no tile or wave quantization unless the chip says how its matrix units work */
     int tile[3] = {1, 1, 1}, nt = 0;

@@ -1155,6 +1155,34 @@ int spec_get_ints(struct spec_rd *rd, const struct spec_node *map, const char *k
     return 1;
 }
 
+int spec_get_flags(struct spec_rd *rd, const struct spec_node *map, const char *key,
+                   const char *const *names, int count, unsigned flags, unsigned *out)
+{
+    const struct spec_node *s;
+    int r = lookup(rd, map, key, flags, &s);
+    if (r != 1)
+        return r;
+    if (s->kind != SPEC_NODE_SEQ) {
+        char got[120];
+        describe(s, got, sizeof got);
+        spec_fail(rd, s, "expected a sequence of names, got %s", got);
+        return -1;
+    }
+    unsigned bits = 0;
+    for (const struct spec_node *v = s->first; v; v = v->next) {
+        int k = 0;
+        if (spec_as_enum(rd, v, names, count, &k) < 0)
+            return -1;
+        if (bits & (1u << k)) {
+            spec_fail(rd, v, "'%s' is listed twice", names[k]);
+            return -1;
+        }
+        bits |= 1u << k;
+    }
+    *out = bits;
+    return 1;
+}
+
 void spec_default_name(const struct spec_node *n, const char *hint, const char *fallback, char *out,
                        size_t n_B)
 {

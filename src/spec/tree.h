@@ -185,6 +185,10 @@ int spec_get_map(struct spec_rd *rd, const struct spec_node *map, const char *ke
 int spec_get_ints(struct spec_rd *rd, const struct spec_node *map, const char *key, int min_n,
                   int max_n, int lo, int hi, unsigned flags, int *out, int *n);
 
+/* A sequence of distinct names from names[0..count): *out gets bit i for names[i]. */
+int spec_get_flags(struct spec_rd *rd, const struct spec_node *map, const char *key,
+                   const char *const *names, int count, unsigned flags, unsigned *out);
+
 /* --- between the loaders --- */
 /* Converts a system or model mapping (already checked against nothing else). */
 enum us_status spec_system_from_node(struct spec_rd *rd, const struct spec_node *n,

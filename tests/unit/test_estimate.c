@@ -394,7 +394,13 @@ static void test_layer_chain(void)
     lt.attn_bwd_s = 6.0;
     lt.other_bwd_s = 20.0;
     lt.full_recompute = true;
+    lt.rerun_attn_s = lt.attn_fwd_s; /* everything re-runs */
+    lt.rerun_other_s = lt.other_fwd_s;
     CHECK_NEAR(step_layer_bwd_s(&sc, &lt, NULL), 20.0 + 6.0 + 20.0, 1e-12);
+    /* recompute_keep: the kept ops' forward (here 4 of the 10 other) is not re-run; the
+     * chain's collectives are */
+    lt.rerun_other_s = 6.0;
+    CHECK_NEAR(step_layer_bwd_s(&sc, &lt, NULL), (5.0 + 6.0 + 4.0 + 1.0) + 6.0 + 20.0, 1e-12);
 }
 
 static void test_groups(void)

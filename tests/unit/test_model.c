@@ -118,7 +118,8 @@ static void test_small_dense(void)
         /* causal half: b s^2 a (dqk + dv) = 2 * 64 * 4 * 32 */
         CHECK_NEAR(core->fwd_flop, 16384, 0);
         CHECK_NEAR(core->bwd_flop, 40960, 0);
-        CHECK(core->kind == MODEL_OP_ATTN && core->recomputed_selective);
+        /* marked for re-running only under selective recompute (test_recompute_modules) */
+        CHECK(core->kind == MODEL_OP_ATTN && !core->recomputed_selective);
         /* Q 16*4*16*2 = 2048, K+V 16*2*32*2 = 2048, O 2048, LSE 16*4*4 = 256 */
         CHECK_NEAR(core->fwd_B, 6400, 0);
     }
@@ -670,6 +671,87 @@ static void test_mtp(void)
                c.moe.model_flop + 4096.0 * 6 * (2.0 * 7168 * 7168 + 7168.0 * 129280), 1e-12);
 }
 
+/* Selective recompute by module (Megatron-Core recompute_modules): each drops what its
+ * module makes inside itself and keeps the module's input; the re-run FLOPs are the
+ * module's forward. GPT-3 175B shape, tp 8 with SP, flash, no dropout: the no-recompute
+ * layer keeps 32 sbh/t + 4asb/t (test_korthikanti), made of norm input 2, projection input
+ * 2, Q K V 6, output-projection input 2, MLP norm input 2, fc1 input 2, GeLU input 8, fc2
+ * input 8 (sbh/t each) and the core's log-sum-exp 4asb/t. */
+static void test_recompute_modules(void)
+{
+    struct spec_model m = gpt3_175b();
+    const double s = 2048, b = 1, h = 12288, a = 96, t = 8, sbh = s * b * h;
+    const double lse = 4 * a * s * b / t;
+    struct model_split x = split(8, 1, 1, true, US_RECOMPUTE_SELECTIVE, 1, 2048);
+    /* the default module: the core alone */
+    CHECK_NEAR(model_layer_act_B(&m, &x, false, true), 32 * sbh / t, 1e-15);
+    x.rc_modules = SPEC_RC_CORE_ATTN;
+    CHECK_NEAR(model_layer_act_B(&m, &x, false, true), 32 * sbh / t, 1e-15);
+    x.rc_modules = SPEC_RC_LAYERNORM; /* the two norm outputs go; the core stays */
+    CHECK_NEAR(model_layer_act_B(&m, &x, false, true), 28 * sbh / t + lse, 1e-15);
+    x.rc_modules = SPEC_RC_MLP; /* GeLU and fc2 inputs go; fc1's input is the checkpoint's */
+    CHECK_NEAR(model_layer_act_B(&m, &x, false, true), 16 * sbh / t + lse, 1e-15);
+    x.rc_modules = SPEC_RC_MLP | SPEC_RC_LAYERNORM; /* the MLP checkpoint keeps its input */
+    CHECK_NEAR(model_layer_act_B(&m, &x, false, true), 14 * sbh / t + lse, 1e-15);
+    x.rc_modules = SPEC_RC_MLP | SPEC_RC_CORE_ATTN;
+    CHECK_NEAR(model_layer_act_B(&m, &x, false, true), 16 * sbh / t, 1e-15);
+    /* the re-run forward is the module's ops and nothing else */
+    struct model_costs c;
+    model_costs_compute(&m, &x, &c);
+    double mlp = 0, core = 0;
+    for (int i = 0; i < c.dense.nops; i++) {
+        const struct model_op *o = &c.dense.ops[i];
+        bool in_mlp = !strncmp(o->name, "mlp_fc", 6) || !strcmp(o->name, "mlp_act");
+        bool in_core = !strcmp(o->name, "attn_core");
+        CHECK(o->recomputed_selective == (in_mlp || in_core));
+        mlp += in_mlp ? o->fwd_flop : 0.0;
+        core += in_core ? o->fwd_flop : 0.0;
+    }
+    CHECK(mlp > 0 && core > 0);
+    CHECK_NEAR(c.dense.recompute_flop, mlp + core, 1e-12);
+
+    /* MoE: the moe module re-runs dispatch and combine in the backward; moe_act drops the
+     * experts' fc2 input; mla_up_proj drops MLA's Q, K and V. */
+    struct spec_model d = deepseek_v3();
+    struct model_split y = split(1, 1, 8, false, US_RECOMPUTE_SELECTIVE, 1, 4096);
+    struct model_costs c0, c1;
+    model_costs_compute(&d, &y, &c0);
+    y.rc_modules = SPEC_RC_MOE;
+    model_costs_compute(&d, &y, &c1);
+    CHECK(c0.moe.comm.ep_a2a_bwd == 2 && c1.moe.comm.ep_a2a_bwd == 4);
+    CHECK(c1.moe.act_B < c0.moe.act_B && c1.dense.act_B > c0.dense.act_B);
+    y.rc_modules = SPEC_RC_CORE_ATTN | SPEC_RC_MOE_ACT;
+    model_costs_compute(&d, &y, &c1);
+    double T = 4096, fe = 2048, R = T * 8; /* routed rows on the chip, bf16 */
+    CHECK_NEAR(c0.moe.act_B - c1.moe.act_B, 2 * R * fe, 1e-12);
+    CHECK(c1.moe.comm.ep_a2a_bwd == 2);
+    y.rc_modules = SPEC_RC_CORE_ATTN | SPEC_RC_MLA_UP_PROJ;
+    model_costs_compute(&d, &y, &c1);
+    double qkv = 2 * T * 128 * (192 + 192 + 128); /* a (dqk + dqk + dv) per token, bf16 */
+    CHECK_NEAR(c0.dense.act_B - c1.dense.act_B, qkv, 1e-12);
+
+    /* recompute_keep (MaxText's save_only_these_names): full recompute keeps the layer input
+     * and the named tensors, and does not re-run the ops that make them. GPT-3 175B, t 8 with
+     * SP: input 2 sbh/t, Q/K/V 6 sbh/t, the attention output 2 sbh/t. */
+    x = split(8, 1, 1, true, US_RECOMPUTE_FULL, 1, 2048);
+    CHECK_NEAR(model_layer_act_B(&m, &x, false, true), 2 * sbh / t, 1e-15);
+    x.rc_keep = SPEC_KEEP_QKV_PROJ | SPEC_KEEP_CONTEXT;
+    CHECK_NEAR(model_layer_act_B(&m, &x, false, true), 10 * sbh / t, 1e-15);
+    struct model_costs ck, cf;
+    model_costs_compute(&m, &x, &ck);
+    x.rc_keep = 0;
+    model_costs_compute(&m, &x, &cf);
+    double kept = 0;
+    for (int i = 0; i < ck.dense.nops; i++) {
+        const struct model_op *o = &ck.dense.ops[i];
+        bool k = !strcmp(o->name, "qkv_proj") || !strcmp(o->name, "attn_core");
+        CHECK(o->kept == k && !cf.dense.ops[i].kept);
+        kept += k ? o->fwd_flop : 0.0;
+    }
+    CHECK(kept > 0);
+    CHECK_NEAR(cf.dense.recompute_flop - ck.dense.recompute_flop, kept, 1e-12);
+}
+
 int main(void)
 {
     test_small_dense();
@@ -686,5 +768,6 @@ int main(void)
     test_fp8_casts();
     test_unfused_attention();
     test_mtp();
+    test_recompute_modules();
     return test_summary("test_model");
 }

@@ -35,6 +35,9 @@ static void llama3_job(struct spec_job *j)
     s->chip.hbm_Bps = 3.35e12;
     s->chip.tdp_W = 700.0;
     s->chip.idle_W = 175.0;
+    s->chip.gemm_W = 700.0; /* phase levels as the loader sets them (spec.h ratios) */
+    s->chip.wait_W = 330.0;
+    s->chip.memory_W = 515.0;
     s->chip.usd_per_hour = 4.916;
     s->chips_per_node = 8;
     s->out.nic_Bps = 400e9 / 8.0;
@@ -59,6 +62,7 @@ static void llama3_input(struct scale_input *in, const struct spec_job *j)
     in->step_s = LLAMA_STEP_S;
     in->compute_busy_s = 0.8 * LLAMA_STEP_S;
     in->hbm_busy_s = 0.4 * LLAMA_STEP_S;
+    in->stream_busy_s = 0.9 * LLAMA_STEP_S;
     in->ckpt_B = LLAMA_CKPT_B;
     in->tokens_per_step = LLAMA_TOKENS_PER_STEP;
 }
@@ -443,10 +447,10 @@ static void test_energy_and_money(void)
     llama3_input(&in, &j);
     struct scale_report r;
     scale_compute(&in, &r);
-    /* chip: 175 + 107.2 x 0.4 + (525 - 107.2) x 0.8 = 552.12 W, with P_hbm = 4 pJ/bit x 8
-     * x 3.35 TB/s = 107.2 W; facility = 1.2 x 16384 x (552.12 + 190) */
-    CHECK_NEAR(r.chip_power_W, 552.12, 1e-12);
-    CHECK_NEAR(r.busy_power_W, 1.2 * 16384 * 742.12, 1e-12);
+    /* chip: 0.8 of the step at the matrix level, 0.1 memory-bound, 0.1 waiting:
+     * 0.8 x 700 + 0.1 x 515 + 0.1 x 330 = 644.5 W; facility = 1.2 x 16384 x (644.5 + 190) */
+    CHECK_NEAR(r.chip_power_W, 644.5, 1e-12);
+    CHECK_NEAR(r.busy_power_W, 1.2 * 16384 * 834.5, 1e-12);
     CHECK_NEAR(r.idle_power_W, 1.2 * 16384 * 365.0, 1e-12);
     CHECK_NEAR(r.energy_J_per_step, r.busy_power_W * LLAMA_STEP_S, 1e-15);
     CHECK_NEAR(r.usd_per_hour, 16384 * 4.916, 1e-15);

@@ -331,7 +331,8 @@ static void check_trace(const char *job_text, bool toy_even)
         struct fy_node *evs = fy_node_mapping_lookup_by_string(root, "traceEvents", 11);
         CHECK(evs && fy_node_get_type(evs) == FYNT_SEQUENCE);
         double crit_us = 0.0, step_us = t.step_s * 1e6;
-        int nx = 0, nmeta = 0, bad = 0;
+        int nx = 0, nmeta = 0, bad = 0, npmeta = 0, nc = 0;
+        double energy_J = 0.0, last_us = 0.0, last_mw = 0.0;
         void *it = NULL;
         struct fy_node *e;
         while (evs && (e = fy_node_sequence_iterate(evs, &it)) != NULL) {
@@ -339,6 +340,21 @@ static void check_trace(const char *job_text, bool toy_even)
             size_t n;
             const char *phs = ph ? fy_node_get_scalar(ph, &n) : "";
             double pid = num(e, "pid"), tid = num(e, "tid");
+            if (pid == l.pp) { /* the facility power counter (docs/MODEL.md 7.6) */
+                if (phs[0] == 'M') {
+                    npmeta++;
+                    continue;
+                }
+                struct fy_node *args = fy_node_mapping_lookup_by_string(e, "args", 4);
+                double ts = num(e, "ts"), mw = args ? num(args, "MW") : -1.0;
+                if (!(phs[0] == 'C' && ts >= last_us && ts <= step_us * (1 + 1e-9) && mw > 0))
+                    bad++;
+                if (nc++ > 0)
+                    energy_J += last_mw * 1e6 * (ts - last_us) * 1e-6;
+                last_us = ts;
+                last_mw = mw;
+                continue;
+            }
             if (!(pid >= 0 && pid < l.pp && tid >= 0 && tid < SIM_STREAM_COUNT))
                 bad++;
             if (phs[0] == 'M') {
@@ -355,6 +371,18 @@ static void check_trace(const char *job_text, bool toy_even)
         }
         CHECK(bad == 0);
         CHECK(nx > 0 && nmeta == l.pp * (2 + SIM_STREAM_COUNT));
+        /* One counter track; it ends with the step and integrates to the phase energy: all
+         * chips at the compute-stream level for stream_busy_s, waiting for the rest, plus
+         * the constant part, times PUE (what scale prices without stragglers). */
+        CHECK(npmeta == 1 && nc >= 2 && fabs(last_us - step_us) <= 1e-6 * step_us);
+        struct step_power pw;
+        step_power_levels(j, j->chips, t.compute_busy_s, t.stream_busy_s, &pw);
+        double want =
+            pw.pue *
+            (pw.chips * (t.stream_busy_s * pw.stream_W + (t.step_s - t.stream_busy_s) * pw.wait_W) +
+             pw.const_W * t.step_s);
+        CHECK_NEAR(energy_J, want, 1e-6);
+        CHECK(t.power_peak_W >= t.power_min_W && t.power_min_W > 0.0);
         /* The critical path covers the step with no gap (zero-length joins are not drawn). */
         CHECK_NEAR(crit_us, step_us, 1e-6);
         fy_document_destroy(doc);

@@ -88,6 +88,8 @@ static void test_bad_files(void)
         {"trailing.yaml", MODEL_FILE, 3, 9, "hidden", "expected an integer, got '4096x'"},
         {"float_int.yaml", JOB_FILE, 4, 16, "parallel.tp", "expected an integer, got '8.0'"},
         {"out_of_range.yaml", SYSTEM_FILE, 5, 6, "pue", "'7' is above the maximum of 5"},
+        {"power_order.yaml", SYSTEM_FILE, 2, 89, "chip.memory_W",
+         "memory_W 650 is above gemm_W 600"},
         {"negative.yaml", MODEL_FILE, 2, 9, "layers", "-4 must be positive"},
         {"zero.yaml", SYSTEM_FILE, 4, 10, "scale_up.chips", "0 must be positive"},
         {"bad_utf8.yaml", SYSTEM_FILE, 2, 17, "", "invalid UTF-8 (byte 0xff)"},
