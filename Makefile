@@ -29,8 +29,11 @@ build: deps
 	  cmake --build --preset release -j $(JOBS) --target ultrasim >>build/release-build.log 2>&1 \
 	  || { cat build/release-build.log; exit 1; }
 
+# The story of the default job: Trn3 against GB300 from 8K to 1M chips, the knee, why MFU
+# falls past it, and an HTML report (build/report.html).
 run: build
-	@$(ULTRASIM) compare examples/frontier.yaml --systems trn3-ultraserver,gb300-nvl72
+	@$(ULTRASIM) scale examples/frontier.yaml --systems trn3-ultraserver,gb300-nvl72 \
+	  --chips 8K..1M --report build/report.html
 
 test: test-asan test-release
 

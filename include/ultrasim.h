@@ -417,6 +417,50 @@ US_API enum us_status us_sweep(struct us_ctx *ctx, const char *sweep_path, const
                                const struct us_sweep_options *opt, struct us_sweep_summary *out,
                                struct us_diag *d);
 
+/* --- supply and price scenarios ----------------------------------------------------- */
+/* A scenario file (docs/SPEC.md "Scenario") names a job and, per system, when chips arrive,
+ * what a chip-hour costs and the power one site may draw:
+ *     job: frontier.yaml                 # relative to the scenario file
+ *     deadline_days: 60                  # optional
+ *     move_restart_hours: 12             # time lost when the job moves or resizes
+ *     systems:
+ *       trn3-ultraserver:
+ *         deliveries: [{day: 0, chips: 65536}, {day: 30, chips: 524288}]
+ *         price: [{day: 0, usd_per_chip_hour: 4.05}, {day: 90, usd_per_chip_hour: 3.0}]
+ *         power_cap_mw: 400
+ * `ultrasim plan` answers the earliest finish, the cheapest plan meeting the deadline and
+ * what a delay or a price shock on one vendor does (src/cli/cmd_plan.c). */
+#define US_SCENARIO_MAX_SYSTEMS 8
+#define US_SCENARIO_MAX_STEPS   16
+
+/* A step function of time: value from day on (until the next step). */
+struct us_scenario_step {
+    double day;
+    double value;
+};
+
+struct us_scenario_system {
+    char name[64]; /* a system preset or file, as `system:` in a job takes it */
+    int ndeliveries;
+    struct us_scenario_step deliveries[US_SCENARIO_MAX_STEPS]; /* chips available from day */
+    int nprices;
+    struct us_scenario_step prices[US_SCENARIO_MAX_STEPS]; /* USD per chip-hour; none = preset */
+    double power_cap_W; /* facility power one site may draw; 0 = no cap */
+};
+
+struct us_scenario {
+    char job_path[1024];   /* relative paths taken against the scenario's folder */
+    double deadline_s;     /* 0 = none */
+    double move_restart_s; /* time lost (and paid for) when the job moves or resizes */
+    int nsystems;
+    struct us_scenario_system systems[US_SCENARIO_MAX_SYSTEMS];
+};
+
+/* Loads a scenario file with the strict reader of every spec (file:line:col and field path
+ * on errors). Steps come out sorted by day. */
+US_API enum us_status us_scenario_load(struct us_ctx *ctx, const char *path,
+                                       struct us_scenario *out, struct us_diag *d);
+
 /* --- one collective ---------------------------------------------------------------- */
 /* nccl-tests definitions: algbw = bytes / time; busbw = algbw x (all_reduce 2(n-1)/n;
  * all_gather, reduce_scatter, all_to_all (n-1)/n; broadcast, p2p 1). bytes is the

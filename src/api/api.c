@@ -115,3 +115,12 @@ const char *us_job_model_name(const struct us_job *job)
 {
     return job->spec.model.name;
 }
+
+enum us_status us_scenario_load(struct us_ctx *ctx, const char *path, struct us_scenario *out,
+                                struct us_diag *d)
+{
+    (void)ctx;
+    if (!path || !out)
+        return core_diag_set(d, NULL, 0, 0, NULL, "no scenario file");
+    return spec_scenario_load(path, out, d);
+}

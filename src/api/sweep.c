@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "api/api.h"
@@ -86,6 +87,16 @@ static const char *const result_cols[] = {"status",
                                           "energy_mwh",
                                           "cost_usd"};
 
+/* An axis named like a result column (`chips`): SQLite column names ignore case, and two
+ * alike would make the table invalid, so that axis's column is "axis.chips". */
+static bool axis_collides(const char *key)
+{
+    for (size_t i = 0; i < US_ARRAY_LEN(result_cols); i++)
+        if (strcasecmp(key, result_cols[i]) == 0)
+            return true;
+    return strcasecmp(key, "point") == 0;
+}
+
 static int db_exec(sqlite3 *db, const char *sql)
 {
     return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
@@ -145,7 +156,7 @@ static int db_schema(sqlite3 *db, const struct spec_sweep *s, const char *fp, sq
     core_buf_printf(&sql, "CREATE TABLE IF NOT EXISTS results(point INTEGER PRIMARY KEY");
     core_buf_printf(&q, "INSERT OR REPLACE INTO results VALUES(?");
     for (int a = 0; a < s->naxes; a++) {
-        core_buf_printf(&sql, ", \"");
+        core_buf_printf(&sql, ", \"%s", axis_collides(s->axes[a].key) ? "axis." : "");
         for (const char *c = s->axes[a].key; *c; c++)
             core_buf_printf(&sql, "%s", *c == '"' ? "\"\"" : (char[]){*c, 0});
         core_buf_printf(&sql, "\" TEXT");

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "ultrasim.h"
 
@@ -46,11 +47,44 @@ struct cli_sets {
 /* Handles --set at argv[*i]: 1 matched, 0 not, -1 error (printed). */
 int cli_set_opt(const char *cmd, int argc, char **argv, int *i, struct cli_sets *s);
 
+/* A search entry as --set overrides (chips and every layout field), so `run` reproduces it
+ * exactly; buf holds at least CLI_LAYOUT_SETS strings, v points into it. Returns the count. */
+#define CLI_LAYOUT_SETS 16
+size_t cli_layout_sets(const struct us_search_entry *e, char buf[][64], const char **v);
+
+/* --- the HTML report (html.c): one self-contained file, inline CSS and SVG, no script --- */
+#define CLI_HTML_PARTS 10
+extern const char *const cli_html_part_color[CLI_HTML_PARTS];
+extern const char *const cli_html_part_name[CLI_HTML_PARTS];
+/* Handles "--format html" at argv[*i] (before cli_format_opt): 1 matched, 0 not. */
+int cli_html_opt(int argc, char **argv, int *i, bool *html);
+void cli_html_begin(FILE *f, const char *title, const char *lede);
+void cli_html_end(FILE *f);
+void cli_html_text(FILE *f, const char *s); /* escaped */
+/* A figure the test compares with the JSON output: data-json="key", data-value="%.9g". */
+void cli_html_num(FILE *f, const char *key, const char *shown, double v);
+void cli_html_parts(const struct us_breakdown *b, double *v);
+void cli_html_legend(FILE *f);
+void cli_html_stacked_bars(FILE *f, const char *title, int rows, const char *const *labels,
+                           const double (*parts)[CLI_HTML_PARTS], const char *unit);
+void cli_html_bars(FILE *f, const char *title, int n, const char *const *labels, const double *v,
+                   const char *unit, int x0, int w);
+void cli_html_side_by_side(FILE *f, int n, const char *const *labels, const double *days,
+                           const double *cost_musd, const double *mwh);
+void cli_html_lines(FILE *f, const char *title, int nseries, const char *const *names, int npoints,
+                    const double *x, const double *y, const int *knee, const char *unit);
+void cli_html_notes(FILE *f, const struct us_result *r);
+void cli_html_sources(FILE *f, const char *system);
+void cli_html_timeline(FILE *f, const char *trace_path, double step_s);
+void cli_html_memory(FILE *f, const struct us_memory *m);
+
 int cmd_run(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_scale(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_collective(int argc, char **argv);
 int cmd_validate(int argc, char **argv);

@@ -1,7 +1,9 @@
 /* cli: run, list and show. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -67,16 +69,88 @@ int cli_set_opt(const char *cmd, int argc, char **argv, int *i, struct cli_sets 
     return 1;
 }
 
+/* run --format html: the headline figures, the step breakdown, memory, the pipeline
+ * timeline from the trace, and the notes and sources. */
+static void run_html(const struct us_result *r, const struct us_job *job, const char *trace)
+{
+    char title[256], lede[512], b[64];
+    snprintf(title, sizeof title, "%.100s on %d x %.100s", us_job_model_name(job), r->nchips,
+             us_job_system_name(job));
+    snprintf(lede, sizeof lede, "One training step%s, the layout ultrasim %s, and what sets it.",
+             r->has_run ? " and the whole run" : "", r->layout.chosen_mask ? "chose" : "was given");
+    FILE *f = stdout;
+    cli_html_begin(f, title, lede);
+    char lay[512];
+    us_layout_format(&r->layout, lay, sizeof lay);
+    fprintf(f, "<h2>Headline</h2>\n<table>\n<tr><th>layout</th><td>");
+    cli_html_text(f, lay);
+    fprintf(f, "</td></tr>\n<tr><th>step time (s)</th><td>");
+    snprintf(b, sizeof b, "%.4g", r->step_time_s);
+    cli_html_num(f, "step_time_s", b, r->step_time_s);
+    fprintf(f, "</td></tr>\n<tr><th>MFU (%%)</th><td>");
+    snprintf(b, sizeof b, "%.1f", 100 * r->mfu);
+    cli_html_num(f, "mfu", b, r->mfu);
+    fprintf(f, "</td></tr>\n<tr><th>tokens per chip per step</th><td>");
+    snprintf(b, sizeof b, "%.0f", r->tokens_per_chip_per_step);
+    cli_html_num(f, "tokens_per_chip_per_step", b, r->tokens_per_chip_per_step);
+    fprintf(f, "</td></tr>\n<tr><th>peak memory (GiB)</th><td>%.1f of %.1f</td></tr>\n",
+            r->memory.peak_B / 1073741824.0, r->memory.capacity_B / 1073741824.0);
+    fprintf(f, "<tr><th>$ per hour</th><td>");
+    snprintf(b, sizeof b, "%.0f", r->cost_usd_per_hour);
+    cli_html_num(f, "cost_usd_per_hour", b, r->cost_usd_per_hour);
+    fprintf(f, "</td></tr>\n");
+    if (r->has_run) {
+        fprintf(f,
+                "<tr><th>time to train (days)</th><td>%.2f</td></tr>\n<tr><th>cost "
+                "($M)</th><td>",
+                r->time_to_train_s / 86400.0);
+        snprintf(b, sizeof b, "%.2f", r->cost_usd / 1e6);
+        cli_html_num(f, "cost_usd", b, r->cost_usd);
+        fprintf(f,
+                "</td></tr>\n<tr><th>energy (MWh)</th><td>%.0f</td></tr>\n<tr><th>goodput "
+                "(%%)</th><td>",
+                r->energy_J / 3.6e9);
+        snprintf(b, sizeof b, "%.1f", 100 * r->goodput);
+        cli_html_num(f, "goodput", b, r->goodput);
+        fprintf(f, "</td></tr>\n");
+    }
+    if (!r->valid || !r->fits) {
+        fprintf(f, "<tr><th>infeasible</th><td>");
+        cli_html_text(f, r->reason);
+        fprintf(f, "</td></tr>\n");
+    }
+    fprintf(f, "</table>\n<h2>Where the step goes</h2>\n");
+    double parts[1][CLI_HTML_PARTS];
+    cli_html_parts(&r->breakdown, parts[0]);
+    const char *labels[] = {"one step"};
+    cli_html_stacked_bars(f, "step breakdown", 1, labels, (const double(*)[CLI_HTML_PARTS])parts,
+                          "s");
+    fprintf(f, "<h2>Memory per chip</h2>\n");
+    cli_html_memory(f, &r->memory);
+    fprintf(f, "<h2>Pipeline timeline</h2>\n");
+    if (trace)
+        cli_html_timeline(f, trace, r->step_time_s);
+    else
+        fprintf(f, "<p class=\"muted\">(closed form: no event trace, so no timeline)</p>\n");
+    fprintf(f, "<h2>Assumptions and what is not modelled</h2>\n");
+    cli_html_notes(f, r);
+    cli_html_sources(f, us_job_system_name(job));
+    cli_html_end(f);
+}
+
 int cmd_run(int argc, char **argv)
 {
     const char *cmd = "run", *job_path = NULL, *trace = NULL;
     enum us_format fmt = US_FORMAT_TABLE;
     struct cli_sets sets = {{0}, 0};
     struct us_run_options opt = {0};
+    bool html = false;
     for (int i = 1; i < argc; i++) {
         int m;
-        if ((m = cli_set_opt(cmd, argc, argv, &i, &sets)) != 0 ||
-            (m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0) {
+        if (cli_html_opt(argc, argv, &i, &html)) {
+            continue;
+        } else if ((m = cli_set_opt(cmd, argc, argv, &i, &sets)) != 0 ||
+                   (m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0) {
             if (m < 0)
                 return 2;
         } else if ((m = cli_opt(cmd, argc, argv, &i, "--trace", &trace)) != 0) {
@@ -95,6 +169,16 @@ int cmd_run(int argc, char **argv)
     if (trace && opt.closed_form_only)
         return cli_usage(cmd, "--trace needs the event simulator; drop --closed-form");
     opt.trace_path = trace;
+    char tmp_trace[64] = "";
+    if (html && !trace && !opt.closed_form_only) { /* the timeline comes from a trace */
+        snprintf(tmp_trace, sizeof tmp_trace, "/tmp/ultrasim-trace-XXXXXX");
+        int fd = mkstemp(tmp_trace);
+        if (fd < 0)
+            tmp_trace[0] = '\0';
+        else
+            close(fd);
+        opt.trace_path = tmp_trace[0] ? tmp_trace : NULL;
+    }
 
     struct us_ctx *ctx = us_ctx_create();
     struct us_diag d;
@@ -113,36 +197,81 @@ int cmd_run(int argc, char **argv)
         rc = cli_diag(&d);
         goto out;
     }
-    us_result_write(&r, job, fmt, stdout);
+    if (html)
+        run_html(&r, job, opt.trace_path);
+    else
+        us_result_write(&r, job, fmt, stdout);
     rc = (int)st;
     if (st == US_INFEASIBLE)
         cli_fail(1, "infeasible: %s", r.reason);
 out:
+    if (tmp_trace[0])
+        remove(tmp_trace);
     us_job_destroy(job);
     us_ctx_destroy(ctx);
     return rc;
 }
 
+static void quoted(const char *s, char q)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || (q == '\\' && *s == '\\'))
+            putchar(q);
+        putchar(*s);
+    }
+    putchar('"');
+}
+
 int cmd_list(int argc, char **argv)
 {
-    const char *cmd = "list";
-    if (argc != 2)
-        return cli_usage(cmd, "say 'list systems' or 'list models'");
+    const char *cmd = "list", *what = NULL;
+    enum us_format fmt = US_FORMAT_TABLE;
+    for (int i = 1; i < argc; i++) {
+        int m;
+        if ((m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0) {
+            if (m < 0)
+                return 2;
+        } else if (cli_positional(cmd, argv[i], &what, "kind") != 0) {
+            return 2;
+        }
+    }
     enum us_kind kind;
-    if (strcmp(argv[1], "systems") == 0)
+    if (!what)
+        return cli_usage(cmd, "say 'list systems' or 'list models'");
+    if (strcmp(what, "systems") == 0)
         kind = US_KIND_SYSTEM;
-    else if (strcmp(argv[1], "models") == 0)
+    else if (strcmp(what, "models") == 0)
         kind = US_KIND_MODEL;
     else
-        return cli_usage(cmd, "say 'list systems' or 'list models', not '%s'", argv[1]);
+        return cli_usage(cmd, "say 'list systems' or 'list models', not '%s'", what);
     size_t n = us_catalog_count(kind);
+    if (fmt == US_FORMAT_JSON)
+        printf("[\n");
+    else if (fmt == US_FORMAT_CSV)
+        printf("name,description\n");
     for (size_t i = 0; i < n; i++) {
         char desc[256];
         if (!us_catalog_describe(kind, i, desc, sizeof desc))
             snprintf(desc, sizeof desc, "(preset does not parse: run 'ultrasim show %s')",
                      us_catalog_name(kind, i));
-        printf("%-18s %s\n", us_catalog_name(kind, i), desc);
+        if (fmt == US_FORMAT_JSON) {
+            printf("  {\"name\": ");
+            quoted(us_catalog_name(kind, i), '\\');
+            printf(", \"description\": ");
+            quoted(desc, '\\');
+            printf("}%s\n", i + 1 < n ? "," : "");
+        } else if (fmt == US_FORMAT_CSV) {
+            quoted(us_catalog_name(kind, i), '"');
+            putchar(',');
+            quoted(desc, '"');
+            putchar('\n');
+        } else {
+            printf("%-18s %s\n", us_catalog_name(kind, i), desc);
+        }
     }
+    if (fmt == US_FORMAT_JSON)
+        printf("]\n");
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* cli: search - the best layout for a job: the winner's full run output, then the top K,
  * the Pareto front on request, and how many candidates each phase saw and how long it took.
  * Progress goes to stderr only when stderr is a terminal. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +19,7 @@ static void progress(void *user, const char *phase, uint64_t done, uint64_t tota
     fflush(stderr);
 }
 
-/* The winner as --set overrides, so `run` reproduces it exactly. */
-static size_t layout_sets(const struct us_search_entry *e, char buf[][64], const char **v)
+size_t cli_layout_sets(const struct us_search_entry *e, char buf[][64], const char **v)
 {
     const struct us_layout *l = &e->layout;
     size_t n = 0;
@@ -46,38 +46,148 @@ static size_t layout_sets(const struct us_search_entry *e, char buf[][64], const
     return n;
 }
 
+/* A figure that may be unbounded (a layout that never finishes): "never" in tables. */
+static void fig(char *b, size_t n, const char *fmt, double v)
+{
+    if (isfinite(v))
+        snprintf(b, n, fmt, v);
+    else
+        snprintf(b, n, "never");
+}
+
 static void entry_table(const struct us_search_entry *e, int rank, bool per_run)
 {
-    char line[512];
+    char line[512], t[32], c[32], en[32];
     struct us_layout l = e->layout;
     l.chosen_mask = 0;
     us_layout_format(&l, line, sizeof line);
-    printf("  %2d  %8lld  %9.4g  %6.1f%%  %8.3g  %10.4g  %9.3g  %5.1f/%-5.0f  %-11s %s\n", rank,
-           (long long)e->chips, e->step_time_s, 100 * e->mfu,
-           per_run ? e->time_s / 86400.0 : e->time_s, e->cost_usd, e->energy_J / 3.6e9,
+    fig(t, sizeof t, "%.3g", per_run ? e->time_s / 86400.0 : e->time_s);
+    fig(c, sizeof c, "%.4g", e->cost_usd);
+    fig(en, sizeof en, "%.3g", e->energy_J / 3.6e9);
+    printf("  %2d  %8lld  %9.4g  %6.1f%%  %8s  %10s  %9s  %5.1f/%-5.0f  %-11s %s\n", rank,
+           (long long)e->chips, e->step_time_s, 100 * e->mfu, t, c, en,
            e->peak_memory_B / 1073741824.0, e->capacity_B / 1073741824.0, e->engine, line);
+}
+
+/* JSON has no infinity: an unbounded figure is null (and "finishes" is false). */
+static void json_num(char *b, size_t n, double v)
+{
+    if (isfinite(v))
+        snprintf(b, n, "%.9g", v);
+    else
+        snprintf(b, n, "null");
 }
 
 static void entry_json(FILE *f, const struct us_search_entry *e, bool last)
 {
     const struct us_layout *l = &e->layout;
-    fprintf(
-        f,
-        "    {\"chips\": %lld, \"tp\": %d, \"pp\": %d, \"dp\": %d, \"cp\": %d, \"ep\": %d, "
-        "\"vpp\": %d, \"zero\": %d, \"sequence_parallel\": %s, \"recompute\": \"%s\", "
-        "\"schedule\": \"%s\", \"micro_batch\": %d, \"first_stage_layers\": %d, "
-        "\"last_stage_layers\": %d, \"tp_overlap\": \"%s\", \"engine\": \"%s\", "
-        "\"step_time_s\": %.9g, "
-        "\"closed_form_step_time_s\": %.9g, \"time_s\": %.9g, \"cost_usd\": %.9g, "
-        "\"energy_j\": %.9g, \"mfu\": %.6g, \"peak_memory_gib\": %.6g, \"pareto\": %s}%s\n",
-        (long long)e->chips, l->tp, l->pp, l->dp, l->cp, l->ep, l->vpp, l->zero,
-        l->sequence_parallel ? "true" : "false", us_recompute_name(l->recompute),
-        us_schedule_name(l->schedule), l->micro_batch, l->first_stage_layers, l->last_stage_layers,
-        l->tp_overlap == US_OVERLAP_JOB  ? "job"
-        : l->tp_overlap == US_OVERLAP_ON ? "on"
-                                         : "off",
-        e->engine, e->step_time_s, e->closed_form_step_time_s, e->time_s, e->cost_usd, e->energy_J,
-        e->mfu, e->peak_memory_B / 1073741824.0, e->pareto ? "true" : "false", last ? "" : ",");
+    char t[32], c[32], en[32];
+    json_num(t, sizeof t, e->time_s);
+    json_num(c, sizeof c, e->cost_usd);
+    json_num(en, sizeof en, e->energy_J);
+    fprintf(f,
+            "    {\"chips\": %lld, \"tp\": %d, \"pp\": %d, \"dp\": %d, \"cp\": %d, \"ep\": %d, "
+            "\"vpp\": %d, \"zero\": %d, \"sequence_parallel\": %s, \"recompute\": \"%s\", "
+            "\"schedule\": \"%s\", \"micro_batch\": %d, \"first_stage_layers\": %d, "
+            "\"last_stage_layers\": %d, \"tp_overlap\": \"%s\", \"engine\": \"%s\", "
+            "\"step_time_s\": %.9g, "
+            "\"closed_form_step_time_s\": %.9g, \"finishes\": %s, \"time_s\": %s, "
+            "\"cost_usd\": %s, \"energy_j\": %s, \"mfu\": %.6g, \"peak_memory_gib\": %.6g, "
+            "\"pareto\": %s}%s\n",
+            (long long)e->chips, l->tp, l->pp, l->dp, l->cp, l->ep, l->vpp, l->zero,
+            l->sequence_parallel ? "true" : "false", us_recompute_name(l->recompute),
+            us_schedule_name(l->schedule), l->micro_batch, l->first_stage_layers,
+            l->last_stage_layers,
+            l->tp_overlap == US_OVERLAP_JOB  ? "job"
+            : l->tp_overlap == US_OVERLAP_ON ? "on"
+                                             : "off",
+            e->engine, e->step_time_s, e->closed_form_step_time_s,
+            isfinite(e->time_s) ? "true" : "false", t, c, en, e->mfu,
+            e->peak_memory_B / 1073741824.0, e->pareto ? "true" : "false", last ? "" : ",");
+}
+
+static void html_entries(FILE *f, const struct us_search_entry *v, int n, bool per_run)
+{
+    fprintf(f,
+            "<table><tr><th>#</th><th>chips</th><th>layout</th><th>step (s)</th><th>MFU "
+            "%%</th><th>%s</th><th>engine</th></tr>\n",
+            per_run ? "days" : "time (s)");
+    for (int i = 0; i < n; i++) {
+        char line[512], b[64];
+        struct us_layout l = v[i].layout;
+        l.chosen_mask = 0;
+        us_layout_format(&l, line, sizeof line);
+        fprintf(f, "<tr><td>%d</td><td>%lld</td><td style=\"text-align:left\">", i + 1,
+                (long long)v[i].chips);
+        cli_html_text(f, line);
+        fprintf(f, "</td><td>");
+        snprintf(b, sizeof b, "%.4g", v[i].step_time_s);
+        cli_html_num(f, "step_time_s", b, v[i].step_time_s);
+        if (isfinite(v[i].time_s))
+            fprintf(f, "</td><td>%.1f</td><td>%.4g</td><td>%s</td></tr>\n", 100 * v[i].mfu,
+                    per_run ? v[i].time_s / 86400.0 : v[i].time_s, v[i].engine);
+        else
+            fprintf(f, "</td><td>%.1f</td><td>never</td><td>%s</td></tr>\n", 100 * v[i].mfu,
+                    v[i].engine);
+    }
+    fprintf(f, "</table>\n");
+}
+
+/* search --format html: the winner (figures, breakdown, memory), the top K as bars and a
+ * table, the Pareto front, the notes and the system's sources. */
+static void search_html(const char *job_path, const struct us_result *r,
+                        const struct us_search_result *res, const char *system)
+{
+    FILE *f = stdout;
+    char title[256], lede[256], b[64], lay[512];
+    snprintf(title, sizeof title, "Best layout for %.150s", job_path);
+    snprintf(lede, sizeof lede,
+             "Search by %s: %llu layouts in the space, %llu priced, %llu "
+             "simulated.",
+             us_objective_name(res->objective), (unsigned long long)res->space,
+             (unsigned long long)res->estimated, (unsigned long long)res->simulated);
+    cli_html_begin(f, title, lede);
+    us_layout_format(&r->layout, lay, sizeof lay);
+    fprintf(f, "<h2>The winner</h2>\n<p>");
+    cli_html_text(f, lay);
+    fprintf(f, "</p>\n<table><tr><th>step time (s)</th><td>");
+    snprintf(b, sizeof b, "%.4g", r->step_time_s);
+    cli_html_num(f, "step_time_s", b, r->step_time_s);
+    fprintf(f, "</td></tr><tr><th>MFU (%%)</th><td>");
+    snprintf(b, sizeof b, "%.1f", 100 * r->mfu);
+    cli_html_num(f, "mfu", b, r->mfu);
+    fprintf(f, "</td></tr></table>\n");
+    double parts[1][CLI_HTML_PARTS];
+    cli_html_parts(&r->breakdown, parts[0]);
+    const char *one[] = {"best layout"};
+    cli_html_stacked_bars(f, "step breakdown", 1, one, (const double(*)[CLI_HTML_PARTS])parts, "s");
+    cli_html_memory(f, &r->memory);
+    fprintf(f, "<h2>Top %d</h2>\n", res->ntop);
+    char lab[US_SEARCH_MAX_TOP][16];
+    const char *labels[US_SEARCH_MAX_TOP];
+    double v[US_SEARCH_MAX_TOP];
+    for (int i = 0; i < res->ntop; i++) {
+        snprintf(lab[i], sizeof lab[i], "#%d", i + 1);
+        labels[i] = lab[i];
+        v[i] = res->top[i].step_time_s;
+    }
+    fprintf(f, "<figure><svg class=\"chart\" role=\"img\" viewBox=\"0 0 960 230\" width=\"960\" "
+               "height=\"230\"><title>step time of the top layouts</title>\n");
+    cli_html_bars(f, "step time", res->ntop, labels, v, "s", 0, 960);
+    fprintf(f, "</svg></figure>\n");
+    html_entries(f, res->top, res->ntop, res->per_run);
+    fprintf(f, "<h2>Pareto front over time, cost and energy</h2>\n");
+    html_entries(f, res->pareto, res->npareto, res->per_run);
+    fprintf(f, "<h2>Notes</h2>\n<ul class=\"notes\">\n");
+    for (int i = 0; i < res->nnotes; i++) {
+        fprintf(f, "<li>");
+        cli_html_text(f, res->notes[i]);
+        fprintf(f, "</li>\n");
+    }
+    fprintf(f, "</ul>\n");
+    cli_html_notes(f, r);
+    cli_html_sources(f, system);
+    cli_html_end(f);
 }
 
 static int parse_chips(const char *cmd, const char *s, int64_t *out, size_t *n)
@@ -108,13 +218,15 @@ int cmd_search(int argc, char **argv)
     struct us_search_options opt = {0};
     int64_t chips[64];
     size_t nchips = 0;
-    bool pareto = false;
+    bool pareto = false, html = false;
     long long iv;
     double dv;
     for (int i = 1; i < argc; i++) {
         int m;
-        if ((m = cli_set_opt(cmd, argc, argv, &i, &sets)) != 0 ||
-            (m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0) {
+        if (cli_html_opt(argc, argv, &i, &html)) {
+            continue;
+        } else if ((m = cli_set_opt(cmd, argc, argv, &i, &sets)) != 0 ||
+                   (m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0) {
             if (m < 0)
                 return 2;
         } else if ((m = cli_opt(cmd, argc, argv, &i, "--objective", &v)) != 0) {
@@ -191,7 +303,7 @@ int cmd_search(int argc, char **argv)
     char buf[CLI_MAX_SETS][64];
     const char *v2[CLI_MAX_SETS];
     struct cli_sets all = sets;
-    size_t nl = layout_sets(&res->top[0], buf, v2);
+    size_t nl = cli_layout_sets(&res->top[0], buf, v2);
     if (all.n + nl > CLI_MAX_SETS) {
         rc = cli_usage(cmd, "too many --set options");
         goto out;
@@ -207,6 +319,10 @@ int cmd_search(int argc, char **argv)
         goto out;
     }
     r.layout.chosen_mask = res->top[0].layout.chosen_mask;
+    if (html) {
+        search_html(job_path, &r, res, us_job_system_name(best));
+        goto out;
+    }
     if (fmt == US_FORMAT_JSON) {
         printf("{\n  \"objective\": \"%s\",\n  \"best\": ", us_objective_name(res->objective));
         us_result_write(&r, best, US_FORMAT_JSON, stdout);

@@ -17,7 +17,7 @@ static const char usage_text[] =
     "on an accelerator cluster, and searches for the best parallel layout.\n"
     "\n"
     "commands:\n"
-    "  run JOB.yaml [--set k=v]... [--format table|json|csv] [--trace FILE [--force]]\n"
+    "  run JOB.yaml [--set k=v]... [--format table|json|csv|html] [--trace FILE [--force]]\n"
     "        [--closed-form]\n"
     "        predict one training step (with its power over the step and energy per\n"
     "        token) and, with training.tokens, the whole run; --trace writes a Chrome trace\n"
@@ -25,12 +25,26 @@ static const char usage_text[] =
     "        unless --force\n"
     "  search JOB.yaml [--set k=v]... [--objective time|cost|energy] [--top K] [--threads N]\n"
     "        [--chips N,N,...] [--deadline DAYS] [--budget USD] [--pareto] [--closed-form]\n"
-    "        [--format table|json|csv]\n"
-    "        find the best parallel layout (the top K are refined by the event simulator\n"
-    "        unless --closed-form)\n"
+    "        [--format table|json|csv|html]\n"
+    "        find the best parallel layout (the best max(K, 16) are refined by the event\n"
+    "        simulator unless --closed-form; the K best of those are listed)\n"
     "  compare JOB.yaml --systems a,b,... [--set k=v]... [--budget USD] [--deadline DAYS]\n"
-    "        the same job on several systems, at equal chip count and at equal hourly spend,\n"
-    "        with tokens per kWh and their ratio against vendors' efficiency claims\n"
+    "        [--objective time|cost|energy] [--format table|json|csv|html]\n"
+    "        the same job on several systems, at equal chip count and at equal hourly spend\n"
+    "        (there, per system, the chip count at or under the first system's $/hour that\n"
+    "        is best for the objective), with tokens per kWh and their ratio against\n"
+    "        vendors' efficiency claims; run's notes under each comparison\n"
+    "  scale JOB.yaml [--systems a,b,...] [--chips LO..HI|N,N,...] [--batch B,B,...]\n"
+    "        [--set k=v]... [--threads N] [--format table|json|csv|html]\n"
+    "        scaling curves: the best layout at each chip count (default 8K..1M, powers of\n"
+    "        two; K = 1024, M = 1048576) with time to train, cost, energy, MFU, goodput and\n"
+    "        tokens per chip, the knee (doubling past it cuts time to train by < 25%), per\n"
+    "        global batch (sequences), beside the largest batch published practice supports\n"
+    "  plan SCENARIO.yaml [--deadline DAYS] [--delay SYSTEM:DAYS]\n"
+    "        [--price-shock SYSTEM:FACTOR[@DAY]] [--set k=v]... [--format table|json|html]\n"
+    "        supply and price scenarios (deliveries, prices, power caps per system): the\n"
+    "        earliest finish, the cheapest plan meeting the deadline, what a delay or a\n"
+    "        price shock on one vendor does to both (docs/SPEC.md, Scenario)\n"
     "  sweep SWEEP.yaml --out results.db [--threads N] [--force]\n"
     "        every point of a grid of overrides, into SQLite (MPI-distributed when built\n"
     "        with MPI); a rerun resumes, skipping points already written; --out is replaced\n"
@@ -43,9 +57,12 @@ static const char usage_text[] =
     "        predicted vs measured step times (default: the built-in calibration set,\n"
     "        data/calibration/published.yaml, 138 published runs); --cv: leave-one-group-\n"
     "        out cross-validation beside a naive constant-MFU baseline\n"
-    "  list systems|models\n"
+    "  list systems|models [--format table|json|csv]\n"
     "  show NAME|FILE [--format table|json] [--seq N]\n"
     "        a system with the source of each number, or a model with its costs\n"
+    "\n"
+    "--format html writes one self-contained HTML report to stdout (inline SVG charts, no\n"
+    "script, prints to PDF): run, search, compare, scale and plan.\n"
     "\n"
     "Exit codes: 0 ok; 1 the plan is infeasible (sweep: a point failed); 2 bad input or\n"
     "usage (including an output file it refuses to replace); 3 out of memory; 4 an output\n"
@@ -146,6 +163,8 @@ static const struct command commands[] = {
     {"run", cmd_run},
     {"search", cmd_search},
     {"compare", cmd_compare},
+    {"scale", cmd_scale},
+    {"plan", cmd_plan},
     {"sweep", cmd_sweep},
     {"collective", cmd_collective},
     {"validate", cmd_validate},

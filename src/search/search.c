@@ -151,6 +151,10 @@ int search_entry_cmp(const struct us_search_entry *a, const struct us_search_ent
         return c;
     if ((c = num_cmp(a->time_s, b->time_s)) != 0)
         return c;
+    /* layouts that cannot finish (failures outpace progress: time, cost and energy are all
+     * infinite) tie above; the faster step still ranks first */
+    if ((c = num_cmp(a->step_time_s, b->step_time_s)) != 0)
+        return c;
     return layout_key_cmp(a->chips, &a->layout, b->chips, &b->layout);
 }
 
@@ -883,7 +887,10 @@ enum us_status search_run(const struct search_space *sp, const struct search_eva
     sh.tuples = tl.v;
     sh.ntuples = tl.n;
     sh.nthreads = nthreads;
-    sh.top_k = opt->top_k > 0 ? opt->top_k : SEARCH_DEFAULT_TOP_K;
+    const int top_k = opt->top_k > 0 ? opt->top_k : SEARCH_DEFAULT_TOP_K;
+    /* what each thread keeps: the refinement pool when refining, so that the best layout
+     * does not depend on top_k */
+    sh.top_k = opt->refine && ev->refine && top_k < SEARCH_REFINE_POOL ? SEARCH_REFINE_POOL : top_k;
     sh.w = w;
     atomic_init(&sh.done, 0);
     atomic_init(&sh.next, 0);
@@ -916,7 +923,8 @@ enum us_status search_run(const struct search_space *sp, const struct search_eva
     sort_entries(cand, ncand, opt->objective);
     int k = (int)(ncand < (size_t)sh.top_k ? ncand : (size_t)sh.top_k);
 
-    /* refine the best K with the reference engine, then order again */
+    /* refine the pool (the best max(K, SEARCH_REFINE_POOL)) with the reference engine,
+     * order again by the refined figures, and keep the best K */
     bool ok[US_SEARCH_MAX_TOP] = {false};
     sh.refine = cand;
     sh.refined_ok = ok;
@@ -939,12 +947,20 @@ enum us_status search_run(const struct search_space *sp, const struct search_eva
         cand[kept++] = cand[i];
     }
     sort_entries(cand, (size_t)kept, opt->objective);
+    if (kept > top_k)
+        kept = top_k;
     for (int i = 0; i < kept; i++) {
         for (size_t j = 0; j < all.n; j++)
             if (same_layout(&cand[i], &all.v[j]))
                 cand[i].pareto = true;
         out->top[out->ntop++] = cand[i];
     }
+    if (out->ntop > 0 && isinf(out->top[0].time_s))
+        add_note(out,
+                 "no layout finishes: failures outpace progress (goodput under the model's "
+                 "floor), so time, cost and energy are unbounded; layouts are ranked by step "
+                 "time%s - fix the restart time, spares or checkpoints first",
+                 "");
     out->pareto_truncated = all.n > US_SEARCH_MAX_PARETO;
     for (size_t j = 0; j < all.n && out->npareto < US_SEARCH_MAX_PARETO; j++) {
         all.v[j].pareto = true;

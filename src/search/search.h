@@ -17,6 +17,10 @@
 
 #define SEARCH_MAX_CHIPS     64 /* chip counts one search may cover */
 #define SEARCH_DEFAULT_TOP_K 8
+/* Candidates the reference engine refines whatever top_k is (more when top_k is larger):
+ * the best layout then does not depend on how many are listed (--top 1 and --top 5 agree,
+ * issue 14). */
+#define SEARCH_REFINE_POOL 16
 
 /* One point of the space: a chip count and a full layout (every field set). */
 struct search_cand {
@@ -82,7 +86,7 @@ struct search_opts {
     double budget_usd;    /* > 0: drop layouts whose cost_usd exceeds it */
     int top_k;            /* 0 = SEARCH_DEFAULT_TOP_K; at most US_SEARCH_MAX_TOP */
     int threads;          /* 0 = number of online cores */
-    bool refine;          /* refine the best top_k with evaluator->refine */
+    bool refine;          /* refine the best max(top_k, SEARCH_REFINE_POOL) (evaluator) */
     bool keep_tp_overlap; /* price every layout with the job's TP overlap, not both (run's
                              fill: the framework's default, as the job would run) */
     void (*progress)(void *user, const char *phase, uint64_t done, uint64_t total);

@@ -392,4 +392,8 @@ struct spec_sweep {
 enum us_status spec_sweep_load(const char *path, struct spec_sweep *out, struct us_diag *d);
 void spec_sweep_fini(struct spec_sweep *s);
 
+/* --- supply and price scenarios (ultrasim plan) --------------------------------------- */
+/* Loads a scenario file into out (no allocation survives the call). */
+enum us_status spec_scenario_load(const char *path, struct us_scenario *out, struct us_diag *d);
+
 #endif

@@ -360,7 +360,7 @@ static void test_threads_identical(void)
     struct search_opts o = {
         .objective = US_OBJECTIVE_TIME, .threads = 1, .top_k = 12, .refine = true};
     CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
-    CHECK(res1.ntop == 12 && res1.simulated == 12);
+    CHECK(res1.ntop == 12 && res1.simulated == SEARCH_REFINE_POOL);
     CHECK(res1.pruned[US_PRUNE_MEMORY] > 0 && res1.pruned[US_PRUNE_INVALID] > 0);
     CHECK(res1.space == pruned_sum(&res1, false) + res1.estimated);
     printf("fake MoE space: %llu layouts, %llu priced, %d on the front\n",
@@ -451,7 +451,7 @@ static void test_refine_fixed_constraints(void)
     fake_evaluator(&f, &ev);
     struct search_opts o = {.objective = US_OBJECTIVE_TIME, .threads = 2, .refine = true};
     CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
-    CHECK(res1.ntop == 8 && res1.simulated == 8);
+    CHECK(res1.ntop == 8 && res1.simulated == SEARCH_REFINE_POOL);
     for (int i = 0; i < res1.ntop; i++) {
         const struct us_search_entry *e = &res1.top[i];
         CHECK(e->layout.tp == 2 && e->layout.zero == 1 && e->layout.micro_batch == 2);
@@ -539,7 +539,8 @@ static void test_progress_and_errors(void)
                             .progress = on_progress,
                             .progress_user = &log};
     CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
-    CHECK(log.calls >= 4 && log.last_done == log.last_total && log.last_total == 8);
+    CHECK(log.calls >= 4 && log.last_done == log.last_total &&
+          log.last_total == SEARCH_REFINE_POOL);
     struct us_diag d;
     o.top_k = US_SEARCH_MAX_TOP + 1;
     CHECK(search_run(&sp, &ev, &o, &res1, &d) == US_EINPUT);
@@ -715,7 +716,7 @@ static void test_real_cache_and_threads(void)
     CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
     o.threads = 2;
     CHECK(search_run(&sp, &ev, &o, &res2, NULL) == US_OK);
-    CHECK(res1.ntop == 8 && res1.simulated == 8);
+    CHECK(res1.ntop == 8 && res1.simulated == SEARCH_REFINE_POOL);
     CHECK(results_equal(&res1, &res2));
     check_returned(&job, &res1);
     print_entry("best", &res1.top[0]);
@@ -914,6 +915,79 @@ static void test_public_api(void)
     us_ctx_destroy(ctx);
 }
 
+/* The best layout does not depend on how many are listed: the refined pool is the same for
+ * every K up to SEARCH_REFINE_POOL, and the list is ordered by the refined figure (issue 14:
+ * --top 1 and --top 5 gave different winners when only the K kept were refined). */
+static void test_top_k_independent(void)
+{
+    struct search_space sp;
+    struct fake f;
+    struct search_evaluator ev;
+    space_moe(&sp);
+    fake_init(&f, 4.0e9);
+    fake_evaluator(&f, &ev);
+    struct search_opts o = {.objective = US_OBJECTIVE_TIME, .threads = 2, .refine = true};
+    o.top_k = SEARCH_REFINE_POOL;
+    CHECK(search_run(&sp, &ev, &o, &res2, NULL) == US_OK);
+    CHECK(res2.ntop == SEARCH_REFINE_POOL);
+    /* the fake reference engine reorders the closed form's list, or this test is empty */
+    bool reordered = false;
+    for (int i = 1; i < res2.ntop; i++) {
+        CHECK(res2.top[i - 1].time_s <= res2.top[i].time_s);
+        reordered = reordered ||
+                    res2.top[i - 1].closed_form_step_time_s > res2.top[i].closed_form_step_time_s;
+    }
+    CHECK(reordered);
+    const int ks[] = {1, 2, 5, 8};
+    for (size_t j = 0; j < sizeof ks / sizeof ks[0]; j++) {
+        o.top_k = ks[j];
+        CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
+        CHECK(res1.ntop == ks[j] && res1.simulated == SEARCH_REFINE_POOL);
+        for (int i = 0; i < res1.ntop; i++) /* a prefix of the longest list */
+            CHECK(memcmp(&res1.top[i], &res2.top[i], sizeof res1.top[i]) == 0);
+    }
+    pthread_mutex_destroy(&f.lock);
+}
+
+/* Failures that outpace progress make every run unbounded (time, cost, energy infinite):
+ * the faster step must still rank first, and the result must say why. */
+static enum search_verdict never_estimate(void *user, void *scratch, const struct search_cand *c,
+                                          struct search_metrics *m)
+{
+    enum search_verdict v = fake_estimate(user, scratch, c, m);
+    m->time_s = m->cost_usd = m->energy_J = HUGE_VAL;
+    return v;
+}
+
+static void test_never_finishes(void)
+{
+    struct search_space sp;
+    struct fake f;
+    struct search_evaluator ev;
+    space_moe(&sp);
+    fake_init(&f, 4.0e9);
+    fake_evaluator(&f, &ev);
+    ev.estimate = never_estimate;
+    ev.refine = NULL;
+    for (int obj = US_OBJECTIVE_TIME; obj <= US_OBJECTIVE_ENERGY; obj++) {
+        struct search_opts o = {.objective = (enum us_objective)obj, .threads = 2, .top_k = 6};
+        CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
+        CHECK(res1.ntop == 6);
+        for (int i = 1; i < res1.ntop; i++)
+            CHECK(res1.top[i - 1].step_time_s <= res1.top[i].step_time_s);
+        bool noted = false;
+        for (int i = 0; i < res1.nnotes; i++)
+            noted = noted || strstr(res1.notes[i], "no layout finishes") != NULL;
+        CHECK(noted);
+    }
+    /* the fastest step of the space is the one ranked first */
+    ev.estimate = fake_estimate;
+    struct search_opts o = {.objective = US_OBJECTIVE_TIME, .threads = 2, .top_k = 1};
+    CHECK(search_run(&sp, &ev, &o, &res2, NULL) == US_OK);
+    CHECK(res2.ntop == 1 && res1.ntop > 0 && res2.top[0].step_time_s == res1.top[0].step_time_s);
+    pthread_mutex_destroy(&f.lock);
+}
+
 int main(void)
 {
     test_divisors();
@@ -924,6 +998,8 @@ int main(void)
     test_threads_identical();
     test_brute_force();
     test_refine_fixed_constraints();
+    test_top_k_independent();
+    test_never_finishes();
     test_domain();
     test_progress_and_errors();
     test_real_cache_and_threads();
