@@ -49,6 +49,14 @@ check() { # NAME ARGS... : render NAME's report and compare its figures with its
 }
 check run "step_time_s mfu tokens_per_chip_per_step cost_usd_per_hour cost_usd goodput" \
   run "$job" --set training.tokens=1e11
+# the power over the step (issue 16): its chart is drawn from the trace's power counter, and
+# the peak it states is the JSON's power.peak_mw
+grep -q '<title>facility power over one step</title>' "$tmp/run.dom" || fail "run: no power chart"
+peak_dom=$(grep -o 'peak [0-9.e+-]* MW, lowest' "$tmp/run.dom" | sed 's/peak //; s/ MW.*//')
+peak_json=$(grep -o '"peak_mw": [0-9.e+-]*' "$tmp/run.json" | sed 's/.*: //')
+awk -v a="$peak_dom" -v b="$peak_json" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(b > 0 && d <= 1e-3 * b) }' ||
+  fail "run: power peak $peak_dom MW in the DOM, $peak_json in the JSON"
+echo "run: power chart, peak $peak_dom MW (JSON $peak_json)"
 check search "step_time_s" search "$job" --top 3 --threads 2
 check compare "step_time_s mfu cost_usd_per_hour cost_usd" \
   compare "$job" --systems dgx-h100,dgx-h200 --set training.tokens=1e11

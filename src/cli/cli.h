@@ -76,6 +76,8 @@ void cli_html_lines(FILE *f, const char *title, int nseries, const char *const *
 void cli_html_notes(FILE *f, const struct us_result *r);
 void cli_html_sources(FILE *f, const char *system);
 void cli_html_timeline(FILE *f, const char *trace_path, double step_s);
+/* The facility power over the step, from the trace's "facility power" counter (MW). */
+void cli_html_power(FILE *f, const char *trace_path);
 void cli_html_memory(FILE *f, const struct us_memory *m);
 
 int cmd_run(int argc, char **argv);

@@ -132,6 +132,11 @@ static void run_html(const struct us_result *r, const struct us_job *job, const 
         cli_html_timeline(f, trace, r->step_time_s);
     else
         fprintf(f, "<p class=\"muted\">(closed form: no event trace, so no timeline)</p>\n");
+    fprintf(f, "<h2>Power over the step</h2>\n");
+    if (trace)
+        cli_html_power(f, trace);
+    else
+        fprintf(f, "<p class=\"muted\">(closed form: no event trace, so no power trace)</p>\n");
     fprintf(f, "<h2>Assumptions and what is not modelled</h2>\n");
     cli_html_notes(f, r);
     cli_html_sources(f, us_job_system_name(job));

@@ -405,6 +405,76 @@ void cli_html_timeline(FILE *f, const char *trace_path, double step_s)
     free(b);
 }
 
+void cli_html_power(FILE *f, const char *trace_path)
+{
+    FILE *t = fopen(trace_path, "r");
+    if (!t) {
+        fprintf(f, "<p class=\"muted\">(no trace: the power over the step is not shown)</p>\n");
+        return;
+    }
+    enum { MAXP = 4000 };
+    double *ts = malloc(MAXP * sizeof *ts), *mw = malloc(MAXP * sizeof *mw);
+    int n = 0;
+    char line[1024];
+    while (ts && mw && fgets(line, sizeof line, t)) {
+        if (!strstr(line, "\"name\":\"facility power\",\"ph\":\"C\""))
+            continue;
+        const char *a = strstr(line, "\"ts\":"), *v = strstr(line, "\"MW\":");
+        if (!a || !v)
+            continue;
+        double x = atof(a + 5), y = atof(v + 5);
+        if (!isfinite(x) || !isfinite(y))
+            continue;
+        if (n < MAXP) {
+            ts[n] = x;
+            mw[n++] = y;
+        } else { /* past the cap: the last point keeps the peak of what it stands for */
+            ts[n - 1] = x;
+            mw[n - 1] = fmax(mw[n - 1], y);
+        }
+    }
+    fclose(t);
+    if (!ts || !mw || n < 2) {
+        free(ts);
+        free(mw);
+        fprintf(f, "<p class=\"muted\">(the trace holds no power counter)</p>\n");
+        return;
+    }
+    double t0 = ts[0], t1 = ts[n - 1], hi = mw[0], lo = mw[0];
+    for (int i = 1; i < n; i++) {
+        hi = fmax(hi, mw[i]);
+        lo = fmin(lo, mw[i]);
+    }
+    const int w = 960, h = 200, l = 70, top = 10, bot = 30;
+    double span = t1 > t0 ? t1 - t0 : 1.0, ymax = hi > 0 ? hi * 1.05 : 1.0;
+    fprintf(f,
+            "<figure><svg class=\"chart\" role=\"img\" viewBox=\"0 0 %d %d\" width=\"%d\" "
+            "height=\"%d\"><title>facility power over one step</title>\n<polyline fill=\"none\" "
+            "stroke=\"#c0392b\" stroke-width=\"1.2\" points=\"",
+            w, h, w, h);
+    for (int i = 0; i < n; i++) { /* a step line: the level holds until the next change */
+        double x = l + (ts[i] - t0) / span * (w - l - 10);
+        double y = top + (1.0 - mw[i] / ymax) * (h - top - bot);
+        if (i > 0)
+            fprintf(f, "%.2f,%.2f ", x, top + (1.0 - mw[i - 1] / ymax) * (h - top - bot));
+        fprintf(f, "%.2f,%.2f ", x, y);
+    }
+    fprintf(f, "\"/>\n<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.4g MW</text>\n", l - 6,
+            top + 10, ymax);
+    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">0</text>\n", l - 6, h - bot);
+    fprintf(f,
+            "<text x=\"%d\" y=\"%d\">0</text><text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.4g "
+            "s</text>\n</svg></figure>\n",
+            l, h - 12, w - 10, h - 12, span / 1e6);
+    fprintf(f,
+            "<p class=\"legend\">facility power of the whole job (chips at their phase levels, "
+            "host, network, PUE; docs/MODEL.md 7.6): peak %.4g MW, lowest %.4g MW, swing %.4g "
+            "MW</p>\n",
+            hi, lo, hi - lo);
+    free(ts);
+    free(mw);
+}
+
 /* The memory of the most loaded stage, stacked against the capacity. */
 void cli_html_memory(FILE *f, const struct us_memory *m)
 {
