@@ -58,11 +58,17 @@ extern const char *const cli_html_part_color[CLI_HTML_PARTS];
 extern const char *const cli_html_part_name[CLI_HTML_PARTS];
 /* Handles "--format html" at argv[*i] (before cli_format_opt): 1 matched, 0 not. */
 int cli_html_opt(int argc, char **argv, int *i, bool *html);
+/* The options every reporting command shares, at argv[*i]: --format html (into *html),
+ * --format table|json|csv and --set. 1 matched, 0 not, -1 error (printed). */
+int cli_common_opt(const char *cmd, int argc, char **argv, int *i, struct cli_sets *sets,
+                   enum us_format *fmt, bool *html);
 void cli_html_begin(FILE *f, const char *title, const char *lede);
 void cli_html_end(FILE *f);
 void cli_html_text(FILE *f, const char *s); /* escaped */
 /* A figure the test compares with the JSON output: data-json="key", data-value="%.9g". */
 void cli_html_num(FILE *f, const char *key, const char *shown, double v);
+/* cli_html_num with the shown text printed from `shown` by the one-number format fmt. */
+void cli_html_numf(FILE *f, const char *key, const char *fmt, double shown, double v);
 void cli_html_parts(const struct us_breakdown *b, double *v);
 void cli_html_legend(FILE *f);
 void cli_html_stacked_bars(FILE *f, const char *title, int rows, const char *const *labels,

@@ -73,7 +73,7 @@ int cli_set_opt(const char *cmd, int argc, char **argv, int *i, struct cli_sets 
  * timeline from the trace, and the notes and sources. */
 static void run_html(const struct us_result *r, const struct us_job *job, const char *trace)
 {
-    char title[256], lede[512], b[64];
+    char title[256], lede[512];
     snprintf(title, sizeof title, "%.100s on %d x %.100s", us_job_model_name(job), r->nchips,
              us_job_system_name(job));
     snprintf(lede, sizeof lede, "One training step%s, the layout ultrasim %s, and what sets it.",
@@ -85,33 +85,28 @@ static void run_html(const struct us_result *r, const struct us_job *job, const 
     fprintf(f, "<h2>Headline</h2>\n<table>\n<tr><th>layout</th><td>");
     cli_html_text(f, lay);
     fprintf(f, "</td></tr>\n<tr><th>step time (s)</th><td>");
-    snprintf(b, sizeof b, "%.4g", r->step_time_s);
-    cli_html_num(f, "step_time_s", b, r->step_time_s);
+    cli_html_numf(f, "step_time_s", "%.4g", r->step_time_s, r->step_time_s);
     fprintf(f, "</td></tr>\n<tr><th>MFU (%%)</th><td>");
-    snprintf(b, sizeof b, "%.1f", 100 * r->mfu);
-    cli_html_num(f, "mfu", b, r->mfu);
+    cli_html_numf(f, "mfu", "%.1f", 100 * r->mfu, r->mfu);
     fprintf(f, "</td></tr>\n<tr><th>tokens per chip per step</th><td>");
-    snprintf(b, sizeof b, "%.0f", r->tokens_per_chip_per_step);
-    cli_html_num(f, "tokens_per_chip_per_step", b, r->tokens_per_chip_per_step);
+    cli_html_numf(f, "tokens_per_chip_per_step", "%.0f", r->tokens_per_chip_per_step,
+                  r->tokens_per_chip_per_step);
     fprintf(f, "</td></tr>\n<tr><th>peak memory (GiB)</th><td>%.1f of %.1f</td></tr>\n",
             r->memory.peak_B / 1073741824.0, r->memory.capacity_B / 1073741824.0);
     fprintf(f, "<tr><th>$ per hour</th><td>");
-    snprintf(b, sizeof b, "%.0f", r->cost_usd_per_hour);
-    cli_html_num(f, "cost_usd_per_hour", b, r->cost_usd_per_hour);
+    cli_html_numf(f, "cost_usd_per_hour", "%.0f", r->cost_usd_per_hour, r->cost_usd_per_hour);
     fprintf(f, "</td></tr>\n");
     if (r->has_run) {
         fprintf(f,
                 "<tr><th>time to train (days)</th><td>%.2f</td></tr>\n<tr><th>cost "
                 "($M)</th><td>",
                 r->time_to_train_s / 86400.0);
-        snprintf(b, sizeof b, "%.2f", r->cost_usd / 1e6);
-        cli_html_num(f, "cost_usd", b, r->cost_usd);
+        cli_html_numf(f, "cost_usd", "%.2f", r->cost_usd / 1e6, r->cost_usd);
         fprintf(f,
                 "</td></tr>\n<tr><th>energy (MWh)</th><td>%.0f</td></tr>\n<tr><th>goodput "
                 "(%%)</th><td>",
                 r->energy_J / 3.6e9);
-        snprintf(b, sizeof b, "%.1f", 100 * r->goodput);
-        cli_html_num(f, "goodput", b, r->goodput);
+        cli_html_numf(f, "goodput", "%.1f", 100 * r->goodput, r->goodput);
         fprintf(f, "</td></tr>\n");
     }
     if (!r->valid || !r->fits) {
@@ -152,10 +147,7 @@ int cmd_run(int argc, char **argv)
     bool html = false;
     for (int i = 1; i < argc; i++) {
         int m;
-        if (cli_html_opt(argc, argv, &i, &html)) {
-            continue;
-        } else if ((m = cli_set_opt(cmd, argc, argv, &i, &sets)) != 0 ||
-                   (m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0) {
+        if ((m = cli_common_opt(cmd, argc, argv, &i, &sets, &fmt, &html)) != 0) {
             if (m < 0)
                 return 2;
         } else if ((m = cli_opt(cmd, argc, argv, &i, "--trace", &trace)) != 0) {

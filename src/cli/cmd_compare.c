@@ -502,14 +502,11 @@ static void html_section(FILE *f, const char *title, const struct column *c, int
         char b[64];
         fprintf(f, "</td><td>%lld</td><td>%d/%d/%d/%d/%d</td><td>", c[i].chips, r->layout.tp,
                 r->layout.pp, r->layout.dp, r->layout.cp, r->layout.ep);
-        snprintf(b, sizeof b, "%.3f", r->step_time_s);
-        cli_html_num(f, "step_time_s", b, r->step_time_s);
+        cli_html_numf(f, "step_time_s", "%.3f", r->step_time_s, r->step_time_s);
         fprintf(f, "</td><td>");
-        snprintf(b, sizeof b, "%.1f", 100 * r->mfu);
-        cli_html_num(f, "mfu", b, r->mfu);
+        cli_html_numf(f, "mfu", "%.1f", 100 * r->mfu, r->mfu);
         fprintf(f, "</td><td>");
-        snprintf(b, sizeof b, "%.0f", r->cost_usd_per_hour);
-        cli_html_num(f, "cost_usd_per_hour", b, r->cost_usd_per_hour);
+        cli_html_numf(f, "cost_usd_per_hour", "%.0f", r->cost_usd_per_hour, r->cost_usd_per_hour);
         fprintf(f, "</td><td>%.1f</td><td>", r->has_run ? r->time_to_train_s / DAY_S : 0);
         snprintf(b, sizeof b, "%.1f", r->cost_usd / 1e6);
         if (r->has_run)
@@ -571,10 +568,7 @@ int cmd_compare(int argc, char **argv)
     bool html = false;
     for (int i = 1; i < argc; i++) {
         int m;
-        if (cli_html_opt(argc, argv, &i, &html)) {
-            continue;
-        } else if ((m = cli_set_opt(cmd, argc, argv, &i, &sets)) != 0 ||
-                   (m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0) {
+        if ((m = cli_common_opt(cmd, argc, argv, &i, &sets, &fmt, &html)) != 0) {
             if (m < 0)
                 return 2;
         } else if ((m = cli_opt(cmd, argc, argv, &i, "--systems", &systems)) != 0) {

@@ -286,17 +286,14 @@ static void html_plan_row(FILE *f, const struct sys *ys, const struct plan *p, i
 
 static void html_plan_cell(FILE *f, const struct plan *p)
 {
-    char b[64];
     if (!p->valid) {
         fprintf(f, "<td>-</td><td>-</td>");
         return;
     }
     fprintf(f, "<td>");
-    snprintf(b, sizeof b, "%.1f", p->finish / DAY_S);
-    cli_html_num(f, "finish_day", b, p->finish / DAY_S);
+    cli_html_numf(f, "finish_day", "%.1f", p->finish / DAY_S, p->finish / DAY_S);
     fprintf(f, "</td><td>");
-    snprintf(b, sizeof b, "%.2f", p->cost / 1e6);
-    cli_html_num(f, "cost_usd", b, p->cost);
+    cli_html_numf(f, "cost_usd", "%.2f", p->cost / 1e6, p->cost);
     fprintf(f, "</td>");
 }
 
@@ -393,14 +390,11 @@ int cmd_plan(int argc, char **argv)
     bool html = false;
     for (int i = 1; i < argc; i++) {
         int m;
-        if (cli_html_opt(argc, argv, &i, &html)) {
-            continue;
-        } else if ((m = cli_set_opt(cmd, argc, argv, &i, &sets)) != 0 ||
-                   (m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0 ||
-                   (m = cli_opt(cmd, argc, argv, &i, "--delay", &delay_s)) != 0 ||
-                   (m = cli_opt(cmd, argc, argv, &i, "--price-shock", &shock_s)) != 0 ||
-                   (m = cli_real_opt(cmd, argc, argv, &i, "--deadline", 0.001, 36500, "days",
-                                     &deadline)) != 0) {
+        if ((m = cli_common_opt(cmd, argc, argv, &i, &sets, &fmt, &html)) != 0 ||
+            (m = cli_opt(cmd, argc, argv, &i, "--delay", &delay_s)) != 0 ||
+            (m = cli_opt(cmd, argc, argv, &i, "--price-shock", &shock_s)) != 0 ||
+            (m = cli_real_opt(cmd, argc, argv, &i, "--deadline", 0.001, 36500, "days",
+                              &deadline)) != 0) {
             if (m < 0)
                 return 2;
         } else if (cli_positional(cmd, argv[i], &path, "scenario file") != 0) {

@@ -373,9 +373,8 @@ static void scale_html(FILE *f, const char *job_path, const struct curve *cv, in
         cli_html_text(f, names[c]);
         fprintf(f, " per step: knee ");
         if (cu->knee >= 0) {
-            char b[32];
-            snprintf(b, sizeof b, "%lld", cu->p[cu->knee].chips);
-            cli_html_num(f, "knee_chips", b, (double)cu->p[cu->knee].chips);
+            cli_html_numf(f, "knee_chips", "%.0f", (double)cu->p[cu->knee].chips,
+                          (double)cu->p[cu->knee].chips);
             fprintf(f, " chips (doubling cuts the time by %.0f%%)", 100 * cu->knee_cut);
         } else {
             fprintf(f, "not reached in this range");
@@ -395,21 +394,17 @@ static void scale_html(FILE *f, const char *job_path, const struct curve *cv, in
                 fprintf(f, "</td></tr>\n");
                 continue;
             }
-            char b[64];
             fprintf(f, "<td>%d/%d/%d/%d/%d</td><td>", r->layout.tp, r->layout.pp, r->layout.dp,
                     r->layout.cp, r->layout.ep);
-            snprintf(b, sizeof b, "%.3f", r->step_time_s);
-            cli_html_num(f, "step_time_s", b, r->step_time_s);
+            cli_html_numf(f, "step_time_s", "%.3f", r->step_time_s, r->step_time_s);
             fprintf(f, "</td><td>");
             double tt = r->has_run ? r->time_to_train_s : 0.0;
-            snprintf(b, sizeof b, "%.3g", cu->per_run ? tt / DAY_S : r->step_time_s);
-            cli_html_num(f, "time_to_train_s", b, tt);
+            cli_html_numf(f, "time_to_train_s", "%.3g", cu->per_run ? tt / DAY_S : r->step_time_s,
+                          tt);
             fprintf(f, "</td><td>");
-            snprintf(b, sizeof b, "%.1f", r->cost_usd / 1e6);
-            cli_html_num(f, "cost_usd", b, r->cost_usd);
+            cli_html_numf(f, "cost_usd", "%.1f", r->cost_usd / 1e6, r->cost_usd);
             fprintf(f, "</td><td>%.0f</td><td>", r->energy_J / 3.6e9);
-            snprintf(b, sizeof b, "%.1f", 100 * r->mfu);
-            cli_html_num(f, "mfu", b, r->mfu);
+            cli_html_numf(f, "mfu", "%.1f", 100 * r->mfu, r->mfu);
             fprintf(f, "</td><td>%.1f</td><td>%.0f</td></tr>\n", 100 * r->goodput,
                     r->tokens_per_chip_per_step);
         }
@@ -546,14 +541,11 @@ int cmd_scale(int argc, char **argv)
     bool html = false;
     for (int i = 1; i < argc; i++) {
         int m;
-        if (cli_html_opt(argc, argv, &i, &html)) {
-            continue;
-        } else if ((m = cli_set_opt(cmd, argc, argv, &i, &sets)) != 0 ||
-                   (m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0 ||
-                   (m = cli_opt(cmd, argc, argv, &i, "--systems", &systems)) != 0 ||
-                   (m = cli_opt(cmd, argc, argv, &i, "--chips", &chips_s)) != 0 ||
-                   (m = cli_opt(cmd, argc, argv, &i, "--batch", &batch_s)) != 0 ||
-                   (m = cli_opt(cmd, argc, argv, &i, "--report", &report)) != 0) {
+        if ((m = cli_common_opt(cmd, argc, argv, &i, &sets, &fmt, &html)) != 0 ||
+            (m = cli_opt(cmd, argc, argv, &i, "--systems", &systems)) != 0 ||
+            (m = cli_opt(cmd, argc, argv, &i, "--chips", &chips_s)) != 0 ||
+            (m = cli_opt(cmd, argc, argv, &i, "--batch", &batch_s)) != 0 ||
+            (m = cli_opt(cmd, argc, argv, &i, "--report", &report)) != 0) {
             if (m < 0)
                 return 2;
         } else if ((m = cli_opt(cmd, argc, argv, &i, "--threads", &v)) != 0) {

@@ -113,7 +113,7 @@ static void html_entries(FILE *f, const struct us_search_entry *v, int n, bool p
             "%%</th><th>%s</th><th>engine</th></tr>\n",
             per_run ? "days" : "time (s)");
     for (int i = 0; i < n; i++) {
-        char line[512], b[64];
+        char line[512];
         struct us_layout l = v[i].layout;
         l.chosen_mask = 0;
         us_layout_format(&l, line, sizeof line);
@@ -121,8 +121,7 @@ static void html_entries(FILE *f, const struct us_search_entry *v, int n, bool p
                 (long long)v[i].chips);
         cli_html_text(f, line);
         fprintf(f, "</td><td>");
-        snprintf(b, sizeof b, "%.4g", v[i].step_time_s);
-        cli_html_num(f, "step_time_s", b, v[i].step_time_s);
+        cli_html_numf(f, "step_time_s", "%.4g", v[i].step_time_s, v[i].step_time_s);
         if (isfinite(v[i].time_s))
             fprintf(f, "</td><td>%.1f</td><td>%.4g</td><td>%s</td></tr>\n", 100 * v[i].mfu,
                     per_run ? v[i].time_s / 86400.0 : v[i].time_s, v[i].engine);
@@ -139,7 +138,7 @@ static void search_html(const char *job_path, const struct us_result *r,
                         const struct us_search_result *res, const char *system)
 {
     FILE *f = stdout;
-    char title[256], lede[256], b[64], lay[512];
+    char title[256], lede[256], lay[512];
     snprintf(title, sizeof title, "Best layout for %.150s", job_path);
     snprintf(lede, sizeof lede,
              "Search by %s: %llu layouts in the space, %llu priced, %llu "
@@ -151,11 +150,9 @@ static void search_html(const char *job_path, const struct us_result *r,
     fprintf(f, "<h2>The winner</h2>\n<p>");
     cli_html_text(f, lay);
     fprintf(f, "</p>\n<table><tr><th>step time (s)</th><td>");
-    snprintf(b, sizeof b, "%.4g", r->step_time_s);
-    cli_html_num(f, "step_time_s", b, r->step_time_s);
+    cli_html_numf(f, "step_time_s", "%.4g", r->step_time_s, r->step_time_s);
     fprintf(f, "</td></tr><tr><th>MFU (%%)</th><td>");
-    snprintf(b, sizeof b, "%.1f", 100 * r->mfu);
-    cli_html_num(f, "mfu", b, r->mfu);
+    cli_html_numf(f, "mfu", "%.1f", 100 * r->mfu, r->mfu);
     fprintf(f, "</td></tr></table>\n");
     double parts[1][CLI_HTML_PARTS];
     cli_html_parts(&r->breakdown, parts[0]);
@@ -223,10 +220,7 @@ int cmd_search(int argc, char **argv)
     double dv;
     for (int i = 1; i < argc; i++) {
         int m;
-        if (cli_html_opt(argc, argv, &i, &html)) {
-            continue;
-        } else if ((m = cli_set_opt(cmd, argc, argv, &i, &sets)) != 0 ||
-                   (m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0) {
+        if ((m = cli_common_opt(cmd, argc, argv, &i, &sets, &fmt, &html)) != 0) {
             if (m < 0)
                 return 2;
         } else if ((m = cli_opt(cmd, argc, argv, &i, "--objective", &v)) != 0) {

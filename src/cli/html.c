@@ -91,6 +91,13 @@ void cli_html_num(FILE *f, const char *key, const char *shown, double v)
     fprintf(f, "<span data-json=\"%s\" data-value=\"%.9g\">%s</span>", key, v, shown);
 }
 
+void cli_html_numf(FILE *f, const char *key, const char *fmt, double shown, double v)
+{
+    char b[64];
+    snprintf(b, sizeof b, fmt, shown);
+    cli_html_num(f, key, b, v);
+}
+
 void cli_html_legend(FILE *f)
 {
     fprintf(f, "<p class=\"legend\">");
@@ -511,6 +518,15 @@ void cli_html_memory(FILE *f, const struct us_memory *m)
                 cli_html_part_color[i], names[i], v[i] / 1073741824.0);
     fprintf(f, "</p>\n<p class=\"muted\">The public result carries the most loaded stage; the "
                "others hold no more (docs/MODEL.md 2.4).</p>\n");
+}
+
+int cli_common_opt(const char *cmd, int argc, char **argv, int *i, struct cli_sets *sets,
+                   enum us_format *fmt, bool *html)
+{
+    if (cli_html_opt(argc, argv, i, html))
+        return 1;
+    int m = cli_set_opt(cmd, argc, argv, i, sets);
+    return m != 0 ? m : cli_format_opt(cmd, argc, argv, i, fmt);
 }
 
 int cli_html_opt(int argc, char **argv, int *i, bool *html)
