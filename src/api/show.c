@@ -9,6 +9,7 @@
 #include "core/core.h"
 #include "model/model.h"
 #include "report/json.h"
+#include "report/report.h"
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
 
@@ -41,6 +42,20 @@ static void sources_table(const struct spec_source *src, size_t n, FILE *f)
     fprintf(f, "  sources       (the file's comment beside each value; keys in docs/CATALOG.md)\n");
     for (size_t i = 0; i < n; i++)
         fprintf(f, "    %-36s %-12s %s\n", src[i].path, src[i].value, src[i].note);
+}
+
+/* A system as CSV: every number its file gives, with the comment beside it (its source). */
+static void show_system_csv(const struct spec_source *src, size_t n, FILE *f)
+{
+    fprintf(f, "path,value,source\n");
+    for (size_t i = 0; i < n; i++) {
+        report_csv_str(f, src[i].path);
+        fputc(',', f);
+        report_csv_str(f, src[i].value);
+        fputc(',', f);
+        report_csv_str(f, src[i].note);
+        fputc('\n', f);
+    }
 }
 
 static void show_system_json(const struct spec_system *s, const struct spec_source *src,
@@ -288,6 +303,17 @@ static void show_model(const struct spec_model *m, enum us_format fmt, int seq, 
         json_finish(&w);
         return;
     }
+    if (fmt == US_FORMAT_CSV) { /* the model's shape and totals, one row */
+        fprintf(f, "name,layers,hidden,heads,kv_heads,head_dim,ffn_hidden,vocab,experts,top_k,"
+                   "expert_ffn_hidden,mtp_layers,params,active_params,seq_len,"
+                   "model_flop_per_token\n");
+        report_csv_str(f, m->name);
+        fprintf(f, ",%d,%d,%d,%d,%d,%d,%lld,%d,%d,%d,%d,%.9g,%.9g,%d,%.9g\n", m->layers, m->hidden,
+                m->heads, m->kv_heads, m->head_dim, m->ffn_hidden, (long long)m->vocab,
+                m->has_moe ? m->moe.experts : 0, m->has_moe ? m->moe.top_k : 0,
+                m->has_moe ? m->moe.expert_ffn_hidden : 0, m->mtp_layers, total, active, seq, fpt);
+        return;
+    }
     fprintf(f, "%s: %s\n", m->name, m->description);
     fprintf(f,
             "  shape       %d layers, hidden %d, %d heads (%d KV, head dim %d), FFN %d, "
@@ -350,6 +376,8 @@ enum us_status us_show(struct us_ctx *ctx, const char *name, enum us_format fmt,
             return st;
         if (fmt == US_FORMAT_JSON)
             show_system_json(&s, src, nsrc, out);
+        else if (fmt == US_FORMAT_CSV)
+            show_system_csv(src, nsrc, out);
         else
             show_system_table(&s, src, nsrc, out);
         free(src);

@@ -282,8 +282,6 @@ int cmd_show(int argc, char **argv)
         if ((m = cli_format_opt(cmd, argc, argv, &i, &fmt)) != 0) {
             if (m < 0)
                 return 2;
-            if (fmt == US_FORMAT_CSV)
-                return cli_usage(cmd, "--format must be table or json");
         } else if ((m = cli_opt(cmd, argc, argv, &i, "--seq", &v)) != 0) {
             if (m < 0)
                 return 2;

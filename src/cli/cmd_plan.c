@@ -255,6 +255,23 @@ static void json_plan(const char *key, const struct sys *ys, const struct plan *
            comma ? "," : "");
 }
 
+/* One plan as a CSV row (answer,valid,system,chips,start_day,move_day,move_system,
+ * move_chips,finish_day,cost_usd; empty fields where the plan has no move or no answer). */
+static void csv_plan(const char *key, const struct sys *ys, const struct plan *p)
+{
+    printf("%s,", key);
+    if (!p->valid) {
+        printf("false,,,,,,,,\n");
+        return;
+    }
+    printf("true,%s,%lld,%.6g,", ys[p->sa].s.name, ys[p->sa].p[p->ia].chips, p->t1 / DAY_S);
+    if (p->sb >= 0)
+        printf("%.6g,%s,%lld,", p->move / DAY_S, ys[p->sb].s.name, ys[p->sb].p[p->ib].chips);
+    else
+        printf(",,,");
+    printf("%.9g,%.9g\n", p->finish / DAY_S, p->cost);
+}
+
 /* One plan as a bar per phase on a day axis, with its finish and cost (data-json, in the
  * JSON's order). */
 static void html_plan_row(FILE *f, const struct sys *ys, const struct plan *p, int row, double span,
@@ -403,8 +420,6 @@ int cmd_plan(int argc, char **argv)
     }
     if (!path)
         return cli_usage(cmd, "no scenario file given");
-    if (fmt == US_FORMAT_CSV)
-        return cli_usage(cmd, "--format must be table or json (a plan is not a table)");
     if (sets.n + 2 > CLI_MAX_SETS)
         return cli_usage(cmd, "too many --set options");
     struct us_ctx *ctx = us_ctx_create();
@@ -542,6 +557,18 @@ int cmd_plan(int argc, char **argv)
             ans[1].valid = ans[3].valid = false;
         }
         plan_html(path, ys, shocked, ns, ans, names, tp, shock ? 4 : 2, deadline_s);
+        rc = e0.valid ? 0 : 1;
+        goto out;
+    }
+    if (fmt == US_FORMAT_CSV) { /* one row per answer, in the JSON's order */
+        printf("answer,valid,system,chips,start_day,move_day,move_system,move_chips,finish_day,"
+               "cost_usd\n");
+        csv_plan("earliest", ys, &e0);
+        csv_plan("cheapest_by_deadline", ys, &c0);
+        if (shock) {
+            csv_plan("shocked_earliest", shocked, &e1);
+            csv_plan("shocked_cheapest_by_deadline", shocked, &c1);
+        }
         rc = e0.valid ? 0 : 1;
         goto out;
     }

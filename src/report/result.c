@@ -289,7 +289,7 @@ void report_csv_header(FILE *f)
     fprintf(f, "%s\n", csv_cols);
 }
 
-static void csv_str(FILE *f, const char *s)
+void report_csv_str(FILE *f, const char *s)
 {
     fputc('"', f);
     for (; *s; s++) {
@@ -308,9 +308,9 @@ static double fin(double v)
 void report_csv_row(const struct us_result *r, const struct spec_job *j, FILE *f)
 {
     const struct us_layout *l = &r->layout;
-    csv_str(f, j->model.name);
+    report_csv_str(f, j->model.name);
     fputc(',', f);
-    csv_str(f, j->system.name);
+    report_csv_str(f, j->system.name);
     fprintf(f, ",%d,%d,%d,%d,%d,%d,%d,%d,%s,%s,%s,%d,%s,%s,%s", r->nchips, l->tp, l->pp, l->dp,
             l->cp, l->ep, l->vpp, l->zero, l->sequence_parallel ? "true" : "false",
             us_recompute_name(l->recompute), us_schedule_name(l->schedule), l->micro_batch,
@@ -332,7 +332,7 @@ void report_csv_row(const struct us_result *r, const struct spec_job *j, FILE *f
     else
         fputs(",,,,", f);
     fputc(',', f);
-    csv_str(f, r->reason);
+    report_csv_str(f, r->reason);
     fputc('\n', f);
 }
 
