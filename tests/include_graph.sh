@@ -7,8 +7,7 @@
 set -u
 doc=docs/ARCHITECTURE.md
 # known exceptions: "M X" pairs that break the drawing today (docs/ARCHITECTURE.md says so)
-known="estimate api
-estimate report"
+known=""
 deps=$(awk -F'|' '/^\| `src\/[a-z_]+\/`/ {
   m = $2; gsub(/[ `]|src\/|\//, "", m)
   d = $4; gsub(/`/, "", d)
@@ -44,6 +43,7 @@ for m in $(ls src); do
 done
 # an exception that no longer happens is taken off the list
 echo "$known" | while read -r m x; do
+  [ -n "$m" ] || continue
   grep -lq "^#include \"$x/" src/"$m"/*.[ch] 2>/dev/null || grep -q "^#include \"$x/" src/"$m"/*.[ch] ||
     { echo "known exception '$m -> $x' is gone: remove it from $0"; exit 1; }
 done || fail=1

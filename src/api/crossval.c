@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "core/core.h"
-#include "estimate/validate.h"
+#include "api/validate.h"
 #include "report/json.h"
 
 /* The fitted constants (docs/MODEL.md 6.6): two per training framework - its production

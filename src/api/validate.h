@@ -1,6 +1,6 @@
-/* estimate (internal): what validate.c shares with crossval.c. Not part of the public API. */
-#ifndef US_ESTIMATE_VALIDATE_H
-#define US_ESTIMATE_VALIDATE_H
+/* api (internal): what validate.c shares with crossval.c. Not part of the public API. */
+#ifndef US_API_VALIDATE_H
+#define US_API_VALIDATE_H
 
 #include "api/api.h"
 

@@ -12,7 +12,7 @@
 #include "api/api.h"
 #include "catalog/catalog.h"
 #include "core/core.h"
-#include "estimate/validate.h"
+#include "api/validate.h"
 #include "parallel/plan.h"
 #include "report/json.h"
 
