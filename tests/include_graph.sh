@@ -47,5 +47,11 @@ echo "$known" | while read -r m x; do
   grep -lq "^#include \"$x/" src/"$m"/*.[ch] 2>/dev/null || grep -q "^#include \"$x/" src/"$m"/*.[ch] ||
     { echo "known exception '$m -> $x' is gone: remove it from $0"; exit 1; }
 done || fail=1
+# every public function is defined under src/api/ (the facade), nowhere else
+for f in $(ls src/*/*.c | grep -v '^src/api/\|^src/cli/'); do
+  if grep -n '^[a-z][a-z_ ]*[ *]us_[a-z_]*(' "$f" | grep -v ';$'; then
+    echo "$f defines a public us_* function: it belongs under src/api/"; fail=1
+  fi
+done
 [ $fail -eq 0 ] && echo "include graph follows $doc: 1 passed, 0 failed"
 exit $fail

@@ -160,7 +160,7 @@ enum us_status core_diag_status(struct us_diag *d, enum us_status st, const char
     return st;
 }
 
-void us_diag_format(const struct us_diag *d, char *buf, size_t n)
+void core_diag_format(const struct us_diag *d, char *buf, size_t n)
 {
     struct core_buf b;
     core_buf_init(&b);

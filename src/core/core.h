@@ -45,6 +45,12 @@ enum us_status core_diag_set(struct us_diag *d, const char *file, int line, int 
                              const char *path, const char *fmt, ...) US_PRINTF(6, 7);
 enum us_status core_diag_vset(struct us_diag *d, enum us_status st, const char *file, int line,
                               int col, const char *path, const char *fmt, va_list ap);
+/* "file:line:col: path: message" of a diagnostic (us_diag_format's body). */
+void core_diag_format(const struct us_diag *d, char *buf, size_t n);
+/* Names of the public enums (the us_*_name functions' bodies). */
+const char *core_dtype_name(enum us_dtype t);
+const char *core_recompute_name(enum us_recompute r);
+const char *core_schedule_name(enum us_schedule s);
 /* Same as core_diag_set with an explicit status. */
 enum us_status core_diag_status(struct us_diag *d, enum us_status st, const char *file, int line,
                                 int col, const char *path, const char *fmt, ...) US_PRINTF(7, 8);

@@ -105,7 +105,7 @@ static bool plan_batch(struct plan *p, const struct spec_job *job)
     if ((int)tr->dtype < 0 || tr->dtype >= US_DTYPE_COUNT ||
         !(job->system.chip.peak_flops[tr->dtype] > 0))
         return fail(p, "dtype=%s is not supported by %s (no peak FLOP/s given for it)",
-                    us_dtype_name(tr->dtype), job->system.chip.name);
+                    core_dtype_name(tr->dtype), job->system.chip.name);
 
     p->split = (struct model_split){.tp = tp,
                                     .cp = cp,

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "spec/spec.h"
 #include "report/json.h"
 #include "report/report.h"
@@ -31,8 +32,8 @@ static void json_layout(struct json_w *w, const struct us_layout *l)
     json_int(w, "vpp", l->vpp);
     json_int(w, "zero", l->zero);
     json_bool(w, "sequence_parallel", l->sequence_parallel);
-    json_str(w, "recompute", us_recompute_name(l->recompute));
-    json_str(w, "schedule", us_schedule_name(l->schedule));
+    json_str(w, "recompute", core_recompute_name(l->recompute));
+    json_str(w, "schedule", core_schedule_name(l->schedule));
     json_int(w, "micro_batch", l->micro_batch);
     json_int(w, "microbatches", l->microbatches);
     json_int(w, "first_stage_layers", l->first_stage_layers);
@@ -172,10 +173,10 @@ void report_layout_line(const struct us_layout *l, char *buf, size_t n)
              l->chosen_mask & (1u << US_FIELD_EP) ? "*" : "", l->vpp,
              l->chosen_mask & (1u << US_FIELD_VPP) ? "*" : "", l->zero,
              l->chosen_mask & (1u << US_FIELD_ZERO) ? "*" : "", l->sequence_parallel ? "on" : "off",
-             l->chosen_mask & (1u << US_FIELD_SP) ? "*" : "", us_recompute_name(l->recompute),
-             l->chosen_mask & (1u << US_FIELD_RECOMPUTE) ? "*" : "", us_schedule_name(l->schedule),
-             l->micro_batch, l->chosen_mask & (1u << US_FIELD_MICRO_BATCH) ? "*" : "",
-             l->microbatches);
+             l->chosen_mask & (1u << US_FIELD_SP) ? "*" : "", core_recompute_name(l->recompute),
+             l->chosen_mask & (1u << US_FIELD_RECOMPUTE) ? "*" : "",
+             core_schedule_name(l->schedule), l->micro_batch,
+             l->chosen_mask & (1u << US_FIELD_MICRO_BATCH) ? "*" : "", l->microbatches);
     if (l->first_stage_layers || l->last_stage_layers) {
         size_t k = strlen(buf);
         snprintf(buf + k, n - k, ", stage layers first %d last %d", l->first_stage_layers,
@@ -210,7 +211,7 @@ static void table_result(const struct us_result *r, const struct spec_job *j, FI
 {
     char a[64], b[64], line[512];
     fprintf(f, "%s on %d x %s (%s, %s)\n", j->model.name, r->nchips, j->system.name,
-            j->system.chip.name, us_dtype_name(j->train.dtype));
+            j->system.chip.name, core_dtype_name(j->train.dtype));
     report_layout_line(&r->layout, line, sizeof line);
     fprintf(f, "  layout      %s%s\n", line,
             r->layout.chosen_mask ? "   (* chosen by ultrasim)" : "");
@@ -313,7 +314,7 @@ void report_csv_row(const struct us_result *r, const struct spec_job *j, FILE *f
     report_csv_str(f, j->system.name);
     fprintf(f, ",%d,%d,%d,%d,%d,%d,%d,%d,%s,%s,%s,%d,%s,%s,%s", r->nchips, l->tp, l->pp, l->dp,
             l->cp, l->ep, l->vpp, l->zero, l->sequence_parallel ? "true" : "false",
-            us_recompute_name(l->recompute), us_schedule_name(l->schedule), l->micro_batch,
+            core_recompute_name(l->recompute), core_schedule_name(l->schedule), l->micro_batch,
             r->valid ? "true" : "false", r->fits ? "true" : "false",
             r->engine ? r->engine : "none");
     const struct us_breakdown *b = &r->breakdown;
@@ -346,7 +347,7 @@ void report_result_write(const struct us_result *r, const struct spec_job *j, en
         json_obj_begin(&w, NULL);
         json_str(&w, "model", j->model.name);
         json_str(&w, "system", j->system.name);
-        json_str(&w, "dtype", us_dtype_name(j->train.dtype));
+        json_str(&w, "dtype", core_dtype_name(j->train.dtype));
         json_int(&w, "seq_len", j->train.seq_len);
         json_int(&w, "global_batch", j->train.global_batch);
         json_framework(&w, j, &r->layout);

@@ -23,13 +23,13 @@
  * 512 experts is 17,710; only chip counts with thousands of divisors come near it. */
 #define MAX_TUPLE_VISITS 20000000ull
 
-const char *us_objective_name(enum us_objective o)
+const char *search_objective_name(enum us_objective o)
 {
     static const char *const n[] = {"time", "cost", "energy"};
     return (unsigned)o < 3 ? n[o] : "?";
 }
 
-const char *us_prune_name(enum us_prune p)
+const char *search_prune_name(enum us_prune p)
 {
     static const char *const n[] = {"divisibility", "domain",    "invalid",
                                     "memory",       "dominated", "constraint"};
@@ -972,7 +972,7 @@ enum us_status search_run(const struct search_space *sp, const struct search_eva
             if (out->pruned[r] > out->pruned[worst])
                 worst = (enum us_prune)r;
         add_note(out, "no layout is valid and fits; most were dropped for %s",
-                 us_prune_name(worst));
+                 search_prune_name(worst));
     }
     free(cand);
     free(all.v);

@@ -80,6 +80,10 @@ struct search_space {
     uint64_t max_tuples;        /* degree combinations to walk at most; 0 = 20 million */
 };
 
+/* Names of enum us_objective and enum us_prune (the us_*_name functions' bodies). */
+const char *search_objective_name(enum us_objective o);
+const char *search_prune_name(enum us_prune p);
+
 struct search_opts {
     enum us_objective objective;
     double deadline_s;    /* > 0: drop layouts whose time_s exceeds it */

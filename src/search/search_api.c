@@ -19,7 +19,7 @@ static void add_notes(const struct spec_job *job, const struct search_space *sp,
         core_fmt(buf, sizeof buf,
                  "dtype is the job's (%s): search does not vary it; gpipe is never chosen "
                  "(1f1b has the same bubble and holds fewer micro-batches)",
-                 us_dtype_name(job->train.dtype));
+                 core_dtype_name(job->train.dtype));
         core_strlcpy(r->notes[n++], buf, US_MSG_LEN);
     }
     if (n < US_SEARCH_MAX_NOTES && o->refine && !ev->refine)

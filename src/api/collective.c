@@ -1,4 +1,4 @@
-/* net_api: us_collective, the library side of `ultrasim collective`: loads a system, places
+/* api/collective: us_collective, the library side of `ultrasim collective`: loads a system, places
  * one group in Megatron rank order by kind (or an explicit stride) and prices one collective
  * with every group of that kind running at once. Not here: argument parsing and printing
  * (src/cli/). The placement rule is in docs/MODEL.md section 3. */
