@@ -73,7 +73,8 @@ static unsigned fill_defaults(struct spec_job *j)
         mask |= 1u << US_FIELD_ZERO;
     }
     if (p->sequence_parallel < 0) {
-        p->sequence_parallel = p->tp > 1 && j->model.has_moe && j->model.moe.experts > 0;
+        p->sequence_parallel = p->tp > 1 && ((j->model.has_moe && j->model.moe.experts > 0) ||
+                                             j->train.framework == SPEC_FW_MEGATRON);
         mask |= 1u << US_FIELD_SP;
     }
     if (p->recompute < 0) {

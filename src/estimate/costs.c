@@ -625,9 +625,14 @@ static void memo_key(const struct step_ctx *ctx, int64_t key[STEP_COSTS_KEY_WORD
 
 bool step_tp_overlap(const struct spec_job *job, const struct us_layout *lay)
 {
-    if (lay->tp_overlap == US_OVERLAP_JOB)
-        return job->par.tp_comm_overlap;
-    return lay->tp_overlap == US_OVERLAP_ON;
+    bool on = lay->tp_overlap == US_OVERLAP_JOB ? job->par.tp_comm_overlap
+                                                : lay->tp_overlap == US_OVERLAP_ON;
+    /* Megatron-Core overlaps TP only under sequence parallelism: Transformer Engine's
+     * userbuffers pipeline the all-gather and reduce-scatter SP uses (Megatron-Bridge's
+     * comm_overlap.py turns tp_comm_overlap off when sequence_parallel is off). */
+    if (on && job->train.framework == SPEC_FW_MEGATRON && !lay->sequence_parallel)
+        on = false;
+    return on;
 }
 
 void step_costs_compute(const struct step_ctx *ctx, struct step_costs *sc)
