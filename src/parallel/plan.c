@@ -692,6 +692,10 @@ static void plan_mem_part_of(const struct plan *p, const struct spec_job *job,
      * the buckets are views into the grad buffer counted in grads). */
     double bucket = US_MAX(PLAN_BUCKET_MIN_PARAMS, PLAN_BUCKET_PER_RANK_PARAMS * shard);
     pt->zero2_buf_B = shard > 1 ? 2.0 * US_MIN(bucket, P) * gB : 0.0;
+    /* ZeRO-3 (FSDP) reduce-scatters each layer's gradients as its backward ends (PyTorch
+     * FSDP's per-unit reduce-scatter, MaxText's per-layer scan): a bucket never holds more
+     * than a layer (Megatron's rule of 1M x dp parameters would hold 2B at dp 2048). */
+    pt->zero3_grad_buf_B = shard > 1 ? 2.0 * US_MIN(US_MIN(bucket, layer), P) * gB : 0.0;
     double w_act = model_act_elem_B(s->dtype);
     double T = (double)s->micro_batch * s->seq_len / s->cp;
     double Tn = s->sequence_parallel && s->tp > 1 ? T / s->tp : T;
@@ -727,8 +731,8 @@ static bool plan_mem_finish(const struct plan *p, const struct spec_job *job,
     mem->activations_B = pt->act_B;
     double buf = 0;
     if (l->zero >= 3)
-        buf += pt->zero3_buf_B;
-    if (l->zero >= 2)
+        buf += pt->zero3_buf_B + pt->zero3_grad_buf_B;
+    else if (l->zero == 2)
         buf += pt->zero2_buf_B;
     for (int i = 0; i < 4; i++)
         buf += pt->buf_B[i];

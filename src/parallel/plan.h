@@ -94,12 +94,13 @@ double plan_interleaved_peak_act(const struct plan *p, int s, const double *a, i
  * layouts differing in lay.zero alone (search tries them one after another) share them. */
 struct plan_mem_part {
     int stage, n_dense;
-    double P, P_exp;    /* parameters on the chip, of which expert (TP/EP shards) */
-    double act_B;       /* activations at the stage's peak, recompute working set included */
-    double zero3_buf_B; /* ZeRO-3: the gathered layer and the prefetched one */
-    double zero2_buf_B; /* ZeRO-2/3: the gradient bucket being reduced and the one filling */
-    double buf_B[4];    /* SP gather, EP send + receive, p2p, CP K/V (0 where none) */
-    double wB, gB, oB;  /* bytes per parameter: weights, gradients, optimizer state */
+    double P, P_exp;         /* parameters on the chip, of which expert (TP/EP shards) */
+    double act_B;            /* activations at the stage's peak, recompute working set included */
+    double zero3_buf_B;      /* ZeRO-3: the gathered layer and the prefetched one */
+    double zero2_buf_B;      /* ZeRO-2/3: the gradient bucket being reduced and the one filling */
+    double zero3_grad_buf_B; /* ZeRO-3: the same, never more than two layers' gradients */
+    double buf_B[4];         /* SP gather, EP send + receive, p2p, CP K/V (0 where none) */
+    double wB, gB, oB;       /* bytes per parameter: weights, gradients, optimizer state */
 };
 #define PLAN_MEM_MEMO 8
 struct plan_mem_memo {
