@@ -26,51 +26,6 @@ static void warn(struct us_result *r, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Copies the job's fixed parallel fields into lay; returns the mask of unset fields. */
-static unsigned api_layout_from_spec(const struct spec_job *j, struct us_layout *lay)
-{
-    const struct spec_parallel *p = &j->par;
-    unsigned unset = 0;
-    memset(lay, 0, sizeof *lay);
-#define TAKE(field, bit)                                                                           \
-    do {                                                                                           \
-        if (p->field > 0)                                                                          \
-            lay->field = p->field;                                                                 \
-        else                                                                                       \
-            unset |= 1u << (bit);                                                                  \
-    } while (0)
-    TAKE(tp, US_FIELD_TP);
-    TAKE(pp, US_FIELD_PP);
-    TAKE(dp, US_FIELD_DP);
-    TAKE(cp, US_FIELD_CP);
-    TAKE(ep, US_FIELD_EP);
-    TAKE(vpp, US_FIELD_VPP);
-#undef TAKE
-    if (p->zero >= 0)
-        lay->zero = p->zero;
-    else
-        unset |= 1u << US_FIELD_ZERO;
-    if (p->sequence_parallel >= 0)
-        lay->sequence_parallel = p->sequence_parallel != 0;
-    else
-        unset |= 1u << US_FIELD_SP;
-    if (p->recompute >= 0)
-        lay->recompute = (enum us_recompute)p->recompute;
-    else
-        unset |= 1u << US_FIELD_RECOMPUTE;
-    if (j->train.micro_batch > 0)
-        lay->micro_batch = j->train.micro_batch;
-    else
-        unset |= 1u << US_FIELD_MICRO_BATCH;
-    lay->first_stage_layers = p->first_stage_layers;
-    lay->last_stage_layers = p->last_stage_layers;
-    if (p->schedule >= 0)
-        lay->schedule = (enum us_schedule)p->schedule;
-    else
-        lay->schedule = US_SCHEDULE_1F1B; /* becomes interleaved when vpp > 1 */
-    return unset;
-}
-
 /* When search finds nothing, say why in the terms of the job itself: fill the open fields
  * with plain defaults (dp from the chip count, ep/cp/vpp 1, ZeRO-1, SP when tp > 1, no
  * recompute, micro-batch 1) and report the planner's verdict on that layout. */
@@ -321,7 +276,7 @@ enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
     out->engine = "none";
 
     struct us_layout lay;
-    unsigned unset = api_layout_from_spec(j, &lay);
+    unsigned unset = spec_layout_fixed(&j->par, j->train.micro_batch, &lay);
     /* A whole layout whose layers do not divide over its stages gets Megatron's own split
      * rather than a refusal (docs/MODEL.md 2.2), and the output says which. */
     bool split = false;

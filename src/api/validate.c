@@ -25,23 +25,20 @@
 static unsigned fill_defaults(struct spec_job *j)
 {
     struct spec_parallel *p = &j->par;
-    unsigned mask = 0;
-    if (p->tp <= 0) {
+    struct us_layout fixed;
+    unsigned mask = spec_layout_fixed(p, j->train.micro_batch, &fixed); /* what is open */
+    if (p->tp == SPEC_DEGREE_UNSET) {
         p->tp = 1;
-        mask |= 1u << US_FIELD_TP;
     }
-    if (p->pp <= 0) {
+    if (p->pp == SPEC_DEGREE_UNSET) {
         p->pp = 1;
-        mask |= 1u << US_FIELD_PP;
     }
-    if (p->cp <= 0) {
+    if (p->cp == SPEC_DEGREE_UNSET) {
         p->cp = 1;
-        mask |= 1u << US_FIELD_CP;
     }
-    if (p->dp <= 0) {
+    if (p->dp == SPEC_DEGREE_UNSET) {
         int64_t mp = (int64_t)p->tp * p->pp * p->cp;
         p->dp = mp > 0 && j->chips % mp == 0 ? (int)(j->chips / mp) : 1;
-        mask |= 1u << US_FIELD_DP;
         /* Fewer sequences per step than data-parallel ranks (MaxText's fractional
          * per_device_batch_size, e.g. Llama 3.1 70B at 128k on 256 TPU7x with batch 64):
          * when cp was left out too, the chips left over split each sequence instead. */
@@ -52,37 +49,32 @@ static unsigned fill_defaults(struct spec_job *j)
             p->cp *= 2;
         }
     }
-    if (p->ep <= 0) {
+    if (p->ep == SPEC_DEGREE_UNSET) {
         p->ep = 1;
-        mask |= 1u << US_FIELD_EP;
     }
-    if (p->vpp <= 0) {
+    if (p->vpp == SPEC_DEGREE_UNSET) {
         p->vpp = 1;
-        mask |= 1u << US_FIELD_VPP;
     }
     /* EP wider than dp x cp: Megatron-Bridge's Qwen3 recipes (expert_tensor_parallel_size 1)
      * take expert parallelism from tp x dp x cp (MoE parallel folding). */
-    if (p->etp <= 0 && p->ep > 1 && (p->dp * p->cp) % p->ep != 0 &&
+    if (p->etp == SPEC_DEGREE_UNSET && p->ep > 1 && (p->dp * p->cp) % p->ep != 0 &&
         ((int64_t)p->tp * p->dp * p->cp) % p->ep == 0)
         p->etp = 1;
-    if (p->zero < 0) {
+    if (p->zero == SPEC_UNSET) {
         /* MaxText and torchtitan shard with FSDP by default (MaxText's ici_fsdp_parallelism
          * axis, torchtitan's data_parallel_shard_degree): ZeRO-3 over dp. */
         int fw = j->train.framework;
         p->zero = fw == SPEC_FW_MAXTEXT || fw == SPEC_FW_TORCHTITAN ? 3 : 0;
-        mask |= 1u << US_FIELD_ZERO;
     }
-    if (p->sequence_parallel < 0) {
+    if (p->sequence_parallel == SPEC_UNSET) {
         p->sequence_parallel = p->tp > 1 && ((j->model.has_moe && j->model.moe.experts > 0) ||
                                              j->train.framework == SPEC_FW_MEGATRON);
-        mask |= 1u << US_FIELD_SP;
     }
-    if (p->recompute < 0) {
+    if (p->recompute == SPEC_UNSET) {
         /* MaxText rematerialises every layer unless told otherwise (base.yml remat_policy
          * 'full'); Megatron-Core and torchtitan keep activations by default. */
         p->recompute =
             j->train.framework == SPEC_FW_MAXTEXT ? US_RECOMPUTE_FULL : US_RECOMPUTE_NONE;
-        mask |= 1u << US_FIELD_RECOMPUTE;
     }
     if (j->train.micro_batch <= 0) {
         /* Megatron runs micro-batch 1 and accumulates; without pipelining MaxText and
@@ -94,9 +86,8 @@ static unsigned fill_defaults(struct spec_job *j)
         if ((fw == SPEC_FW_MAXTEXT || fw == SPEC_FW_TORCHTITAN) && p->pp == 1 && dp > 0 &&
             gb % dp == 0)
             j->train.micro_batch = gb / dp;
-        mask |= 1u << US_FIELD_MICRO_BATCH;
     }
-    if (p->schedule < 0)
+    if (p->schedule == SPEC_UNSET)
         p->schedule = p->vpp > 1 ? US_SCHEDULE_INTERLEAVED : US_SCHEDULE_1F1B;
     /* Layers that do not split evenly over pp x vpp: Megatron-Bridge's large-model recipes
      * (Llama 3.1 405B among them) count the embedding and the loss as one pipeline layer

@@ -260,15 +260,15 @@ static void inner_doms_init(const struct search_space *sp, struct inner_doms *in
     }
     in->nzero = 0;
     for (int z = 0; z <= 3; z++)
-        if (sp->fixed.zero < 0 || sp->fixed.zero == z)
+        if (sp->fixed.zero == SPEC_UNSET || sp->fixed.zero == z)
             in->zero[in->nzero++] = z;
     in->nsp = 0;
     for (int s = 0; s <= 1; s++)
-        if (sp->fixed.sequence_parallel < 0 || sp->fixed.sequence_parallel == s)
+        if (sp->fixed.sequence_parallel == SPEC_UNSET || sp->fixed.sequence_parallel == s)
             in->sp[in->nsp++] = s;
     in->nrc = 0; /* ascending time, descending memory: the order dominance relies on */
     for (int r = US_RECOMPUTE_NONE; r <= US_RECOMPUTE_FULL; r++)
-        if (sp->fixed.recompute < 0 || sp->fixed.recompute == r)
+        if (sp->fixed.recompute == SPEC_UNSET || sp->fixed.recompute == r)
             in->rc[in->nrc++] = r;
 }
 
@@ -288,7 +288,7 @@ static int splits_for(const struct search_space *sp, int pp, int (*out)[2])
  * end chunk short (plan_end_chunk_layers). */
 static int vpp_for(const struct search_space *sp, int pp, const int split[2], int64_t *out)
 {
-    if (sp->fixed.vpp > 0) {
+    if (sp->fixed.vpp != SPEC_DEGREE_UNSET) {
         out[0] = sp->fixed.vpp;
         return 1;
     }
@@ -360,7 +360,7 @@ static enum us_prune tuple_verdict(const struct search_space *sp, const struct t
         return US_PRUNE_DIVISIBILITY;
     if (((int64_t)t->dp * t->cp) % t->ep)
         return US_PRUNE_DIVISIBILITY; /* EP groups are carved out of dp x cp (Megatron-Core) */
-    if (f->tp <= 0 && !sp->tp_beyond_domain && (tp > sp->domain || sp->domain % tp))
+    if (f->tp == SPEC_DEGREE_UNSET && !sp->tp_beyond_domain && (tp > sp->domain || sp->domain % tp))
         return US_PRUNE_DOMAIN;
     return US_PRUNE_COUNT;
 }
@@ -391,7 +391,7 @@ static int enumerate_tuples(const struct search_space *sp, const struct inner_do
     uint64_t visits = 0, cap = sp->max_tuples ? sp->max_tuples : MAX_TUPLE_VISITS;
     int64_t dtp[MAX_DIVISORS], dcp[MAX_DIVISORS], dpp[MAX_DIVISORS], dep[MAX_DIVISORS];
     int nep;
-    if (sp->fixed.ep > 0) {
+    if (sp->fixed.ep != SPEC_DEGREE_UNSET) {
         dep[0] = sp->fixed.ep;
         nep = 1;
     } else if (sp->experts > 0) {
@@ -404,19 +404,20 @@ static int enumerate_tuples(const struct search_space *sp, const struct inner_do
         int64_t chips = sp->chips[c];
         int ntp = search_divisors(chips, dtp, MAX_DIVISORS);
         for (int i = 0; i < ntp; i++) {
-            if ((sp->fixed.tp > 0 && dtp[i] != sp->fixed.tp) || dtp[i] > INT32_MAX)
+            if ((sp->fixed.tp != SPEC_DEGREE_UNSET && dtp[i] != sp->fixed.tp) || dtp[i] > INT32_MAX)
                 continue;
             int64_t r1 = chips / dtp[i];
             int ncp = search_divisors(r1, dcp, MAX_DIVISORS);
             for (int j = 0; j < ncp; j++) {
-                if ((sp->fixed.cp > 0 && dcp[j] != sp->fixed.cp) || dcp[j] > INT32_MAX)
+                if ((sp->fixed.cp != SPEC_DEGREE_UNSET && dcp[j] != sp->fixed.cp) ||
+                    dcp[j] > INT32_MAX)
                     continue;
                 int64_t r2 = r1 / dcp[j];
                 int npp = search_divisors(r2, dpp, MAX_DIVISORS);
                 for (int e = 0; e < nep; e++) {
                     for (int k = 0; k < npp; k++) {
-                        if ((sp->fixed.pp > 0 && dpp[k] != sp->fixed.pp) || dpp[k] > INT32_MAX ||
-                            r2 / dpp[k] > INT32_MAX)
+                        if ((sp->fixed.pp != SPEC_DEGREE_UNSET && dpp[k] != sp->fixed.pp) ||
+                            dpp[k] > INT32_MAX || r2 / dpp[k] > INT32_MAX)
                             continue;
                         if (++visits > cap)
                             return -2;
@@ -538,19 +539,8 @@ static bool meets_constraints(const struct search_opts *opt, const struct us_sea
 
 static unsigned chosen_mask(const struct search_space *sp)
 {
-    const struct spec_parallel *f = &sp->fixed;
-    unsigned m = 0;
-    m |= f->tp <= 0 ? 1u << US_FIELD_TP : 0;
-    m |= f->pp <= 0 ? 1u << US_FIELD_PP : 0;
-    m |= f->dp <= 0 ? 1u << US_FIELD_DP : 0;
-    m |= f->cp <= 0 ? 1u << US_FIELD_CP : 0;
-    m |= f->ep <= 0 ? 1u << US_FIELD_EP : 0;
-    m |= f->vpp <= 0 ? 1u << US_FIELD_VPP : 0;
-    m |= f->zero < 0 ? 1u << US_FIELD_ZERO : 0;
-    m |= f->sequence_parallel < 0 ? 1u << US_FIELD_SP : 0;
-    m |= f->recompute < 0 ? 1u << US_FIELD_RECOMPUTE : 0;
-    m |= sp->fixed_micro_batch <= 0 ? 1u << US_FIELD_MICRO_BATCH : 0;
-    return m;
+    struct us_layout scratch;
+    return spec_layout_fixed(&sp->fixed, sp->fixed_micro_batch, &scratch);
 }
 
 /* Everything below one degree tuple. Dominance used here:
@@ -591,13 +581,13 @@ static void expand_tuple(struct shared *sh, struct worker *w, const struct tuple
         c.lay.last_stage_layers = splits[s][1];
         for (int v = 0; v < nv; v++) {
             c.lay.vpp = (int)vpps[v];
-            if (sp->fixed.schedule >= 0)
+            if (sp->fixed.schedule != SPEC_UNSET)
                 c.lay.schedule = (enum us_schedule)sp->fixed.schedule;
             else
                 c.lay.schedule = c.lay.vpp > 1 ? US_SCHEDULE_INTERLEAVED : US_SCHEDULE_1F1B;
             for (int q = 0; q < in->nsp; q++) {
                 c.lay.sequence_parallel = in->sp[q] != 0;
-                if (sp->fixed.sequence_parallel < 0 && t->tp == 1 && in->sp[q]) {
+                if (sp->fixed.sequence_parallel == SPEC_UNSET && t->tp == 1 && in->sp[q]) {
                     w->pruned[US_PRUNE_DOMINATED] += nz * (uint64_t)in->nmb * nrc;
                     continue;
                 }

@@ -322,7 +322,7 @@ static enum us_status read_parallel(struct spec_rd *rd, const struct spec_node *
 {
     static const char *const degrees[] = {"tp", "pp", "dp", "cp", "ep", "vpp"};
     int *dst[] = {&par->tp, &par->pp, &par->dp, &par->cp, &par->ep, &par->vpp};
-    par->zero = par->sequence_parallel = par->recompute = par->schedule = -1;
+    par->zero = par->sequence_parallel = par->recompute = par->schedule = SPEC_UNSET;
     core_strlcpy(par->order, "tp-cp-ep-dp-pp", sizeof par->order);
     if (!n)
         return US_OK;
@@ -680,4 +680,47 @@ enum us_status spec_job_load_text(const char *name, const char *text, size_t len
 {
     struct load_req rq = {FROM_TEXT, name ? name : "", text, len, sets, nsets};
     return load(&rq, to_job, out, d);
+}
+
+unsigned spec_layout_fixed(const struct spec_parallel *p, int micro_batch, struct us_layout *lay)
+{
+    unsigned unset = 0;
+    memset(lay, 0, sizeof *lay);
+#define TAKE(field, bit)                                                                           \
+    do {                                                                                           \
+        if (p->field != SPEC_DEGREE_UNSET)                                                         \
+            lay->field = p->field;                                                                 \
+        else                                                                                       \
+            unset |= 1u << (bit);                                                                  \
+    } while (0)
+    TAKE(tp, US_FIELD_TP);
+    TAKE(pp, US_FIELD_PP);
+    TAKE(dp, US_FIELD_DP);
+    TAKE(cp, US_FIELD_CP);
+    TAKE(ep, US_FIELD_EP);
+    TAKE(vpp, US_FIELD_VPP);
+#undef TAKE
+    if (p->zero != SPEC_UNSET)
+        lay->zero = p->zero;
+    else
+        unset |= 1u << US_FIELD_ZERO;
+    if (p->sequence_parallel != SPEC_UNSET)
+        lay->sequence_parallel = p->sequence_parallel != 0;
+    else
+        unset |= 1u << US_FIELD_SP;
+    if (p->recompute != SPEC_UNSET)
+        lay->recompute = (enum us_recompute)p->recompute;
+    else
+        unset |= 1u << US_FIELD_RECOMPUTE;
+    if (micro_batch > 0)
+        lay->micro_batch = micro_batch;
+    else
+        unset |= 1u << US_FIELD_MICRO_BATCH;
+    lay->first_stage_layers = p->first_stage_layers;
+    lay->last_stage_layers = p->last_stage_layers;
+    if (p->schedule != SPEC_UNSET)
+        lay->schedule = (enum us_schedule)p->schedule;
+    else
+        lay->schedule = US_SCHEDULE_1F1B; /* becomes interleaved when vpp > 1 */
+    return unset;
 }

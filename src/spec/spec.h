@@ -192,16 +192,28 @@ enum spec_rc_keep {
 #define SPEC_RC_KEEPS 5
 extern const char *const spec_recompute_keep_names[SPEC_RC_KEEPS];
 
+struct spec_parallel;
+/* The one place the open fields of a job are found: copies the fields p fixes (and
+ * micro_batch when > 0) into lay and returns the enum us_field bits of those left open, for
+ * run, search and validate to fill each its own way. */
+unsigned spec_layout_fixed(const struct spec_parallel *p, int micro_batch, struct us_layout *lay);
+
+/* What struct spec_parallel holds for a field the job leaves out (the tool chooses it): a
+ * degree (tp, pp, dp, cp, ep, vpp, etp) is SPEC_DEGREE_UNSET, a choice (zero,
+ * sequence_parallel, recompute, schedule) SPEC_UNSET. */
+#define SPEC_DEGREE_UNSET 0
+#define SPEC_UNSET        (-1)
+
 struct spec_parallel {
-    int tp, pp, dp, cp, ep, vpp;
-    int zero;                   /* 0..3; -1 unset */
-    int sequence_parallel;      /* 0/1; -1 unset */
-    int recompute;              /* enum us_recompute; -1 unset */
-    unsigned recompute_modules; /* enum spec_rc_module bits selective recompute re-runs;
-                                   0 = SPEC_RC_CORE_ATTN */
-    unsigned recompute_keep;    /* enum spec_rc_keep bits full recompute keeps */
-    int schedule;               /* enum us_schedule; -1 = derived (interleaved when vpp > 1) */
-    int first_stage_layers;     /* uneven pipeline: layers on the first / last stage; 0 = even */
+    int tp, pp, dp, cp, ep, vpp; /* SPEC_DEGREE_UNSET when left out */
+    int zero;                    /* 0..3; -1 unset */
+    int sequence_parallel;       /* 0/1; -1 unset */
+    int recompute;               /* enum us_recompute; -1 unset */
+    unsigned recompute_modules;  /* enum spec_rc_module bits selective recompute re-runs;
+                                    0 = SPEC_RC_CORE_ATTN */
+    unsigned recompute_keep;     /* enum spec_rc_keep bits full recompute keeps */
+    int schedule;                /* enum us_schedule; -1 = derived (interleaved when vpp > 1) */
+    int first_stage_layers;      /* uneven pipeline: layers on the first / last stage; 0 = even */
     int last_stage_layers;
     bool tp_comm_overlap;       /* overlap TP collectives with GEMMs (Megatron tp-comm-overlap); the
                                    training framework's default when the file leaves it out */
