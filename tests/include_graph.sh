@@ -19,12 +19,12 @@ deps=$(awk -F'|' '/^\| `src\/[a-z_]+\/`/ {
 }' "$doc")
 modules=$(echo "$deps" | cut -d: -f1)
 closure() { # closure M: M's dependencies, transitively
-  todo=$1; seen=""
-  while [ -n "$todo" ]; do
-    set -- $todo; x=$1; shift; todo="$*"
+  queue=$1; seen=""
+  while [ -n "$queue" ]; do
+    set -- $queue; x=$1; shift; queue="$*"
     for y in $(echo "$deps" | sed -n "s/^$x://p"); do
       echo "$modules" | grep -qx "$y" || continue
-      case " $seen " in *" $y "*) ;; *) seen="$seen $y"; todo="$todo $y" ;; esac
+      case " $seen " in *" $y "*) ;; *) seen="$seen $y"; queue="$queue $y" ;; esac
     done
   done
   echo "$seen"
