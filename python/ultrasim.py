@@ -31,6 +31,7 @@ _FORMAT_JSON = 1  # enum us_format: TABLE, JSON, CSV
 _OBJECTIVES = {"time": 0, "cost": 1, "energy": 2}
 _RECOMPUTE = ["none", "selective", "full"]
 _SCHEDULE = ["1f1b", "gpipe", "interleaved"]
+_OVERLAP = ["job", "on", "off"]  # enum us_overlap
 _PRUNE = ["divisibility", "domain", "invalid", "memory", "dominated", "constraint"]
 
 # struct us_result is large and only ever handled by pointer here (us_result_write turns
@@ -65,7 +66,7 @@ class _Layout(ctypes.Structure):
                 ("recompute", ctypes.c_int), ("schedule", ctypes.c_int),
                 ("micro_batch", ctypes.c_int), ("microbatches", ctypes.c_int),
                 ("first_stage_layers", ctypes.c_int), ("last_stage_layers", ctypes.c_int),
-                ("chosen_mask", ctypes.c_uint)]
+                ("tp_overlap", ctypes.c_int), ("chosen_mask", ctypes.c_uint)]
 
 
 _PROGRESS = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint64,
@@ -231,7 +232,8 @@ def _layout_dict(l):
             "schedule": _SCHEDULE[l.schedule] if 0 <= l.schedule < 3 else l.schedule,
             "micro_batch": l.micro_batch, "microbatches": l.microbatches,
             "first_stage_layers": l.first_stage_layers,
-            "last_stage_layers": l.last_stage_layers}
+            "last_stage_layers": l.last_stage_layers,
+            "tp_overlap": _OVERLAP[l.tp_overlap] if 0 <= l.tp_overlap < 3 else l.tp_overlap}
 
 
 def _entry_dict(e):

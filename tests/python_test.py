@@ -64,6 +64,15 @@ check(all(a["time_s"] <= b["time_s"] for a, b in zip(s["top"], s["top"][1:])),
       "top is best first")
 l = best["layout"]
 check(l["tp"] * l["pp"] * l["dp"] * l["cp"] == best["chips"] == 16384, "layout covers chips")
+# the layout's TP-overlap choice (the field after the stage ends): torchtitan's async TP is
+# searched on for this tp-2 job, and every entry says what the CLI's JSON says
+tt = ["training.framework=torchtitan", "parallel.tp=2"]
+s2 = ultrasim.search("tests/specs/job_presets.yaml", sets=tt, top=2, closed_form=True)
+cli2 = cli_json("search", "tests/specs/job_presets.yaml", "--set", tt[0], "--set", tt[1],
+                "--top", "2", "--closed-form")
+check([e["layout"]["tp_overlap"] for e in s2["top"]] == [e["tp_overlap"] for e in cli2["top"]]
+      and s2["top"][0]["layout"]["tp_overlap"] == "on",
+      "tp_overlap as the CLI reports it: %s" % [e["layout"]["tp_overlap"] for e in s2["top"]])
 check(s["space"] > 0 and s["estimated"] > 0, "search counts")
 
 # compare: one run dict per system
