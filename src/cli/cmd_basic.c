@@ -166,10 +166,13 @@ int cmd_run(int argc, char **argv)
     if (trace && opt.closed_form_only)
         return cli_usage(cmd, "--trace needs the event simulator; drop --closed-form");
     opt.trace_path = trace;
-    char tmp_trace[64] = "";
+    char tmp_trace[512] = "";
     if (html && !trace && !opt.closed_form_only) { /* the timeline comes from a trace */
-        snprintf(tmp_trace, sizeof tmp_trace, "/tmp/ultrasim-trace-XXXXXX");
-        int fd = mkstemp(tmp_trace);
+        /* mkstemp's template: the six X are replaced by a unique name; $TMPDIR is honoured */
+        const char *dir = getenv("TMPDIR");
+        int n = snprintf(tmp_trace, sizeof tmp_trace, "%s/ultrasim-trace-XXXXXX",
+                         dir && *dir ? dir : "/tmp");
+        int fd = n > 0 && (size_t)n < sizeof tmp_trace ? mkstemp(tmp_trace) : -1;
         if (fd < 0)
             tmp_trace[0] = '\0';
         else

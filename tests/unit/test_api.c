@@ -112,7 +112,10 @@ static void test_two_sweeps(const char *dir)
 
 int main(void)
 {
-    char dir[] = "/tmp/us_api.XXXXXX";
+    /* mkdtemp's template (the six X become a unique name), under $TMPDIR when set */
+    const char *tmp = getenv("TMPDIR");
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s/us_api.XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir))
         return 1;
     test_status_names();
