@@ -121,7 +121,9 @@ static bool plan_batch(struct plan *p, const struct spec_job *job)
                                     .rc_modules = job->par.recompute_modules,
                                     .rc_keep = job->par.recompute_keep,
                                     .fp8_params = tr->fp8_params,
-                                    .optimizer_bf16 = tr->optimizer_bf16};
+                                    .optimizer_bf16 = tr->optimizer_bf16,
+                                    .weight_dtype = spec_weight_dtype_of(tr),
+                                    .moe_probs_combine = spec_moe_probs_at_combine(tr)};
     return true;
 }
 
@@ -587,12 +589,19 @@ static void param_bytes(const struct model_split *s, double *w, double *g, doubl
 {
     enum us_dtype dt = s->dtype;
     double base = dt == US_DTYPE_FP32 ? 4.0 : 2.0;
+    /* training.weight_dtype: the parameters are kept once, in that dtype, with no fp32
+     * master beside them (MaxText's weight_dtype; optax's adam keeps m and v alone) */
+    if (s->weight_dtype == SPEC_WEIGHT_FP32 || s->weight_dtype == SPEC_WEIGHT_BF16)
+        base = s->weight_dtype == SPEC_WEIGHT_FP32 ? 4.0 : 2.0;
     *w = base + (dt == US_DTYPE_FP8 || dt == US_DTYPE_FP4 ? model_gemm_elem_B(dt) : 0.0);
     if (s->fp8_params) /* low-precision weights only: the fp32 master stays in the optimizer */
         *w = model_gemm_elem_B(dt);
     *g = model_split_grad_elem_B(s);
-    *o = dt == US_DTYPE_FP32 ? 8.0 : 12.0;
-    if (s->optimizer_bf16) /* m and v in bf16 beside the fp32 master (fp32 training: none) */
+    *o = dt == US_DTYPE_FP32 || s->weight_dtype == SPEC_WEIGHT_FP32 ||
+                 s->weight_dtype == SPEC_WEIGHT_BF16
+             ? 8.0
+             : 12.0;
+    if (s->optimizer_bf16) /* m and v in bf16 (beside the fp32 master when there is one) */
         *o -= 4.0;
 }
 
@@ -687,7 +696,13 @@ static void plan_mem_part_of(const struct plan *p, const struct spec_job *job,
     double layer = US_MAX(nd > 0 ? c->dense.params : 0.0, nm > 0 ? c->moe.params : 0.0);
     if (n_mtp > 0)
         layer = US_MAX(layer, c->mtp.params);
-    pt->zero3_buf_B = 2.0 * layer * wB;
+    /* gathered as the layers compute with them: bf16 (and the fp8 cast), whatever dtype
+     * training.weight_dtype keeps the shards in */
+    struct model_split gathered = p->split;
+    gathered.weight_dtype = SPEC_WEIGHT_MIXED;
+    double wB_gathered, gB_unused, oB_unused;
+    param_bytes(&gathered, &wB_gathered, &gB_unused, &oB_unused);
+    pt->zero3_buf_B = 2.0 * layer * wB_gathered;
     /* Sharded grads (ZeRO-2/3): a bucket is reduced while the next fills (with ZeRO 0/1
      * the buckets are views into the grad buffer counted in grads). */
     double bucket = US_MAX(PLAN_BUCKET_MIN_PARAMS, PLAN_BUCKET_PER_RANK_PARAMS * shard);

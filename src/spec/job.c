@@ -420,6 +420,19 @@ static enum us_status read_training(struct spec_rd *rd, const struct spec_node *
     int od = 0;
     SPEC_TRY(rd, spec_get_enum(rd, n, "optimizer_state_dtype", opt_names, 2, 0, &od));
     t->optimizer_bf16 = od == 1;
+    static const char *const wd_names[] = {"auto", "mixed", "fp32", "bf16"};
+    SPEC_TRY(rd, spec_get_enum(rd, n, "weight_dtype", wd_names, 4, 0, &t->weight_dtype));
+    if (t->weight_dtype == SPEC_WEIGHT_BF16 && t->dtype == US_DTYPE_FP32)
+        return spec_fail(rd, spec_get(n, "weight_dtype"),
+                         "weight_dtype bf16 needs bf16, fp8 or fp4 training (dtype is fp32)");
+    if ((t->weight_dtype == SPEC_WEIGHT_FP32 || t->weight_dtype == SPEC_WEIGHT_BF16) &&
+        t->fp8_params)
+        return spec_fail(rd, spec_get(n, "weight_dtype"),
+                         "weight_dtype %s keeps no fp32 master, which fp8_params needs beside "
+                         "its fp8 weights",
+                         wd_names[t->weight_dtype]);
+    static const char *const mp_names[] = {"auto", "activation", "combine"};
+    SPEC_TRY(rd, spec_get_enum(rd, n, "moe_probs_applied", mp_names, 3, 0, &t->moe_probs));
     if (has_gr) {
         t->grad_reduce = gr == 1 ? SPEC_GRAD_REDUCE_BF16 : SPEC_GRAD_REDUCE_FP32;
         if (gr == 1 && (t->dtype == US_DTYPE_FP32 || t->dtype == US_DTYPE_FP16))

@@ -139,6 +139,8 @@ const struct spec_key spec_schema_training[] = {LEAF("seq_len"),
                                                 LEAF("fp8_params"),
                                                 LEAF("offload_activation_layers"),
                                                 LEAF("optimizer_state_dtype"),
+                                                LEAF("weight_dtype"),
+                                                LEAF("moe_probs_applied"),
                                                 LEAF("attention"),
                                                 END};
 
