@@ -127,6 +127,25 @@ static bool plan_batch(struct plan *p, const struct spec_job *job)
     return true;
 }
 
+/* The stages and chunks of an explicit parallel.pipeline_layout (spec/pplayout.c has
+ * checked it against the model and put it in the planner's shape). */
+static bool plan_use_layout(struct plan *p, const struct spec_pipeline_layout *pl)
+{
+    int pp = p->lay.pp, v = p->lay.vpp > 0 ? p->lay.vpp : 1;
+    if (pp != pl->pp || v != pl->vpp)
+        return fail(p, "pipeline_layout is for pp=%d x vpp=%d, the layout has pp=%d x vpp=%d",
+                    pl->pp, pl->vpp, pp, v);
+    p->chunk_layers = pl->chunk;
+    p->first_chunk0_layers = pl->first_chunk0;
+    p->first_chunk_layers = pl->first_chunk;
+    p->last_chunk_layers = pl->last_chunk;
+    p->last_chunkN_layers = pl->last_chunkN;
+    p->first_layers = pl->first_chunk0 + (v - 1) * pl->first_chunk;
+    p->last_layers = (v - 1) * pl->last_chunk + pl->last_chunkN;
+    p->layers_per_stage = pp > 2 ? v * pl->chunk : pp == 1 ? p->first_layers : 0;
+    return true;
+}
+
 bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layout *lay)
 {
     const struct spec_model *m = &job->model;
@@ -175,9 +194,14 @@ bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layou
     if (!check_moe_sp(p, m))
         return false;
 
-    /* Pipeline stages: even, or uneven first/last stages (Megatron's
-     * decoder_first_pipeline_num_layers / decoder_last_pipeline_num_layers) with the rest
-     * even. */
+    /* Pipeline stages: an explicit parallel.pipeline_layout, or even, or uneven first/last
+     * stages (Megatron's decoder_first_pipeline_num_layers / decoder_last_pipeline_num_layers)
+     * with the rest even. */
+    if (job->par.layout.pp > 0) {
+        if (!plan_use_layout(p, &job->par.layout))
+            return false;
+        goto schedules;
+    }
     int L = m->layers, F = l->first_stage_layers, Ls = l->last_stage_layers;
     if (F < 0 || Ls < 0)
         return fail(p, "first_stage_layers=%d and last_stage_layers=%d must not be negative", F,
@@ -219,6 +243,7 @@ bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layou
         p->last_layers = Ls > 0 ? Ls : p->layers_per_stage;
     }
 
+schedules:
     /* Schedules. */
     if (v > 1 && l->schedule != US_SCHEDULE_INTERLEAVED)
         return fail(p, "vpp=%d needs schedule=interleaved", v);
@@ -233,7 +258,9 @@ bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layou
      * stage's evenly too (Megatron-Core, get_num_layers_to_build with uneven stages), or
      * with its end chunk short by the layers the embedding or the loss stands for
      * (account_for_embedding/loss_in_pipeline_split). */
-    if (v == 1) {
+    if (job->par.layout.pp > 0) {
+        /* plan_use_layout set every chunk */
+    } else if (v == 1) {
         p->chunk_layers = p->layers_per_stage;
         p->first_chunk0_layers = p->first_chunk_layers = p->first_layers;
         p->last_chunkN_layers = p->last_chunk_layers = p->last_layers;

@@ -126,6 +126,7 @@ const struct spec_key spec_schema_parallel[] = {LEAF("tp"),
                                                 LEAF("ep_comm_overlap"),
                                                 LEAF("etp"),
                                                 LEAF("order"),
+                                                LEAF("pipeline_layout"),
                                                 END};
 
 const struct spec_key spec_schema_training[] = {LEAF("seq_len"),

@@ -204,6 +204,15 @@ unsigned spec_layout_fixed(const struct spec_parallel *p, int micro_batch, struc
 #define SPEC_DEGREE_UNSET 0
 #define SPEC_UNSET        (-1)
 
+/* parallel.pipeline_layout read into the planner's shape (docs/MODEL.md 2.2): layers per
+ * virtual chunk. pp = 0: no layout given. */
+struct spec_pipeline_layout {
+    int pp, vpp;
+    int chunk;                     /* every chunk of a middle stage */
+    int first_chunk0, first_chunk; /* stage 0: chunk 0 (with the embedding), each other */
+    int last_chunk, last_chunkN;   /* the last stage: each chunk but its last, the last */
+};
+
 struct spec_parallel {
     int tp, pp, dp, cp, ep, vpp; /* SPEC_DEGREE_UNSET when left out */
     int zero;                    /* 0..3; -1 unset */
@@ -222,6 +231,7 @@ struct spec_parallel {
     bool ep_comm_overlap;       /* overlap EP all-to-all with expert compute */
     int etp;        /* expert tensor parallelism: 1 or tp; 0 = tp (Megatron's default) */
     char order[16]; /* rank order, innermost first; default "tp-cp-ep-dp-pp" */
+    struct spec_pipeline_layout layout; /* parallel.pipeline_layout (pp = 0: none) */
 };
 
 /* training.framework (docs/MODEL.md 6.6). AUTO resolves by the chip's vendor: TPUs run
