@@ -428,8 +428,8 @@ static enum us_status read_training(struct spec_rd *rd, const struct spec_node *
     if ((t->weight_dtype == SPEC_WEIGHT_FP32 || t->weight_dtype == SPEC_WEIGHT_BF16) &&
         t->fp8_params)
         return spec_fail(rd, spec_get(n, "weight_dtype"),
-                         "weight_dtype %s keeps no fp32 master, which fp8_params needs beside "
-                         "its fp8 weights",
+                         "weight_dtype %s keeps the parameters alone, with no fp32 master, which "
+                         "fp8_params needs beside its fp8 weights",
                          wd_names[t->weight_dtype]);
     static const char *const mp_names[] = {"auto", "activation", "combine"};
     SPEC_TRY(rd, spec_get_enum(rd, n, "moe_probs_applied", mp_names, 3, 0, &t->moe_probs));

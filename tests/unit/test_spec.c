@@ -1203,6 +1203,44 @@ static void test_pipeline_layout(void)
     }
 }
 
+/* training.weight_dtype and training.moe_probs_applied: the framework's way when left out
+ * (spec_weight_dtype_of, spec_moe_probs_at_combine), the key when given, and the clashes
+ * refused at the key. */
+static void test_weight_dtype_and_moe_probs(void)
+{
+    static const char base[] = "model: mixtral-8x22b\nsystem: %s\nchips: 64\n"
+                               "training: {seq_len: 4096, global_batch: 64, dtype: %s%s}\n";
+    char text[400];
+    snprintf(text, sizeof text, base, "dgx-h100", "bf16", "");
+    CHECK_OK(spec_job_load_text("w.yaml", text, strlen(text), NULL, 0, &JOB, &D));
+    CHECK(spec_weight_dtype_of(&JOB.train) == SPEC_WEIGHT_MIXED);
+    CHECK(!spec_moe_probs_at_combine(&JOB.train)); /* megatron */
+    snprintf(text, sizeof text, base, "tpu-v5p-pod", "bf16", "");
+    CHECK_OK(spec_job_load_text("w.yaml", text, strlen(text), NULL, 0, &JOB, &D));
+    CHECK(spec_weight_dtype_of(&JOB.train) == SPEC_WEIGHT_FP32); /* maxtext */
+    CHECK(spec_moe_probs_at_combine(&JOB.train));
+    snprintf(text, sizeof text, base, "tpu-v5p-pod", "bf16",
+             ", weight_dtype: bf16, moe_probs_applied: activation");
+    CHECK_OK(spec_job_load_text("w.yaml", text, strlen(text), NULL, 0, &JOB, &D));
+    CHECK(spec_weight_dtype_of(&JOB.train) == SPEC_WEIGHT_BF16);
+    CHECK(!spec_moe_probs_at_combine(&JOB.train));
+    snprintf(text, sizeof text, base, "dgx-h100", "bf16", ", moe_probs_applied: combine");
+    CHECK_OK(spec_job_load_text("w.yaml", text, strlen(text), NULL, 0, &JOB, &D));
+    CHECK(spec_moe_probs_at_combine(&JOB.train));
+    snprintf(text, sizeof text, base, "dgx-h100", "fp8", ", fp8_params: true, weight_dtype: fp32");
+    memset(&D, 0, sizeof D);
+    CHECK_ERR(spec_job_load_text("w.yaml", text, strlen(text), NULL, 0, &JOB, &D), US_EINPUT, 4, 89,
+              "training.weight_dtype", "with no fp32 master");
+    snprintf(text, sizeof text, base, "dgx-h100", "fp32", ", weight_dtype: bf16");
+    memset(&D, 0, sizeof D);
+    CHECK_ERR(spec_job_load_text("w.yaml", text, strlen(text), NULL, 0, &JOB, &D), US_EINPUT, 4, 72,
+              "training.weight_dtype", "needs bf16, fp8 or fp4 training");
+    snprintf(text, sizeof text, base, "dgx-h100", "bf16", ", moe_probs_applied: router");
+    memset(&D, 0, sizeof D);
+    CHECK_ERR(spec_job_load_text("w.yaml", text, strlen(text), NULL, 0, &JOB, &D), US_EINPUT, 4, 77,
+              "training.moe_probs_applied", "expected one of: auto, activation, combine");
+}
+
 int main(void)
 {
     test_bad_files();
@@ -1222,5 +1260,6 @@ int main(void)
     test_scale_keys();
     test_dropout_and_grad_reduce();
     test_pipeline_layout();
+    test_weight_dtype_and_moe_probs();
     return test_summary("test_spec");
 }
