@@ -91,6 +91,9 @@ struct model_split {
     unsigned rc_keep;       /* enum spec_rc_keep bits full recompute keeps */
     bool fp8_params;        /* weights held and gathered in fp8 (training.fp8_params) */
     bool optimizer_bf16;    /* Adam's moments in bf16 (training.optimizer_state_dtype) */
+    int weight_dtype;       /* enum spec_weight_dtype, resolved (spec_weight_dtype_of) */
+    bool moe_probs_combine; /* the MoE combine scales and keeps the expert outputs
+                               (spec_moe_probs_at_combine) */
 };
 
 struct model_costs {

@@ -126,6 +126,7 @@ const struct spec_key spec_schema_parallel[] = {LEAF("tp"),
                                                 LEAF("ep_comm_overlap"),
                                                 LEAF("etp"),
                                                 LEAF("order"),
+                                                LEAF("pipeline_layout"),
                                                 END};
 
 const struct spec_key spec_schema_training[] = {LEAF("seq_len"),
@@ -139,6 +140,8 @@ const struct spec_key spec_schema_training[] = {LEAF("seq_len"),
                                                 LEAF("fp8_params"),
                                                 LEAF("offload_activation_layers"),
                                                 LEAF("optimizer_state_dtype"),
+                                                LEAF("weight_dtype"),
+                                                LEAF("moe_probs_applied"),
                                                 LEAF("attention"),
                                                 END};
 
