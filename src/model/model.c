@@ -498,18 +498,22 @@ static double act_layer(const struct dims *D, const struct spec_model *m, bool m
     double wo = flash && wg < w ? w + wg : w;       /* the attention output: bf16 (+ cast) */
     if (rc == US_RECOMPUTE_FULL) {
         /* the layer input (Korthikanti Table 2: 2sbh, /t with SP), and what recompute_keep
-         * names (MaxText's save_only_these_names) */
+         * names (MaxText's save_only_these_names) that the backward reads. A policy only makes
+         * a tensor saveable: JAX saves the residuals the linearised backward reads, nothing
+         * else (docs/MODEL.md 1.7). The output projection's and a dense MLP's (or the shared
+         * experts') fc2 output go only into the residual add, whose backward reads no primal
+         * value (MaxText llama2.py: intermediate_inputs = inputs + attention_lnx; layer_output
+         * = mlp_lnx + intermediate_inputs), so naming them keeps nothing; the routed experts'
+         * fc2 output is read by a combine that applies the router probabilities to it. */
         double kept = w * Tn * h;
         unsigned k = D->keep;
         double qkv = w * T * (D->a_chip * D->dqk + D->kv_chip * D->dqk + D->kv_chip * D->dv);
         kept += k & SPEC_KEEP_QKV_PROJ ? qkv : 0.0;
         kept += k & SPEC_KEEP_CONTEXT ? w * T * D->a_chip * D->dv : 0.0;
-        kept += k & SPEC_KEEP_OUT_PROJ ? w * Tn * h : 0.0;
         double shared = moe_layer && D->fs > 0 ? D->fs / D->t : 0.0;
         double wi = moe_layer ? D->R * (D->fe / D->et) : T * (D->f / D->t);
         kept += k & SPEC_KEEP_MLPWI ? w * (wi + T * shared) * (D->nmat - 1.0) : 0.0;
-        kept +=
-            k & SPEC_KEEP_MLPWO ? w * ((moe_layer ? D->Rl : Tn) + (shared > 0 ? Tn : 0)) * h : 0.0;
+        kept += k & SPEC_KEEP_MLPWO && moe_layer && D->combine_keep ? w * D->Rl * h : 0.0;
         return kept;
     }
     /* Selective recompute drops what the modules it re-runs make inside themselves; each

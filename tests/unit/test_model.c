@@ -501,6 +501,15 @@ static void test_act_extensions(void)
     x8.hidden_dropout = 0.1;
     CHECK_NEAR(model_layer_act_B(&x8, &y, true, true), attn2 + moe_mlp + 2 * Rl * h2 + 2 * Tn2 * h2,
                1e-15);
+    x8.hidden_dropout = 0;
+    /* full recompute keeping mlpwo (MaxText): the routed experts' fc2 output is a residual only
+     * where the combine applies the router probabilities to it (2 Rl h beside the layer
+     * input); the shared experts' output goes into the residual add alone (docs/MODEL.md 1.7) */
+    y.recompute = US_RECOMPUTE_FULL;
+    y.rc_keep = SPEC_KEEP_MLPWO;
+    CHECK_NEAR(model_layer_act_B(&x8, &y, true, true), 2 * Tn2 * h2 + 2 * Rl * h2, 1e-15);
+    y.moe_probs_combine = false;
+    CHECK_NEAR(model_layer_act_B(&x8, &y, true, true), 2 * Tn2 * h2, 1e-15);
 }
 
 /* fp8 (docs/MODEL.md 1.6): each linear layer keeps its input as Transformer Engine's fp8
@@ -752,6 +761,21 @@ static void test_recompute_modules(void)
         const struct model_op *o = &ck.dense.ops[i];
         bool k = !strcmp(o->name, "qkv_proj") || !strcmp(o->name, "attn_core");
         CHECK(o->kept == k && !cf.dense.ops[i].kept);
+        kept += k ? o->fwd_flop : 0.0;
+    }
+    CHECK(kept > 0);
+    CHECK_NEAR(cf.dense.recompute_flop - ck.dense.recompute_flop, kept, 1e-12);
+    /* out_proj and mlpwo name tensors that go only into the residual add, whose backward
+     * reads no primal value: JAX saves neither (docs/MODEL.md 1.7), so the layer keeps its
+     * input alone, and the two projections stay out of the re-run forward */
+    x.rc_keep = SPEC_KEEP_OUT_PROJ | SPEC_KEEP_MLPWO;
+    CHECK_NEAR(model_layer_act_B(&m, &x, false, true), 2 * sbh / t, 1e-15);
+    model_costs_compute(&m, &x, &ck);
+    kept = 0;
+    for (int i = 0; i < ck.dense.nops; i++) {
+        const struct model_op *o = &ck.dense.ops[i];
+        bool k = !strcmp(o->name, "o_proj") || !strcmp(o->name, "mlp_fc2");
+        CHECK(o->kept == k);
         kept += k ? o->fwd_flop : 0.0;
     }
     CHECK(kept > 0);

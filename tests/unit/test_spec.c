@@ -729,7 +729,8 @@ static void test_new_presets_against_sources(void)
     } want[] = {
         {"tpu-v4-pod", 275, 32 * GIB_B, 4096, "gcloud_v4: 275 TF, 32 GiB HBM2, 4,096-chip pod"},
         {"tpu-v5e-pod", 197, 16e9, 256, "gcloud_v5e: 197 TF, 16 GB HBM2, 256-chip 16x16 pod"},
-        {"tpu-v6e-pod", 918, 32e9, 256, "gcloud_v6e: 918 TF, 32 GB, 256-chip pod"},
+        {"tpu-v6e-pod", 918, 31.25 * GIB_B, 256,
+         "gcloud_v6e: 918 TF, 256-chip pod; vllm_16211: 33,550,237,696 B usable"},
         {"tpu7x-pod", 2307, 192 * GIB_B, 9216, "gcloud_tpu7x: 2,307 TF, 192 GiB, 9,216-chip pod"},
         {"mi325x-8", 1307.4, 256e9, 8, "awesomeagents_mi325x 1,307.4 TF; unanswered_mi325x 256 GB"},
         {"mi350x-8", 2306.9, 288e9, 8, "spheron_mi350x 2,307 TF dense; toms_mi355x 288 GB, 8 GPUs"},
