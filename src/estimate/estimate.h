@@ -84,6 +84,9 @@ double estimate_peak_attn_flops(const struct spec_chip *chip, enum us_dtype dt);
 /* What a grouped GEMM over experts keeps of a dense GEMM's efficiency with `rows` rows per
  * expert (DeepGEMM's grouped vs dense figures): rows / (rows + 85). */
 double estimate_grouped_gemm_factor(double rows);
+/* The same for a kernel that loses rows0 rows per group (its row tile: MaxText's gmm); rows0
+ * 0 gives estimate_grouped_gemm_factor. rows / (rows + rows0). */
+double estimate_grouped_gemm_factor_r0(double rows, double rows0);
 /* The dtype attention (and the GEMMs fp8 recipes keep high-precision) runs in. */
 enum us_dtype estimate_attn_dtype(enum us_dtype dt);
 /* The large-GEMM efficiency of dtype dt on the system: efficiency.gemm_fp8 for fp8 and fp4

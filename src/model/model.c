@@ -37,6 +37,7 @@ struct dims {
     double E, k, fe, fs; /* experts, top_k, expert hidden, shared-expert hidden (shared*fe) */
     double R;            /* routed rows per chip after dispatch and the TP gather: T*k*cf */
     double Rl;           /* routed rows this chip sends into the dispatch: Tn*k*cf */
+    double gmm_r0;       /* rows a grouped expert GEMM loses per expert (split.gmm_tile_rows) */
 };
 
 double model_gemm_elem_B(enum us_dtype dt)
@@ -129,6 +130,7 @@ static void dims_init(struct dims *D, const struct spec_model *m, const struct m
          * et = t; the SP-local ones with et = 1) */
         D->R = (D->sp ? D->Tn * D->et : D->T) * D->k * cf;
         D->Rl = D->Tn * D->k * cf;
+        D->gmm_r0 = s->gmm_tile_rows;
     }
 }
 
@@ -445,6 +447,19 @@ static void moe_mlp(struct model_layer *L, const struct dims *D)
     } else {
         tp_add(L, D, 1, 1, D->R * h * D->w_act); /* AR of the row-parallel output, AR of dX */
     }
+    /* The dispatch delivers the rows grouped by source rank; with several local experts they
+     * are sorted by expert before the GEMMs and back to source order before the combine:
+     * Megatron-Core's alltoall dispatcher "Permutation 2: Sort tokens by local expert"
+     * (sort_chunks_by_idxs, or a transposed copy under drop-and-pad) and "Unpermutation 2"
+     * (NVIDIA/Megatron-LM@d98e8a64 megatron/core/transformer/moe/token_dispatcher.py,
+     * dispatch_postprocess / combine_preprocess, when num_local_experts > 1); torchtitan's
+     * and MaxText's expert parallelism permute the received rows the same way. Each reads
+     * and writes the R routed rows (and the sort their fp32 probabilities); the backward
+     * runs the inverse sorts. */
+    if ((e > 1 || D->et > 1.0) && local > 1.0) {
+        double sb = 4.0 * D->R * h * D->w_act + 2.0 * D->R * 4.0;
+        mem(L, "moe_sort_chunks", sb, sb);
+    }
     /* Each chip's E/e local experts process on average R rows in all: tokens of the EP
      * group (e*T) x top_k / experts x local experts. */
     double m_e = D->R / local;
@@ -454,14 +469,22 @@ static void moe_mlp(struct model_layer *L, const struct dims *D)
     struct model_op *x1 = gemm(L, D, "expert_fc1", m_e, fet, h, local * ng);
     x1->kernels = (int)local;
     x1->grouped = true;
+    x1->group_rows0 = D->gmm_r0;
     prm(L, local * ng * h * fet, E * ng * h * D->fe, PRM_EXPERT);
     act_fn(L, D, "expert_act", D->R, fet);
     struct model_op *x2 = gemm(L, D, "expert_fc2", m_e, h, fet, local);
     x2->kernels = (int)local;
     x2->grouped = true;
+    x2->group_rows0 = D->gmm_r0;
     prm(L, local * h * fet, E * h * D->fe, PRM_EXPERT);
+    /* Unpermute: the weighted sum of each token's top_k expert outputs. Its backward reads
+     * the output gradient and writes the rows' gradients, and for the probabilities' gradient
+     * reads the expert outputs again (Transformer Engine's fused unpermute,
+     * NVIDIA/TransformerEngine@8eb17125 transformer_engine/pytorch/permutation.py,
+     * _moe_unpermute_mask_map.backward: unpermute_with_mask_map_bwd_with_merging_probs(
+     * unpermuted_act_grad, row_id_map, fwd_input, merging_probs, ...)). */
     mem(L, "moe_unpermute", (D->Rl * h + Tn * h) * D->w_act + D->Rl * 4.0,
-        (D->Rl * h + Tn * h) * D->w_act + D->Rl * 4.0);
+        (2.0 * D->Rl * h + Tn * h) * D->w_act + 2.0 * D->Rl * 4.0);
     if (D->fs > 0) {
         double fst = D->fs / D->t;
         gemm(L, D, "shared_fc1", T, fst, h, ng);
@@ -602,6 +625,7 @@ static unsigned op_module(const char *name)
         {"router", SPEC_RC_MOE},
         {"router_topk", SPEC_RC_MOE},
         {"moe_permute", SPEC_RC_MOE},
+        {"moe_sort_chunks", SPEC_RC_MOE},
         {"expert_fc1", SPEC_RC_MOE},
         {"expert_fc2", SPEC_RC_MOE},
         {"moe_unpermute", SPEC_RC_MOE},

@@ -32,6 +32,8 @@ struct model_op {
     bool high_precision;       /* a GEMM fp8/fp4 recipes keep in bf16 (logits, router) */
     int kernels;               /* kernel launches of the forward (the backward: twice) */
     bool grouped;              /* a grouped GEMM over experts: m is the rows per expert */
+    double group_rows0;        /* rows it loses per expert (estimate_grouped_gemm_factor_r0);
+                                  0 = DeepGEMM's measured 85 */
 };
 
 /* Communication of one layer on one chip for one micro-batch. Sizes are the collective's
@@ -91,6 +93,8 @@ struct model_split {
     unsigned rc_keep;       /* enum spec_rc_keep bits full recompute keeps */
     bool fp8_params;        /* weights held and gathered in fp8 (training.fp8_params) */
     bool optimizer_bf16;    /* Adam's moments in bf16 (training.optimizer_state_dtype) */
+    double gmm_tile_rows;   /* rows a grouped expert GEMM loses per expert: the kernel's row
+                               tile (MaxText's gmm), or 0 for DeepGEMM's measured 85 */
 };
 
 struct model_costs {

@@ -139,6 +139,7 @@ const struct spec_key spec_schema_training[] = {LEAF("seq_len"),
                                                 LEAF("fp8_params"),
                                                 LEAF("offload_activation_layers"),
                                                 LEAF("optimizer_state_dtype"),
+                                                LEAF("moe_gmm_tile_rows"),
                                                 LEAF("attention"),
                                                 END};
 

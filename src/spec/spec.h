@@ -287,6 +287,10 @@ struct spec_training {
                                       (Megatron cpu_offloading_num_layers) */
     bool optimizer_bf16;           /* training.optimizer_state_dtype bf16: Adam's m and v in
                                       bf16 (Megatron's precision-aware optimizer) */
+    int moe_gmm_tile_rows;         /* training.moe_gmm_tile_rows: the row tile of a grouped
+                                      expert GEMM kernel that tiles each expert's rows (MaxText's
+                                      gmm, wi_tile_fwd_batch_seq); 0 = the framework's default
+                                      (plan_moe_gmm_tile_rows) */
 };
 
 /* training.grad_reduce_dtype (docs/SPEC.md). AUTO is Megatron-LM's default: fp32 main grads

@@ -316,6 +316,12 @@ static void test_grouped_gemm(void)
     CHECK_NEAR(estimate_grouped_gemm_factor(512), 0.85, 0.03);
     CHECK_NEAR(estimate_grouped_gemm_factor(256), 0.76, 0.03);
     CHECK(estimate_grouped_gemm_factor(0) == 1.0);
+    /* A kernel that tiles each group's rows (MaxText's gmm, tm 512) loses about a tile per
+     * group: 1024 rows keep 1024 / 1536; rows0 0 is DeepGEMM's curve. */
+    CHECK_NEAR(estimate_grouped_gemm_factor_r0(1024, 512), 1024.0 / 1536.0, 1e-15);
+    CHECK_NEAR(estimate_grouped_gemm_factor_r0(4096, 512), 4096.0 / 4608.0, 1e-15);
+    CHECK(estimate_grouped_gemm_factor_r0(1024, 0) == estimate_grouped_gemm_factor(1024));
+    CHECK(estimate_grouped_gemm_factor_r0(0, 512) == 1.0);
     struct spec_system s = toy_sys();
     struct model_op o = gemm_op(1024, 4096, 4096);
     double dense = estimate_op_time_s(&s, US_DTYPE_BF16, &o, false);

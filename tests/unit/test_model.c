@@ -207,14 +207,39 @@ static void test_small_moe(void)
     CHECK_NEAR(c.moe.comm.tp_fwd_B, 4 * 16.0 * 64 * 2 + 2 * 32.0 * 64 * 2, 0);
     /* params per chip: expert part 2 local * 3 * 64 * 16 */
     CHECK_NEAR(c.moe.params_expert, 6144, 0);
+    /* The received rows sorted by local expert and back (Megatron's Permutation 2 and
+     * Unpermutation 2): R = 16 tokens x top_k 2 = 32 rows after the TP gather, each sort
+     * reads and writes them (bf16) and the dispatch's their fp32 probabilities. */
+    const struct model_op *sc = find_op(&c.moe, "moe_sort_chunks");
+    CHECK(sc != NULL);
+    if (sc) {
+        CHECK_NEAR(sc->fwd_B, 4.0 * 32 * 64 * 2 + 2.0 * 32 * 4, 0);
+        CHECK_NEAR(sc->bwd_B, sc->fwd_B, 0);
+    }
+    /* Unpermute: forward reads the 16 routed rows (8 SP-local tokens x 2) and their fp32
+     * weights and writes 8 tokens; backward reads the gradient, writes the rows' gradients and
+     * reads the expert outputs again for the weights' gradient. */
+    const struct model_op *up = find_op(&c.moe, "moe_unpermute");
+    CHECK(up && up->fwd_B == (16.0 * 64 + 8.0 * 64) * 2 + 16.0 * 4);
+    CHECK(up && up->bwd_B == (2.0 * 16 * 64 + 8.0 * 64) * 2 + 2.0 * 16 * 4);
     /* Expert TP 1 (MoE parallel folding): whole experts, each rank's own SP-local tokens
      * (8 x top_k 2 = 16 rows over 2 local experts), no TP collective around the experts. */
     s.etp = 1;
     model_costs_compute(&m, &s, &c);
     const struct model_op *f1 = find_op(&c.moe, "expert_fc1");
     CHECK(f1 && f1->n == 32 && f1->m == 8 && f1->count == 4);
+    CHECK(f1 && f1->grouped && f1->group_rows0 == 0.0);
     CHECK(c.moe.comm.tp_collectives_fwd == 4); /* attention and shared expert only */
     CHECK_NEAR(c.moe.params_expert, 2.0 * 3 * 64 * 32, 0);
+    /* One local expert: nothing to sort. A grouped GEMM's row tile comes from the split. */
+    s.ep = 8;
+    s.gmm_tile_rows = 512;
+    model_costs_compute(&m, &s, &c);
+    CHECK(find_op(&c.moe, "moe_sort_chunks") == NULL);
+    f1 = find_op(&c.moe, "expert_fc1");
+    CHECK(f1 && f1->group_rows0 == 512.0 && find_op(&c.moe, "expert_fc2")->group_rows0 == 512.0);
+    s.ep = 4;
+    s.gmm_tile_rows = 0;
     s.etp = 0;
     model_costs_compute(&m, &s, &c);
     /* Capacity factor 1.25 scales the routed work. */
@@ -228,11 +253,13 @@ static void test_small_moe(void)
 
 /* --- conservation ---------------------------------------------------------------------- */
 
+/* Element-wise bytes of a layer, but for the expert sort that expert parallelism itself adds
+ * (moe_sort_chunks: work the split creates, like its collectives; checked in test_small_moe). */
 static double mem_op_B(const struct model_layer *L)
 {
     double x = 0;
     for (int i = 0; i < L->nops; i++)
-        if (L->ops[i].kind == MODEL_OP_MEM)
+        if (L->ops[i].kind == MODEL_OP_MEM && strcmp(L->ops[i].name, "moe_sort_chunks") != 0)
             x += L->ops[i].fwd_B + L->ops[i].bwd_B;
     return x;
 }
