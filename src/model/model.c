@@ -38,6 +38,7 @@ struct dims {
     double R;            /* routed rows per chip after dispatch and the TP gather: T*k*cf */
     double Rl;           /* routed rows this chip sends into the dispatch: Tn*k*cf */
     double gmm_r0;       /* rows a grouped expert GEMM loses per expert (split.gmm_tile_rows) */
+    double imb;          /* the busiest EP rank's rows / the mean (model.moe.load_imbalance) */
 };
 
 double model_gemm_elem_B(enum us_dtype dt)
@@ -126,9 +127,19 @@ static void dims_init(struct dims *D, const struct spec_model *m, const struct m
         D->fe = m->moe.expert_ffn_hidden;
         D->fs = (double)m->moe.shared_experts * D->fe;
         double cf = m->moe.capacity_factor > 0 ? m->moe.capacity_factor : 1.0;
+        /* Dropless routing with expert parallelism: the step waits for the EP rank that
+         * receives the most rows, load_imbalance times the mean (model.moe.load_imbalance; 1
+         * by default: Megatron's moe_router_force_load_balancing and MaxText's
+         * use_random_routing route at random, and e*T*k rows spread at random over e ranks
+         * leave the busiest within 1% of the mean at these sizes). A capacity factor caps
+         * and pads each expert's rows instead. */
+        double imb = m->moe.load_imbalance > 1.0 && !(m->moe.capacity_factor > 0) && D->e > 1
+                         ? m->moe.load_imbalance
+                         : 1.0;
         /* rows entering the experts: the expert-TP group's tokens (all TP ranks' with
          * et = t; the SP-local ones with et = 1) */
-        D->R = (D->sp ? D->Tn * D->et : D->T) * D->k * cf;
+        D->R = (D->sp ? D->Tn * D->et : D->T) * D->k * cf * imb;
+        D->imb = imb;
         D->Rl = D->Tn * D->k * cf;
         D->gmm_r0 = s->gmm_tile_rows;
     }
@@ -433,7 +444,8 @@ static void moe_mlp(struct model_layer *L, const struct dims *D)
     if (e > 1) {
         L->comm.ep_a2a_fwd += 2;
         L->comm.ep_a2a_bwd += 2;
-        L->comm.ep_B = D->Rl * h * D->w_act;
+        /* the busiest rank receives (and sends back) imb times the mean */
+        L->comm.ep_B = D->Rl * h * D->w_act * D->imb;
     }
     /* Expert TP = TP (Megatron's default): after dispatch the routed tokens are all-gathered
      * over TP, experts are column/row split, then reduce-scattered. With expert TP 1

@@ -79,13 +79,10 @@ const struct spec_key spec_schema_system[] = {LEAF("name"),
                                               MAP("reliability", spec_schema_reliability),
                                               END};
 
-const struct spec_key spec_schema_moe[] = {LEAF("experts"),
-                                           LEAF("top_k"),
-                                           LEAF("expert_ffn_hidden"),
-                                           LEAF("shared_experts"),
-                                           LEAF("dense_layers"),
-                                           LEAF("capacity_factor"),
-                                           END};
+const struct spec_key spec_schema_moe[] = {LEAF("experts"),           LEAF("top_k"),
+                                           LEAF("expert_ffn_hidden"), LEAF("shared_experts"),
+                                           LEAF("dense_layers"),      LEAF("capacity_factor"),
+                                           LEAF("load_imbalance"),    END};
 
 const struct spec_key spec_schema_mla[] = {LEAF("q_lora_rank"),      LEAF("kv_lora_rank"),
                                            LEAF("qk_nope_head_dim"), LEAF("qk_rope_head_dim"),

@@ -131,6 +131,8 @@ struct spec_moe {
     int shared_experts;     /* always-on experts, each of expert_ffn_hidden */
     int dense_layers;       /* the first dense_layers layers use the dense MLP (ffn_hidden) */
     double capacity_factor; /* tokens an expert may take / its fair share; 0 = dropless */
+    double load_imbalance;  /* the busiest EP rank's routed rows / the mean, dropless routing
+                               (model.moe.load_imbalance); 0 = unset = 1, balanced */
 };
 
 struct spec_mla {

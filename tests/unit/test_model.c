@@ -242,6 +242,34 @@ static void test_small_moe(void)
     s.gmm_tile_rows = 0;
     s.etp = 0;
     model_costs_compute(&m, &s, &c);
+    /* Load imbalance: the busiest EP rank gets 1.2 times the mean rows - its expert GEMMs,
+     * activation and sort grow by 1.2 and so do the all-to-all bytes it receives; model
+     * FLOPs (the MFU numerator) do not. With a capacity factor the padded capacity rules. */
+    double f0 = fc1 ? fc1->fwd_flop : 0, a0 = c.moe.comm.ep_B, mf0 = c.moe.model_flop;
+    double s0 = find_op(&c.moe, "moe_sort_chunks")->fwd_B;
+    m.moe.load_imbalance = 1.2;
+    model_costs_compute(&m, &s, &c);
+    fc1 = find_op(&c.moe, "expert_fc1");
+    CHECK(fc1 && fabs(fc1->fwd_flop - 1.2 * f0) <= 1e-9 * f0);
+    CHECK_NEAR(c.moe.comm.ep_B, 1.2 * a0, 1e-15);
+    CHECK_NEAR(find_op(&c.moe, "moe_sort_chunks")->fwd_B, 1.2 * s0, 1e-15);
+    CHECK_NEAR(c.moe.model_flop, mf0, 1e-15);
+    s.ep = 1; /* one EP rank: nothing to wait for */
+    model_costs_compute(&m, &s, &c);
+    double f1x = find_op(&c.moe, "expert_fc1")->fwd_flop;
+    m.moe.load_imbalance = 0;
+    model_costs_compute(&m, &s, &c);
+    CHECK_NEAR(find_op(&c.moe, "expert_fc1")->fwd_flop, f1x, 1e-15);
+    s.ep = 4;
+    m.moe.load_imbalance = 1.2;
+    m.moe.capacity_factor = 1.25;
+    model_costs_compute(&m, &s, &c);
+    CHECK(find_op(&c.moe, "expert_fc1") &&
+          fabs(find_op(&c.moe, "expert_fc1")->fwd_flop - 1.25 * f0) <= 1e-9 * f0);
+    m.moe.load_imbalance = 0;
+    m.moe.capacity_factor = 0;
+    model_costs_compute(&m, &s, &c);
+    fc1 = find_op(&c.moe, "expert_fc1");
     /* Capacity factor 1.25 scales the routed work. */
     double base = fc1 ? fc1->fwd_flop : 0;
     m.moe.capacity_factor = 1.25;
