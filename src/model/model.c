@@ -4,6 +4,7 @@
  * Formulas and their sources: docs/MODEL.md section 1. Not here: time, memory totals per
  * chip (parallel/plan.c). Biases and learned position embeddings are not counted (the spec
  * has no field for them; they are under 0.5% of GPT-3's parameters and absent in RoPE models). */
+#include <math.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -39,6 +40,8 @@ struct dims {
     double Rl;           /* routed rows this chip sends into the dispatch: Tn*k*cf */
     double gmm_r0;       /* rows a grouped expert GEMM loses per expert (split.gmm_tile_rows) */
     double imb;          /* the busiest EP rank's rows / the mean (model.moe.load_imbalance) */
+    double cap;          /* capacity factor, 0 = dropless */
+    bool dense_mm;       /* dispatch and combine as einsums over masks (split.moe_dense_matmul) */
 };
 
 double model_gemm_elem_B(enum us_dtype dt)
@@ -142,6 +145,8 @@ static void dims_init(struct dims *D, const struct spec_model *m, const struct m
         D->imb = imb;
         D->Rl = D->Tn * D->k * cf;
         D->gmm_r0 = s->gmm_tile_rows;
+        D->cap = m->moe.capacity_factor > 0 ? m->moe.capacity_factor : 0.0;
+        D->dense_mm = s->moe_dense_matmul;
     }
 }
 
@@ -429,6 +434,39 @@ static void dense_mlp(struct model_layer *L, const struct dims *D)
     residual(L, D, "mlp_residual");
 }
 
+/* MaxText's dense_matmul MoE (sparse_matmul false, capacity_factor > 0): each sequence's
+ * tokens reach the experts through an einsum with a one-hot dispatch mask and come back
+ * through one with the combine mask (AI-Hypercomputer/maxtext@14b5876e MaxText/layers/moe.py,
+ * dense_matmul: "BSM,BSEC -> EBCM" and "EBCM,BSEC -> BSM"; generate_masks: C =
+ * ceil(S*k/E)*capacity_factor per sequence). Both are matmuls over S x E*C masks, 2*S*E*C*h
+ * FLOPs per sequence each way. Backward: the dispatch needs only its input gradient (the mask
+ * is a constant), the combine both (its mask carries the router weights). Bytes: the mask
+ * (bf16 operand), the tokens and the E*C expert rows. */
+static void moe_mask_einsums(struct model_layer *L, const struct dims *D)
+{
+    double sl = D->s / D->c, cnt = D->b, h = D->h, w = D->w_act;
+    double C = ceil(sl * D->k / D->E) * D->cap, ec = D->E * C;
+    double mask = cnt * sl * ec * w, tok = cnt * sl * h * w, rows = cnt * ec * h * w;
+    struct model_op *o = op_add(L, "moe_dispatch", MODEL_OP_GEMM);
+    o->m = ec;
+    o->n = h;
+    o->k = sl;
+    o->count = cnt;
+    o->fwd_flop = 2.0 * ec * h * sl * cnt;
+    o->bwd_flop = o->fwd_flop;
+    o->fwd_B = mask + tok + rows;
+    o->bwd_B = mask + rows + tok;
+    o = op_add(L, "moe_combine", MODEL_OP_GEMM);
+    o->m = sl;
+    o->n = h;
+    o->k = ec;
+    o->count = cnt;
+    o->fwd_flop = 2.0 * ec * h * sl * cnt;
+    o->bwd_flop = 2.0 * o->fwd_flop;
+    o->fwd_B = mask + rows + tok;
+    o->bwd_B = (tok + mask + rows) + (tok + rows + mask);
+}
+
 static void moe_mlp(struct model_layer *L, const struct dims *D)
 {
     double T = D->T, Tn = D->Tn, h = D->h, ng = D->nmat - 1.0;
@@ -459,6 +497,8 @@ static void moe_mlp(struct model_layer *L, const struct dims *D)
     } else {
         tp_add(L, D, 1, 1, D->R * h * D->w_act); /* AR of the row-parallel output, AR of dX */
     }
+    if (D->dense_mm && D->cap > 0.0)
+        moe_mask_einsums(L, D);
     /* The dispatch delivers the rows grouped by source rank; with several local experts they
      * are sorted by expert before the GEMMs and back to source order before the combine:
      * Megatron-Core's alltoall dispatcher "Permutation 2: Sort tokens by local expert"
@@ -638,6 +678,8 @@ static unsigned op_module(const char *name)
         {"router_topk", SPEC_RC_MOE},
         {"moe_permute", SPEC_RC_MOE},
         {"moe_sort_chunks", SPEC_RC_MOE},
+        {"moe_dispatch", SPEC_RC_MOE},
+        {"moe_combine", SPEC_RC_MOE},
         {"expert_fc1", SPEC_RC_MOE},
         {"expert_fc2", SPEC_RC_MOE},
         {"moe_unpermute", SPEC_RC_MOE},

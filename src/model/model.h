@@ -95,6 +95,8 @@ struct model_split {
     bool optimizer_bf16;    /* Adam's moments in bf16 (training.optimizer_state_dtype) */
     double gmm_tile_rows;   /* rows a grouped expert GEMM loses per expert: the kernel's row
                                tile (MaxText's gmm), or 0 for DeepGEMM's measured 85 */
+    bool moe_dense_matmul;  /* dispatch and combine as einsums over capacity masks
+                               (training.moe_dense_matmul) */
 };
 
 struct model_costs {

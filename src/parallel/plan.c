@@ -134,7 +134,8 @@ static bool plan_batch(struct plan *p, const struct spec_job *job)
                                     .rc_keep = job->par.recompute_keep,
                                     .fp8_params = tr->fp8_params,
                                     .optimizer_bf16 = tr->optimizer_bf16,
-                                    .gmm_tile_rows = plan_moe_gmm_tile_rows(tr)};
+                                    .gmm_tile_rows = plan_moe_gmm_tile_rows(tr),
+                                    .moe_dense_matmul = tr->moe_dense_matmul};
     return true;
 }
 

@@ -421,6 +421,7 @@ static enum us_status read_training(struct spec_rd *rd, const struct spec_node *
     SPEC_TRY(rd, spec_get_enum(rd, n, "optimizer_state_dtype", opt_names, 2, 0, &od));
     t->optimizer_bf16 = od == 1;
     SPEC_TRY(rd, spec_get_i32(rd, n, "moe_gmm_tile_rows", 0, 65536, 0, &t->moe_gmm_tile_rows));
+    SPEC_TRY(rd, spec_get_bool(rd, n, "moe_dense_matmul", 0, &t->moe_dense_matmul));
     if (has_gr) {
         t->grad_reduce = gr == 1 ? SPEC_GRAD_REDUCE_BF16 : SPEC_GRAD_REDUCE_FP32;
         if (gr == 1 && (t->dtype == US_DTYPE_FP32 || t->dtype == US_DTYPE_FP16))

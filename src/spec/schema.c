@@ -137,6 +137,7 @@ const struct spec_key spec_schema_training[] = {LEAF("seq_len"),
                                                 LEAF("offload_activation_layers"),
                                                 LEAF("optimizer_state_dtype"),
                                                 LEAF("moe_gmm_tile_rows"),
+                                                LEAF("moe_dense_matmul"),
                                                 LEAF("attention"),
                                                 END};
 

@@ -293,6 +293,9 @@ struct spec_training {
                                       expert GEMM kernel that tiles each expert's rows (MaxText's
                                       gmm, wi_tile_fwd_batch_seq); 0 = the framework's default
                                       (plan_moe_gmm_tile_rows) */
+    bool moe_dense_matmul;         /* training.moe_dense_matmul: experts fed and drained by
+                                      einsums over one-hot capacity masks (MaxText's
+                                      sparse_matmul false with a capacity factor) */
 };
 
 /* training.grad_reduce_dtype (docs/SPEC.md). AUTO is Megatron-LM's default: fp32 main grads

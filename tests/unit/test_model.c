@@ -270,6 +270,31 @@ static void test_small_moe(void)
     m.moe.capacity_factor = 0;
     model_costs_compute(&m, &s, &c);
     fc1 = find_op(&c.moe, "expert_fc1");
+    /* MaxText's dense_matmul: with a capacity factor the tokens reach the experts through
+     * an einsum with the S x E*C dispatch mask and come back through the combine mask. s 16,
+     * top_k 2 of 8 experts, cf 1.25: C = ceil(16 * 2 / 8) * 1.25 = 5 rows per expert per
+     * sequence, 2 * 16 * 40 * 64 FLOPs each way; the backward needs the dispatch's input
+     * gradient only and both of the combine's. Without the flag, or dropless, neither. */
+    CHECK(find_op(&c.moe, "moe_dispatch") == NULL);
+    m.moe.capacity_factor = 1.25;
+    s.moe_dense_matmul = true;
+    model_costs_compute(&m, &s, &c);
+    const struct model_op *dsp = find_op(&c.moe, "moe_dispatch");
+    const struct model_op *cmb = find_op(&c.moe, "moe_combine");
+    CHECK(dsp && cmb);
+    if (dsp && cmb) {
+        CHECK_NEAR(dsp->fwd_flop, 2.0 * 16 * 40 * 64, 0);
+        CHECK_NEAR(dsp->bwd_flop, dsp->fwd_flop, 0);
+        CHECK_NEAR(cmb->fwd_flop, dsp->fwd_flop, 0);
+        CHECK_NEAR(cmb->bwd_flop, 2.0 * cmb->fwd_flop, 0);
+        CHECK(dsp->m == 40 && dsp->k == 16 && cmb->m == 16 && cmb->k == 40);
+    }
+    m.moe.capacity_factor = 0;
+    model_costs_compute(&m, &s, &c);
+    CHECK(find_op(&c.moe, "moe_dispatch") == NULL);
+    s.moe_dense_matmul = false;
+    model_costs_compute(&m, &s, &c);
+    fc1 = find_op(&c.moe, "expert_fc1");
     /* Capacity factor 1.25 scales the routed work. */
     double base = fc1 ? fc1->fwd_flop : 0;
     m.moe.capacity_factor = 1.25;
