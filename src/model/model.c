@@ -42,6 +42,8 @@ struct dims {
     double imb;          /* the busiest EP rank's rows / the mean (model.moe.load_imbalance) */
     double cap;          /* capacity factor, 0 = dropless */
     bool dense_mm;       /* dispatch and combine as einsums over masks (split.moe_dense_matmul) */
+    bool flex;           /* DeepEP / HybridEP dispatch (split.ep_flex) */
+    double dranks;       /* EP ranks a token's top_k experts sit on, expected (<= min(k, e)) */
 };
 
 double model_gemm_elem_B(enum us_dtype dt)
@@ -147,6 +149,13 @@ static void dims_init(struct dims *D, const struct spec_model *m, const struct m
         D->gmm_r0 = s->gmm_tile_rows;
         D->cap = m->moe.capacity_factor > 0 ? m->moe.capacity_factor : 0.0;
         D->dense_mm = s->moe_dense_matmul;
+        D->flex = s->ep_flex && D->e > 1;
+        /* k experts drawn at random from E, E/e on each rank: a rank holds none of them with
+         * probability prod_i (E - E/e - i) / (E - i), so a token reaches e (1 - that) ranks. */
+        double miss = 1.0, L0 = D->E / D->e;
+        for (int i = 0; i < (int)D->k && miss > 0.0; i++)
+            miss *= D->E - L0 - i > 0.0 ? (D->E - L0 - i) / (D->E - i) : 0.0;
+        D->dranks = D->e * (1.0 - miss);
     }
 }
 
@@ -477,13 +486,24 @@ static void moe_mlp(struct model_layer *L, const struct dims *D)
     gemm_hp(L, D, "router", Tn, E, h, 1);
     prm(L, h * E, h * E, PRM_REPLICATED);
     mem(L, "router_topk", 2.0 * Tn * E * 4.0, 2.0 * Tn * E * 4.0);
-    /* Permute: each local token copied top_k times (times the capacity factor). */
-    mem(L, "moe_permute", (Tn * h + D->Rl * h) * D->w_act, (Tn * h + D->Rl * h) * D->w_act);
+    /* Permute: each local token copied top_k times (times the capacity factor), before the
+     * alltoall dispatcher's all-to-all. The flex dispatcher (DeepEP, HybridEP) sends each
+     * token once to every EP rank that holds one of its experts, d of them, and permutes the
+     * received rows into expert order after (HybridEP inside its dispatch kernel): Megatron-
+     * Core's _DeepepManager "Use fused kernel to permute tokens and perform all-to-all
+     * communication in single step" then "Permute tokens using fused kernel", _HybridEPManager
+     * "Permute tokens for communication, perform all-to-all communication, and permute tokens
+     * for experts in single step" (token_dispatcher.py at NVIDIA/Megatron-LM@d98e8a64).
+     * Either way the received rows are copied once into the R expert-ordered rows, and back
+     * before the combine, which sums each token's d partial outputs. */
+    double Rr = D->flex ? D->Rl * D->dranks / D->k * D->imb : 0.0; /* rows received, flex */
+    if (!D->flex)
+        mem(L, "moe_permute", (Tn * h + D->Rl * h) * D->w_act, (Tn * h + D->Rl * h) * D->w_act);
     if (e > 1) {
         L->comm.ep_a2a_fwd += 2;
         L->comm.ep_a2a_bwd += 2;
         /* the busiest rank receives (and sends back) imb times the mean */
-        L->comm.ep_B = D->Rl * h * D->w_act * D->imb;
+        L->comm.ep_B = D->flex ? Rr * h * D->w_act : D->Rl * h * D->w_act * D->imb;
     }
     /* Expert TP = TP (Megatron's default): after dispatch the routed tokens are all-gathered
      * over TP, experts are column/row split, then reduce-scattered. With expert TP 1
@@ -508,7 +528,10 @@ static void moe_mlp(struct model_layer *L, const struct dims *D)
      * and MaxText's expert parallelism permute the received rows the same way. Each reads
      * and writes the R routed rows (and the sort their fp32 probabilities); the backward
      * runs the inverse sorts. */
-    if ((e > 1 || D->et > 1.0) && local > 1.0) {
+    if (D->flex) {
+        double pb = (Rr + D->R) * h * D->w_act + D->R * 4.0;
+        mem(L, "moe_permute", pb, pb);
+    } else if ((e > 1 || D->et > 1.0) && local > 1.0) {
         double sb = 4.0 * D->R * h * D->w_act + 2.0 * D->R * 4.0;
         mem(L, "moe_sort_chunks", sb, sb);
     }
@@ -535,8 +558,12 @@ static void moe_mlp(struct model_layer *L, const struct dims *D)
      * NVIDIA/TransformerEngine@8eb17125 transformer_engine/pytorch/permutation.py,
      * _moe_unpermute_mask_map.backward: unpermute_with_mask_map_bwd_with_merging_probs(
      * unpermuted_act_grad, row_id_map, fwd_input, merging_probs, ...)). */
-    mem(L, "moe_unpermute", (D->Rl * h + Tn * h) * D->w_act + D->Rl * 4.0,
-        (2.0 * D->Rl * h + Tn * h) * D->w_act + 2.0 * D->Rl * 4.0);
+    if (D->flex) /* the R expert rows back to the Rr received ones, weighted */
+        mem(L, "moe_unpermute", (D->R * h + Rr * h) * D->w_act + D->R * 4.0,
+            (2.0 * D->R * h + Rr * h) * D->w_act + 2.0 * D->R * 4.0);
+    else
+        mem(L, "moe_unpermute", (D->Rl * h + Tn * h) * D->w_act + D->Rl * 4.0,
+            (2.0 * D->Rl * h + Tn * h) * D->w_act + 2.0 * D->Rl * 4.0);
     if (D->fs > 0) {
         double fst = D->fs / D->t;
         gemm(L, D, "shared_fc1", T, fst, h, ng);

@@ -97,6 +97,7 @@ struct model_split {
                                tile (MaxText's gmm), or 0 for DeepGEMM's measured 85 */
     bool moe_dense_matmul;  /* dispatch and combine as einsums over capacity masks
                                (training.moe_dense_matmul) */
+    bool ep_flex;           /* DeepEP / HybridEP dispatch (parallel.ep_dispatcher flex) */
 };
 
 struct model_costs {

@@ -135,7 +135,8 @@ static bool plan_batch(struct plan *p, const struct spec_job *job)
                                     .fp8_params = tr->fp8_params,
                                     .optimizer_bf16 = tr->optimizer_bf16,
                                     .gmm_tile_rows = plan_moe_gmm_tile_rows(tr),
-                                    .moe_dense_matmul = tr->moe_dense_matmul};
+                                    .moe_dense_matmul = tr->moe_dense_matmul,
+                                    .ep_flex = job->par.ep_dispatcher == 1};
     return true;
 }
 

@@ -121,6 +121,7 @@ const struct spec_key spec_schema_parallel[] = {LEAF("tp"),
                                                 LEAF("last_stage_layers"),
                                                 LEAF("tp_comm_overlap"),
                                                 LEAF("ep_comm_overlap"),
+                                                LEAF("ep_dispatcher"),
                                                 LEAF("etp"),
                                                 LEAF("order"),
                                                 END};

@@ -222,6 +222,9 @@ struct spec_parallel {
     bool tp_comm_overlap_given; /* the file set it: search keeps it (else it tries both where
                                    the framework can overlap) */
     bool ep_comm_overlap;       /* overlap EP all-to-all with expert compute */
+    int ep_dispatcher;          /* parallel.ep_dispatcher: 0 alltoall (Megatron's
+                                   MoEAlltoAllTokenDispatcher), 1 flex (DeepEP / HybridEP: one
+                                   copy per destination rank, permutes fused around it) */
     int etp;        /* expert tensor parallelism: 1 or tp; 0 = tp (Megatron's default) */
     char order[16]; /* rank order, innermost first; default "tp-cp-ep-dp-pp" */
 };

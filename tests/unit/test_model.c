@@ -231,6 +231,22 @@ static void test_small_moe(void)
     CHECK(f1 && f1->grouped && f1->group_rows0 == 0.0);
     CHECK(c.moe.comm.tp_collectives_fwd == 4); /* attention and shared expert only */
     CHECK_NEAR(c.moe.params_expert, 2.0 * 3 * 64 * 32, 0);
+    /* The flex dispatcher (DeepEP / HybridEP) sends a token once to each EP rank holding one
+     * of its experts: 2 of 8 experts, 2 per rank over 4 ranks, reach 4 (1 - 6/8 * 5/7) = 1.857
+     * ranks on average, against top_k 2 copies. No permute before the dispatch, no sort after:
+     * one copy of the received rows into expert order and one back (expert TP 1 here: the
+     * R = 16 rows are this rank's own). */
+    s.ep_flex = true;
+    model_costs_compute(&m, &s, &c);
+    double d = 4.0 * (1.0 - 6.0 / 8.0 * 5.0 / 7.0), rr = 16.0 * d / 2.0;
+    CHECK_NEAR(c.moe.comm.ep_B, rr * 64 * 2, 1e-12);
+    CHECK(find_op(&c.moe, "moe_sort_chunks") == NULL);
+    const struct model_op *pm = find_op(&c.moe, "moe_permute");
+    CHECK(pm && fabs(pm->fwd_B - ((rr + 16.0) * 64 * 2 + 16.0 * 4)) <= 1e-9 * pm->fwd_B);
+    up = find_op(&c.moe, "moe_unpermute");
+    CHECK(up && fabs(up->bwd_B - ((2.0 * 16 + rr) * 64 * 2 + 2.0 * 16 * 4)) <= 1e-9 * up->bwd_B);
+    s.ep_flex = false;
+    model_costs_compute(&m, &s, &c);
     /* One local expert: nothing to sort. A grouped GEMM's row tile comes from the split. */
     s.ep = 8;
     s.gmm_tile_rows = 512;
