@@ -324,11 +324,11 @@ static void test_cv_recovers(void)
 
 /* The calibration set, cross-validated. By chip family - the split the issue's targets are
  * set on: ultrasim must beat the naive constant-MFU baseline out of sample, in every family
- * of 3 or more cases too, and hold the figures it reaches today (12.3% cross-validated,
- * 11.7% in sample; the target is 12%, printed). Every such family but one is under 20% (TPU
- * v5p, 21.4%: its 405B run, +50%); the test holds that count. By model family: every
- * scored case in exactly one group, every figure finite, and the MoE group under naive and
- * no worse than today. */
+ * of 3 or more cases too, and hold the figures it reaches today (11.9% cross-validated,
+ * 11.4% in sample; the target is 12%, printed). Every such family is under 20% today (TPU
+ * v5p the highest, 18.6%: its 405B run, +50%); the test allows one over, as the shipped
+ * constants will be refitted. By model family: every scored case in exactly one group, every
+ * figure finite, and the MoE group under naive and under its pre-2026-12-03 figure. */
 static void test_cv_published(void)
 {
     struct us_ctx *ctx = us_ctx_create();
