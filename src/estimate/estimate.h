@@ -180,6 +180,10 @@ struct step_costs {
     bool no_breakdown;
 };
 
+/* The share of a layer's EP all-to-all time left exposed under parallel.ep_comm_overlap:
+ * one micro-batch's of m (Megatron-Core's combined 1F1B overlaps the others); 1 without. */
+double step_ep_exposed_share(const struct step_costs *sc);
+
 /* Whether the layout overlaps TP collectives: its own choice, else the job's setting. */
 bool step_tp_overlap(const struct spec_job *job, const struct us_layout *lay);
 void step_costs_compute(const struct step_ctx *ctx, struct step_costs *sc);

@@ -310,6 +310,32 @@ static void test_fp8_gemm_efficiency(void)
 
 /* Grouped expert GEMMs keep rows / (rows + 85) of a dense GEMM's efficiency: within 3% of
  * DeepGEMM's grouped/dense ratios (0.92 at 1024 rows, 0.85 at 512, 0.76 at 256). */
+/* EP overlap as Megatron-Core's combined 1F1B runs it: of m micro-batches' all-to-alls, one
+ * forward's and one backward's stay exposed (the first forward and the last backward run
+ * alone), 1/m of each pass's; they follow the other ops and the overlapped part. */
+static void test_ep_overlap_exposed(void)
+{
+    struct step_costs sc;
+    memset(&sc, 0, sizeof sc);
+    sc.m = 4;
+    CHECK(step_ep_exposed_share(&sc) == 1.0); /* no overlap: all of it */
+    sc.ep_overlap = true;
+    CHECK_NEAR(step_ep_exposed_share(&sc), 0.25, 0);
+    struct step_layer_time lt;
+    memset(&lt, 0, sizeof lt);
+    lt.attn_fwd_s = 0.5;
+    lt.other_fwd_s = 1.0;
+    lt.ep_fwd_s = 2.0;
+    double cat[STEP_CAT_COUNT] = {0};
+    /* 1.5 s beside the 1 s of other ops, then the exposed 0.5 s: 0.5 + 1.5 + 0.5 */
+    CHECK_NEAR(step_layer_fwd_s(&sc, &lt, cat), 2.5, 1e-15);
+    CHECK_NEAR(cat[STEP_CAT_EP], 1.0, 1e-15);
+    sc.m = 1; /* one micro-batch: nothing to hide it under */
+    CHECK_NEAR(step_layer_fwd_s(&sc, &lt, NULL), 0.5 + 1.0 + 2.0, 1e-15);
+    sc.m = 1000; /* many: nearly all hidden, the longer branch shows */
+    CHECK_NEAR(step_layer_fwd_s(&sc, &lt, NULL), 0.5 + 1.998 + 0.002, 1e-12);
+}
+
 static void test_grouped_gemm(void)
 {
     CHECK_NEAR(estimate_grouped_gemm_factor(1024), 0.92, 0.03);
@@ -762,6 +788,7 @@ int main(void)
     test_framework_costs();
     test_fp8_gemm_efficiency();
     test_grouped_gemm();
+    test_ep_overlap_exposed();
     test_quantization();
     test_op_times();
     test_layer_chain();
