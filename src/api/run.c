@@ -280,7 +280,8 @@ enum us_status us_run(struct us_ctx *ctx, const struct us_job *job,
     /* A whole layout whose layers do not divide over its stages gets Megatron's own split
      * rather than a refusal (docs/MODEL.md 2.2), and the output says which. */
     bool split = false;
-    if (!unset && lay.first_stage_layers <= 0 && lay.last_stage_layers <= 0) {
+    if (!unset && lay.first_stage_layers <= 0 && lay.last_stage_layers <= 0 &&
+        j->par.layout.pp == 0) {
         int L = j->model.layers, mtp = j->model.mtp_layers > 0 ? j->model.mtp_layers : 0;
         split = plan_default_split(L, lay.pp, lay.vpp, mtp, &lay.first_stage_layers,
                                    &lay.last_stage_layers);

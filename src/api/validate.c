@@ -98,7 +98,7 @@ static unsigned fill_defaults(struct spec_job *j)
      * (pipeline_model_parallel_layout) count the MTP module too, L + 3; else Megatron-Core's
      * uneven split, the ends sharing what ceil(L/pp) per middle stage leaves. */
     int L = j->model.layers, pp = p->pp, v = p->vpp;
-    if (p->first_stage_layers <= 0 && p->last_stage_layers <= 0)
+    if (p->first_stage_layers <= 0 && p->last_stage_layers <= 0 && j->par.layout.pp == 0)
         plan_default_split(L, pp, v, j->model.mtp_layers, &p->first_stage_layers,
                            &p->last_stage_layers);
     return mask;

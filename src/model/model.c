@@ -14,20 +14,22 @@
 struct dims {
     double b, s, h, a, f, V;
     double t, c, e;
-    double a_chip;  /* query heads per chip: a/t */
-    double kv_chip; /* K/V heads materialised per chip: g/t, 1 when tp > g (KV replicated,
-                       as Megatron does), a/t for MLA (K/V expanded per head) */
-    double kv_full; /* the same, unsplit */
-    double dqk, dv; /* per-head widths of Q/K and of V */
-    double T;       /* tokens of the micro-batch on one chip entering the GEMMs: b*s/c */
-    double Tn;      /* tokens per chip outside the TP regions: T/t with SP, T without */
-    double w_in;    /* bytes per GEMM operand element (the compute dtype) */
-    double w_act;   /* bytes per activation element (bf16 unless fp32) */
-    double w_grad;  /* bytes per main-grad element */
-    double w_save;  /* bytes per element a GEMM keeps of its input for the weight gradient:
-                       Transformer Engine keeps the fp8 (fp4) cast under fp8 (fp4) recipes */
-    bool dropout;   /* trained with dropout: residual and embedding masks exist */
-    double nmat;    /* GEMMs per MLP: 3 gated, 2 plain */
+    double a_chip;     /* query heads per chip: a/t */
+    double kv_chip;    /* K/V heads materialised per chip: g/t, 1 when tp > g (KV replicated,
+                          as Megatron does), a/t for MLA (K/V expanded per head) */
+    double kv_full;    /* the same, unsplit */
+    double dqk, dv;    /* per-head widths of Q/K and of V */
+    double T;          /* tokens of the micro-batch on one chip entering the GEMMs: b*s/c */
+    double Tn;         /* tokens per chip outside the TP regions: T/t with SP, T without */
+    double w_in;       /* bytes per GEMM operand element (the compute dtype) */
+    double w_act;      /* bytes per activation element (bf16 unless fp32) */
+    double w_grad;     /* bytes per main-grad element */
+    double w_save;     /* bytes per element a GEMM keeps of its input for the weight gradient:
+                          Transformer Engine keeps the fp8 (fp4) cast under fp8 (fp4) recipes */
+    bool dropout;      /* trained with dropout: residual and embedding masks exist */
+    bool combine_keep; /* the MoE combine keeps the expert outputs (router probabilities
+                          applied there, not in the experts' activation) */
+    double nmat;       /* GEMMs per MLP: 3 gated, 2 plain */
     bool sp, mla, moe;
     bool unfused; /* the 2021-22 unfused attention core (training.attention) */
     double et;    /* expert tensor parallelism: 1 or t */
@@ -126,6 +128,7 @@ static void dims_init(struct dims *D, const struct spec_model *m, const struct m
     D->w_grad = model_split_grad_elem_B(s);
     D->w_save = s->dtype == US_DTYPE_FP8 || s->dtype == US_DTYPE_FP4 ? D->w_in : D->w_act;
     D->dropout = m->hidden_dropout > 0.0;
+    D->combine_keep = s->moe_probs_combine;
     if (D->moe) {
         D->E = m->moe.experts;
         D->k = m->moe.top_k;
@@ -647,7 +650,7 @@ static double act_layer(const struct dims *D, const struct spec_model *m, bool m
             M += wg * D->R * h;                                 /* expert fc1 input (gathered) */
             M += w * D->R * fet * (D->nmat - 1.0);              /* expert activation input(s) */
             M += rcm & SPEC_RC_MOE_ACT ? 0.0 : wg * D->R * fet; /* expert fc2 input */
-            M += w * D->Rl * h;                                 /* expert outputs for combine */
+            M += D->combine_keep ? w * D->Rl * h : 0.0;         /* expert outputs for the combine */
         }
         if (D->fs > 0 && !moe && !(rcm & SPEC_RC_SHARED_EXPERTS)) {
             double fst = D->fs / D->t;

@@ -98,6 +98,9 @@ struct model_split {
     bool moe_dense_matmul;  /* dispatch and combine as einsums over capacity masks
                                (training.moe_dense_matmul) */
     bool ep_flex;           /* DeepEP / HybridEP dispatch (parallel.ep_dispatcher flex) */
+    int weight_dtype;       /* enum spec_weight_dtype, resolved (spec_weight_dtype_of) */
+    bool moe_probs_combine; /* the MoE combine scales and keeps the expert outputs
+                               (spec_moe_probs_at_combine) */
 };
 
 struct model_costs {

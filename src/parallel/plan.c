@@ -136,7 +136,28 @@ static bool plan_batch(struct plan *p, const struct spec_job *job)
                                     .optimizer_bf16 = tr->optimizer_bf16,
                                     .gmm_tile_rows = plan_moe_gmm_tile_rows(tr),
                                     .moe_dense_matmul = tr->moe_dense_matmul,
-                                    .ep_flex = job->par.ep_dispatcher == 1};
+                                    .ep_flex = job->par.ep_dispatcher == 1,
+                                    .weight_dtype = spec_weight_dtype_of(tr),
+                                    .moe_probs_combine = spec_moe_probs_at_combine(tr)};
+    return true;
+}
+
+/* The stages and chunks of an explicit parallel.pipeline_layout (spec/pplayout.c has
+ * checked it against the model and put it in the planner's shape). */
+static bool plan_use_layout(struct plan *p, const struct spec_pipeline_layout *pl)
+{
+    int pp = p->lay.pp, v = p->lay.vpp > 0 ? p->lay.vpp : 1;
+    if (pp != pl->pp || v != pl->vpp)
+        return fail(p, "pipeline_layout is for pp=%d x vpp=%d, the layout has pp=%d x vpp=%d",
+                    pl->pp, pl->vpp, pp, v);
+    p->chunk_layers = pl->chunk;
+    p->first_chunk0_layers = pl->first_chunk0;
+    p->first_chunk_layers = pl->first_chunk;
+    p->last_chunk_layers = pl->last_chunk;
+    p->last_chunkN_layers = pl->last_chunkN;
+    p->first_layers = pl->first_chunk0 + (v - 1) * pl->first_chunk;
+    p->last_layers = (v - 1) * pl->last_chunk + pl->last_chunkN;
+    p->layers_per_stage = pp > 2 ? v * pl->chunk : pp == 1 ? p->first_layers : 0;
     return true;
 }
 
@@ -188,9 +209,14 @@ bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layou
     if (!check_moe_sp(p, m))
         return false;
 
-    /* Pipeline stages: even, or uneven first/last stages (Megatron's
-     * decoder_first_pipeline_num_layers / decoder_last_pipeline_num_layers) with the rest
-     * even. */
+    /* Pipeline stages: an explicit parallel.pipeline_layout, or even, or uneven first/last
+     * stages (Megatron's decoder_first_pipeline_num_layers / decoder_last_pipeline_num_layers)
+     * with the rest even. */
+    if (job->par.layout.pp > 0) {
+        if (!plan_use_layout(p, &job->par.layout))
+            return false;
+        goto schedules;
+    }
     int L = m->layers, F = l->first_stage_layers, Ls = l->last_stage_layers;
     if (F < 0 || Ls < 0)
         return fail(p, "first_stage_layers=%d and last_stage_layers=%d must not be negative", F,
@@ -232,6 +258,7 @@ bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layou
         p->last_layers = Ls > 0 ? Ls : p->layers_per_stage;
     }
 
+schedules:
     /* Schedules. */
     if (v > 1 && l->schedule != US_SCHEDULE_INTERLEAVED)
         return fail(p, "vpp=%d needs schedule=interleaved", v);
@@ -246,7 +273,9 @@ bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layou
      * stage's evenly too (Megatron-Core, get_num_layers_to_build with uneven stages), or
      * with its end chunk short by the layers the embedding or the loss stands for
      * (account_for_embedding/loss_in_pipeline_split). */
-    if (v == 1) {
+    if (job->par.layout.pp > 0) {
+        /* plan_use_layout set every chunk */
+    } else if (v == 1) {
         p->chunk_layers = p->layers_per_stage;
         p->first_chunk0_layers = p->first_chunk_layers = p->first_layers;
         p->last_chunkN_layers = p->last_chunk_layers = p->last_layers;
@@ -602,12 +631,19 @@ static void param_bytes(const struct model_split *s, double *w, double *g, doubl
 {
     enum us_dtype dt = s->dtype;
     double base = dt == US_DTYPE_FP32 ? 4.0 : 2.0;
+    /* training.weight_dtype: the parameters are kept once, in that dtype, with no fp32
+     * master beside them (MaxText's weight_dtype; optax's adam keeps m and v alone) */
+    if (s->weight_dtype == SPEC_WEIGHT_FP32 || s->weight_dtype == SPEC_WEIGHT_BF16)
+        base = s->weight_dtype == SPEC_WEIGHT_FP32 ? 4.0 : 2.0;
     *w = base + (dt == US_DTYPE_FP8 || dt == US_DTYPE_FP4 ? model_gemm_elem_B(dt) : 0.0);
     if (s->fp8_params) /* low-precision weights only: the fp32 master stays in the optimizer */
         *w = model_gemm_elem_B(dt);
     *g = model_split_grad_elem_B(s);
-    *o = dt == US_DTYPE_FP32 ? 8.0 : 12.0;
-    if (s->optimizer_bf16) /* m and v in bf16 beside the fp32 master (fp32 training: none) */
+    *o = dt == US_DTYPE_FP32 || s->weight_dtype == SPEC_WEIGHT_FP32 ||
+                 s->weight_dtype == SPEC_WEIGHT_BF16
+             ? 8.0
+             : 12.0;
+    if (s->optimizer_bf16) /* m and v in bf16 (beside the fp32 master when there is one) */
         *o -= 4.0;
 }
 
@@ -702,7 +738,13 @@ static void plan_mem_part_of(const struct plan *p, const struct spec_job *job,
     double layer = US_MAX(nd > 0 ? c->dense.params : 0.0, nm > 0 ? c->moe.params : 0.0);
     if (n_mtp > 0)
         layer = US_MAX(layer, c->mtp.params);
-    pt->zero3_buf_B = 2.0 * layer * wB;
+    /* gathered as the layers compute with them: bf16 (and the fp8 cast), whatever dtype
+     * training.weight_dtype keeps the shards in */
+    struct model_split gathered = p->split;
+    gathered.weight_dtype = SPEC_WEIGHT_MIXED;
+    double wB_gathered, gB_unused, oB_unused;
+    param_bytes(&gathered, &wB_gathered, &gB_unused, &oB_unused);
+    pt->zero3_buf_B = 2.0 * layer * wB_gathered;
     /* Sharded grads (ZeRO-2/3): a bucket is reduced while the next fills (with ZeRO 0/1
      * the buckets are views into the grad buffer counted in grads). */
     double bucket = US_MAX(PLAN_BUCKET_MIN_PARAMS, PLAN_BUCKET_PER_RANK_PARAMS * shard);

@@ -73,3 +73,29 @@ bool spec_framework_tp_overlap(int fw)
 {
     return fw > SPEC_FW_AUTO && fw < SPEC_FW_COUNT && frameworks[fw].tp_overlap;
 }
+
+/* Megatron-Core applies the router probabilities inside the experts' activation since 0.13
+ * (NVIDIA/Megatron-LM@2659630721, "Memory efficient token permutation", April 2025:
+ * experts.py weighted_bias_swiglu_impl / activation_func_with_probs; token_dispatcher.py's
+ * combine calls unpermute without probs), so the combine keeps only its index maps. MaxText
+ * (moe.py, unpermute: einsum of the expert outputs with the router weights), torchtitan and
+ * Megatron-Core before 0.13 (moe_utils.py unpermute: permuted_tokens * permuted_probs) scale
+ * the expert outputs at the combine, and autograd keeps them for the weights' gradient. */
+bool spec_moe_probs_at_combine(const struct spec_training *t)
+{
+    if (t->moe_probs != SPEC_MOE_PROBS_AUTO)
+        return t->moe_probs == SPEC_MOE_PROBS_COMBINE;
+    return t->framework != SPEC_FW_MEGATRON;
+}
+
+/* MaxText keeps its parameters in weight_dtype alone and casts them to the compute dtype
+ * where they are used; base.yml's default is `weight_dtype: float32` (AI-Hypercomputer/maxtext
+ * MaxText/configs/base.yml at tpu-recipes-v0.1.4 and a0fceb5), and optax's adam keeps m and
+ * v in the parameters' dtype. Megatron and the others keep bf16 weights beside an fp32
+ * master in the optimizer. A fp8_params job keeps the master (spec/job.c refuses both). */
+int spec_weight_dtype_of(const struct spec_training *t)
+{
+    if (t->weight_dtype != SPEC_WEIGHT_AUTO)
+        return t->weight_dtype;
+    return t->framework == SPEC_FW_MAXTEXT && !t->fp8_params ? SPEC_WEIGHT_FP32 : SPEC_WEIGHT_MIXED;
+}

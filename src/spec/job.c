@@ -318,7 +318,7 @@ static enum us_status apply_set(struct spec_rd *rd, struct spec_node *root, cons
 /* --- the job --- */
 
 static enum us_status read_parallel(struct spec_rd *rd, const struct spec_node *n,
-                                    struct spec_parallel *par)
+                                    const struct spec_model *m, struct spec_parallel *par)
 {
     static const char *const degrees[] = {"tp", "pp", "dp", "cp", "ep", "vpp"};
     int *dst[] = {&par->tp, &par->pp, &par->dp, &par->cp, &par->ep, &par->vpp};
@@ -374,7 +374,7 @@ static enum us_status read_parallel(struct spec_rd *rd, const struct spec_node *
                              order);
         core_strlcpy(par->order, order, sizeof par->order);
     }
-    return US_OK;
+    return spec_pipeline_layout_read(rd, n, m, par);
 }
 
 static enum us_status read_training(struct spec_rd *rd, const struct spec_node *n,
@@ -424,6 +424,19 @@ static enum us_status read_training(struct spec_rd *rd, const struct spec_node *
     t->optimizer_bf16 = od == 1;
     SPEC_TRY(rd, spec_get_i32(rd, n, "moe_gmm_tile_rows", 0, 65536, 0, &t->moe_gmm_tile_rows));
     SPEC_TRY(rd, spec_get_bool(rd, n, "moe_dense_matmul", 0, &t->moe_dense_matmul));
+    static const char *const wd_names[] = {"auto", "mixed", "fp32", "bf16"};
+    SPEC_TRY(rd, spec_get_enum(rd, n, "weight_dtype", wd_names, 4, 0, &t->weight_dtype));
+    if (t->weight_dtype == SPEC_WEIGHT_BF16 && t->dtype == US_DTYPE_FP32)
+        return spec_fail(rd, spec_get(n, "weight_dtype"),
+                         "weight_dtype bf16 needs bf16, fp8 or fp4 training (dtype is fp32)");
+    if ((t->weight_dtype == SPEC_WEIGHT_FP32 || t->weight_dtype == SPEC_WEIGHT_BF16) &&
+        t->fp8_params)
+        return spec_fail(rd, spec_get(n, "weight_dtype"),
+                         "weight_dtype %s keeps the parameters alone, with no fp32 master, which "
+                         "fp8_params needs beside its fp8 weights",
+                         wd_names[t->weight_dtype]);
+    static const char *const mp_names[] = {"auto", "activation", "combine"};
+    SPEC_TRY(rd, spec_get_enum(rd, n, "moe_probs_applied", mp_names, 3, 0, &t->moe_probs));
     if (has_gr) {
         t->grad_reduce = gr == 1 ? SPEC_GRAD_REDUCE_BF16 : SPEC_GRAD_REDUCE_FP32;
         if (gr == 1 && (t->dtype == US_DTYPE_FP32 || t->dtype == US_DTYPE_FP16))
@@ -524,7 +537,7 @@ static enum us_status job_from_root(struct spec_rd *rd, struct spec_node *root, 
 
     st = US_EINPUT; /* any failure below: rd->status says which */
     int has_par = spec_get_map(rd, root, "parallel", spec_schema_parallel, 0, &par);
-    if (has_par < 0 || read_parallel(rd, has_par ? par : NULL, &job->par) != US_OK)
+    if (has_par < 0 || read_parallel(rd, has_par ? par : NULL, &job->model, &job->par) != US_OK)
         goto done;
     int has_chips = spec_get_int(rd, root, "chips", 1, MAX_CHIPS, SPEC_EXP, &job->chips);
     if (has_chips < 0)
@@ -722,6 +735,11 @@ unsigned spec_layout_fixed(const struct spec_parallel *p, int micro_batch, struc
         unset |= 1u << US_FIELD_MICRO_BATCH;
     lay->first_stage_layers = p->first_stage_layers;
     lay->last_stage_layers = p->last_stage_layers;
+    if (p->layout.pp > 0) { /* the end stages' totals, as reports show them */
+        const struct spec_pipeline_layout *pl = &p->layout;
+        lay->first_stage_layers = pl->first_chunk0 + (pl->vpp - 1) * pl->first_chunk;
+        lay->last_stage_layers = (pl->vpp - 1) * pl->last_chunk + pl->last_chunkN;
+    }
     if (p->schedule != SPEC_UNSET)
         lay->schedule = (enum us_schedule)p->schedule;
     else

@@ -124,6 +124,7 @@ const struct spec_key spec_schema_parallel[] = {LEAF("tp"),
                                                 LEAF("ep_dispatcher"),
                                                 LEAF("etp"),
                                                 LEAF("order"),
+                                                LEAF("pipeline_layout"),
                                                 END};
 
 const struct spec_key spec_schema_training[] = {LEAF("seq_len"),
@@ -139,6 +140,8 @@ const struct spec_key spec_schema_training[] = {LEAF("seq_len"),
                                                 LEAF("optimizer_state_dtype"),
                                                 LEAF("moe_gmm_tile_rows"),
                                                 LEAF("moe_dense_matmul"),
+                                                LEAF("weight_dtype"),
+                                                LEAF("moe_probs_applied"),
                                                 LEAF("attention"),
                                                 END};
 

@@ -206,6 +206,15 @@ unsigned spec_layout_fixed(const struct spec_parallel *p, int micro_batch, struc
 #define SPEC_DEGREE_UNSET 0
 #define SPEC_UNSET        (-1)
 
+/* parallel.pipeline_layout read into the planner's shape (docs/MODEL.md 2.2): layers per
+ * virtual chunk. pp = 0: no layout given. */
+struct spec_pipeline_layout {
+    int pp, vpp;
+    int chunk;                     /* every chunk of a middle stage */
+    int first_chunk0, first_chunk; /* stage 0: chunk 0 (with the embedding), each other */
+    int last_chunk, last_chunkN;   /* the last stage: each chunk but its last, the last */
+};
+
 struct spec_parallel {
     int tp, pp, dp, cp, ep, vpp; /* SPEC_DEGREE_UNSET when left out */
     int zero;                    /* 0..3; -1 unset */
@@ -227,6 +236,7 @@ struct spec_parallel {
                                    copy per destination rank, permutes fused around it) */
     int etp;        /* expert tensor parallelism: 1 or tp; 0 = tp (Megatron's default) */
     char order[16]; /* rank order, innermost first; default "tp-cp-ep-dp-pp" */
+    struct spec_pipeline_layout layout; /* parallel.pipeline_layout (pp = 0: none) */
 };
 
 /* training.framework (docs/MODEL.md 6.6). AUTO resolves by the chip's vendor: TPUs run
@@ -299,7 +309,36 @@ struct spec_training {
     bool moe_dense_matmul;         /* training.moe_dense_matmul: experts fed and drained by
                                       einsums over one-hot capacity masks (MaxText's
                                       sparse_matmul false with a capacity factor) */
+    /* training.weight_dtype (enum spec_weight_dtype): the one copy of the parameters a
+     * framework keeps when it has no separate fp32 master (MaxText's weight_dtype), or
+     * mixed precision (bf16 compute weights beside an fp32 master in the optimizer); 0 =
+     * the framework's way. */
+    int weight_dtype;
+    /* training.moe_probs_applied (enum spec_moe_probs): where the router probabilities scale
+     * the expert outputs; 0 = the framework's own way (spec_moe_probs_at_combine). */
+    int moe_probs;
 };
+
+/* training.weight_dtype (docs/SPEC.md, docs/MODEL.md 2.4). */
+enum spec_weight_dtype {
+    SPEC_WEIGHT_AUTO = 0, /* the framework's way (spec_weight_dtype_of) */
+    SPEC_WEIGHT_MIXED,    /* bf16 (fp32 training: fp32) weights + fp32 master in the optimizer */
+    SPEC_WEIGHT_FP32,     /* fp32 parameters alone (MaxText weight_dtype float32) */
+    SPEC_WEIGHT_BF16      /* bf16 parameters alone (MaxText weight_dtype bfloat16) */
+};
+/* The job's weight_dtype: the key when given, else MaxText's base.yml default (fp32) under
+ * MaxText and mixed precision elsewhere. Never AUTO. */
+int spec_weight_dtype_of(const struct spec_training *t);
+
+/* training.moe_probs_applied (docs/SPEC.md, docs/MODEL.md 1.6). */
+enum spec_moe_probs {
+    SPEC_MOE_PROBS_AUTO = 0,
+    SPEC_MOE_PROBS_ACTIVATION, /* inside the experts' activation (Megatron-Core >= 0.13) */
+    SPEC_MOE_PROBS_COMBINE     /* on the expert outputs at the combine, which keeps them */
+};
+/* Whether a job's MoE combine keeps the expert outputs for the probabilities' gradient:
+ * the key when given, else the framework's way (docs/MODEL.md 1.6). */
+bool spec_moe_probs_at_combine(const struct spec_training *t);
 
 /* training.grad_reduce_dtype (docs/SPEC.md). AUTO is Megatron-LM's default: fp32 main grads
  * for bf16/fp8/fp4/fp32 training, fp16 for fp16 training. */

@@ -143,6 +143,11 @@ bool spec_is_map(const struct spec_node *n);
 void spec_default_name(const struct spec_node *n, const char *hint, const char *fallback, char *out,
                        size_t n_B);
 
+/* parallel.pipeline_layout of the parallel mapping par_node, if any, into par->layout
+ * (and par->vpp when left out), checked against the model (spec/pplayout.c). */
+enum us_status spec_pipeline_layout_read(struct spec_rd *rd, const struct spec_node *par_node,
+                                         const struct spec_model *m, struct spec_parallel *par);
+
 /* --- errors (all return US_EINPUT after filling rd->d) --- */
 enum us_status spec_fail(struct spec_rd *rd, const struct spec_node *n, const char *fmt, ...)
     US_PRINTF(3, 4);

@@ -782,6 +782,64 @@ static void test_race_bounds_exact(void)
     free(j);
 }
 
+/* parallel.pipeline_layout: a layout string that says what the default split says (Megatron's
+ * account_for_embedding/loss split of Llama 3.1 405B on pp 16 x vpp 4, first = last = 7;
+ * Megatron-Bridge's DeepSeek-V3 layout, first 7, last 6 with the MTP layer) plans the same
+ * chunks and prices the same step and memory, bit for bit. */
+static void test_pipeline_layout_default(void)
+{
+    static const struct {
+        const char *model, *system, *par, *layout;
+        int first, last;
+    } cases[] = {
+        {"llama3-405b", "gb200-nvl72", "tp: 4, pp: 16, vpp: 4, dp: 4, ep: 1", "Et|(tt|)*62,tL", 7,
+         7},
+        {"deepseek-v3", "dgx-h100", "tp: 2, pp: 8, vpp: 4, dp: 64, ep: 64", "Et|(tt|)*30mL", 7, 6},
+    };
+    for (size_t i = 0; i < US_ARRAY_LEN(cases); i++) {
+        struct step_times t[2];
+        struct us_memory mem[2];
+        struct plan pl[2];
+        for (int with = 0; with < 2; with++) {
+            char text[600];
+            snprintf(text, sizeof text,
+                     "model: %s\nsystem: %s\n"
+                     "parallel: {%s, cp: 1, zero: 1, sequence_parallel: true, recompute: "
+                     "selective, schedule: interleaved%s%s%s}\n"
+                     "training: {seq_len: 4096, global_batch: 1024, micro_batch: 1, dtype: fp8}\n",
+                     cases[i].model, cases[i].system, cases[i].par,
+                     with ? ", pipeline_layout: '" : "", with ? cases[i].layout : "",
+                     with ? "'" : "");
+            struct spec_job *j = malloc(sizeof *j);
+            struct us_diag d;
+            CHECK(spec_job_load_text("t.yaml", text, strlen(text), NULL, 0, j, &d) == US_OK);
+            struct us_layout l;
+            CHECK(spec_layout_fixed(&j->par, j->train.micro_batch, &l) == 0);
+            if (!with) {
+                l.first_stage_layers = cases[i].first;
+                l.last_stage_layers = cases[i].last;
+            }
+            CHECK(l.first_stage_layers == cases[i].first && l.last_stage_layers == cases[i].last);
+            struct step_ctx *ctx = malloc(sizeof *ctx);
+            CHECK(step_prepare(ctx, j, &l));
+            estimate_step(ctx, &t[with]);
+            mem[with] = ctx->mem;
+            pl[with] = ctx->plan;
+            free(ctx);
+            free(j);
+        }
+        CHECK(pl[0].first_chunk0_layers == pl[1].first_chunk0_layers &&
+              pl[0].first_chunk_layers == pl[1].first_chunk_layers &&
+              pl[0].chunk_layers == pl[1].chunk_layers &&
+              pl[0].last_chunk_layers == pl[1].last_chunk_layers &&
+              pl[0].last_chunkN_layers == pl[1].last_chunkN_layers &&
+              pl[0].first_layers == pl[1].first_layers && pl[0].last_layers == pl[1].last_layers &&
+              pl[0].layers_per_stage == pl[1].layers_per_stage);
+        CHECK(t[0].step_s > 0 && t[0].step_s == t[1].step_s);
+        CHECK(mem[0].peak_B > 0 && mem[0].peak_B == mem[1].peak_B);
+    }
+}
+
 int main(void)
 {
     test_peaks();
@@ -801,5 +859,6 @@ int main(void)
     test_costs_memo();
     test_grad_reduce_bytes();
     test_race_bounds_exact();
+    test_pipeline_layout_default();
     return test_summary("test_estimate");
 }

@@ -580,17 +580,23 @@ static void test_act_extensions(void)
     struct spec_model x8 = mixtral_8x22b();
     struct model_split y = split(2, 1, 2, true, US_RECOMPUTE_NONE, 1, 1024);
     const double T2 = 1024, Tn2 = 512, h2 = 6144, R = T2 * 2, Rl = Tn2 * 2, fe = 16384;
-    double moe_mlp = 2 * Tn2 * h2 * 2     /* norm in, router in (no dropout) */
-                     + 4 * Tn2 * 8        /* router probs fp32 */
-                     + 2 * R * h2         /* expert input (gathered) */
-                     + 2 * R * fe / 2 * 3 /* gate, up, act out */
-                     + 2 * Rl * h2;       /* expert outputs for combine */
+    double moe_mlp = 2 * Tn2 * h2 * 2      /* norm in, router in (no dropout) */
+                     + 4 * Tn2 * 8         /* router probs fp32 */
+                     + 2 * R * h2          /* expert input (gathered) */
+                     + 2 * R * fe / 2 * 3; /* gate, up, act out */
     double attn2 =
         2 * Tn2 * h2 * 2 + 2 * T2 * (24 * 128 + 4 * 128 * 2) + 4 * T2 * 24 + 2 * T2 * 24 * 128;
+    /* the router probabilities scale the experts' activation (Megatron-Core >= 0.13): the
+     * combine keeps nothing; scaled at the combine, it keeps the expert outputs it receives
+     * back, 2 Rl h */
+    CHECK(!y.moe_probs_combine);
     CHECK_NEAR(model_layer_act_B(&x8, &y, true, true), attn2 + moe_mlp, 1e-15);
+    y.moe_probs_combine = true;
+    CHECK_NEAR(model_layer_act_B(&x8, &y, true, true), attn2 + moe_mlp + 2 * Rl * h2, 1e-15);
     /* with dropout, three masks of Tn h bytes (attention, MLP, and none in the router) */
     x8.hidden_dropout = 0.1;
-    CHECK_NEAR(model_layer_act_B(&x8, &y, true, true), attn2 + moe_mlp + 2 * Tn2 * h2, 1e-15);
+    CHECK_NEAR(model_layer_act_B(&x8, &y, true, true), attn2 + moe_mlp + 2 * Rl * h2 + 2 * Tn2 * h2,
+               1e-15);
 }
 
 /* fp8 (docs/MODEL.md 1.6): each linear layer keeps its input as Transformer Engine's fp8

@@ -709,6 +709,53 @@ static void test_memory_grad_reduce(void)
     CHECK_NEAR(bf16.grads_B, 2 * P, 1e-15);
 }
 
+/* training.weight_dtype (docs/MODEL.md 2.4): the parameters kept once, in fp32 (MaxText's
+ * default) or bf16, with m and v alone in the optimizer; ZeRO-3 gathers layers in the
+ * compute dtype whatever the shards' dtype. Llama-3-8B, dp 8. */
+static void test_memory_weight_dtype(void)
+{
+    const double P = 8030261248.0;
+    struct spec_job j = h100_job(llama3_8b(), 8);
+    struct us_layout l = layout(1, 1, 8, 1, 1);
+    struct plan p;
+    struct model_costs c;
+    struct us_memory mixed, m32, m16;
+    CHECK(plan_init(&p, &j, &l));
+    CHECK(p.split.weight_dtype == SPEC_WEIGHT_MIXED); /* megatron */
+    model_costs_compute(&j.model, &p.split, &c);
+    plan_memory(&p, &j, &c, &mixed);
+    j.train.framework = SPEC_FW_MAXTEXT; /* auto: MaxText's base.yml float32 */
+    CHECK(plan_init(&p, &j, &l));
+    CHECK(p.split.weight_dtype == SPEC_WEIGHT_FP32);
+    plan_memory(&p, &j, &c, &m32);
+    CHECK_NEAR(m32.weights_B, 4 * P, 1e-15);
+    CHECK_NEAR(m32.grads_B, mixed.grads_B, 0);
+    CHECK_NEAR(m32.optimizer_B, 8 * P / 8, 1e-15);
+    CHECK_NEAR(mixed.weights_B, 2 * P, 1e-15);
+    CHECK_NEAR(mixed.optimizer_B, 12 * P / 8, 1e-15);
+    j.train.weight_dtype = SPEC_WEIGHT_BF16;
+    j.train.optimizer_bf16 = true;
+    j.train.grad_reduce = SPEC_GRAD_REDUCE_BF16;
+    CHECK(plan_init(&p, &j, &l));
+    plan_memory(&p, &j, &c, &m16);
+    CHECK_NEAR(m16.weights_B, 2 * P, 1e-15);
+    CHECK_NEAR(m16.grads_B, 2 * P, 1e-15);
+    CHECK_NEAR(m16.optimizer_B, 4 * P / 8, 1e-15);
+    /* ZeRO-3: the shards in fp32, the two gathered layers in bf16 as under mixed precision */
+    l.zero = 3;
+    j.train.weight_dtype = SPEC_WEIGHT_FP32;
+    j.train.optimizer_bf16 = false;
+    j.train.grad_reduce = SPEC_GRAD_REDUCE_AUTO;
+    CHECK(plan_init(&p, &j, &l));
+    plan_memory(&p, &j, &c, &m32);
+    j.train.weight_dtype = SPEC_WEIGHT_MIXED;
+    CHECK(plan_init(&p, &j, &l));
+    plan_memory(&p, &j, &c, &mixed);
+    CHECK_NEAR(m32.weights_B, 4 * P / 8, 1e-15);
+    CHECK_NEAR(mixed.weights_B, 2 * P / 8, 1e-15);
+    CHECK_NEAR(m32.comm_buffers_B, mixed.comm_buffers_B, 0);
+}
+
 /* plan_init_like after any earlier plan gives what plan_init gives - the plan's fields and,
  * for an invalid layout, the same reason - over micro-batches, sequence parallelism,
  * recompute and ZeRO stages that pass and fail (MoE without SP, batch and sequence
@@ -765,6 +812,7 @@ int main(void)
     test_memory_interleaved();
     test_memory_llama8b();
     test_memory_grad_reduce();
+    test_memory_weight_dtype();
     test_memory_pipeline();
     test_memory_moe();
     test_checkpoint();

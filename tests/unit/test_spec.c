@@ -109,6 +109,8 @@ static void test_bad_files(void)
          "missing required key 'num_hidden_layers'"},
         {"hf_moe_pattern.json", MODEL_FILE, 10, 26, "decoder_sparse_step",
          "layer 2 (counting from 0) is dense after MoE layers"},
+        {"bad_pipeline_layout.yaml", JOB_FILE, 10, 20, "parallel.pipeline_layout",
+         "33 virtual stages do not divide over pp=8"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char path[1024];
@@ -1129,6 +1131,118 @@ static void test_dropout_and_grad_reduce(void)
     CHECK(JOB.train.grad_reduce == SPEC_GRAD_REDUCE_FP32 && JOB.train.dtype == US_DTYPE_FP16);
 }
 
+/* parallel.pipeline_layout (spec/pplayout.c): Megatron-Core's grammar (commas dropped,
+ * (group)*N then x*N unrolled, | between virtual stages, E t m L) into the planner's
+ * per-chunk counts, and each way a layout can be wrong refused at the key with the reason. */
+static void test_pipeline_layout(void)
+{
+    static const char head[] = "model: deepseek-v3\nsystem: dgx-h100\nchips: 1024\n"
+                               "parallel: {tp: 2, pp: 8, ep: 64, dp: 64, pipeline_layout: '";
+    static const char tail[] = "'}\ntraining: {seq_len: 4096, global_batch: 8192, dtype: fp8}\n";
+    char text[512];
+    /* Megatron-Bridge's DeepSeek-V3 layout on H100 (pp 8 x vpp 4): chunk 0 of stage 0 holds
+     * the embedding and one layer, the last chunk of stage 7 the MTP layer and the loss */
+    snprintf(text, sizeof text, "%s%s%s", head, "Et|(tt|)*30mL", tail);
+    CHECK_OK(spec_job_load_text("l.yaml", text, strlen(text), NULL, 0, &JOB, &D));
+    const struct spec_pipeline_layout *pl = &JOB.par.layout;
+    CHECK(pl->pp == 8 && pl->vpp == 4 && JOB.par.vpp == 4);
+    CHECK(JOB.par.schedule == US_SCHEDULE_INTERLEAVED);
+    CHECK(pl->first_chunk0 == 1 && pl->first_chunk == 2 && pl->chunk == 2);
+    CHECK(pl->last_chunk == 2 && pl->last_chunkN == 0);
+    struct us_layout lay;
+    spec_layout_fixed(&JOB.par, 1, &lay);
+    CHECK(lay.first_stage_layers == 7 && lay.last_stage_layers == 6);
+    /* commas are cosmetic, x*N repeats one letter */
+    snprintf(text, sizeof text, "%s%s%s", head, "E,t|(t*2|)*30,mL", tail);
+    CHECK_OK(spec_job_load_text("l.yaml", text, strlen(text), NULL, 0, &JOB, &D));
+    CHECK(JOB.par.layout.first_chunk0 == 1 && JOB.par.layout.chunk == 2);
+    /* bad layouts: refused at the string (line 4, column 59: its opening quote) */
+    static const struct {
+        const char *layout, *part;
+    } bad[] = {
+        {"Et|(tt|)*30,m|L", "33 virtual stages do not divide over pp=8"},
+        {"Ett|(tt|)*30mL", "62 transformer layers (t) for a model of 61 layers"},
+        {"Et|(tt|)*30L", "0 MTP layers (m) for a model with mtp_layers 1"},
+        {"t|E(tt|)*30mL", "must open with the embedding"},
+        {"Et|(tt|)*30Lm", "must end with the loss"},
+        {"Et|(tt|)*29,ttm|L", "MTP layers (m) must sit in the last stage"},
+        {"Et|(tt|*30mL", "'(' at character 4 is not closed"},
+        {"Et|((tt|)*30)*1mL", "groups do not nest"},
+        {"Et|(tt|)*mL", "needs a number after it"},
+        {"Et|(tt|)*99999999mL", "expands to more than"},
+        {"Et|x|(tt|)*30mL", "'x' is not a layer"},
+        {"Et|ttt|(tt|)*28,t|mL", "needs the middle stages alike"},
+    };
+    for (size_t i = 0; i < US_ARRAY_LEN(bad); i++) {
+        snprintf(text, sizeof text, "%s%s%s", head, bad[i].layout, tail);
+        memset(&D, 0, sizeof D);
+        enum us_status st = spec_job_load_text("l.yaml", text, strlen(text), NULL, 0, &JOB, &D);
+        CHECK_ERR(st, US_EINPUT, 4, 59, "parallel.pipeline_layout", bad[i].part);
+    }
+    /* a layout fixes vpp and the end stages: a different vpp, or first_stage_layers beside
+     * it, is refused; so is a layout without pp */
+    static const char *const clash[] = {
+        "model: deepseek-v3\nsystem: dgx-h100\nchips: 1024\nparallel: {tp: 2, pp: 8, vpp: 2, "
+        "ep: 64, dp: 64, pipeline_layout: 'Et|(tt|)*30mL'}\n"
+        "training: {seq_len: 4096, global_batch: 8192, dtype: fp8}\n",
+        "model: deepseek-v3\nsystem: dgx-h100\nchips: 1024\nparallel: {tp: 2, pp: 8, "
+        "first_stage_layers: 7, ep: 64, dp: 64, pipeline_layout: 'Et|(tt|)*30mL'}\n"
+        "training: {seq_len: 4096, global_batch: 8192, dtype: fp8}\n",
+        "model: deepseek-v3\nsystem: dgx-h100\nchips: 1024\nparallel: {tp: 2, "
+        "ep: 64, dp: 64, pipeline_layout: 'Et|(tt|)*30mL'}\n"
+        "training: {seq_len: 4096, global_batch: 8192, dtype: fp8}\n",
+    };
+    static const char *const clash_part[] = {"make vpp=4, but parallel.vpp is 2", "not both",
+                                             "needs parallel.pp"};
+    for (size_t i = 0; i < US_ARRAY_LEN(clash); i++) {
+        memset(&D, 0, sizeof D);
+        enum us_status st =
+            spec_job_load_text("l.yaml", clash[i], strlen(clash[i]), NULL, 0, &JOB, &D);
+        CHECK(st == US_EINPUT && strcmp(D.path, "parallel.pipeline_layout") == 0 &&
+              strstr(D.msg, clash_part[i]) != NULL);
+        if (st != US_EINPUT || strstr(D.msg, clash_part[i]) == NULL)
+            show_diag(clash[i]);
+    }
+}
+
+/* training.weight_dtype and training.moe_probs_applied: the framework's way when left out
+ * (spec_weight_dtype_of, spec_moe_probs_at_combine), the key when given, and the clashes
+ * refused at the key. */
+static void test_weight_dtype_and_moe_probs(void)
+{
+    static const char base[] = "model: mixtral-8x22b\nsystem: %s\nchips: 64\n"
+                               "training: {seq_len: 4096, global_batch: 64, dtype: %s%s}\n";
+    char text[400];
+    snprintf(text, sizeof text, base, "dgx-h100", "bf16", "");
+    CHECK_OK(spec_job_load_text("w.yaml", text, strlen(text), NULL, 0, &JOB, &D));
+    CHECK(spec_weight_dtype_of(&JOB.train) == SPEC_WEIGHT_MIXED);
+    CHECK(!spec_moe_probs_at_combine(&JOB.train)); /* megatron */
+    snprintf(text, sizeof text, base, "tpu-v5p-pod", "bf16", "");
+    CHECK_OK(spec_job_load_text("w.yaml", text, strlen(text), NULL, 0, &JOB, &D));
+    CHECK(spec_weight_dtype_of(&JOB.train) == SPEC_WEIGHT_FP32); /* maxtext */
+    CHECK(spec_moe_probs_at_combine(&JOB.train));
+    snprintf(text, sizeof text, base, "tpu-v5p-pod", "bf16",
+             ", weight_dtype: bf16, moe_probs_applied: activation");
+    CHECK_OK(spec_job_load_text("w.yaml", text, strlen(text), NULL, 0, &JOB, &D));
+    CHECK(spec_weight_dtype_of(&JOB.train) == SPEC_WEIGHT_BF16);
+    CHECK(!spec_moe_probs_at_combine(&JOB.train));
+    snprintf(text, sizeof text, base, "dgx-h100", "bf16", ", moe_probs_applied: combine");
+    CHECK_OK(spec_job_load_text("w.yaml", text, strlen(text), NULL, 0, &JOB, &D));
+    CHECK(spec_moe_probs_at_combine(&JOB.train));
+    snprintf(text, sizeof text, base, "dgx-h100", "fp8", ", fp8_params: true, weight_dtype: fp32");
+    memset(&D, 0, sizeof D);
+    CHECK_ERR(spec_job_load_text("w.yaml", text, strlen(text), NULL, 0, &JOB, &D), US_EINPUT, 4, 89,
+              "training.weight_dtype", "with no fp32 master");
+    snprintf(text, sizeof text, base, "dgx-h100", "fp32", ", weight_dtype: bf16");
+    memset(&D, 0, sizeof D);
+    CHECK_ERR(spec_job_load_text("w.yaml", text, strlen(text), NULL, 0, &JOB, &D), US_EINPUT, 4, 72,
+              "training.weight_dtype", "needs bf16, fp8 or fp4 training");
+    snprintf(text, sizeof text, base, "dgx-h100", "bf16", ", moe_probs_applied: router");
+    memset(&D, 0, sizeof D);
+    CHECK_ERR(spec_job_load_text("w.yaml", text, strlen(text), NULL, 0, &JOB, &D), US_EINPUT, 4, 77,
+              "training.moe_probs_applied", "expected one of: auto, activation, combine");
+}
+
 int main(void)
 {
     test_bad_files();
@@ -1147,5 +1261,7 @@ int main(void)
     test_quoted_strings();
     test_scale_keys();
     test_dropout_and_grad_reduce();
+    test_pipeline_layout();
+    test_weight_dtype_and_moe_probs();
     return test_summary("test_spec");
 }

@@ -71,6 +71,18 @@ static void test_published(void)
             CHECK(v.cases[i].ok && l->vpp == 4 && l->pp == 16);
             CHECK(l->first_stage_layers == 7 && l->last_stage_layers == 7);
         }
+    /* DeepSeek-V3 on 256 GB200 takes its recipe's explicit layout (parallel.pipeline_layout
+     * Et*4|(t*4|)*14,tmL, Bridge's map_pp_vp_to_layout[(4, 4)]): 16 layers on stage 0 and 13
+     * on stage 3, where the default split would give 15 and 14. */
+    int seen_layout = 0;
+    for (int i = 0; i < v.ncases; i++)
+        if (strcmp(v.cases[i].id, "bridge2509_deepseekv3_tokendrop_gb200_256") == 0) {
+            const struct us_layout *l = &v.cases[i].layout;
+            CHECK(v.cases[i].ok && l->pp == 4 && l->vpp == 4);
+            CHECK(l->first_stage_layers == 16 && l->last_stage_layers == 13);
+            seen_layout++;
+        }
+    CHECK(seen_layout == 1);
     /* Every case names a system ultrasim has; one it cannot price says why. */
     int unknown = 0;
     for (int i = 0; i < v.ncases; i++) {
