@@ -48,7 +48,7 @@ static struct spec_model deepseek_v3(void)
     m.vocab = 129280;
     m.gated_mlp = true;
     m.has_moe = true;
-    m.moe = (struct spec_moe){256, 8, 2048, 1, 3, 0.0};
+    m.moe = (struct spec_moe){256, 8, 2048, 1, 3, 0.0, 0.0};
     m.has_mla = true;
     m.mla = (struct spec_mla){1536, 512, 128, 64, 128};
     m.mtp_layers = 1;

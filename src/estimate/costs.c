@@ -739,11 +739,44 @@ void step_chunk_of(const struct step_stage *st, int vpp, int k, struct step_stag
     out->last_chunk_short = 0;
 }
 
+double step_ep_exposed_share(const struct step_costs *sc)
+{
+    /* Megatron-Core's EP overlap (combined_1f1b.py, combined_1f1b_schedule_for_no_pipelining)
+     * hides one micro-batch's all-to-alls under another's compute: "Phases 0: 1st microbatch
+     * forward / Phases 1: 1st microbatch backward + 2nd microbatch forward / ... / Phases 4:
+     * 4th microbatch backward" - "The forward step for the first microbatch is executed alone,
+     * no a2a overlapping", and the last backward too. Of m micro-batches' all-to-alls, one
+     * forward's and one backward's stay exposed: 1/m of each pass's, spread evenly. Exact
+     * without pipelining; with it the warm-up forwards expose more (a lower bound). */
+    if (!sc->ep_overlap)
+        return 1.0;
+    return sc->m > 1 ? 1.0 / (double)sc->m : 1.0;
+}
+
 /* One direction of a layer (see struct step_layer_time). */
 static double chain_s(const struct step_costs *sc, double attn, double other, double tp, double cp,
                       double ep, double cat[STEP_CAT_COUNT])
 {
     double a = attn > cp ? attn : cp;
+    if (sc->ep_overlap) {
+        /* The overlapped all-to-alls run beside the other ops; the exposed share (one
+         * micro-batch's of m) follows both on the EP stream, as the event engine orders them. */
+        double ex = ep * step_ep_exposed_share(sc), eo = ep - ex;
+        double tp_s = sc->tp_overlap ? 0.0 : tp, tp_o = sc->tp_overlap ? tp : 0.0;
+        double s1 = other + tp_s, e_end = (s1 > eo ? s1 : eo) + ex;
+        double rest = e_end > tp_o ? e_end : tp_o;
+        if (cat) {
+            cat[STEP_CAT_COMPUTE] += attn + other;
+            cat[STEP_CAT_CP] += a - attn;
+            if (tp_o > e_end) {
+                cat[STEP_CAT_TP] += tp_o - other;
+            } else {
+                cat[STEP_CAT_TP] += tp_s;
+                cat[STEP_CAT_EP] += e_end - s1;
+            }
+        }
+        return a + rest;
+    }
     double tp_s = sc->tp_overlap ? 0.0 : tp, tp_o = sc->tp_overlap ? tp : 0.0;
     double ep_s = sc->ep_overlap ? 0.0 : ep, ep_o = sc->ep_overlap ? ep : 0.0;
     double serial = other + tp_s + ep_s;

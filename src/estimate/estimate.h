@@ -84,6 +84,9 @@ double estimate_peak_attn_flops(const struct spec_chip *chip, enum us_dtype dt);
 /* What a grouped GEMM over experts keeps of a dense GEMM's efficiency with `rows` rows per
  * expert (DeepGEMM's grouped vs dense figures): rows / (rows + 85). */
 double estimate_grouped_gemm_factor(double rows);
+/* The same for a kernel that loses rows0 rows per group (its row tile: MaxText's gmm); rows0
+ * 0 gives estimate_grouped_gemm_factor. rows / (rows + rows0). */
+double estimate_grouped_gemm_factor_r0(double rows, double rows0);
 /* The dtype attention (and the GEMMs fp8 recipes keep high-precision) runs in. */
 enum us_dtype estimate_attn_dtype(enum us_dtype dt);
 /* The large-GEMM efficiency of dtype dt on the system: efficiency.gemm_fp8 for fp8 and fp4
@@ -176,6 +179,10 @@ struct step_costs {
      * the work totals (search ranks millions of layouts and reprices the ones it reports). */
     bool no_breakdown;
 };
+
+/* The share of a layer's EP all-to-all time left exposed under parallel.ep_comm_overlap:
+ * one micro-batch's of m (Megatron-Core's combined 1F1B overlaps the others); 1 without. */
+double step_ep_exposed_share(const struct step_costs *sc);
 
 /* Whether the layout overlaps TP collectives: its own choice, else the job's setting. */
 bool step_tp_overlap(const struct spec_job *job, const struct us_layout *lay);

@@ -4,6 +4,7 @@
  * Formulas and their sources: docs/MODEL.md section 1. Not here: time, memory totals per
  * chip (parallel/plan.c). Biases and learned position embeddings are not counted (the spec
  * has no field for them; they are under 0.5% of GPT-3's parameters and absent in RoPE models). */
+#include <math.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -39,6 +40,12 @@ struct dims {
     double E, k, fe, fs; /* experts, top_k, expert hidden, shared-expert hidden (shared*fe) */
     double R;            /* routed rows per chip after dispatch and the TP gather: T*k*cf */
     double Rl;           /* routed rows this chip sends into the dispatch: Tn*k*cf */
+    double gmm_r0;       /* rows a grouped expert GEMM loses per expert (split.gmm_tile_rows) */
+    double imb;          /* the busiest EP rank's rows / the mean (model.moe.load_imbalance) */
+    double cap;          /* capacity factor, 0 = dropless */
+    bool dense_mm;       /* dispatch and combine as einsums over masks (split.moe_dense_matmul) */
+    bool flex;           /* DeepEP / HybridEP dispatch (split.ep_flex) */
+    double dranks;       /* EP ranks a token's top_k experts sit on, expected (<= min(k, e)) */
 };
 
 double model_gemm_elem_B(enum us_dtype dt)
@@ -128,10 +135,30 @@ static void dims_init(struct dims *D, const struct spec_model *m, const struct m
         D->fe = m->moe.expert_ffn_hidden;
         D->fs = (double)m->moe.shared_experts * D->fe;
         double cf = m->moe.capacity_factor > 0 ? m->moe.capacity_factor : 1.0;
+        /* Dropless routing with expert parallelism: the step waits for the EP rank that
+         * receives the most rows, load_imbalance times the mean (model.moe.load_imbalance; 1
+         * by default: Megatron's moe_router_force_load_balancing and MaxText's
+         * use_random_routing route at random, and e*T*k rows spread at random over e ranks
+         * leave the busiest within 1% of the mean at these sizes). A capacity factor caps
+         * and pads each expert's rows instead. */
+        double imb = m->moe.load_imbalance > 1.0 && !(m->moe.capacity_factor > 0) && D->e > 1
+                         ? m->moe.load_imbalance
+                         : 1.0;
         /* rows entering the experts: the expert-TP group's tokens (all TP ranks' with
          * et = t; the SP-local ones with et = 1) */
-        D->R = (D->sp ? D->Tn * D->et : D->T) * D->k * cf;
+        D->R = (D->sp ? D->Tn * D->et : D->T) * D->k * cf * imb;
+        D->imb = imb;
         D->Rl = D->Tn * D->k * cf;
+        D->gmm_r0 = s->gmm_tile_rows;
+        D->cap = m->moe.capacity_factor > 0 ? m->moe.capacity_factor : 0.0;
+        D->dense_mm = s->moe_dense_matmul;
+        D->flex = s->ep_flex && D->e > 1;
+        /* k experts drawn at random from E, E/e on each rank: a rank holds none of them with
+         * probability prod_i (E - E/e - i) / (E - i), so a token reaches e (1 - that) ranks. */
+        double miss = 1.0, L0 = D->E / D->e;
+        for (int i = 0; i < (int)D->k && miss > 0.0; i++)
+            miss *= D->E - L0 - i > 0.0 ? (D->E - L0 - i) / (D->E - i) : 0.0;
+        D->dranks = D->e * (1.0 - miss);
     }
 }
 
@@ -419,6 +446,39 @@ static void dense_mlp(struct model_layer *L, const struct dims *D)
     residual(L, D, "mlp_residual");
 }
 
+/* MaxText's dense_matmul MoE (sparse_matmul false, capacity_factor > 0): each sequence's
+ * tokens reach the experts through an einsum with a one-hot dispatch mask and come back
+ * through one with the combine mask (AI-Hypercomputer/maxtext@14b5876e MaxText/layers/moe.py,
+ * dense_matmul: "BSM,BSEC -> EBCM" and "EBCM,BSEC -> BSM"; generate_masks: C =
+ * ceil(S*k/E)*capacity_factor per sequence). Both are matmuls over S x E*C masks, 2*S*E*C*h
+ * FLOPs per sequence each way. Backward: the dispatch needs only its input gradient (the mask
+ * is a constant), the combine both (its mask carries the router weights). Bytes: the mask
+ * (bf16 operand), the tokens and the E*C expert rows. */
+static void moe_mask_einsums(struct model_layer *L, const struct dims *D)
+{
+    double sl = D->s / D->c, cnt = D->b, h = D->h, w = D->w_act;
+    double C = ceil(sl * D->k / D->E) * D->cap, ec = D->E * C;
+    double mask = cnt * sl * ec * w, tok = cnt * sl * h * w, rows = cnt * ec * h * w;
+    struct model_op *o = op_add(L, "moe_dispatch", MODEL_OP_GEMM);
+    o->m = ec;
+    o->n = h;
+    o->k = sl;
+    o->count = cnt;
+    o->fwd_flop = 2.0 * ec * h * sl * cnt;
+    o->bwd_flop = o->fwd_flop;
+    o->fwd_B = mask + tok + rows;
+    o->bwd_B = mask + rows + tok;
+    o = op_add(L, "moe_combine", MODEL_OP_GEMM);
+    o->m = sl;
+    o->n = h;
+    o->k = ec;
+    o->count = cnt;
+    o->fwd_flop = 2.0 * ec * h * sl * cnt;
+    o->bwd_flop = 2.0 * o->fwd_flop;
+    o->fwd_B = mask + rows + tok;
+    o->bwd_B = (tok + mask + rows) + (tok + rows + mask);
+}
+
 static void moe_mlp(struct model_layer *L, const struct dims *D)
 {
     double T = D->T, Tn = D->Tn, h = D->h, ng = D->nmat - 1.0;
@@ -429,12 +489,24 @@ static void moe_mlp(struct model_layer *L, const struct dims *D)
     gemm_hp(L, D, "router", Tn, E, h, 1);
     prm(L, h * E, h * E, PRM_REPLICATED);
     mem(L, "router_topk", 2.0 * Tn * E * 4.0, 2.0 * Tn * E * 4.0);
-    /* Permute: each local token copied top_k times (times the capacity factor). */
-    mem(L, "moe_permute", (Tn * h + D->Rl * h) * D->w_act, (Tn * h + D->Rl * h) * D->w_act);
+    /* Permute: each local token copied top_k times (times the capacity factor), before the
+     * alltoall dispatcher's all-to-all. The flex dispatcher (DeepEP, HybridEP) sends each
+     * token once to every EP rank that holds one of its experts, d of them, and permutes the
+     * received rows into expert order after (HybridEP inside its dispatch kernel): Megatron-
+     * Core's _DeepepManager "Use fused kernel to permute tokens and perform all-to-all
+     * communication in single step" then "Permute tokens using fused kernel", _HybridEPManager
+     * "Permute tokens for communication, perform all-to-all communication, and permute tokens
+     * for experts in single step" (token_dispatcher.py at NVIDIA/Megatron-LM@d98e8a64).
+     * Either way the received rows are copied once into the R expert-ordered rows, and back
+     * before the combine, which sums each token's d partial outputs. */
+    double Rr = D->flex ? D->Rl * D->dranks / D->k * D->imb : 0.0; /* rows received, flex */
+    if (!D->flex)
+        mem(L, "moe_permute", (Tn * h + D->Rl * h) * D->w_act, (Tn * h + D->Rl * h) * D->w_act);
     if (e > 1) {
         L->comm.ep_a2a_fwd += 2;
         L->comm.ep_a2a_bwd += 2;
-        L->comm.ep_B = D->Rl * h * D->w_act;
+        /* the busiest rank receives (and sends back) imb times the mean */
+        L->comm.ep_B = D->flex ? Rr * h * D->w_act : D->Rl * h * D->w_act * D->imb;
     }
     /* Expert TP = TP (Megatron's default): after dispatch the routed tokens are all-gathered
      * over TP, experts are column/row split, then reduce-scattered. With expert TP 1
@@ -448,6 +520,24 @@ static void moe_mlp(struct model_layer *L, const struct dims *D)
     } else {
         tp_add(L, D, 1, 1, D->R * h * D->w_act); /* AR of the row-parallel output, AR of dX */
     }
+    if (D->dense_mm && D->cap > 0.0)
+        moe_mask_einsums(L, D);
+    /* The dispatch delivers the rows grouped by source rank; with several local experts they
+     * are sorted by expert before the GEMMs and back to source order before the combine:
+     * Megatron-Core's alltoall dispatcher "Permutation 2: Sort tokens by local expert"
+     * (sort_chunks_by_idxs, or a transposed copy under drop-and-pad) and "Unpermutation 2"
+     * (NVIDIA/Megatron-LM@d98e8a64 megatron/core/transformer/moe/token_dispatcher.py,
+     * dispatch_postprocess / combine_preprocess, when num_local_experts > 1); torchtitan's
+     * and MaxText's expert parallelism permute the received rows the same way. Each reads
+     * and writes the R routed rows (and the sort their fp32 probabilities); the backward
+     * runs the inverse sorts. */
+    if (D->flex) {
+        double pb = (Rr + D->R) * h * D->w_act + D->R * 4.0;
+        mem(L, "moe_permute", pb, pb);
+    } else if ((e > 1 || D->et > 1.0) && local > 1.0) {
+        double sb = 4.0 * D->R * h * D->w_act + 2.0 * D->R * 4.0;
+        mem(L, "moe_sort_chunks", sb, sb);
+    }
     /* Each chip's E/e local experts process on average R rows in all: tokens of the EP
      * group (e*T) x top_k / experts x local experts. */
     double m_e = D->R / local;
@@ -457,14 +547,26 @@ static void moe_mlp(struct model_layer *L, const struct dims *D)
     struct model_op *x1 = gemm(L, D, "expert_fc1", m_e, fet, h, local * ng);
     x1->kernels = (int)local;
     x1->grouped = true;
+    x1->group_rows0 = D->gmm_r0;
     prm(L, local * ng * h * fet, E * ng * h * D->fe, PRM_EXPERT);
     act_fn(L, D, "expert_act", D->R, fet);
     struct model_op *x2 = gemm(L, D, "expert_fc2", m_e, h, fet, local);
     x2->kernels = (int)local;
     x2->grouped = true;
+    x2->group_rows0 = D->gmm_r0;
     prm(L, local * h * fet, E * h * D->fe, PRM_EXPERT);
-    mem(L, "moe_unpermute", (D->Rl * h + Tn * h) * D->w_act + D->Rl * 4.0,
-        (D->Rl * h + Tn * h) * D->w_act + D->Rl * 4.0);
+    /* Unpermute: the weighted sum of each token's top_k expert outputs. Its backward reads
+     * the output gradient and writes the rows' gradients, and for the probabilities' gradient
+     * reads the expert outputs again (Transformer Engine's fused unpermute,
+     * NVIDIA/TransformerEngine@8eb17125 transformer_engine/pytorch/permutation.py,
+     * _moe_unpermute_mask_map.backward: unpermute_with_mask_map_bwd_with_merging_probs(
+     * unpermuted_act_grad, row_id_map, fwd_input, merging_probs, ...)). */
+    if (D->flex) /* the R expert rows back to the Rr received ones, weighted */
+        mem(L, "moe_unpermute", (D->R * h + Rr * h) * D->w_act + D->R * 4.0,
+            (2.0 * D->R * h + Rr * h) * D->w_act + 2.0 * D->R * 4.0);
+    else
+        mem(L, "moe_unpermute", (D->Rl * h + Tn * h) * D->w_act + D->Rl * 4.0,
+            (2.0 * D->Rl * h + Tn * h) * D->w_act + 2.0 * D->Rl * 4.0);
     if (D->fs > 0) {
         double fst = D->fs / D->t;
         gemm(L, D, "shared_fc1", T, fst, h, ng);
@@ -609,6 +711,9 @@ static unsigned op_module(const char *name)
         {"router", SPEC_RC_MOE},
         {"router_topk", SPEC_RC_MOE},
         {"moe_permute", SPEC_RC_MOE},
+        {"moe_sort_chunks", SPEC_RC_MOE},
+        {"moe_dispatch", SPEC_RC_MOE},
+        {"moe_combine", SPEC_RC_MOE},
         {"expert_fc1", SPEC_RC_MOE},
         {"expert_fc2", SPEC_RC_MOE},
         {"moe_unpermute", SPEC_RC_MOE},

@@ -32,6 +32,8 @@ struct model_op {
     bool high_precision;       /* a GEMM fp8/fp4 recipes keep in bf16 (logits, router) */
     int kernels;               /* kernel launches of the forward (the backward: twice) */
     bool grouped;              /* a grouped GEMM over experts: m is the rows per expert */
+    double group_rows0;        /* rows it loses per expert (estimate_grouped_gemm_factor_r0);
+                                  0 = DeepGEMM's measured 85 */
 };
 
 /* Communication of one layer on one chip for one micro-batch. Sizes are the collective's
@@ -91,6 +93,11 @@ struct model_split {
     unsigned rc_keep;       /* enum spec_rc_keep bits full recompute keeps */
     bool fp8_params;        /* weights held and gathered in fp8 (training.fp8_params) */
     bool optimizer_bf16;    /* Adam's moments in bf16 (training.optimizer_state_dtype) */
+    double gmm_tile_rows;   /* rows a grouped expert GEMM loses per expert: the kernel's row
+                               tile (MaxText's gmm), or 0 for DeepGEMM's measured 85 */
+    bool moe_dense_matmul;  /* dispatch and combine as einsums over capacity masks
+                               (training.moe_dense_matmul) */
+    bool ep_flex;           /* DeepEP / HybridEP dispatch (parallel.ep_dispatcher flex) */
     int weight_dtype;       /* enum spec_weight_dtype, resolved (spec_weight_dtype_of) */
     bool moe_probs_combine; /* the MoE combine scales and keeps the expert outputs
                                (spec_moe_probs_at_combine) */

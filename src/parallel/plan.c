@@ -73,6 +73,18 @@ static bool check_moe_sp(struct plan *p, const struct spec_model *m)
     return true;
 }
 
+/* The row tile of the grouped expert GEMM (training.moe_gmm_tile_rows), 0 where the kernel
+ * does not tile each expert's rows. MaxText's sparse_matmul runs megablox / tokamax gmm, whose
+ * m tile is wi_tile_fwd_batch_seq, 512 by default (AI-Hypercomputer/maxtext@998b3e34
+ * (maxtext-tutorial-v1.5.0) src/MaxText/configs/base.yml: "wi_tile_fwd_batch_seq: 512", the
+ * same for every wi/wo tile of the batch_seq dimension); docs/MODEL.md 4.1. */
+static double plan_moe_gmm_tile_rows(const struct spec_training *tr)
+{
+    if (tr->moe_gmm_tile_rows > 0)
+        return (double)tr->moe_gmm_tile_rows;
+    return tr->framework == SPEC_FW_MAXTEXT ? 512.0 : 0.0;
+}
+
 /* The batch, the sequence and the split: what plan_init checks and sets last. */
 static bool plan_batch(struct plan *p, const struct spec_job *job)
 {
@@ -122,6 +134,9 @@ static bool plan_batch(struct plan *p, const struct spec_job *job)
                                     .rc_keep = job->par.recompute_keep,
                                     .fp8_params = tr->fp8_params,
                                     .optimizer_bf16 = tr->optimizer_bf16,
+                                    .gmm_tile_rows = plan_moe_gmm_tile_rows(tr),
+                                    .moe_dense_matmul = tr->moe_dense_matmul,
+                                    .ep_flex = job->par.ep_dispatcher == 1,
                                     .weight_dtype = spec_weight_dtype_of(tr),
                                     .moe_probs_combine = spec_moe_probs_at_combine(tr)};
     return true;

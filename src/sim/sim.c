@@ -247,13 +247,25 @@ static int32_t emit_chain(struct sim *S, int s, int dir, int mb, int chunk, int 
         else
             fr_one(&serial, x);
     }
-    if (ep > 0.0) {
-        int32_t x = new_task(S, s, SIM_STREAM_EP, OP_EP, ep, sc->ep_overlap ? &mid : &serial);
-        label(S, x, dir, mb, chunk, kind, layer);
-        if (sc->ep_overlap)
+    if (ep > 0.0 && sc->ep_overlap) {
+        /* Overlapped beside the other ops, but for the exposed share (one micro-batch's of m,
+         * step_ep_exposed_share), which follows them and the overlapped part on the EP
+         * stream. */
+        double ex = ep * step_ep_exposed_share(sc), eo = ep - ex;
+        if (eo > 0.0) {
+            int32_t x = new_task(S, s, SIM_STREAM_EP, OP_EP, eo, &mid);
+            label(S, x, dir, mb, chunk, kind, layer);
             fr_add(&out, x);
-        else
+        }
+        if (ex > 0.0) {
+            int32_t x = new_task(S, s, SIM_STREAM_EP, OP_EP, ex, &serial);
+            label(S, x, dir, mb, chunk, kind, layer);
             fr_one(&serial, x);
+        }
+    } else if (ep > 0.0) {
+        int32_t x = new_task(S, s, SIM_STREAM_EP, OP_EP, ep, &serial);
+        label(S, x, dir, mb, chunk, kind, layer);
+        fr_one(&serial, x);
     }
     for (int i = 0; i < serial.n; i++)
         fr_add(&out, serial.id[i]);

@@ -346,6 +346,8 @@ static enum us_status read_parallel(struct spec_rd *rd, const struct spec_node *
                               &par->last_stage_layers));
     SPEC_TRY(rd, spec_get_bool(rd, n, "tp_comm_overlap", 0, &par->tp_comm_overlap));
     SPEC_TRY(rd, spec_get_bool(rd, n, "ep_comm_overlap", 0, &par->ep_comm_overlap));
+    static const char *const disp_names[] = {"alltoall", "flex"};
+    SPEC_TRY(rd, spec_get_enum(rd, n, "ep_dispatcher", disp_names, 2, 0, &par->ep_dispatcher));
     SPEC_TRY(rd, spec_get_i32(rd, n, "etp", 1, (int)MAX_CHIPS, 0, &par->etp));
     char order[64];
     int has_order = spec_get_str(rd, n, "order", 0, order, sizeof order);
@@ -420,6 +422,8 @@ static enum us_status read_training(struct spec_rd *rd, const struct spec_node *
     int od = 0;
     SPEC_TRY(rd, spec_get_enum(rd, n, "optimizer_state_dtype", opt_names, 2, 0, &od));
     t->optimizer_bf16 = od == 1;
+    SPEC_TRY(rd, spec_get_i32(rd, n, "moe_gmm_tile_rows", 0, 65536, 0, &t->moe_gmm_tile_rows));
+    SPEC_TRY(rd, spec_get_bool(rd, n, "moe_dense_matmul", 0, &t->moe_dense_matmul));
     static const char *const wd_names[] = {"auto", "mixed", "fp32", "bf16"};
     SPEC_TRY(rd, spec_get_enum(rd, n, "weight_dtype", wd_names, 4, 0, &t->weight_dtype));
     if (t->weight_dtype == SPEC_WEIGHT_BF16 && t->dtype == US_DTYPE_FP32)

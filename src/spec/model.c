@@ -75,6 +75,8 @@ static int check_msg(const struct spec_model *m, char *path, size_t pn, char *ms
                 m->layers);
         if (!(e->capacity_factor >= 0 && e->capacity_factor <= 1000))
             BAD("moe.capacity_factor", "capacity_factor %g is outside 0..1000", e->capacity_factor);
+        if (!(e->load_imbalance == 0 || (e->load_imbalance >= 1 && e->load_imbalance <= 64)))
+            BAD("moe.load_imbalance", "load_imbalance %g is outside 1..64", e->load_imbalance);
     }
     if (m->has_mla) {
         const struct spec_mla *a = &m->mla;
@@ -185,6 +187,7 @@ enum us_status spec_model_from_node(struct spec_rd *rd, const struct spec_node *
                  spec_get_i32(rd, moe, "shared_experts", 0, MAX_EXPERTS, 0, &e->shared_experts));
         SPEC_TRY(rd, spec_get_i32(rd, moe, "dense_layers", 0, MAX_LAYERS, 0, &e->dense_layers));
         SPEC_TRY(rd, spec_get_real(rd, moe, "capacity_factor", 0, 1000, 0, &e->capacity_factor));
+        SPEC_TRY(rd, spec_get_real(rd, moe, "load_imbalance", 1, 64, 0, &e->load_imbalance));
     }
     int has_mla = spec_get_map(rd, n, "mla", spec_schema_mla, 0, &mla);
     SPEC_TRY(rd, has_mla);
@@ -274,7 +277,13 @@ struct spec_node *spec_model_to_node(struct spec_rd *rd, const struct spec_model
              add_int(rd, e, "expert_ffn_hidden", m->moe.expert_ffn_hidden) &&
              add_int(rd, e, "shared_experts", m->moe.shared_experts) &&
              add_int(rd, e, "dense_layers", m->moe.dense_layers) &&
-             add_text(rd, e, "capacity_factor", cf, true) && spec_map_add(rd, n, "moe", e);
+             add_text(rd, e, "capacity_factor", cf, true);
+        if (ok && m->moe.load_imbalance > 0) {
+            char li[32];
+            snprintf(li, sizeof li, "%.17g", m->moe.load_imbalance);
+            ok = add_text(rd, e, "load_imbalance", li, true);
+        }
+        ok = ok && spec_map_add(rd, n, "moe", e);
     }
     if (ok && m->has_mla) {
         struct spec_node *a = spec_node_new(rd, SPEC_NODE_MAP, file, 0, 0);

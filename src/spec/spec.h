@@ -131,6 +131,8 @@ struct spec_moe {
     int shared_experts;     /* always-on experts, each of expert_ffn_hidden */
     int dense_layers;       /* the first dense_layers layers use the dense MLP (ffn_hidden) */
     double capacity_factor; /* tokens an expert may take / its fair share; 0 = dropless */
+    double load_imbalance;  /* the busiest EP rank's routed rows / the mean, dropless routing
+                               (model.moe.load_imbalance); 0 = unset = 1, balanced */
 };
 
 struct spec_mla {
@@ -229,6 +231,9 @@ struct spec_parallel {
     bool tp_comm_overlap_given; /* the file set it: search keeps it (else it tries both where
                                    the framework can overlap) */
     bool ep_comm_overlap;       /* overlap EP all-to-all with expert compute */
+    int ep_dispatcher;          /* parallel.ep_dispatcher: 0 alltoall (Megatron's
+                                   MoEAlltoAllTokenDispatcher), 1 flex (DeepEP / HybridEP: one
+                                   copy per destination rank, permutes fused around it) */
     int etp;        /* expert tensor parallelism: 1 or tp; 0 = tp (Megatron's default) */
     char order[16]; /* rank order, innermost first; default "tp-cp-ep-dp-pp" */
     struct spec_pipeline_layout layout; /* parallel.pipeline_layout (pp = 0: none) */
@@ -297,6 +302,13 @@ struct spec_training {
                                       (Megatron cpu_offloading_num_layers) */
     bool optimizer_bf16;           /* training.optimizer_state_dtype bf16: Adam's m and v in
                                       bf16 (Megatron's precision-aware optimizer) */
+    int moe_gmm_tile_rows;         /* training.moe_gmm_tile_rows: the row tile of a grouped
+                                      expert GEMM kernel that tiles each expert's rows (MaxText's
+                                      gmm, wi_tile_fwd_batch_seq); 0 = the framework's default
+                                      (plan_moe_gmm_tile_rows) */
+    bool moe_dense_matmul;         /* training.moe_dense_matmul: experts fed and drained by
+                                      einsums over one-hot capacity masks (MaxText's
+                                      sparse_matmul false with a capacity factor) */
     /* training.weight_dtype (enum spec_weight_dtype): the one copy of the parameters a
      * framework keeps when it has no separate fp32 master (MaxText's weight_dtype), or
      * mixed precision (bf16 compute weights beside an fp32 master in the optimizer); 0 =

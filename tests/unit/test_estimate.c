@@ -310,12 +310,44 @@ static void test_fp8_gemm_efficiency(void)
 
 /* Grouped expert GEMMs keep rows / (rows + 85) of a dense GEMM's efficiency: within 3% of
  * DeepGEMM's grouped/dense ratios (0.92 at 1024 rows, 0.85 at 512, 0.76 at 256). */
+/* EP overlap as Megatron-Core's combined 1F1B runs it: of m micro-batches' all-to-alls, one
+ * forward's and one backward's stay exposed (the first forward and the last backward run
+ * alone), 1/m of each pass's; they follow the other ops and the overlapped part. */
+static void test_ep_overlap_exposed(void)
+{
+    struct step_costs sc;
+    memset(&sc, 0, sizeof sc);
+    sc.m = 4;
+    CHECK(step_ep_exposed_share(&sc) == 1.0); /* no overlap: all of it */
+    sc.ep_overlap = true;
+    CHECK_NEAR(step_ep_exposed_share(&sc), 0.25, 0);
+    struct step_layer_time lt;
+    memset(&lt, 0, sizeof lt);
+    lt.attn_fwd_s = 0.5;
+    lt.other_fwd_s = 1.0;
+    lt.ep_fwd_s = 2.0;
+    double cat[STEP_CAT_COUNT] = {0};
+    /* 1.5 s beside the 1 s of other ops, then the exposed 0.5 s: 0.5 + 1.5 + 0.5 */
+    CHECK_NEAR(step_layer_fwd_s(&sc, &lt, cat), 2.5, 1e-15);
+    CHECK_NEAR(cat[STEP_CAT_EP], 1.0, 1e-15);
+    sc.m = 1; /* one micro-batch: nothing to hide it under */
+    CHECK_NEAR(step_layer_fwd_s(&sc, &lt, NULL), 0.5 + 1.0 + 2.0, 1e-15);
+    sc.m = 1000; /* many: nearly all hidden, the longer branch shows */
+    CHECK_NEAR(step_layer_fwd_s(&sc, &lt, NULL), 0.5 + 1.998 + 0.002, 1e-12);
+}
+
 static void test_grouped_gemm(void)
 {
     CHECK_NEAR(estimate_grouped_gemm_factor(1024), 0.92, 0.03);
     CHECK_NEAR(estimate_grouped_gemm_factor(512), 0.85, 0.03);
     CHECK_NEAR(estimate_grouped_gemm_factor(256), 0.76, 0.03);
     CHECK(estimate_grouped_gemm_factor(0) == 1.0);
+    /* A kernel that tiles each group's rows (MaxText's gmm, tm 512) loses about a tile per
+     * group: 1024 rows keep 1024 / 1536; rows0 0 is DeepGEMM's curve. */
+    CHECK_NEAR(estimate_grouped_gemm_factor_r0(1024, 512), 1024.0 / 1536.0, 1e-15);
+    CHECK_NEAR(estimate_grouped_gemm_factor_r0(4096, 512), 4096.0 / 4608.0, 1e-15);
+    CHECK(estimate_grouped_gemm_factor_r0(1024, 0) == estimate_grouped_gemm_factor(1024));
+    CHECK(estimate_grouped_gemm_factor_r0(0, 512) == 1.0);
     struct spec_system s = toy_sys();
     struct model_op o = gemm_op(1024, 4096, 4096);
     double dense = estimate_op_time_s(&s, US_DTYPE_BF16, &o, false);
@@ -814,6 +846,7 @@ int main(void)
     test_framework_costs();
     test_fp8_gemm_efficiency();
     test_grouped_gemm();
+    test_ep_overlap_exposed();
     test_quantization();
     test_op_times();
     test_layer_chain();

@@ -207,16 +207,110 @@ static void test_small_moe(void)
     CHECK_NEAR(c.moe.comm.tp_fwd_B, 4 * 16.0 * 64 * 2 + 2 * 32.0 * 64 * 2, 0);
     /* params per chip: expert part 2 local * 3 * 64 * 16 */
     CHECK_NEAR(c.moe.params_expert, 6144, 0);
+    /* The received rows sorted by local expert and back (Megatron's Permutation 2 and
+     * Unpermutation 2): R = 16 tokens x top_k 2 = 32 rows after the TP gather, each sort
+     * reads and writes them (bf16) and the dispatch's their fp32 probabilities. */
+    const struct model_op *sc = find_op(&c.moe, "moe_sort_chunks");
+    CHECK(sc != NULL);
+    if (sc) {
+        CHECK_NEAR(sc->fwd_B, 4.0 * 32 * 64 * 2 + 2.0 * 32 * 4, 0);
+        CHECK_NEAR(sc->bwd_B, sc->fwd_B, 0);
+    }
+    /* Unpermute: forward reads the 16 routed rows (8 SP-local tokens x 2) and their fp32
+     * weights and writes 8 tokens; backward reads the gradient, writes the rows' gradients and
+     * reads the expert outputs again for the weights' gradient. */
+    const struct model_op *up = find_op(&c.moe, "moe_unpermute");
+    CHECK(up && up->fwd_B == (16.0 * 64 + 8.0 * 64) * 2 + 16.0 * 4);
+    CHECK(up && up->bwd_B == (2.0 * 16 * 64 + 8.0 * 64) * 2 + 2.0 * 16 * 4);
     /* Expert TP 1 (MoE parallel folding): whole experts, each rank's own SP-local tokens
      * (8 x top_k 2 = 16 rows over 2 local experts), no TP collective around the experts. */
     s.etp = 1;
     model_costs_compute(&m, &s, &c);
     const struct model_op *f1 = find_op(&c.moe, "expert_fc1");
     CHECK(f1 && f1->n == 32 && f1->m == 8 && f1->count == 4);
+    CHECK(f1 && f1->grouped && f1->group_rows0 == 0.0);
     CHECK(c.moe.comm.tp_collectives_fwd == 4); /* attention and shared expert only */
     CHECK_NEAR(c.moe.params_expert, 2.0 * 3 * 64 * 32, 0);
+    /* The flex dispatcher (DeepEP / HybridEP) sends a token once to each EP rank holding one
+     * of its experts: 2 of 8 experts, 2 per rank over 4 ranks, reach 4 (1 - 6/8 * 5/7) = 1.857
+     * ranks on average, against top_k 2 copies. No permute before the dispatch, no sort after:
+     * one copy of the received rows into expert order and one back (expert TP 1 here: the
+     * R = 16 rows are this rank's own). */
+    s.ep_flex = true;
+    model_costs_compute(&m, &s, &c);
+    double d = 4.0 * (1.0 - 6.0 / 8.0 * 5.0 / 7.0), rr = 16.0 * d / 2.0;
+    CHECK_NEAR(c.moe.comm.ep_B, rr * 64 * 2, 1e-12);
+    CHECK(find_op(&c.moe, "moe_sort_chunks") == NULL);
+    const struct model_op *pm = find_op(&c.moe, "moe_permute");
+    CHECK(pm && fabs(pm->fwd_B - ((rr + 16.0) * 64 * 2 + 16.0 * 4)) <= 1e-9 * pm->fwd_B);
+    up = find_op(&c.moe, "moe_unpermute");
+    CHECK(up && fabs(up->bwd_B - ((2.0 * 16 + rr) * 64 * 2 + 2.0 * 16 * 4)) <= 1e-9 * up->bwd_B);
+    s.ep_flex = false;
+    model_costs_compute(&m, &s, &c);
+    /* One local expert: nothing to sort. A grouped GEMM's row tile comes from the split. */
+    s.ep = 8;
+    s.gmm_tile_rows = 512;
+    model_costs_compute(&m, &s, &c);
+    CHECK(find_op(&c.moe, "moe_sort_chunks") == NULL);
+    f1 = find_op(&c.moe, "expert_fc1");
+    CHECK(f1 && f1->group_rows0 == 512.0 && find_op(&c.moe, "expert_fc2")->group_rows0 == 512.0);
+    s.ep = 4;
+    s.gmm_tile_rows = 0;
     s.etp = 0;
     model_costs_compute(&m, &s, &c);
+    /* Load imbalance: the busiest EP rank gets 1.2 times the mean rows - its expert GEMMs,
+     * activation and sort grow by 1.2 and so do the all-to-all bytes it receives; model
+     * FLOPs (the MFU numerator) do not. With a capacity factor the padded capacity rules. */
+    double f0 = fc1 ? fc1->fwd_flop : 0, a0 = c.moe.comm.ep_B, mf0 = c.moe.model_flop;
+    double s0 = find_op(&c.moe, "moe_sort_chunks")->fwd_B;
+    m.moe.load_imbalance = 1.2;
+    model_costs_compute(&m, &s, &c);
+    fc1 = find_op(&c.moe, "expert_fc1");
+    CHECK(fc1 && fabs(fc1->fwd_flop - 1.2 * f0) <= 1e-9 * f0);
+    CHECK_NEAR(c.moe.comm.ep_B, 1.2 * a0, 1e-15);
+    CHECK_NEAR(find_op(&c.moe, "moe_sort_chunks")->fwd_B, 1.2 * s0, 1e-15);
+    CHECK_NEAR(c.moe.model_flop, mf0, 1e-15);
+    s.ep = 1; /* one EP rank: nothing to wait for */
+    model_costs_compute(&m, &s, &c);
+    double f1x = find_op(&c.moe, "expert_fc1")->fwd_flop;
+    m.moe.load_imbalance = 0;
+    model_costs_compute(&m, &s, &c);
+    CHECK_NEAR(find_op(&c.moe, "expert_fc1")->fwd_flop, f1x, 1e-15);
+    s.ep = 4;
+    m.moe.load_imbalance = 1.2;
+    m.moe.capacity_factor = 1.25;
+    model_costs_compute(&m, &s, &c);
+    CHECK(find_op(&c.moe, "expert_fc1") &&
+          fabs(find_op(&c.moe, "expert_fc1")->fwd_flop - 1.25 * f0) <= 1e-9 * f0);
+    m.moe.load_imbalance = 0;
+    m.moe.capacity_factor = 0;
+    model_costs_compute(&m, &s, &c);
+    fc1 = find_op(&c.moe, "expert_fc1");
+    /* MaxText's dense_matmul: with a capacity factor the tokens reach the experts through
+     * an einsum with the S x E*C dispatch mask and come back through the combine mask. s 16,
+     * top_k 2 of 8 experts, cf 1.25: C = ceil(16 * 2 / 8) * 1.25 = 5 rows per expert per
+     * sequence, 2 * 16 * 40 * 64 FLOPs each way; the backward needs the dispatch's input
+     * gradient only and both of the combine's. Without the flag, or dropless, neither. */
+    CHECK(find_op(&c.moe, "moe_dispatch") == NULL);
+    m.moe.capacity_factor = 1.25;
+    s.moe_dense_matmul = true;
+    model_costs_compute(&m, &s, &c);
+    const struct model_op *dsp = find_op(&c.moe, "moe_dispatch");
+    const struct model_op *cmb = find_op(&c.moe, "moe_combine");
+    CHECK(dsp && cmb);
+    if (dsp && cmb) {
+        CHECK_NEAR(dsp->fwd_flop, 2.0 * 16 * 40 * 64, 0);
+        CHECK_NEAR(dsp->bwd_flop, dsp->fwd_flop, 0);
+        CHECK_NEAR(cmb->fwd_flop, dsp->fwd_flop, 0);
+        CHECK_NEAR(cmb->bwd_flop, 2.0 * cmb->fwd_flop, 0);
+        CHECK(dsp->m == 40 && dsp->k == 16 && cmb->m == 16 && cmb->k == 40);
+    }
+    m.moe.capacity_factor = 0;
+    model_costs_compute(&m, &s, &c);
+    CHECK(find_op(&c.moe, "moe_dispatch") == NULL);
+    s.moe_dense_matmul = false;
+    model_costs_compute(&m, &s, &c);
+    fc1 = find_op(&c.moe, "expert_fc1");
     /* Capacity factor 1.25 scales the routed work. */
     double base = fc1 ? fc1->fwd_flop : 0;
     m.moe.capacity_factor = 1.25;
@@ -228,11 +322,13 @@ static void test_small_moe(void)
 
 /* --- conservation ---------------------------------------------------------------------- */
 
+/* Element-wise bytes of a layer, but for the expert sort that expert parallelism itself adds
+ * (moe_sort_chunks: work the split creates, like its collectives; checked in test_small_moe). */
 static double mem_op_B(const struct model_layer *L)
 {
     double x = 0;
     for (int i = 0; i < L->nops; i++)
-        if (L->ops[i].kind == MODEL_OP_MEM)
+        if (L->ops[i].kind == MODEL_OP_MEM && strcmp(L->ops[i].name, "moe_sort_chunks") != 0)
             x += L->ops[i].fwd_B + L->ops[i].bwd_B;
     return x;
 }

@@ -229,6 +229,8 @@ static void test_scalars(void)
          "moe.capacity_factor", "expected a number, got '.inf'"},
         {"moe: {experts: 8, top_k: 2, expert_ffn_hidden: 64, capacity_factor: -0.5}",
          "moe.capacity_factor", "'-0.5' must not be negative"},
+        {"moe: {experts: 8, top_k: 2, expert_ffn_hidden: 64, load_imbalance: 0.5}",
+         "moe.load_imbalance", "'0.5' is below the minimum of 1"},
         {"moe: {experts: 8, top_k: 9, expert_ffn_hidden: 64}", "moe.top_k",
          "top_k 9 is above experts 8"},
         {"moe: {experts: 8, expert_ffn_hidden: 64}", "moe.top_k", "missing required key 'top_k'"},

@@ -336,10 +336,11 @@ static void test_cv_recovers(void)
 
 /* The calibration set, cross-validated. By chip family - the split the issue's targets are
  * set on: ultrasim must beat the naive constant-MFU baseline out of sample, in every family
- * of 3 or more cases too, and hold the figures it reaches today (12.3% cross-validated,
- * 11.7% in sample; the target is 12%, printed). Every such family but one is under 20% (TPU
- * v5p, 21.4%: its 405B run, +50%); the test holds that count. By model family: every
- * scored case in exactly one group, every figure finite. */
+ * of 3 or more cases too, and hold the figures it reaches today (11.8% cross-validated,
+ * 11.4% in sample; the target is 12%, printed). Every such family is under 20% today (TPU
+ * v5p the highest, 18.6%: its 405B run, +50%); the test allows one over, as the shipped
+ * constants will be refitted. By model family: every scored case in exactly one group, every
+ * figure finite, and the MoE group under naive and under its pre-2026-12-03 figure. */
 static void test_cv_published(void)
 {
     struct us_ctx *ctx = us_ctx_create();
@@ -374,14 +375,27 @@ static void test_cv_published(void)
         CHECK(cv->ngroups == 2);
         us_crossval_write(cv, US_FORMAT_TABLE, stdout);
         CHECK(cv->ncases >= 120 && cv->ncases + cv->nunscored >= 138 && cv->nskipped == 0);
-        int n = 0;
+        int n = 0, moe = 0;
         for (int g = 0; g < cv->ngroups; g++) {
             const struct us_cv_group *gr = &cv->groups[g];
             n += gr->ncases;
             CHECK(isfinite(gr->mape_cv) && isfinite(gr->mape_naive) && gr->naive_mfu > 0);
             CHECK(gr->mape_in_sample <= 1.0 && gr->mape_shipped <= 3.0);
+            if (strcmp(gr->name, "moe") == 0) {
+                /* Issue 13: the MoE cases, predicted with constants fitted on the dense ones
+                 * alone, beat the naive baseline on the same cases and stay under the 17.4%
+                 * they had before the MoE costs of 2026-12-03 (16.2% with them and the
+                 * runs' own dispatchers; the target is 15%, printed). */
+                moe++;
+                CHECK(gr->ncases >= 36);
+                CHECK(gr->mape_cv < gr->mape_naive);
+                CHECK(gr->mape_cv <= 0.17);
+                printf("targets: MoE cross-validated MAPE %.1f%% against naive %.1f%% on the "
+                       "same %d cases (target 15%%)\n",
+                       100.0 * gr->mape_cv, 100.0 * gr->mape_naive, gr->ncases);
+            }
         }
-        CHECK(n == cv->ncases);
+        CHECK(n == cv->ncases && moe == 1);
         free(cv);
     }
     us_ctx_destroy(ctx);
