@@ -166,6 +166,11 @@ struct us_memory {
     double peak_B;
     double capacity_B;
     int stage; /* which pipeline stage is the peak */
+    /* ZeRO-3: gathered layers held at once, 2 (the one computing and the one prefetched) or
+     * 1 when a framework whose scheduler plans within a memory limit (XLA's) drops the
+     * prefetch so that the plan fits; the gathers are then exposed (docs/MODEL.md 2.4, 5.3).
+     * 0 below ZeRO-3. */
+    int zero3_gathered_layers;
 };
 
 /* The parallel layout a run used; chosen_mask has bit i set when field i was chosen by

@@ -141,8 +141,32 @@ static void groups_note(struct us_result *r, const struct step_ctx *sc)
              in[0] ? in : "none", out[0] ? out : "none");
 }
 
+/* The all-gather time a stage spends waiting per step when the ZeRO-3 prefetch was dropped
+ * (each layer gathered before its forward and its backward, every micro-batch): the most
+ * loaded stage's. */
+static double exposed_gather_s(const struct step_ctx *sc)
+{
+    struct step_costs c;
+    step_costs_compute(sc, &c);
+    double most = 0.0;
+    for (int s = 0; s < c.pp; s++) {
+        struct step_stage st;
+        step_stage_of(sc, s, &st);
+        double per = st.n_dense * c.dense.param_ag_s + st.n_moe * c.moe.param_ag_s +
+                     (st.has_embed ? c.embed.param_ag_s : 0.0) +
+                     (st.has_head ? c.head.param_ag_s : 0.0);
+        most = fmax(most, 2.0 * c.m * per);
+    }
+    return most;
+}
+
 static void add_notes(struct us_result *r, const struct spec_job *j, const struct step_ctx *sc)
 {
+    if (sc->mem.zero3_gathered_layers == 1)
+        warn(r,
+             "FSDP prefetch dropped to fit: %.3g s of all-gather exposed (%s's scheduler holds "
+             "one gathered layer instead of two within the memory limit, docs/MODEL.md 2.4)",
+             exposed_gather_s(sc), spec_framework_name(j->train.framework));
     if (r->tokens_per_chip_per_step < (double)j->train.seq_len)
         warn(r,
              "%.3g tokens per chip per step: the batch is smaller than one sequence per "

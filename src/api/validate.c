@@ -372,6 +372,10 @@ static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
         vc->breakdown = r->breakdown;
         if (!r->fits)
             core_fmt(vc->note, sizeof vc->note, "does not fit: %s", r->reason);
+        else if (r->memory.zero3_gathered_layers == 1)
+            for (int w = 0; w < r->nwarnings; w++)
+                if (strncmp(r->warnings[w], "FSDP prefetch dropped", 21) == 0)
+                    core_strlcpy(vc->note, r->warnings[w], sizeof vc->note);
     } else if (st == US_OK || st == US_INFEASIBLE) {
         core_fmt(vc->note, sizeof vc->note, "infeasible: %s", r->reason);
     } else {
@@ -602,8 +606,7 @@ static void write_table(const struct us_validation *v, FILE *f)
                 l->tp, l->pp, ends, l->dp, l->vpp, MARK(US_FIELD_VPP), l->zero, MARK(US_FIELD_ZERO),
                 l->sequence_parallel ? 1 : 0, MARK(US_FIELD_SP), us_recompute_name(l->recompute),
                 MARK(US_FIELD_RECOMPUTE), l->micro_batch, MARK(US_FIELD_MICRO_BATCH),
-                l->microbatches, c->recipe[0] ? " +recipe" : "", c->fits ? "" : "  ",
-                c->fits ? "" : c->note);
+                l->microbatches, c->recipe[0] ? " +recipe" : "", c->note[0] ? "  " : "", c->note);
 #undef MARK
     }
     if (v->npredicted > 0 && v->worst >= 0)

@@ -649,6 +649,7 @@ static void costs_header(const struct step_ctx *ctx, struct step_costs *sc)
     sc->vpp = lay->vpp > 0 ? lay->vpp : 1;
     sc->m = ctx->plan.microbatches > 0 ? ctx->plan.microbatches : 1;
     sc->zero = lay->zero < 0 ? 0 : (lay->zero > 3 ? 3 : lay->zero);
+    sc->zero3_serial = sc->zero >= 3 && ctx->mem.zero3_gathered_layers == 1;
     sc->schedule = lay->schedule;
     if (sc->vpp > 1)
         sc->schedule = US_SCHEDULE_INTERLEAVED;

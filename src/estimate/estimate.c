@@ -49,6 +49,14 @@ static void kinds_init(const struct step_costs *sc, bool dense, struct kind_time
         double *cat = sc->no_breakdown ? NULL : k[i].cat;
         k[i].f = step_layer_fwd_s(sc, lts[i], cat);
         k[i].b = step_layer_bwd_s(sc, lts[i], cat);
+        if (sc->zero3_serial) {
+            /* one gathered layer: the layer's gather runs before it, in each direction */
+            double ag = lts[i]->param_ag_s;
+            k[i].f += ag;
+            k[i].b += ag;
+            if (cat)
+                cat[STEP_CAT_DP] += 2.0 * ag;
+        }
     }
 }
 
@@ -62,7 +70,8 @@ static void stage_counts(const struct step_stage *st, double n[K_COUNT])
 
 /* Forward and backward time of a stage for one micro-batch (cat: their split, added).
  * Under ZeRO-3 each layer's parameters are gathered one layer ahead (FSDP prefetch): a
- * layer takes at least the gather of the layer after it. */
+ * layer takes at least the gather of the layer after it. Without the prefetch
+ * (zero3_serial) kinds_init has put each gather in its layer's chain. */
 /* max(0, x) without a libm call (0 for NaN, as fmax gives) */
 static double pos(double x)
 {
@@ -84,7 +93,7 @@ static void stage_work(const struct step_costs *sc, const struct kind_time k[K_C
             for (int c = 0; c < STEP_CAT_COUNT; c++)
                 cat[c] += n[i] * k[i].cat[c];
     }
-    if (sc->zero < 3)
+    if (sc->zero < 3 || sc->zero3_serial)
         return;
     static const int fwd[K_COUNT] = {K_EMBED, K_DENSE, K_MOE, K_HEAD};
     for (int dir = 0; dir < 2; dir++) {
@@ -1014,7 +1023,7 @@ static void est_stage_ag_wait(struct est_runs *w, struct stage_run *r, const str
         }
         if (dl > *ag_delay)
             *ag_delay = dl;
-    } else if (sc->zero >= 3 && s == 0) {
+    } else if (sc->zero >= 3 && !sc->zero3_serial && s == 0) {
         /* The first layer's gather has nothing to hide behind. */
         *ag_delay = r->st.has_embed
                         ? k[K_EMBED].lt->param_ag_s

@@ -168,6 +168,10 @@ struct step_costs {
     double overhead_s; /* system.step_overhead_s */
     int pp, vpp, m;    /* stages, virtual chunks per stage, micro-batches */
     int zero;          /* 0..3 */
+    /* ZeRO-3 with one gathered layer (us_memory.zero3_gathered_layers = 1: the framework's
+     * scheduler dropped the prefetch to fit): each layer's gather starts when the layer before
+     * it ends and its compute waits for it, forward and backward (docs/MODEL.md 5.3). */
+    bool zero3_serial;
     enum us_schedule schedule;
     bool tp_overlap, ep_overlap;
     double bucket_params; /* DP bucket size in parameters (Megatron DDP) */

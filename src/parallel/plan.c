@@ -787,9 +787,10 @@ static bool plan_mem_finish(const struct plan *p, const struct spec_job *job,
     mem->optimizer_B = l->zero >= 1 ? P_den * oB / shard + P_exp * oB / shard_exp : P * oB;
     mem->activations_B = pt->act_B;
     double buf = 0;
-    if (l->zero >= 3)
+    if (l->zero >= 3) {
         buf += pt->zero3_buf_B + pt->zero3_grad_buf_B;
-    else if (l->zero == 2)
+        mem->zero3_gathered_layers = 2;
+    } else if (l->zero == 2)
         buf += pt->zero2_buf_B;
     for (int i = 0; i < 4; i++)
         buf += pt->buf_B[i];
@@ -800,6 +801,17 @@ static bool plan_mem_finish(const struct plan *p, const struct spec_job *job,
     mem->peak_B = mem->weights_B + mem->grads_B + mem->optimizer_B + mem->activations_B +
                   mem->comm_buffers_B + mem->reserve_B;
     mem->stage = pt->stage;
+    /* A framework whose scheduler plans within a memory limit (XLA) does not start the next
+     * layer's gather while it would not fit: one gathered layer instead of two, its gathers
+     * exposed (the engines price them, step_costs.zero3_serial). The gradient buckets keep
+     * their double buffer: a reduce-scatter is not prefetched. */
+    if (l->zero >= 3 && shard > 1 && mem->peak_B > mem->capacity_B && pt->zero3_buf_B > 0.0 &&
+        spec_framework_prefetch_fits_memory(job->train.framework) &&
+        mem->peak_B - 0.5 * pt->zero3_buf_B <= mem->capacity_B) {
+        mem->comm_buffers_B -= 0.5 * pt->zero3_buf_B;
+        mem->peak_B -= 0.5 * pt->zero3_buf_B;
+        mem->zero3_gathered_layers = 1;
+    }
     return mem->peak_B <= mem->capacity_B;
 }
 
@@ -838,6 +850,8 @@ bool plan_memory_with(const struct plan *p, const struct spec_job *job, const st
     struct plan_mem_part tmp;
     if (!plan_mem_finish(p, job, part_at(p, job, c, 0, memo, &tmp), mem) && first_overflow)
         return false;
+    /* the fewest gathered layers of any stage: the engines price every stage so */
+    int gathered = mem->zero3_gathered_layers;
     for (int i = 1; i < pp; i++) {
         const struct plan_mem_part *pt = part_at(p, job, c, i, memo, &tmp);
         bool fits = plan_mem_finish(p, job, pt, &cur);
@@ -845,8 +859,10 @@ bool plan_memory_with(const struct plan *p, const struct spec_job *job, const st
             *mem = cur;
             return false;
         }
+        gathered = US_MIN(gathered, cur.zero3_gathered_layers);
         if (cur.peak_B > mem->peak_B)
             *mem = cur;
+        mem->zero3_gathered_layers = gathered;
         /* Middle stages after the first uniform one hold the same layers and no more
          * micro-batches in flight (every schedule's count falls with the stage index), so
          * only the last stage can still be larger. */

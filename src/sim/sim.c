@@ -496,8 +496,10 @@ static void build_stage(struct sim *S, int s, int *odir, int *omb, int *ock, int
                                 ? -1
                                 : layer0[k] + slot - (cks[k].has_embed ? 1 : 0);
                 if (sc->zero >= 3 && lt->param_ag_s > 0.0) {
+                    /* prefetched: after the layer two back frees its buffer; one gathered
+                     * layer (zero3_serial): after the layer before */
                     struct frontier gate = {{0}, 0};
-                    fr_add(&gate, hist[0]);
+                    fr_add(&gate, hist[sc->zero3_serial ? 1 : 0]);
                     int32_t ag = new_task(S, s, SIM_STREAM_DP_AG, OP_DP_AG, lt->param_ag_s, &gate);
                     label(S, ag, dir, i, k, kind, layer);
                     fr_add(&fr, ag);

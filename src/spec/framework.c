@@ -69,6 +69,20 @@ bool spec_framework_tp_overlap_can(int fw)
     return fw > SPEC_FW_AUTO && fw < SPEC_FW_COUNT && frameworks[fw].tp_overlap_can;
 }
 
+/* XLA schedules async collectives with its latency-hiding scheduler under a memory limit
+ * (openxla/xla xla/service/latency_hiding_scheduler.h, SchedulerConfig::memory_limit; the GPU
+ * backend sets it in xla/service/gpu/gpu_hlo_schedule.cc GetSchedulerMemoryLimit to the device
+ * memory less the program's inputs and outputs, times xla_gpu_memory_limit_slop_factor; the TPU
+ * backend's setting is not public): an all-gather that would push the live set past it is not
+ * started early. PyTorch FSDP2, which torchtitan runs, prefetches a fixed one layer ahead
+ * (pytorch/pytorch#128884: "allows two all-gather output tensors to be alive at once") and
+ * Megatron-FSDP a fixed budget ("None prefetches one successor", SchedulePolicy), whatever the
+ * memory; DeepSpeed a fixed number of elements (zero_optimization.stage3_prefetch_bucket_size). */
+bool spec_framework_prefetch_fits_memory(int fw)
+{
+    return fw == SPEC_FW_MAXTEXT;
+}
+
 bool spec_framework_tp_overlap(int fw)
 {
     return fw > SPEC_FW_AUTO && fw < SPEC_FW_COUNT && frameworks[fw].tp_overlap;

@@ -273,6 +273,10 @@ struct spec_fw_params spec_framework_params(int fw);
 bool spec_framework_tp_overlap(int fw);
 /* Whether it can (Megatron's userbuffers, torchtitan's async TP, XLA's collective matmul). */
 bool spec_framework_tp_overlap_can(int fw);
+/* Whether the framework's scheduler holds ZeRO-3 prefetches within a memory limit, so that a
+ * plan that fits only without the next layer's gather runs with one gathered layer and the
+ * gathers exposed (XLA's latency-hiding scheduler: MaxText); docs/MODEL.md 2.4. */
+bool spec_framework_prefetch_fits_memory(int fw);
 struct spec_job;
 /* Runs the job on framework fw (not AUTO): its constants and, unless the job's file set
  * parallel.tp_comm_overlap, its TP-overlap default. */

@@ -209,6 +209,64 @@ static void test_engines_near_elsewhere(void)
     }
 }
 
+/* ZeRO-3 under a scheduler that plans within a memory limit (MaxText on XLA, docs/MODEL.md
+ * 2.4): a job that fits only with one gathered layer runs with one, its gathers exposed (the
+ * step rises by them, both engines alike); on a chip with room it keeps the prefetch and hides
+ * them; a framework with a fixed prefetch (torchtitan's FSDP2) does not fit on the small chip. */
+static void test_zero3_prefetch_dropped(void)
+{
+    static const char *const text =
+        "model: llama3-70b\nsystem: tpu-v5p-pod\nchips: 64\n"
+        "parallel: {tp: 1, pp: 1, dp: 64, zero: 3, sequence_parallel: false, recompute: full}\n"
+        "training: {framework: maxtext, seq_len: 4096, global_batch: 256, micro_batch: 1, "
+        "dtype: bf16}\n";
+    struct spec_job *j = fixture_job(text);
+    struct us_layout l = fixture_layout(j);
+    struct step_ctx *ctx = malloc(sizeof *ctx);
+    /* With room: the prefetch kept. */
+    j->system.chip.hbm_B = 1e15;
+    CHECK(step_prepare(ctx, j, &l) && ctx->fits);
+    CHECK(ctx->mem.zero3_gathered_layers == 2);
+    /* one gathered layer in the compute dtype (bf16), and the HBM at which the job fits with
+     * it but not with two: peak = base + reserve fraction x HBM */
+    double layer_B = 2.0 * ctx->costs.dense.params;
+    double base = ctx->mem.peak_B - ctx->mem.reserve_B;
+    double f = ctx->mem.reserve_B / ctx->mem.capacity_B;
+    double small = (base - 0.5 * layer_B) / (1.0 - f), big = base / (1.0 - f) * 1.01;
+    j->system.chip.hbm_B = big;
+    struct step_times ev2, cf2, ev1, cf1;
+    struct sim_stats st;
+    CHECK(both(j, &l, &ev2, &cf2, &st));
+    CHECK(step_prepare(ctx, j, &l) && ctx->fits && ctx->mem.zero3_gathered_layers == 2);
+    /* the gathers one layer costs a step: forward and backward, every micro-batch */
+    struct step_costs c;
+    step_costs_compute(ctx, &c);
+    double gathers =
+        2.0 * c.m *
+        (c.dense.param_ag_s * ctx->costs.n_dense + c.embed.param_ag_s + c.head.param_ag_s);
+    CHECK(gathers > 0.01 * ev2.step_s);
+
+    j->system.chip.hbm_B = small;
+    CHECK(step_prepare(ctx, j, &l) && ctx->fits);
+    CHECK(ctx->mem.zero3_gathered_layers == 1);
+    CHECK_NEAR(ctx->mem.peak_B + 0.5 * layer_B, base + f * small + layer_B, 1e-6 * small);
+    CHECK(both(j, &l, &ev1, &cf1, &st));
+    CHECK_NEAR(cf1.step_s, ev1.step_s, 0.01);
+    CHECK(st.critical_ps == st.step_ps);
+    /* the step rises by the gathers the prefetch hid (all but the first, which was exposed
+     * already), within 5% of them */
+    CHECK(fabs((ev1.step_s - ev2.step_s) - gathers) < 0.05 * gathers);
+    CHECK(fabs((cf1.step_s - cf2.step_s) - gathers) < 0.05 * gathers);
+    CHECK(ev1.br.dp_comm_s > ev2.br.dp_comm_s);
+
+    /* FSDP2's fixed prefetch: no fit on the small chip. */
+    j->train.framework = SPEC_FW_TORCHTITAN;
+    CHECK(step_prepare(ctx, j, &l) && !ctx->fits);
+    CHECK(ctx->mem.zero3_gathered_layers == 2);
+    free(ctx);
+    free(j);
+}
+
 /* Event engine twice: the same answer to the picosecond. */
 static void test_deterministic(void)
 {
@@ -500,6 +558,7 @@ int main(void)
     test_engines_agree_trivial();
     test_engines_agree_uneven_interleaved();
     test_engines_near_elsewhere();
+    test_zero3_prefetch_dropped();
     test_deterministic();
     test_more_is_never_slower();
     test_bubble_fraction();
