@@ -283,7 +283,10 @@ static void layer_compute(const struct step_ctx *ctx, struct step_price_cache *c
     /* The framework's production efficiency slows every kernel alike (docs/MODEL.md 6.6). */
     const struct spec_fw_params *fw = &job->train.fw;
     double slow = fw->compute_eff > 0.0 ? 1.0 / fw->compute_eff : 1.0;
-    double host = fw->kernel_host_s;
+    /* A full-iteration CUDA graph replays the step's kernels from one captured graph: the
+     * host launches the graph, not each kernel, so the per-launch floor is gone (Megatron's
+     * cuda_graph_impl "full_iteration"; docs/MODEL.md 4.5). */
+    double host = job->train.cuda_graph_full ? 0.0 : fw->kernel_host_s;
     bool per_expert = job->train.framework == SPEC_FW_MEGATRON;
     *sel_attn = false;
     for (int i = 0; i < ly->nops; i++) {

@@ -424,6 +424,10 @@ static enum us_status read_training(struct spec_rd *rd, const struct spec_node *
     t->optimizer_bf16 = od == 1;
     SPEC_TRY(rd, spec_get_i32(rd, n, "moe_gmm_tile_rows", 0, 65536, 0, &t->moe_gmm_tile_rows));
     SPEC_TRY(rd, spec_get_bool(rd, n, "moe_dense_matmul", 0, &t->moe_dense_matmul));
+    static const char *const cg_names[] = {"none", "full_iteration"};
+    int cg = 0;
+    SPEC_TRY(rd, spec_get_enum(rd, n, "cuda_graph", cg_names, 2, 0, &cg));
+    t->cuda_graph_full = cg == 1;
     static const char *const wd_names[] = {"auto", "mixed", "fp32", "bf16"};
     SPEC_TRY(rd, spec_get_enum(rd, n, "weight_dtype", wd_names, 4, 0, &t->weight_dtype));
     if (t->weight_dtype == SPEC_WEIGHT_BF16 && t->dtype == US_DTYPE_FP32)

@@ -313,6 +313,10 @@ struct spec_training {
     bool moe_dense_matmul;         /* training.moe_dense_matmul: experts fed and drained by
                                       einsums over one-hot capacity masks (MaxText's
                                       sparse_matmul false with a capacity factor) */
+    bool cuda_graph_full;          /* training.cuda_graph full_iteration: the whole step's
+                                      kernels replayed from captured CUDA graphs, no host
+                                      launch per kernel (Megatron cuda_graph_impl
+                                      "full_iteration") */
     /* training.weight_dtype (enum spec_weight_dtype): the one copy of the parameters a
      * framework keeps when it has no separate fp32 master (MaxText's weight_dtype), or
      * mixed precision (bf16 compute weights beside an fp32 master in the optimizer); 0 =

@@ -283,6 +283,13 @@ static void test_framework_costs(void)
     struct step_costs sc;
     step_costs_compute(ctx, &sc);
     CHECK_NEAR(sc.dense.launch_s, 3.0 * 0.03 - (TOY_F + TOY_B), 1e-12);
+    /* a full-iteration CUDA graph launches no kernel from the host: the floor is gone */
+    j->train.cuda_graph_full = true;
+    CHECK(toy_prepare(ctx, j, &l));
+    estimate_step(ctx, &t);
+    CHECK_NEAR(t.br.compute_s, base.br.compute_s, 1e-12);
+    step_costs_compute(ctx, &sc);
+    CHECK_NEAR(sc.dense.launch_s, 0.0, 0);
     free(ctx);
     free(j);
 }

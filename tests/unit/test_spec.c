@@ -1079,6 +1079,14 @@ static void test_dropout_and_grad_reduce(void)
     CHECK_NEAR(JOB.model.hidden_dropout, 0.1, 1e-15);
     /* grad_reduce_dtype left out: Megatron's default (fp32 for bf16) */
     CHECK(JOB.train.grad_reduce == SPEC_GRAD_REDUCE_AUTO);
+    /* cuda_graph left out: kernels launched one by one */
+    CHECK(!JOB.train.cuda_graph_full);
+    {
+        const char *sets[] = {"training.cuda_graph=full_iteration"};
+        memset(&D, 0, sizeof D);
+        CHECK_OK(spec_job_load_text("j.yaml", head, strlen(head), sets, 1, &JOB, &D));
+        CHECK(JOB.train.cuda_graph_full);
+    }
     {
         const char *sets[] = {"model=" HF "/gpt2-xl.json", "model.hidden_dropout=0"};
         memset(&D, 0, sizeof D);
@@ -1115,6 +1123,10 @@ static void test_dropout_and_grad_reduce(void)
         {"model: llama3-8b\nsystem: dgx-h100\nchips: 8\n"
          "training: {seq_len: 8, global_batch: 8, grad_reduce_dtype: fp16}\n",
          4, 60, "training.grad_reduce_dtype", "unknown value 'fp16' (expected one of: fp32, bf16)"},
+        {"model: llama3-8b\nsystem: dgx-h100\nchips: 8\n"
+         "training: {seq_len: 8, global_batch: 8, cuda_graph: mlp}\n",
+         4, 53, "training.cuda_graph",
+         "unknown value 'mlp' (expected one of: none, full_iteration)"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memset(&D, 0, sizeof D);
