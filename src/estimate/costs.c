@@ -516,6 +516,17 @@ static void overlap_contention(const struct step_costs *sc, double c, struct ste
     if (lt->full_recompute) /* the replayed forward meets the same traffic */
         lt->rerun_other_s += slow_f;
     lt->other_bwd_s += c * fmin(b, lt->attn_bwd_s + lt->other_bwd_s);
+    /* The overlapped share of the EP all-to-alls (all but the exposed micro-batch's,
+     * step_ep_exposed_share) holds sc->ep_sm_share of the units beside the layer's compute. */
+    if (sc->ep_sm_share > 0.0) {
+        double hid = 1.0 - step_ep_exposed_share(sc);
+        double ef = sc->ep_sm_share * fmin(hid * lt->ep_fwd_s, lt->attn_fwd_s + lt->other_fwd_s);
+        lt->other_fwd_s += ef;
+        if (lt->full_recompute)
+            lt->rerun_other_s += ef;
+        lt->other_bwd_s +=
+            sc->ep_sm_share * fmin(hid * lt->ep_bwd_s, lt->attn_bwd_s + lt->other_bwd_s);
+    }
 }
 
 /* The four kinds' times: the split's part (pre, or computed here), the model-parallel
@@ -660,6 +671,20 @@ static void costs_header(const struct step_ctx *ctx, struct step_costs *sc)
         sc->schedule = US_SCHEDULE_1F1B;
     sc->tp_overlap = step_tp_overlap(job, lay);
     sc->ep_overlap = job->par.ep_comm_overlap;
+    /* An overlapped all-to-all's kernels hold SMs while they run, as the other overlapped
+     * collectives do (overlap_contention): DeepEP and HybridEP a set number
+     * (STEP_FLEX_DISPATCHER_SMS unless parallel.ep_dispatcher_sms says), NCCL's all-to-all of
+     * the alltoall dispatcher the OVERLAP_COMM_UNITS of any NCCL collective. Chips that move
+     * collectives with DMA engines (under 32 compute units) lose none. */
+    sc->ep_sm_share = 0.0;
+    const struct spec_chip *chip = &job->system.chip;
+    if (sc->ep_overlap && chip->compute_units >= 32) {
+        double n = job->par.ep_dispatcher != 1      ? OVERLAP_COMM_UNITS
+                   : job->par.ep_dispatcher_sms > 0 ? (double)job->par.ep_dispatcher_sms
+                                                    : (double)STEP_FLEX_DISPATCHER_SMS;
+        double share = n / (double)chip->compute_units;
+        sc->ep_sm_share = share < 1.0 ? share : 1.0;
+    }
     sc->overhead_s = job->system.step_overhead_s;
     double bp = BUCKET_PARAMS_PER_DP * (double)ctx->groups.dp.size;
     sc->bucket_params = bp > BUCKET_MIN_PARAMS ? bp : BUCKET_MIN_PARAMS;

@@ -161,6 +161,11 @@ struct step_stage {
     int first_chunk_short, last_chunk_short;
 };
 
+/* SMs a flex-dispatcher (DeepEP, HybridEP) all-to-all holds unless parallel.ep_dispatcher_sms
+ * says: Megatron-Core's default (NVIDIA/Megatron-LM@d98e8a64 token_dispatcher.py, "None -> 20
+ * (DeepEP's historical mcore default when moe_flex_dispatcher_num_sms is unset)"). */
+#define STEP_FLEX_DISPATCHER_SMS 20
+
 /* The prices both engines start from; step_costs_compute fills it (no allocation). */
 struct step_costs {
     struct step_layer_time dense, moe, embed, head;
@@ -174,6 +179,9 @@ struct step_costs {
     bool zero3_serial;
     enum us_schedule schedule;
     bool tp_overlap, ep_overlap;
+    /* Share of the compute units an overlapped EP all-to-all's kernels hold while it runs
+     * (0 without EP overlap); the compute beside it loses that share (docs/MODEL.md 5.3). */
+    double ep_sm_share;
     double bucket_params; /* DP bucket size in parameters (Megatron DDP) */
     /* Walk every DP bucket race and ZeRO-1/2 gather wait, of every stage
      * (the reference); false, the default, takes their closed forms for the first stage of

@@ -348,6 +348,7 @@ static enum us_status read_parallel(struct spec_rd *rd, const struct spec_node *
     SPEC_TRY(rd, spec_get_bool(rd, n, "ep_comm_overlap", 0, &par->ep_comm_overlap));
     static const char *const disp_names[] = {"alltoall", "flex"};
     SPEC_TRY(rd, spec_get_enum(rd, n, "ep_dispatcher", disp_names, 2, 0, &par->ep_dispatcher));
+    SPEC_TRY(rd, spec_get_i32(rd, n, "ep_dispatcher_sms", 0, 4096, 0, &par->ep_dispatcher_sms));
     SPEC_TRY(rd, spec_get_i32(rd, n, "etp", 1, (int)MAX_CHIPS, 0, &par->etp));
     char order[64];
     int has_order = spec_get_str(rd, n, "order", 0, order, sizeof order);

@@ -234,6 +234,9 @@ struct spec_parallel {
     int ep_dispatcher;          /* parallel.ep_dispatcher: 0 alltoall (Megatron's
                                    MoEAlltoAllTokenDispatcher), 1 flex (DeepEP / HybridEP: one
                                    copy per destination rank, permutes fused around it) */
+    int ep_dispatcher_sms;      /* parallel.ep_dispatcher_sms: compute units the flex
+                                   dispatcher's kernels hold while they run; 0 = Megatron-Core's
+                                   default, 20 (STEP_FLEX_DISPATCHER_SMS) */
     int etp;        /* expert tensor parallelism: 1 or tp; 0 = tp (Megatron's default) */
     char order[16]; /* rank order, innermost first; default "tp-cp-ep-dp-pp" */
     struct spec_pipeline_layout layout; /* parallel.pipeline_layout (pp = 0: none) */

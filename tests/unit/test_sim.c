@@ -267,6 +267,54 @@ static void test_zero3_prefetch_dropped(void)
     free(j);
 }
 
+/* An overlapped EP all-to-all holds SMs beside the compute (docs/MODEL.md 5.3): the alltoall
+ * dispatcher's NCCL kernels 8 (OVERLAP_COMM_UNITS), DeepEP/HybridEP Megatron-Core's 20 or
+ * parallel.ep_dispatcher_sms; the compute of a MoE layer grows by that share of the units
+ * times the overlapped all-to-all (all but one micro-batch's), and the engines still agree. */
+static void test_ep_overlap_sms(void)
+{
+    static const char *const base =
+        "model: mixtral-8x22b\nsystem: gb200-nvl72\nchips: 128\n"
+        "parallel: {tp: 2, pp: 4, dp: 16, ep: 8, zero: 1, "
+        "sequence_parallel: true, recompute: none, ep_comm_overlap: %s%s}\n"
+        "training: {seq_len: 4096, global_batch: 256, micro_batch: 1, "
+        "dtype: bf16}\n";
+    static const char *const disp[] = {"", ", ep_dispatcher: flex",
+                                       ", ep_dispatcher: flex, ep_dispatcher_sms: 40"};
+    static const double sms[] = {8.0, 20.0, 40.0};
+    for (int i = 0; i < 3; i++) {
+        char text[512];
+        snprintf(text, sizeof text, base, "false", disp[i]);
+        struct spec_job *off = fixture_job(text);
+        snprintf(text, sizeof text, base, "true", disp[i]);
+        struct spec_job *on = fixture_job(text);
+        struct us_layout lo = fixture_layout(off), ln = fixture_layout(on);
+        struct step_ctx *ctx = malloc(sizeof *ctx);
+        struct step_costs a, b;
+        CHECK(step_prepare(ctx, off, &lo));
+        step_costs_compute(ctx, &a);
+        CHECK(step_prepare(ctx, on, &ln));
+        step_costs_compute(ctx, &b);
+        double share = sms[i] / 148.0; /* GB200: 148 SMs */
+        CHECK(a.ep_sm_share == 0.0);
+        CHECK_NEAR(b.ep_sm_share, share, 1e-15);
+        double hid = 1.0 - 1.0 / (double)b.m;
+        CHECK(b.m > 1 && b.moe.ep_fwd_s > 0.0);
+        CHECK_NEAR(b.moe.other_fwd_s - a.moe.other_fwd_s,
+                   share * fmin(hid * a.moe.ep_fwd_s, a.moe.attn_fwd_s + a.moe.other_fwd_s), 1e-12);
+        CHECK_NEAR(b.moe.other_bwd_s - a.moe.other_bwd_s,
+                   share * fmin(hid * a.moe.ep_bwd_s, a.moe.attn_bwd_s + a.moe.other_bwd_s), 1e-12);
+        CHECK_NEAR(b.dense.other_fwd_s, a.dense.other_fwd_s, 0); /* no all-to-all there */
+        struct step_times ev, cf;
+        struct sim_stats st;
+        if (both(on, &ln, &ev, &cf, &st))
+            CHECK_NEAR(cf.step_s, ev.step_s, 0.05);
+        free(ctx);
+        free(on);
+        free(off);
+    }
+}
+
 /* Event engine twice: the same answer to the picosecond. */
 static void test_deterministic(void)
 {
@@ -560,6 +608,7 @@ int main(void)
     test_engines_near_elsewhere();
     test_zero3_prefetch_dropped();
     test_deterministic();
+    test_ep_overlap_sms();
     test_more_is_never_slower();
     test_bubble_fraction();
     test_trace();
