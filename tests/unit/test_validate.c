@@ -1,6 +1,7 @@
 /* test_validate: the 18 original calibration runs stay predicted within the issue's floor
  * (MAPE <= 10%, no case off by more than 20%), every case of the 138-run set is priced on
- * a known system (the whole set's MAPE is printed, not yet held), and the validator handles a
+ * a known system and held by its cross-validated figures (issue 12's targets, by chip
+ * family; test_cv_published), and the validator handles a
  * file of cases with broken entries: each bad case carries its reason, the good ones are
  * predicted exactly as `run` predicts them, and the JSON output parses. */
 #define _POSIX_C_SOURCE 200809L /* open_memstream, getpid */
@@ -334,14 +335,12 @@ static void test_cv_recovers(void)
     us_ctx_destroy(ctx);
 }
 
-/* The calibration set, cross-validated. By chip family - the split the issue's targets are
- * set on: ultrasim must beat the naive constant-MFU baseline out of sample, in every family
- * of 3 or more cases too, and hold the figures it reaches today (11.8% cross-validated,
- * 11.3% in sample; the target is 12%, printed). Every such family is under 20% today (TPU7x
- * the highest, 17.8%; TPU v5p 16.0%, its 405B run +50%); the test allows one over, as the
- * shipped constants will be refitted. By model family: every scored case in exactly one
- * group, every figure finite, and the MoE group under naive and under its pre-2026-12-03
- * figure. */
+/* The calibration set, cross-validated. By chip family - the split issue 12's targets are
+ * set on, and they hold: ultrasim beats the naive constant-MFU baseline out of sample, with
+ * a cross-validated MAPE of at most 12% (11.7% on 2026-12-03; in sample 11.3%), and every
+ * family of 3 or more cases is under 20% and under naive (TPU7x the highest, 17.8%). By
+ * model family: every scored case in exactly one group, every figure finite, and the MoE
+ * group under naive and under 16.5% (15.8% on 2026-12-03, issue 13's target 15%, printed). */
 static void test_cv_published(void)
 {
     struct us_ctx *ctx = us_ctx_create();
@@ -352,7 +351,7 @@ static void test_cv_published(void)
         us_crossval_write(cv, US_FORMAT_TABLE, stdout);
         CHECK(cv->ncases >= 138 && cv->nunscored == 0 && cv->nskipped == 0);
         CHECK(cv->mape_cv < cv->mape_naive);
-        CHECK(cv->mape_cv <= 0.125);
+        CHECK(cv->mape_cv <= 0.12);
         CHECK(cv->mape_in_sample <= 0.12);
         int big = 0, big_ok = 0, big_naive = 0;
         for (int g = 0; g < cv->ngroups; g++) {
@@ -363,7 +362,7 @@ static void test_cv_published(void)
             big_ok += gr->mape_cv <= 0.20 && gr->mape_cv < gr->mape_naive;
             big_naive += gr->mape_cv < gr->mape_naive;
         }
-        CHECK(big >= 11 && big_naive == big && big_ok >= big - 1);
+        CHECK(big >= 11 && big_naive == big && big_ok == big);
         printf("targets: cross-validated MAPE %.1f%% (target 12%%); %d of %d chip families "
                "with 3+ cases under 20%% and under naive (target: all)\n",
                100.0 * cv->mape_cv, big_ok, big);
@@ -384,13 +383,13 @@ static void test_cv_published(void)
             CHECK(gr->mape_in_sample <= 1.0 && gr->mape_shipped <= 3.0);
             if (strcmp(gr->name, "moe") == 0) {
                 /* Issue 13: the MoE cases, predicted with constants fitted on the dense ones
-                 * alone, beat the naive baseline on the same cases and stay under the 17.4%
-                 * they had before the MoE costs of 2026-12-03 (16.2% with them and the
-                 * runs' own dispatchers; the target is 15%, printed). */
+                 * alone, beat the naive baseline on the same cases and stay under 16.5%: 17.4%
+                 * before the MoE costs of 2026-12-03, 15.8% with them, the runs' own
+                 * dispatchers, CUDA graphs and EP-overlap SMs (the target is 15%, printed). */
                 moe++;
                 CHECK(gr->ncases >= 36);
                 CHECK(gr->mape_cv < gr->mape_naive);
-                CHECK(gr->mape_cv <= 0.17);
+                CHECK(gr->mape_cv <= 0.165);
                 printf("targets: MoE cross-validated MAPE %.1f%% against naive %.1f%% on the "
                        "same %d cases (target 15%%)\n",
                        100.0 * gr->mape_cv, 100.0 * gr->mape_naive, gr->ncases);
