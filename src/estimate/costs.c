@@ -806,21 +806,20 @@ static double chain_s(const struct step_costs *sc, double attn, double other, do
         }
         return a + rest;
     }
+    /* EP not overlapped: its all-to-alls run in series with the other ops. */
     double tp_s = sc->tp_overlap ? 0.0 : tp, tp_o = sc->tp_overlap ? tp : 0.0;
-    double ep_s = sc->ep_overlap ? 0.0 : ep, ep_o = sc->ep_overlap ? ep : 0.0;
-    double serial = other + tp_s + ep_s;
-    double ov = tp_o > ep_o ? tp_o : ep_o;
-    double rest = serial > ov ? serial : ov;
+    double serial = other + tp_s + ep;
+    double rest = serial > tp_o ? serial : tp_o;
     if (cat) {
         cat[STEP_CAT_COMPUTE] += attn + other;
         cat[STEP_CAT_CP] += a - attn;
-        if (ov > serial) {
+        if (tp_o > serial) {
             /* The overlapped collective is the longer branch: the serial ones hide under it
              * and it shows beyond the other ops (as the event engine's critical path has). */
-            cat[tp_o >= ep_o ? STEP_CAT_TP : STEP_CAT_EP] += ov - other;
+            cat[STEP_CAT_TP] += tp_o - other;
         } else {
             cat[STEP_CAT_TP] += tp_s;
-            cat[STEP_CAT_EP] += ep_s;
+            cat[STEP_CAT_EP] += ep;
         }
     }
     return a + rest;
