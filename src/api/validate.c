@@ -370,7 +370,14 @@ static void run_case(struct us_ctx *ctx, const char *path, struct fy_node *c,
         vc->error = (r->step_time_s - measured) / measured;
         vc->mfu = r->mfu;
         vc->breakdown = r->breakdown;
-        if (!r->fits)
+        /* Issue 13: a case prices with the recompute its source states (the case, its
+         * recipe, or the framework's default filled above), never one the run chose to fit */
+        enum us_recompute stated = (enum us_recompute)pj->recompute;
+        if (r->layout.recompute != stated) {
+            vc->fits = false;
+            core_fmt(vc->note, sizeof vc->note, "recompute %s where the source states %s",
+                     us_recompute_name(r->layout.recompute), us_recompute_name(stated));
+        } else if (!r->fits)
             core_fmt(vc->note, sizeof vc->note, "does not fit: %s", r->reason);
         else if (r->memory.zero3_gathered_layers == 1)
             for (int w = 0; w < r->nwarnings; w++)

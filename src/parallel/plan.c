@@ -616,6 +616,35 @@ double plan_interleaved_peak_act(const struct plan *p, int s, const double *a, i
     return best;
 }
 
+/* What a recomputed layer's backward finds freed of the stage's activations: the head's
+ * (its fp32 softmax, the norm and logits inputs) of the micro-batch whose backward runs, since
+ * the head's backward runs before any layer's and frees them. Megatron's vocab-parallel cross
+ * entropy keeps the softmax and turns it into the logits' gradient in place
+ * (Megatron-LM@00611e6e megatron/core/tensor_parallel/cross_entropy.py, backward returns
+ * grad_input = softmax), which the output layer's backward consumes and autograd then releases;
+ * XLA's buffer assignment frees a buffer after its last use (openxla
+ * xla/service/buffer_assignment.cc). Counted only where the micro-batch whose backward runs is
+ * the one whose head ran last: a stage of one chunk, whose 1F1B or GPipe backward of a
+ * micro-batch begins with its head. Interleaved stages and stages with MTP modules (whose
+ * backward runs before the head's) free nothing here: an upper bound. off and nl: activation
+ * offload scales what the stage counts of the head as it scales the rest. */
+static double head_freed_B(const struct plan *p, int stage, bool hh, double n_mtp,
+                           const struct model_costs *c, int off, int nl)
+{
+    if (!hh || n_mtp > 0 || vpp_of(p) > 1 || stage != p->lay.pp - 1)
+        return 0.0;
+    double share = off > 0 && nl > 0 ? (double)(nl - US_MIN(off, nl)) / (double)nl : 1.0;
+    return c->head.act_B * share;
+}
+
+double plan_act_with_working_set(double act_B, double ws_B, double freed_B)
+{
+    /* the end of a micro-batch's forward (the head's backward adds nothing the stage does not
+     * already count: the logits' gradient takes the softmax's place) against one layer's
+     * backward with what it rebuilds */
+    return US_MAX(act_B, act_B - freed_B + ws_B);
+}
+
 /* Bytes per parameter of the weights, the gradients and the optimizer state.
  * Weights: the compute copy in bf16 (fp32 training: fp32); fp8/fp4 training keeps bf16
  * weights plus a low-precision cast for the GEMMs (Transformer Engine caches one per
@@ -720,7 +749,7 @@ static void plan_mem_part_of(const struct plan *p, const struct spec_job *job,
             ws = US_MAX(ws, c->moe.act_full_B - c->moe.act_B);
         if (n_mtp > 0)
             ws = US_MAX(ws, c->mtp.act_full_B - c->mtp.act_B);
-        act += ws;
+        act = plan_act_with_working_set(act, ws, head_freed_B(p, stage, hh, n_mtp, c, off, nl));
     }
     pt->act_B = act;
 
@@ -797,7 +826,13 @@ static bool plan_mem_finish(const struct plan *p, const struct spec_job *job,
     mem->comm_buffers_B = buf;
 
     mem->capacity_B = job->system.chip.hbm_B;
-    mem->reserve_B = PLAN_RESERVE_FRACTION * mem->capacity_B;
+    /* The reserve is for what a caching allocator fragments and what the runtime takes at
+     * run time; XLA assigns its buffers when it compiles, inside the runtime's bytes_limit,
+     * so where the chip's HBM figure is that limit there is nothing to hold back. */
+    mem->reserve_B = spec_framework_caching_allocator(job->train.framework) ||
+                             !job->system.chip.hbm_runtime_limit
+                         ? PLAN_RESERVE_FRACTION * mem->capacity_B
+                         : 0.0;
     mem->peak_B = mem->weights_B + mem->grads_B + mem->optimizer_B + mem->activations_B +
                   mem->comm_buffers_B + mem->reserve_B;
     mem->stage = pt->stage;

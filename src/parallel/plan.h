@@ -90,6 +90,12 @@ bool plan_memory(const struct plan *p, const struct spec_job *job, const struct 
  * exposed for the tests. */
 double plan_interleaved_peak_act(const struct plan *p, int s, const double *a, int v);
 
+/* A stage's activations at its peak under recompute (docs/MODEL.md 2.4): the peak is the
+ * larger of two phases of the step, the end of a micro-batch's forward (act_B, the
+ * micro-batches in flight) and one layer's backward, which adds that layer's rebuilt
+ * activations ws_B but finds freed_B (the head's activations of its micro-batch) gone. */
+double plan_act_with_working_set(double act_B, double ws_B, double freed_B);
+
 /* One stage's memory terms that do not depend on the ZeRO stage, so that
  * layouts differing in lay.zero alone (search tries them one after another) share them. */
 struct plan_mem_part {

@@ -83,6 +83,18 @@ bool spec_framework_prefetch_fits_memory(int fw)
     return fw == SPEC_FW_MAXTEXT;
 }
 
+/* XLA assigns every buffer of a compiled step when it compiles (buffer assignment over the
+ * heap simulator's liveness, openxla xla/service/buffer_assignment.cc, heap_simulator.cc), and
+ * on a TPU the runtime gives a program a fixed bytes_limit below the HBM (jax-ml/jax#1491,
+ * pytorch/xla#7086): no caching allocator fragments it at run time and nothing else of the
+ * runtime's is taken from inside it. PyTorch stacks (Megatron, torchtitan, DeepSpeed) and
+ * Neuron allocate at run time, beside the runtime's context and the communication
+ * libraries' buffers. */
+bool spec_framework_caching_allocator(int fw)
+{
+    return fw != SPEC_FW_MAXTEXT;
+}
+
 bool spec_framework_tp_overlap(int fw)
 {
     return fw > SPEC_FW_AUTO && fw < SPEC_FW_COUNT && frameworks[fw].tp_overlap;

@@ -41,6 +41,10 @@ struct spec_chip {
     double peak_flops[US_DTYPE_COUNT]; /* dense FLOP/s per dtype; 0 = not supported */
     double peak_int8_ops; /* dense int8 op/s; shown only (no int8 training); 0 = none */
     double hbm_B;         /* capacity, bytes */
+    /* hbm_B is what the runtime lets one program allocate (JAX's bytes_limit), not the
+     * physical capacity: a framework that assigns its buffers when it compiles keeps no
+     * reserve below it (spec_framework_caching_allocator; docs/MODEL.md 2.4) */
+    bool hbm_runtime_limit;
     double hbm_Bps;       /* bandwidth, bytes/s */
     double idle_W, tdp_W; /* chip power at idle and at full load */
     /* Draw per phase of a training step (docs/MODEL.md 7.6), W: matrix-bound kernels
@@ -280,6 +284,10 @@ bool spec_framework_tp_overlap_can(int fw);
  * plan that fits only without the next layer's gather runs with one gathered layer and the
  * gathers exposed (XLA's latency-hiding scheduler: MaxText); docs/MODEL.md 2.4. */
 bool spec_framework_prefetch_fits_memory(int fw);
+/* Whether the framework allocates through a caching allocator that fragments and a runtime
+ * that takes its share of HBM at run time (PyTorch's CUDA caching allocator), rather than
+ * assigning every buffer when it compiles (XLA: MaxText); docs/MODEL.md 2.4. */
+bool spec_framework_caching_allocator(int fw);
 struct spec_job;
 /* Runs the job on framework fw (not AUTO): its constants and, unless the job's file set
  * parallel.tp_comm_overlap, its TP-overlap default. */

@@ -108,6 +108,7 @@ static enum us_status read_chip(struct spec_rd *rd, const struct spec_node *c,
     if (!has_gb && !has_gib)
         return spec_fail_missing(rd, c, "hbm_GB");
     chip->hbm_B = has_gb ? gb * 1e9 : gib * 1073741824.0;
+    SPEC_TRY(rd, spec_get_bool(rd, c, "hbm_runtime_limit", 0, &chip->hbm_runtime_limit));
 
     double tbps = 0;
     SPEC_TRY(rd, spec_get_real(rd, c, "hbm_TBps", 0.01, 1e3, SPEC_REQ, &tbps));

@@ -362,14 +362,17 @@ static void test_memory_llama8b(void)
                    "19.0 GiB, weights 15.0 GiB, optimizer 11.2 GiB, reserve 3.7 GiB, buffers "
                    "0.0 GiB; short by 4.3 GiB");
 
-    /* Full recompute: layer inputs 2Th each, plus one layer's working set rebuilt. */
+    /* Full recompute: layer inputs 2Th each, and the larger of the head's activations at the
+     * end of the forward and one layer's working set rebuilt in its backward, which runs after
+     * the head's backward has freed them (the head, 2.17 GB, is the larger here). */
     l.recompute = US_RECOMPUTE_FULL;
     CHECK(plan_init(&p, &j, &l));
     model_costs_compute(&j.model, &p.split, &c);
     fits = plan_memory(&p, &j, &c, &mem);
-    double act = 32 * 2 * T * h + head + (layer - 2 * T * h);
+    double act = 32 * 2 * T * h + head;
+    CHECK(head > layer - 2 * T * h);
     CHECK_NEAR(mem.activations_B, act, 1e-15);
-    CHECK_NEAR(mem.peak_B, 68006551552.0, 1e-15);
+    CHECK_NEAR(mem.peak_B, 67469156352.0, 1e-15);
     CHECK(fits);
 
     /* ZeRO-3: weights and grads sharded too; two gathered layers and two fp32 buckets of
@@ -380,7 +383,7 @@ static void test_memory_llama8b(void)
     CHECK_NEAR(mem.weights_B, 2 * P / 8, 1e-15);
     CHECK_NEAR(mem.grads_B, 4 * P / 8, 1e-15);
     CHECK_NEAR(mem.comm_buffers_B, 2 * 218112000.0 * 2 + 2 * 40e6 * 4, 1e-15);
-    CHECK_NEAR(mem.peak_B, 27040128000.0, 1e-12);
+    CHECK_NEAR(mem.peak_B, 26502732800.0, 1e-12);
     CHECK(fits);
 
     /* ZeRO 0 -> 1 -> 2 -> 3 never needs more memory. */
@@ -756,6 +759,73 @@ static void test_memory_weight_dtype(void)
     CHECK_NEAR(m32.comm_buffers_B, mixed.comm_buffers_B, 0);
 }
 
+/* The peak under recompute is the larger of two phases (docs/MODEL.md 2.4): the end of the
+ * forward, with the head's activations, and a layer's backward, with its rebuilt working set
+ * but the head's activations freed - never both. Llama-3-8B with a 1,000-token vocabulary,
+ * whose head (4Th + 4TV) is smaller than a layer's working set. */
+static void test_memory_phases(void)
+{
+    const double T = 4096, h = 4096, layer = 570949632.0;
+    struct spec_model m = llama3_8b();
+    m.vocab = 1000;
+    const double head = 4 * T * h + 4 * T * (double)m.vocab, ws = layer - 2 * T * h;
+    struct spec_job j = h100_job(m, 8);
+    struct us_layout l = layout(1, 1, 8, 1, 1);
+    l.recompute = US_RECOMPUTE_FULL;
+    struct plan p;
+    struct model_costs c;
+    struct us_memory mem;
+    CHECK(plan_init(&p, &j, &l));
+    model_costs_compute(&j.model, &p.split, &c);
+    CHECK_NEAR(c.head.act_B, head, 1e-15);
+    plan_memory(&p, &j, &c, &mem);
+    CHECK(ws > head);
+    CHECK_NEAR(mem.activations_B, 32 * 2 * T * h + ws, 1e-15);
+    CHECK_NEAR(plan_act_with_working_set(10.0, 3.0, 1.0), 12.0, 0);
+    CHECK_NEAR(plan_act_with_working_set(10.0, 1.0, 3.0), 10.0, 0);
+    /* Two stages: stage 0 has no head and adds the working set whole; the last stage (one
+     * micro-batch in flight under 1F1B) has its head freed by its backward. */
+    l = layout(1, 2, 4, 1, 1);
+    l.recompute = US_RECOMPUTE_FULL;
+    CHECK(plan_init(&p, &j, &l));
+    model_costs_compute(&j.model, &p.split, &c);
+    struct us_memory s0, s1;
+    plan_memory_stage(&p, &j, &c, 0, &s0);
+    plan_memory_stage(&p, &j, &c, 1, &s1);
+    CHECK_NEAR(s0.activations_B, 2 * 16 * 2 * T * h + ws, 1e-15);
+    CHECK_NEAR(s1.activations_B, 16 * 2 * T * h + ws, 1e-15);
+}
+
+/* The reserve (docs/MODEL.md 2.4): 5% of HBM for a caching allocator and the runtime's share;
+ * none for XLA (MaxText), which assigns its buffers when it compiles, on a chip whose HBM
+ * figure is already the runtime's bytes_limit; 5% again where the figure is the part's. */
+static void test_memory_reserve(void)
+{
+    struct spec_job j = h100_job(llama3_8b(), 8);
+    struct us_layout l = layout(1, 1, 8, 1, 1);
+    struct plan p;
+    struct model_costs c;
+    struct us_memory mem;
+    j.system.chip.hbm_runtime_limit = true;
+    CHECK(plan_init(&p, &j, &l));
+    model_costs_compute(&j.model, &p.split, &c);
+    plan_memory(&p, &j, &c, &mem);
+    CHECK_NEAR(mem.reserve_B, 4e9, 1e-15); /* megatron: PyTorch's caching allocator */
+    double megatron_peak = mem.peak_B;
+    j.train.framework = SPEC_FW_MAXTEXT;
+    j.train.weight_dtype = SPEC_WEIGHT_MIXED; /* the same bytes per parameter as above */
+    CHECK(plan_init(&p, &j, &l));
+    plan_memory(&p, &j, &c, &mem);
+    CHECK_NEAR(mem.reserve_B, 0, 0);
+    CHECK_NEAR(mem.peak_B, megatron_peak - 4e9, 1e-15);
+    j.system.chip.hbm_runtime_limit = false; /* the part's capacity: the runtime's share is in it */
+    plan_memory(&p, &j, &c, &mem);
+    CHECK_NEAR(mem.reserve_B, 4e9, 1e-15);
+    CHECK(spec_framework_caching_allocator(SPEC_FW_MEGATRON) &&
+          spec_framework_caching_allocator(SPEC_FW_TORCHTITAN) &&
+          !spec_framework_caching_allocator(SPEC_FW_MAXTEXT));
+}
+
 /* plan_init_like after any earlier plan gives what plan_init gives - the plan's fields and,
  * for an invalid layout, the same reason - over micro-batches, sequence parallelism,
  * recompute and ZeRO stages that pass and fail (MoE without SP, batch and sequence
@@ -813,6 +883,8 @@ int main(void)
     test_memory_llama8b();
     test_memory_grad_reduce();
     test_memory_weight_dtype();
+    test_memory_phases();
+    test_memory_reserve();
     test_memory_pipeline();
     test_memory_moe();
     test_checkpoint();

@@ -344,6 +344,7 @@ static void test_system_file(void)
     CHECK_NEAR(s.chip.peak_flops[US_DTYPE_FP8], 2e14, 1e-12);
     CHECK(s.chip.peak_flops[US_DTYPE_FP16] == 0 && s.chip.peak_flops[US_DTYPE_FP4] == 0);
     CHECK_NEAR(s.chip.hbm_B, 17179869184.0, 1e-12); /* 16 GiB = 16 * 2^30 */
+    CHECK(!s.chip.hbm_runtime_limit);               /* default: the part's capacity */
     CHECK_NEAR(s.chip.hbm_Bps, 1.5e12, 1e-12);      /* 1.5 TB/s */
     CHECK_NEAR(s.chip.tdp_W, 300, 1e-12);
     CHECK_NEAR(s.chip.idle_W, 75, 1e-12); /* default 25% of TDP */
@@ -686,6 +687,8 @@ static void test_presets(void)
         CHECK_OK(spec_system_load(e->name, &s, &D));
         CHECK_STR(s.name, e->name);
         CHECK(s.chip.peak_flops[US_DTYPE_BF16] > 0 && s.chip.hbm_B > 0 && s.out.ntiers >= 1);
+        /* only the v6e preset's HBM is the runtime's bytes_limit (vllm_16211) */
+        CHECK(s.chip.hbm_runtime_limit == (strcmp(e->name, "tpu-v6e-pod") == 0));
         CHECK_OK(spec_system_parse(e->origin, e->text, e->len, &s, &D));
     }
     for (size_t i = 0; i < nmod; i++) {
