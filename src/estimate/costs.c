@@ -339,6 +339,18 @@ static void layer_compute(const struct step_ctx *ctx, struct step_price_cache *c
             lt->hbm_busy_s += bytes / mem_bw;
         }
     }
+    /* A host wait inside the forward (Megatron-Core's alltoall dispatcher, model_layer.
+     * host_syncs_fwd): the host stops until the device has drained to it, so the device then
+     * idles until the host has launched the next kernel - one launch's host time, which the
+     * host can no longer hide by running ahead. A full recompute re-runs the forward and waits
+     * again. Megatron-Core only: the others' dispatchers are not read (docs/MODEL.md 4.5). */
+    if (host > 0.0 && per_expert && ly->host_syncs_fwd > 0) {
+        double w = (double)ly->host_syncs_fwd * host;
+        lt->other_fwd_s += w;
+        if (rc == US_RECOMPUTE_FULL)
+            lt->rerun_other_s += w;
+        lt->launch_s += w * (rc == US_RECOMPUTE_FULL ? 2.0 : 1.0);
+    }
     lt->full_recompute = rc == US_RECOMPUTE_FULL;
     lt->hw_flop = ly->fwd_flop + ly->bwd_flop + ly->recompute_flop;
 }

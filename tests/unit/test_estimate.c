@@ -294,6 +294,54 @@ static void test_framework_costs(void)
     free(j);
 }
 
+/* A host wait in the forward (Megatron-Core's alltoall dispatcher, model_layer.
+ * host_syncs_fwd) costs one launch of host time where the launches are otherwise hidden:
+ * the toy's kernels all outlast a 100 us launch, so the step grows by exactly one launch per
+ * layer forward (two under full recompute, which re-runs the forward), counted as waiting on
+ * the host, not as busy time. Only under Megatron-Core, and not under full-iteration graphs. */
+static void test_host_sync(void)
+{
+    struct spec_job *j = toy_job(8, 1, 1, 1, 4);
+    struct us_layout l = toy_lay(1, 1, 1, 1, US_SCHEDULE_1F1B);
+    struct step_ctx *ctx = malloc(sizeof *ctx);
+    struct step_times base, t;
+    j->train.framework = SPEC_FW_MEGATRON;
+    j->train.fw.compute_eff = 1.0;
+    j->train.fw.kernel_host_s = 1e-4;
+    for (int full = 0; full < 2; full++) {
+        l.recompute = full ? US_RECOMPUTE_FULL : US_RECOMPUTE_NONE;
+        CHECK(toy_prepare(ctx, j, &l));
+        estimate_step(ctx, &base);
+        CHECK(toy_prepare(ctx, j, &l));
+        ctx->costs.dense.host_syncs_fwd = 1;
+        estimate_step(ctx, &t);
+        double per = full ? 2.0 : 1.0;
+        CHECK_NEAR(t.br.compute_s - base.br.compute_s, 4.0 * 8.0 * per * 1e-4, 1e-12);
+        CHECK_NEAR(t.compute_busy_s, base.compute_busy_s, 1e-12);
+        struct step_costs sc;
+        step_costs_compute(ctx, &sc);
+        CHECK_NEAR(sc.dense.launch_s, per * 1e-4, 1e-15);
+    }
+    l.recompute = US_RECOMPUTE_NONE;
+    j->train.framework = SPEC_FW_TORCHTITAN;
+    CHECK(toy_prepare(ctx, j, &l));
+    estimate_step(ctx, &base);
+    CHECK(toy_prepare(ctx, j, &l));
+    ctx->costs.dense.host_syncs_fwd = 1;
+    estimate_step(ctx, &t);
+    CHECK_NEAR(t.br.compute_s, base.br.compute_s, 1e-12);
+    j->train.framework = SPEC_FW_MEGATRON;
+    j->train.cuda_graph_full = true;
+    CHECK(toy_prepare(ctx, j, &l));
+    estimate_step(ctx, &base);
+    CHECK(toy_prepare(ctx, j, &l));
+    ctx->costs.dense.host_syncs_fwd = 1;
+    estimate_step(ctx, &t);
+    CHECK_NEAR(t.br.compute_s, base.br.compute_s, 1e-12);
+    free(ctx);
+    free(j);
+}
+
 /* fp8 GEMMs run at efficiency.gemm_fp8 of the fp8 peak; an op fp8 recipes keep in bf16 runs
  * at the bf16 peak and efficiency; a chip without fp8 runs fp8 at its bf16 figures. */
 static void test_fp8_gemm_efficiency(void)
@@ -851,6 +899,7 @@ int main(void)
 {
     test_peaks();
     test_framework_costs();
+    test_host_sync();
     test_fp8_gemm_efficiency();
     test_grouped_gemm();
     test_ep_overlap_exposed();
