@@ -288,6 +288,13 @@ static void layer_compute(const struct step_ctx *ctx, struct step_price_cache *c
      * cuda_graph_impl "full_iteration"; docs/MODEL.md 4.5). */
     double host = job->train.cuda_graph_full ? 0.0 : fw->kernel_host_s;
     bool per_expert = job->train.framework == SPEC_FW_MEGATRON;
+    /* Transformer Engine quantizes each fp8 GEMM's operand - the input forward, the output
+     * gradient backward - in kernels of their own, per expert in a grouped GEMM, as many as
+     * training.fp8_recipe says (spec_fp8_quant_launches; docs/MODEL.md 4.5). Megatron-Core
+     * only, the one framework here that runs Transformer Engine's recipes. */
+    double q = per_expert && dt == US_DTYPE_FP8
+                   ? (double)spec_fp8_quant_launches(job->train.fp8_recipe)
+                   : 0.0;
     *sel_attn = false;
     for (int i = 0; i < ly->nops; i++) {
         const struct model_op *op = &ly->ops[i];
@@ -303,8 +310,9 @@ static void layer_compute(const struct step_ctx *ctx, struct step_price_cache *c
          * grouped_mm, XLA's ragged dot and the Neuron compiler launch one grouped kernel. */
         if (host > 0.0) {
             double n = per_expert && op->kernels > 1 ? (double)op->kernels : 1.0;
-            tf = fmax(tf, n * host);
-            tb = fmax(tb, 2.0 * n * host);
+            double nq = op->kind == MODEL_OP_GEMM && !op->high_precision ? n * q : 0.0;
+            tf = fmax(tf, (n + nq) * host);
+            tb = fmax(tb, (2.0 * n + nq) * host);
         }
         bool attn = op->kind == MODEL_OP_ATTN;
         bool rerun = rc == US_RECOMPUTE_FULL
