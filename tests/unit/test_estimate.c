@@ -342,6 +342,47 @@ static void test_host_sync(void)
     free(j);
 }
 
+/* Transformer Engine's fp8 recipes quantize each fp8 GEMM's operand in kernels of their own:
+ * with a 10 ms launch, longer than every toy kernel, the toy's GEMM takes 1 + q launches
+ * forward and 2 + q backward, q = 3 for current scaling and 1 for MXFP8; the attention core
+ * and the memory op keep 1 and 2; a GEMM kept in bf16 and frameworks other than
+ * Megatron-Core quantize nothing. */
+static void test_fp8_quant_launches(void)
+{
+    struct spec_job *j = toy_job(8, 1, 1, 1, 4);
+    struct us_layout l = toy_lay(1, 1, 1, 1, US_SCHEDULE_1F1B);
+    struct step_ctx *ctx = malloc(sizeof *ctx);
+    j->train.framework = SPEC_FW_MEGATRON;
+    j->train.fw.compute_eff = 1.0;
+    j->train.fw.kernel_host_s = 0.01; /* above every toy kernel: the launches set each op */
+    j->train.dtype = US_DTYPE_FP8;
+    static const struct {
+        int recipe, q;
+    } rs[] = {
+        {SPEC_FP8_RECIPE_AUTO, 0}, {SPEC_FP8_RECIPE_TENSORWISE, 3}, {SPEC_FP8_RECIPE_MXFP8, 1}};
+    for (size_t i = 0; i < US_ARRAY_LEN(rs); i++) {
+        j->train.fp8_recipe = rs[i].recipe;
+        struct step_times t;
+        CHECK(toy_prepare(ctx, j, &l));
+        estimate_step(ctx, &t);
+        double q = rs[i].q, gemm = (1.0 + q) + (2.0 + q), rest = 2.0 * (1.0 + 2.0);
+        CHECK_NEAR(t.br.compute_s, 4.0 * 8.0 * 0.01 * (gemm + rest), 1e-9);
+        /* a GEMM fp8 recipes keep in bf16 quantizes nothing */
+        CHECK(toy_prepare(ctx, j, &l));
+        ctx->costs.dense.ops[0].high_precision = true;
+        estimate_step(ctx, &t);
+        CHECK_NEAR(t.br.compute_s, 4.0 * 8.0 * 0.01 * 3.0 * 3.0, 1e-9);
+    }
+    j->train.fp8_recipe = SPEC_FP8_RECIPE_TENSORWISE;
+    j->train.framework = SPEC_FW_TORCHTITAN;
+    struct step_times t;
+    CHECK(toy_prepare(ctx, j, &l));
+    estimate_step(ctx, &t);
+    CHECK_NEAR(t.br.compute_s, 4.0 * 8.0 * 0.01 * 3.0 * 3.0, 1e-9);
+    free(ctx);
+    free(j);
+}
+
 /* fp8 GEMMs run at efficiency.gemm_fp8 of the fp8 peak; an op fp8 recipes keep in bf16 runs
  * at the bf16 peak and efficiency; a chip without fp8 runs fp8 at its bf16 figures. */
 static void test_fp8_gemm_efficiency(void)
@@ -900,6 +941,7 @@ int main(void)
     test_peaks();
     test_framework_costs();
     test_host_sync();
+    test_fp8_quant_launches();
     test_fp8_gemm_efficiency();
     test_grouped_gemm();
     test_ep_overlap_exposed();
