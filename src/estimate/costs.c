@@ -288,6 +288,13 @@ static void layer_compute(const struct step_ctx *ctx, struct step_price_cache *c
      * cuda_graph_impl "full_iteration"; docs/MODEL.md 4.5). */
     double host = job->train.cuda_graph_full ? 0.0 : fw->kernel_host_s;
     bool per_expert = job->train.framework == SPEC_FW_MEGATRON;
+    /* Transformer Engine quantizes each fp8 GEMM's operand - the input forward, the output
+     * gradient backward - in kernels of their own, per expert in a grouped GEMM, as many as
+     * training.fp8_recipe says (spec_fp8_quant_launches; docs/MODEL.md 4.5). Megatron-Core
+     * only, the one framework here that runs Transformer Engine's recipes. */
+    double q = per_expert && dt == US_DTYPE_FP8
+                   ? (double)spec_fp8_quant_launches(job->train.fp8_recipe)
+                   : 0.0;
     *sel_attn = false;
     for (int i = 0; i < ly->nops; i++) {
         const struct model_op *op = &ly->ops[i];
@@ -303,8 +310,9 @@ static void layer_compute(const struct step_ctx *ctx, struct step_price_cache *c
          * grouped_mm, XLA's ragged dot and the Neuron compiler launch one grouped kernel. */
         if (host > 0.0) {
             double n = per_expert && op->kernels > 1 ? (double)op->kernels : 1.0;
-            tf = fmax(tf, n * host);
-            tb = fmax(tb, 2.0 * n * host);
+            double nq = op->kind == MODEL_OP_GEMM && !op->high_precision ? n * q : 0.0;
+            tf = fmax(tf, (n + nq) * host);
+            tb = fmax(tb, (2.0 * n + nq) * host);
         }
         bool attn = op->kind == MODEL_OP_ATTN;
         bool rerun = rc == US_RECOMPUTE_FULL
@@ -338,6 +346,18 @@ static void layer_compute(const struct step_ctx *ctx, struct step_price_cache *c
             double bytes = op->fwd_B + op->bwd_B + (re > 0.0 ? op->fwd_B : 0.0);
             lt->hbm_busy_s += bytes / mem_bw;
         }
+    }
+    /* A host wait inside the forward (Megatron-Core's alltoall dispatcher, model_layer.
+     * host_syncs_fwd): the host stops until the device has drained to it, so the device then
+     * idles until the host has launched the next kernel - one launch's host time, which the
+     * host can no longer hide by running ahead. A full recompute re-runs the forward and waits
+     * again. Megatron-Core only: the others' dispatchers are not read (docs/MODEL.md 4.5). */
+    if (host > 0.0 && per_expert && ly->host_syncs_fwd > 0) {
+        double w = (double)ly->host_syncs_fwd * host;
+        lt->other_fwd_s += w;
+        if (rc == US_RECOMPUTE_FULL)
+            lt->rerun_other_s += w;
+        lt->launch_s += w * (rc == US_RECOMPUTE_FULL ? 2.0 : 1.0);
     }
     lt->full_recompute = rc == US_RECOMPUTE_FULL;
     lt->hw_flop = ly->fwd_flop + ly->bwd_flop + ly->recompute_flop;

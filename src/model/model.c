@@ -171,6 +171,7 @@ static void layer_reset(struct model_layer *L)
     L->fwd_B = L->bwd_B = L->act_B = L->act_full_B = 0;
     L->params = L->params_full = L->params_expert = L->params_tp_replicated = 0;
     L->model_flop = 0;
+    L->host_syncs_fwd = 0;
     memset(&L->comm, 0, sizeof L->comm);
 }
 
@@ -502,6 +503,17 @@ static void moe_mlp(struct model_layer *L, const struct dims *D)
     double Rr = D->flex ? D->Rl * D->dranks / D->k * D->imb : 0.0; /* rows received, flex */
     if (!D->flex)
         mem(L, "moe_permute", (Tn * h + D->Rl * h) * D->w_act, (Tn * h + D->Rl * h) * D->w_act);
+    /* The alltoall dispatcher copies the routed token counts to the host and waits for them
+     * before it can size its all-to-all (or permute), once per forward; padding to capacity
+     * (moe_pad_expert_input_to_capacity, which Megatron-Bridge's token drop sets) fixes the
+     * sizes and skips the wait: NVIDIA/Megatron-LM@1fea03d3 (the core Megatron-Bridge 25.11
+     * pins) megatron/core/transformer/moe/token_dispatcher.py, MoEAlltoAllTokenDispatcher.
+     * preprocess ("A synchronization is needed before expert parallel AlltoAll communication
+     * to get the `input_splits` and `output_splits` CPU values") and
+     * _maybe_dtoh_and_synchronize ("if not self.drop_and_pad: ... self.d2h_event.synchronize()").
+     * Only Megatron-Core's dispatcher is read; the flex dispatcher's waits are not modelled. */
+    if (!D->flex && !(D->cap > 0.0) && !D->dense_mm)
+        L->host_syncs_fwd = 1;
     if (e > 1) {
         L->comm.ep_a2a_fwd += 2;
         L->comm.ep_a2a_bwd += 2;

@@ -73,6 +73,10 @@ struct model_layer {
     double model_flop;           /* model FLOPs of this layer per micro-batch, whole layer
                                     unsplit, forward + backward, no recompute */
     struct model_comm comm;
+    /* Times per forward the host waits for the device (a MoE layer's token counts copied to
+     * the host before its all-to-all: Megatron-Core's alltoall dispatcher without padding to
+     * capacity); the step engines price each as one host launch (docs/MODEL.md 4.5). */
+    int host_syncs_fwd;
 };
 
 /* The layout facts the cost model needs (a subset of struct us_layout). */

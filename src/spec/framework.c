@@ -125,3 +125,16 @@ int spec_weight_dtype_of(const struct spec_training *t)
         return t->weight_dtype;
     return t->framework == SPEC_FW_MAXTEXT && !t->fp8_params ? SPEC_WEIGHT_FP32 : SPEC_WEIGHT_MIXED;
 }
+
+/* Sources beside the declaration (spec.h). */
+int spec_fp8_quant_launches(int fp8_recipe)
+{
+    switch (fp8_recipe) {
+    case SPEC_FP8_RECIPE_TENSORWISE:
+        return 3;
+    case SPEC_FP8_RECIPE_MXFP8:
+        return 1;
+    default:
+        return 0;
+    }
+}

@@ -440,6 +440,12 @@ static enum us_status read_training(struct spec_rd *rd, const struct spec_node *
                          "weight_dtype %s keeps the parameters alone, with no fp32 master, which "
                          "fp8_params needs beside its fp8 weights",
                          wd_names[t->weight_dtype]);
+    static const char *const fr_names[] = {"auto", "tensorwise", "mxfp8"};
+    SPEC_TRY(rd, spec_get_enum(rd, n, "fp8_recipe", fr_names, 3, 0, &t->fp8_recipe));
+    if (t->fp8_recipe != SPEC_FP8_RECIPE_AUTO && t->dtype != US_DTYPE_FP8)
+        return spec_fail(rd, spec_get(n, "fp8_recipe"),
+                         "fp8_recipe %s needs fp8 training (dtype is %s)", fr_names[t->fp8_recipe],
+                         dtype_names[dt]);
     static const char *const mp_names[] = {"auto", "activation", "combine"};
     SPEC_TRY(rd, spec_get_enum(rd, n, "moe_probs_applied", mp_names, 3, 0, &t->moe_probs));
     if (has_gr) {

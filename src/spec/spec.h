@@ -336,7 +336,25 @@ struct spec_training {
     /* training.moe_probs_applied (enum spec_moe_probs): where the router probabilities scale
      * the expert outputs; 0 = the framework's own way (spec_moe_probs_at_combine). */
     int moe_probs;
+    /* training.fp8_recipe (enum spec_fp8_recipe): Transformer Engine's fp8 scaling recipe,
+     * which sets the kernels that quantize each fp8 GEMM operand; 0 = not stated, not
+     * priced. */
+    int fp8_recipe;
 };
+
+enum spec_fp8_recipe {
+    SPEC_FP8_RECIPE_AUTO = 0,   /* not stated: the quantization launches are not priced */
+    SPEC_FP8_RECIPE_TENSORWISE, /* current scaling (Float8CurrentScaling, Bridge's FP8-CS) */
+    SPEC_FP8_RECIPE_MXFP8       /* MXFP8 block scaling (Bridge's FP8-MX) */
+};
+/* Kernel launches Transformer Engine spends quantizing one fp8 GEMM operand (an input
+ * forward, an output gradient backward), per GEMM - per expert in a grouped GEMM:
+ * NVIDIA/TransformerEngine@v2.9 (Megatron-Bridge 25.11's pin) transformer_engine/pytorch/
+ * csrc/quantizer.cpp, Float8CurrentScalingQuantizer::quantize_impl - nvte_compute_amax,
+ * nvte_compute_scale_from_amax, nvte_quantize_v2: 3 - and MXFP8Quantizer::quantize -
+ * nvte_quantize_v2: 1; csrc/extensions/cast.cpp, split_quantize (GroupedLinear) "Quantize
+ * kernels individually" for both. 0 for AUTO. */
+int spec_fp8_quant_launches(int fp8_recipe);
 
 /* training.weight_dtype (docs/SPEC.md, docs/MODEL.md 2.4). */
 enum spec_weight_dtype {

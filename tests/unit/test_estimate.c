@@ -294,6 +294,95 @@ static void test_framework_costs(void)
     free(j);
 }
 
+/* A host wait in the forward (Megatron-Core's alltoall dispatcher, model_layer.
+ * host_syncs_fwd) costs one launch of host time where the launches are otherwise hidden:
+ * the toy's kernels all outlast a 100 us launch, so the step grows by exactly one launch per
+ * layer forward (two under full recompute, which re-runs the forward), counted as waiting on
+ * the host, not as busy time. Only under Megatron-Core, and not under full-iteration graphs. */
+static void test_host_sync(void)
+{
+    struct spec_job *j = toy_job(8, 1, 1, 1, 4);
+    struct us_layout l = toy_lay(1, 1, 1, 1, US_SCHEDULE_1F1B);
+    struct step_ctx *ctx = malloc(sizeof *ctx);
+    struct step_times base, t;
+    j->train.framework = SPEC_FW_MEGATRON;
+    j->train.fw.compute_eff = 1.0;
+    j->train.fw.kernel_host_s = 1e-4;
+    for (int full = 0; full < 2; full++) {
+        l.recompute = full ? US_RECOMPUTE_FULL : US_RECOMPUTE_NONE;
+        CHECK(toy_prepare(ctx, j, &l));
+        estimate_step(ctx, &base);
+        CHECK(toy_prepare(ctx, j, &l));
+        ctx->costs.dense.host_syncs_fwd = 1;
+        estimate_step(ctx, &t);
+        double per = full ? 2.0 : 1.0;
+        CHECK_NEAR(t.br.compute_s - base.br.compute_s, 4.0 * 8.0 * per * 1e-4, 1e-12);
+        CHECK_NEAR(t.compute_busy_s, base.compute_busy_s, 1e-12);
+        struct step_costs sc;
+        step_costs_compute(ctx, &sc);
+        CHECK_NEAR(sc.dense.launch_s, per * 1e-4, 1e-15);
+    }
+    l.recompute = US_RECOMPUTE_NONE;
+    j->train.framework = SPEC_FW_TORCHTITAN;
+    CHECK(toy_prepare(ctx, j, &l));
+    estimate_step(ctx, &base);
+    CHECK(toy_prepare(ctx, j, &l));
+    ctx->costs.dense.host_syncs_fwd = 1;
+    estimate_step(ctx, &t);
+    CHECK_NEAR(t.br.compute_s, base.br.compute_s, 1e-12);
+    j->train.framework = SPEC_FW_MEGATRON;
+    j->train.cuda_graph_full = true;
+    CHECK(toy_prepare(ctx, j, &l));
+    estimate_step(ctx, &base);
+    CHECK(toy_prepare(ctx, j, &l));
+    ctx->costs.dense.host_syncs_fwd = 1;
+    estimate_step(ctx, &t);
+    CHECK_NEAR(t.br.compute_s, base.br.compute_s, 1e-12);
+    free(ctx);
+    free(j);
+}
+
+/* Transformer Engine's fp8 recipes quantize each fp8 GEMM's operand in kernels of their own:
+ * with a 10 ms launch, longer than every toy kernel, the toy's GEMM takes 1 + q launches
+ * forward and 2 + q backward, q = 3 for current scaling and 1 for MXFP8; the attention core
+ * and the memory op keep 1 and 2; a GEMM kept in bf16 and frameworks other than
+ * Megatron-Core quantize nothing. */
+static void test_fp8_quant_launches(void)
+{
+    struct spec_job *j = toy_job(8, 1, 1, 1, 4);
+    struct us_layout l = toy_lay(1, 1, 1, 1, US_SCHEDULE_1F1B);
+    struct step_ctx *ctx = malloc(sizeof *ctx);
+    j->train.framework = SPEC_FW_MEGATRON;
+    j->train.fw.compute_eff = 1.0;
+    j->train.fw.kernel_host_s = 0.01; /* above every toy kernel: the launches set each op */
+    j->train.dtype = US_DTYPE_FP8;
+    static const struct {
+        int recipe, q;
+    } rs[] = {
+        {SPEC_FP8_RECIPE_AUTO, 0}, {SPEC_FP8_RECIPE_TENSORWISE, 3}, {SPEC_FP8_RECIPE_MXFP8, 1}};
+    for (size_t i = 0; i < US_ARRAY_LEN(rs); i++) {
+        j->train.fp8_recipe = rs[i].recipe;
+        struct step_times t;
+        CHECK(toy_prepare(ctx, j, &l));
+        estimate_step(ctx, &t);
+        double q = rs[i].q, gemm = (1.0 + q) + (2.0 + q), rest = 2.0 * (1.0 + 2.0);
+        CHECK_NEAR(t.br.compute_s, 4.0 * 8.0 * 0.01 * (gemm + rest), 1e-9);
+        /* a GEMM fp8 recipes keep in bf16 quantizes nothing */
+        CHECK(toy_prepare(ctx, j, &l));
+        ctx->costs.dense.ops[0].high_precision = true;
+        estimate_step(ctx, &t);
+        CHECK_NEAR(t.br.compute_s, 4.0 * 8.0 * 0.01 * 3.0 * 3.0, 1e-9);
+    }
+    j->train.fp8_recipe = SPEC_FP8_RECIPE_TENSORWISE;
+    j->train.framework = SPEC_FW_TORCHTITAN;
+    struct step_times t;
+    CHECK(toy_prepare(ctx, j, &l));
+    estimate_step(ctx, &t);
+    CHECK_NEAR(t.br.compute_s, 4.0 * 8.0 * 0.01 * 3.0 * 3.0, 1e-9);
+    free(ctx);
+    free(j);
+}
+
 /* fp8 GEMMs run at efficiency.gemm_fp8 of the fp8 peak; an op fp8 recipes keep in bf16 runs
  * at the bf16 peak and efficiency; a chip without fp8 runs fp8 at its bf16 figures. */
 static void test_fp8_gemm_efficiency(void)
@@ -851,6 +940,8 @@ int main(void)
 {
     test_peaks();
     test_framework_costs();
+    test_host_sync();
+    test_fp8_quant_launches();
     test_fp8_gemm_efficiency();
     test_grouped_gemm();
     test_ep_overlap_exposed();

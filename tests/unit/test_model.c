@@ -245,7 +245,17 @@ static void test_small_moe(void)
     CHECK(pm && fabs(pm->fwd_B - ((rr + 16.0) * 64 * 2 + 16.0 * 4)) <= 1e-9 * pm->fwd_B);
     up = find_op(&c.moe, "moe_unpermute");
     CHECK(up && fabs(up->bwd_B - ((2.0 * 16 + rr) * 64 * 2 + 2.0 * 16 * 4)) <= 1e-9 * up->bwd_B);
+    /* The flex dispatcher's waits are not modelled; the alltoall dispatcher, dropless, waits
+     * for its token counts once per forward (Megatron-Core's cuda_sync_point); padded to a
+     * capacity factor it does not, and a dense layer never does. */
+    CHECK(c.moe.host_syncs_fwd == 0);
     s.ep_flex = false;
+    model_costs_compute(&m, &s, &c);
+    CHECK(c.moe.host_syncs_fwd == 1 && c.dense.host_syncs_fwd == 0);
+    m.moe.capacity_factor = 1.0;
+    model_costs_compute(&m, &s, &c);
+    CHECK(c.moe.host_syncs_fwd == 0);
+    m.moe.capacity_factor = 0;
     model_costs_compute(&m, &s, &c);
     /* One local expert: nothing to sort. A grouped GEMM's row tile comes from the split. */
     s.ep = 8;

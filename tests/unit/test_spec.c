@@ -1090,6 +1090,18 @@ static void test_dropout_and_grad_reduce(void)
         CHECK_OK(spec_job_load_text("j.yaml", head, strlen(head), sets, 1, &JOB, &D));
         CHECK(JOB.train.cuda_graph_full);
     }
+    /* fp8_recipe left out: not stated, no quantization launch priced; stated, TE's count */
+    CHECK(JOB.train.fp8_recipe == SPEC_FP8_RECIPE_AUTO && spec_fp8_quant_launches(0) == 0);
+    {
+        const char *sets[] = {"training.dtype=fp8", "training.fp8_recipe=tensorwise"};
+        memset(&D, 0, sizeof D);
+        CHECK_OK(spec_job_load_text("j.yaml", head, strlen(head), sets, 2, &JOB, &D));
+        CHECK(JOB.train.fp8_recipe == SPEC_FP8_RECIPE_TENSORWISE);
+        CHECK(spec_fp8_quant_launches(JOB.train.fp8_recipe) == 3);
+        sets[1] = "training.fp8_recipe=mxfp8";
+        CHECK_OK(spec_job_load_text("j.yaml", head, strlen(head), sets, 2, &JOB, &D));
+        CHECK(spec_fp8_quant_launches(JOB.train.fp8_recipe) == 1);
+    }
     {
         const char *sets[] = {"model=" HF "/gpt2-xl.json", "model.hidden_dropout=0"};
         memset(&D, 0, sizeof D);
@@ -1130,6 +1142,13 @@ static void test_dropout_and_grad_reduce(void)
          "training: {seq_len: 8, global_batch: 8, cuda_graph: mlp}\n",
          4, 53, "training.cuda_graph",
          "unknown value 'mlp' (expected one of: none, full_iteration)"},
+        {"model: llama3-8b\nsystem: dgx-h100\nchips: 8\n"
+         "training: {seq_len: 8, global_batch: 8, fp8_recipe: mxfp8}\n",
+         4, 53, "training.fp8_recipe", "fp8_recipe mxfp8 needs fp8 training (dtype is bf16)"},
+        {"model: llama3-8b\nsystem: dgx-h100\nchips: 8\n"
+         "training: {seq_len: 8, global_batch: 8, dtype: fp8, fp8_recipe: delayed}\n",
+         4, 65, "training.fp8_recipe",
+         "unknown value 'delayed' (expected one of: auto, tensorwise, mxfp8)"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         memset(&D, 0, sizeof D);

@@ -340,7 +340,7 @@ static void test_cv_recovers(void)
  * a cross-validated MAPE of at most 12% (11.7% on 2026-12-03; in sample 11.3%), and every
  * family of 3 or more cases is under 20% and under naive (TPU7x the highest, 17.8%). By
  * model family: every scored case in exactly one group, every figure finite, and the MoE
- * group under naive and under 16.5% (15.8% on 2026-12-03, issue 13's target 15%, printed). */
+ * group under naive and under issue 13's 15% (14.6% on 2026-12-03, printed). */
 static void test_cv_published(void)
 {
     struct us_ctx *ctx = us_ctx_create();
@@ -383,13 +383,14 @@ static void test_cv_published(void)
             CHECK(gr->mape_in_sample <= 1.0 && gr->mape_shipped <= 3.0);
             if (strcmp(gr->name, "moe") == 0) {
                 /* Issue 13: the MoE cases, predicted with constants fitted on the dense ones
-                 * alone, beat the naive baseline on the same cases and stay under 16.5%: 17.4%
+                 * alone, beat the naive baseline on the same cases and stay under 15%: 17.4%
                  * before the MoE costs of 2026-12-03, 15.8% with them, the runs' own
-                 * dispatchers, CUDA graphs and EP-overlap SMs (the target is 15%, printed). */
+                 * dispatchers, CUDA graphs and EP-overlap SMs, 14.6% with the alltoall
+                 * dispatcher's host wait and Transformer Engine's quantization launches. */
                 moe++;
                 CHECK(gr->ncases >= 36);
                 CHECK(gr->mape_cv < gr->mape_naive);
-                CHECK(gr->mape_cv <= 0.165);
+                CHECK(gr->mape_cv <= 0.15);
                 printf("targets: MoE cross-validated MAPE %.1f%% against naive %.1f%% on the "
                        "same %d cases (target 15%%)\n",
                        100.0 * gr->mape_cv, 100.0 * gr->mape_naive, gr->ncases);
