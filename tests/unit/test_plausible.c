@@ -20,10 +20,12 @@
  *    (tests/CMakeLists.txt);
  *  - the best layout search finds for GPT-3 175B on 1,024 A100 stays at or under 60% MFU
  *    (no A100 run has reported more than about 56%). Not met with the shipped megatron
- *    constants: 63.6% (58.9% to 64.3% as the fit moved). The one production efficiency of
- *    the stack is fitted on all its runs, most of them on Hopper and Blackwell, and the
- *    searched layout (micro-batch 3, vpp 24) meets none of the fixed costs that held the
- *    2021-22 runs near 50%.
+ *    constants: 63.2% (tp 8, pp 4, vpp 24, micro-batch 3, TP overlap on; 63.6% before TP
+ *    overlap's exposed tail, docs/MODEL.md 5.3). It is A100's MAMF fraction (0.869) times the
+ *    one production efficiency of the stack (0.818), fitted on all its runs, most of them on
+ *    Hopper and Blackwell, with userbuffers hiding 2.15 s of TP collectives; the searched
+ *    layout meets none of the fixed costs that held the 2021-22 runs near 50% (no TP overlap,
+ *    unfused attention, recompute). What it is made of: docs/MODEL.md 6.5.
  *    `test_plausible search` runs it alone, as gap/plausible_search (WILL_FAIL). */
 #include <stdlib.h>
 #include <string.h>
