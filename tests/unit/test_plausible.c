@@ -10,8 +10,8 @@
  *    pre-training, FP8, DGX-H100): tp 4, pp 8, vpp 6, seq 2048, 716 tokens/s/GPU on 128 GPUs
  *    at global batch 256 and micro-batch 1, 825 on 512 GPUs at global batch 2048 and
  *    micro-batch 2 (825/716 = 1.152). Both rows run 64 micro-batches per pipeline, so the
- *    bubble's share is the same; the gate prices those two rows, not micro-batch 2 at
- *    the first row's batch (which halves the micro-batches and doubles the bubble's share).
+ *    bubble's share is the same; the gate prices those two rows, not micro-batch 1 at the
+ *    second row's batch (128 micro-batches: half the bubble's share of micro-batch 2's 64).
  *    Not met yet: ultrasim predicts 5.7% (kernels at the framework's least time per
  *    launch; every GEMM of the layer is at the same wave quantization at both micro-batches).
  *    `test_plausible micro_batch` runs this gate alone; CTest runs it as
