@@ -511,6 +511,22 @@ static void mp_put(const double mp[6], struct step_layer_time *lt)
  * collectives with DMA engines, not compute cores: no contention. docs/MODEL.md 5.3. */
 #define OVERLAP_COMM_UNITS 8.0
 
+/* Transformer Engine's userbuffers pipeline each forward reduce-scatter of a TP-overlapped
+ * layer - the projection's and FC2's, half the forward's collectives under sequence
+ * parallelism - in UB_RS_SPLITS chunks, each sent after its GEMM chunk, so the last chunk's
+ * runs after the last GEMM and the layer waits for it (NVIDIA/TransformerEngine@d0067d0d
+ * comm_gemm_overlap.cpp split_overlap_rs: "Last communication chunk with max SM", then
+ * stream_main waits on _stop_comm; the ring-exchange reduce-scatter of split_overlap_rs_p2p
+ * likewise sends its last partial after its last chunk). 4 chunks: TE's default for the
+ * pipelined method (module/base.py get_default_config), NeMo's GPT-3 175B configurations
+ * (NeMo-Framework-Launcher ub_cfg_a100_h12288_tp4_mbs{1,2}_seqlen2048.yaml: proj_fprop and
+ * fc2_fprop num_splits 4; ub_cfg_h100_h12288_tp4_mbs1_seqlen2048.yaml: proj_fprop num_splits
+ * 4, fc2_fprop a ring exchange over tp 4). The all-gathers' ring exchanges start on the local
+ * chunk and the backward's reduce-scatters run beside the weight gradients (bulk): none of
+ * theirs waits. docs/MODEL.md 5.3. */
+#define UB_RS_SPLITS    4.0
+#define UB_FWD_RS_SHARE 0.5
+
 static double contention_of(const struct spec_chip *chip)
 {
     return chip->compute_units >= 32 ? OVERLAP_COMM_UNITS / (double)chip->compute_units : 0.0;
@@ -524,7 +540,9 @@ static void overlap_contention(const struct step_costs *sc, double c, struct ste
 {
     if (!(c > 0.0))
         return;
-    double f = sc->tp_overlap ? lt->tp_fwd_s : 0.0, b = sc->tp_overlap ? lt->tp_bwd_s : 0.0;
+    /* the forward's exposed tail (sc->tp_tail_fwd) no longer runs beside the compute */
+    double f = sc->tp_overlap ? (1.0 - sc->tp_tail_fwd) * lt->tp_fwd_s : 0.0;
+    double b = sc->tp_overlap ? lt->tp_bwd_s : 0.0;
     if (sc->zero >= 3) {
         f += lt->param_ag_s;
         b += lt->param_ag_s + lt->grad_s;
@@ -690,6 +708,9 @@ static void costs_header(const struct step_ctx *ctx, struct step_costs *sc)
     else if (sc->schedule == US_SCHEDULE_INTERLEAVED)
         sc->schedule = US_SCHEDULE_1F1B;
     sc->tp_overlap = step_tp_overlap(job, lay);
+    sc->tp_tail_fwd = sc->tp_overlap && job->train.framework == SPEC_FW_MEGATRON
+                          ? UB_FWD_RS_SHARE / UB_RS_SPLITS
+                          : 0.0;
     sc->ep_overlap = job->par.ep_comm_overlap;
     /* An overlapped all-to-all's kernels hold SMs while they run, as the other overlapped
      * collectives do (overlap_contention): DeepEP and HybridEP a set number
@@ -802,17 +823,22 @@ double step_ep_exposed_share(const struct step_costs *sc)
     return sc->m > 1 ? 1.0 / (double)sc->m : 1.0;
 }
 
-/* One direction of a layer (see struct step_layer_time). */
+/* One direction of a layer (see struct step_layer_time). tail: the share of tp that waits
+ * after the other ops when TP is overlapped (sc->tp_tail_fwd in the forward, 0 in the
+ * backward): it follows both the other ops and the overlapped part on the TP stream, as the
+ * event engine orders them. */
 static double chain_s(const struct step_costs *sc, double attn, double other, double tp, double cp,
-                      double ep, double cat[STEP_CAT_COUNT])
+                      double ep, double tail, double cat[STEP_CAT_COUNT])
 {
     double a = attn > cp ? attn : cp;
+    double tp_t = sc->tp_overlap ? tail * tp : 0.0; /* the overlapped TP's exposed tail */
     if (sc->ep_overlap) {
         /* The overlapped all-to-alls run beside the other ops; the exposed share (one
          * micro-batch's of m) follows both on the EP stream, as the event engine orders them. */
         double ex = ep * step_ep_exposed_share(sc), eo = ep - ex;
-        double tp_s = sc->tp_overlap ? 0.0 : tp, tp_o = sc->tp_overlap ? tp : 0.0;
-        double s1 = other + tp_s, e_end = (s1 > eo ? s1 : eo) + ex;
+        double tp_s = sc->tp_overlap ? 0.0 : tp, tp_o = sc->tp_overlap ? tp - tp_t : 0.0;
+        double s0 = tp_t > 0.0 ? (other > tp_o ? other : tp_o) + tp_t : other;
+        double s1 = s0 + tp_s, e_end = (s1 > eo ? s1 : eo) + ex;
         double rest = e_end > tp_o ? e_end : tp_o;
         if (cat) {
             cat[STEP_CAT_COMPUTE] += attn + other;
@@ -820,14 +846,25 @@ static double chain_s(const struct step_costs *sc, double attn, double other, do
             if (tp_o > e_end) {
                 cat[STEP_CAT_TP] += tp_o - other;
             } else {
-                cat[STEP_CAT_TP] += tp_s;
+                cat[STEP_CAT_TP] += tp_s + (s0 - other);
                 cat[STEP_CAT_EP] += e_end - s1;
             }
         }
         return a + rest;
     }
     /* EP not overlapped: its all-to-alls run in series with the other ops. */
-    double tp_s = sc->tp_overlap ? 0.0 : tp, tp_o = sc->tp_overlap ? tp : 0.0;
+    double tp_s = sc->tp_overlap ? 0.0 : tp, tp_o = sc->tp_overlap ? tp - tp_t : 0.0;
+    if (tp_t > 0.0) {
+        /* the tail waits for the other ops and the overlapped part; EP follows it */
+        double s0 = (other > tp_o ? other : tp_o) + tp_t;
+        if (cat) {
+            cat[STEP_CAT_COMPUTE] += attn + other;
+            cat[STEP_CAT_CP] += a - attn;
+            cat[STEP_CAT_TP] += s0 - other;
+            cat[STEP_CAT_EP] += ep;
+        }
+        return a + s0 + ep;
+    }
     double serial = other + tp_s + ep;
     double rest = serial > tp_o ? serial : tp_o;
     if (cat) {
@@ -849,7 +886,7 @@ double step_layer_fwd_s(const struct step_costs *sc, const struct step_layer_tim
                         double cat[STEP_CAT_COUNT])
 {
     return chain_s(sc, lt->attn_fwd_s, lt->other_fwd_s, lt->tp_fwd_s, lt->cp_fwd_s, lt->ep_fwd_s,
-                   cat);
+                   sc->tp_tail_fwd, cat);
 }
 
 double step_layer_bwd_s(const struct step_costs *sc, const struct step_layer_time *lt,
@@ -858,9 +895,9 @@ double step_layer_bwd_s(const struct step_costs *sc, const struct step_layer_tim
     double t = 0.0;
     if (lt->full_recompute)
         t += chain_s(sc, lt->rerun_attn_s, lt->rerun_other_s, lt->tp_fwd_s, lt->cp_fwd_s,
-                     lt->ep_fwd_s, cat);
+                     lt->ep_fwd_s, sc->tp_tail_fwd, cat);
     return t + chain_s(sc, lt->attn_bwd_s, lt->other_bwd_s, lt->tp_bwd_s, lt->cp_bwd_s,
-                       lt->ep_bwd_s, cat);
+                       lt->ep_bwd_s, 0.0, cat);
 }
 
 void step_work_totals(const struct step_ctx *ctx, const struct step_costs *sc,

@@ -179,6 +179,11 @@ struct step_costs {
     bool zero3_serial;
     enum us_schedule schedule;
     bool tp_overlap, ep_overlap;
+    /* Share of a layer's forward TP collective time that waits after its GEMMs when TP is
+     * overlapped: Transformer Engine's userbuffers send the last chunk of each forward
+     * reduce-scatter after the last GEMM chunk (docs/MODEL.md 5.3). 0 without TP overlap
+     * and outside megatron. */
+    double tp_tail_fwd;
     /* Share of the compute units an overlapped EP all-to-all's kernels hold while it runs
      * (0 without EP overlap); the compute beside it loses that share (docs/MODEL.md 5.3). */
     double ep_sm_share;

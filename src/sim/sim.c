@@ -239,13 +239,22 @@ static int32_t emit_chain(struct sim *S, int s, int dir, int mb, int chunk, int 
         fr_one(&serial, o);
     }
     struct frontier out = {{0}, 0};
-    if (tp > 0.0) {
-        int32_t x = new_task(S, s, SIM_STREAM_TP, OP_TP, tp, sc->tp_overlap ? &mid : &serial);
+    /* Overlapped TP leaves the forward's tail (sc->tp_tail_fwd: the last chunk of each
+     * reduce-scatter) after the other ops, behind the overlapped part on the TP stream. */
+    double tail = sc->tp_overlap && dir != DIR_B ? sc->tp_tail_fwd * tp : 0.0;
+    if (tp - tail > 0.0) {
+        int32_t x =
+            new_task(S, s, SIM_STREAM_TP, OP_TP, tp - tail, sc->tp_overlap ? &mid : &serial);
         label(S, x, dir, mb, chunk, kind, layer);
         if (sc->tp_overlap)
             fr_add(&out, x);
         else
             fr_one(&serial, x);
+    }
+    if (tail > 0.0) {
+        int32_t x = new_task(S, s, SIM_STREAM_TP, OP_TP, tail, &serial);
+        label(S, x, dir, mb, chunk, kind, layer);
+        fr_one(&serial, x);
     }
     if (ep > 0.0 && sc->ep_overlap) {
         /* Overlapped beside the other ops, but for the exposed share (one micro-batch's of m,

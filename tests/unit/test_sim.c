@@ -315,6 +315,66 @@ static void test_ep_overlap_sms(void)
     }
 }
 
+/* Transformer Engine's userbuffers send the last of each forward reduce-scatter's 4 chunks
+ * after the layer's last GEMM (docs/MODEL.md 5.3): under megatron with TP overlap an eighth of
+ * the forward's TP time (half of its collectives are reduce-scatters) waits after the other
+ * ops and the overlapped rest; the backward's does not; no other framework has the tail; the
+ * engines agree. */
+static void test_tp_overlap_tail(void)
+{
+    static const char *const base =
+        "model: gpt3-175b\nsystem: dgx-a100\nchips: 128\n"
+        "parallel: {tp: 8, pp: 8, vpp: 3, dp: 2, zero: 1, sequence_parallel: true, "
+        "recompute: none, tp_comm_overlap: %s}\n"
+        "training: {framework: %s, seq_len: 2048, global_batch: 64, micro_batch: 2, "
+        "dtype: bf16}\n";
+    static const struct {
+        const char *overlap, *fw;
+        double tail;
+    } runs[] = {
+        {"true", "megatron", 0.125}, {"false", "megatron", 0.0}, {"true", "torchtitan", 0.0}};
+    double step[3] = {0};
+    for (int i = 0; i < 3; i++) {
+        char text[600];
+        snprintf(text, sizeof text, base, runs[i].overlap, runs[i].fw);
+        struct spec_job *j = fixture_job(text);
+        struct us_layout l = fixture_layout(j);
+        struct step_ctx *ctx = malloc(sizeof *ctx);
+        CHECK(step_prepare(ctx, j, &l));
+        struct step_costs c;
+        step_costs_compute(ctx, &c);
+        CHECK(c.tp_tail_fwd == runs[i].tail);
+        const struct step_layer_time *d = &c.dense;
+        CHECK(d->tp_fwd_s > 0.0 && d->cp_fwd_s == 0.0 && d->ep_fwd_s == 0.0);
+        if (c.tp_overlap) {
+            double t = runs[i].tail * d->tp_fwd_s;
+            CHECK_NEAR(step_layer_fwd_s(&c, d, NULL),
+                       d->attn_fwd_s + fmax(d->other_fwd_s, d->tp_fwd_s - t) + t, 1e-12);
+            CHECK_NEAR(step_layer_bwd_s(&c, d, NULL),
+                       d->attn_bwd_s + fmax(d->other_bwd_s, d->tp_bwd_s), 1e-12);
+        }
+        struct step_times ev, cf;
+        struct sim_stats st;
+        if (both(j, &l, &ev, &cf, &st)) {
+            CHECK_NEAR(cf.step_s, ev.step_s, 0.01);
+            CHECK(st.critical_ps == st.step_ps);
+            step[i] = ev.step_s;
+            if (runs[i].tail > 0.0) { /* the tail shows as exposed TP time, and costs time */
+                CHECK(ev.br.tp_comm_s > 0.5 * c.m * 4 * runs[i].tail * d->tp_fwd_s);
+                struct step_costs c0 = c;
+                c0.tp_tail_fwd = 0.0;
+                struct step_times t0;
+                estimate_step_with(ctx, &c0, &t0);
+                CHECK(t0.step_s < cf.step_s && t0.br.tp_comm_s < cf.br.tp_comm_s);
+            }
+        }
+        free(ctx);
+        free(j);
+    }
+    /* overlapping still beats not overlapping */
+    CHECK(step[0] > 0.0 && step[0] < step[1] && step[2] > 0.0);
+}
+
 /* Event engine twice: the same answer to the picosecond. */
 static void test_deterministic(void)
 {
@@ -609,6 +669,7 @@ int main(void)
     test_zero3_prefetch_dropped();
     test_deterministic();
     test_ep_overlap_sms();
+    test_tp_overlap_tail();
     test_more_is_never_slower();
     test_bubble_fraction();
     test_trace();
