@@ -29,12 +29,22 @@
 const struct spec_key spec_schema_tflops[] = {LEAF("fp32"), LEAF("fp16"), LEAF("bf16"), LEAF("fp8"),
                                               LEAF("fp4"),  LEAF("int8"), END};
 
-const struct spec_key spec_schema_chip[] = {
-    LEAF("name"),        LEAF("family"),        MAP("tflops", spec_schema_tflops),
-    LEAF("hbm_GB"),      LEAF("hbm_GiB"),       LEAF("hbm_TBps"),
-    LEAF("idle_W"),      LEAF("tdp_W"),         LEAF("usd_per_hour"),
-    LEAF("gemm_W"),      LEAF("memory_W"),      LEAF("wait_W"),
-    LIST("matrix_tile"), LEAF("compute_units"), END};
+const struct spec_key spec_schema_chip[] = {LEAF("name"),
+                                            LEAF("family"),
+                                            MAP("tflops", spec_schema_tflops),
+                                            LEAF("hbm_GB"),
+                                            LEAF("hbm_GiB"),
+                                            LEAF("hbm_TBps"),
+                                            LEAF("idle_W"),
+                                            LEAF("tdp_W"),
+                                            LEAF("usd_per_hour"),
+                                            LEAF("gemm_W"),
+                                            LEAF("memory_W"),
+                                            LEAF("wait_W"),
+                                            LIST("matrix_tile"),
+                                            LEAF("compute_units"),
+                                            LEAF("devices"),
+                                            END};
 
 const struct spec_key spec_schema_efficiency[] = {LEAF("gemm"),
                                                   LEAF("gemm_fp8"),

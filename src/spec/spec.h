@@ -52,6 +52,8 @@ struct spec_chip {
     double usd_per_hour;              /* price per chip-hour */
     int matrix_m, matrix_n, matrix_k; /* GEMM tile shape the matrix units work in */
     int compute_units;                /* SMs / NeuronCores / CUs: tiles run in waves */
+    int devices; /* devices the framework addresses per chip, each running its own kernels on
+                    its share of the rows (chip.devices: JAX's two per TPU7x, one per die); 1 */
 };
 
 /* Phase power levels as fractions of TDP, for chips without a measurement (docs/MODEL.md
