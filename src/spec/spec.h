@@ -282,6 +282,9 @@ bool spec_framework_tp_overlap_can(int fw);
  * plan that fits only without the next layer's gather runs with one gathered layer and the
  * gathers exposed (XLA's latency-hiding scheduler: MaxText); docs/MODEL.md 2.4. */
 bool spec_framework_prefetch_fits_memory(int fw);
+/* Whether its fp8 recipes quantize each weight inside every call that uses it (MaxText's qwix)
+ * rather than once per step (Transformer Engine); docs/MODEL.md 1.2. */
+bool spec_framework_casts_weights_per_call(int fw);
 struct spec_job;
 /* Runs the job on framework fw (not AUTO): its constants and, unless the job's file set
  * parallel.tp_comm_overlap, its TP-overlap default. */
