@@ -87,6 +87,9 @@ double estimate_grouped_gemm_factor(double rows);
 /* The same for a kernel that loses rows0 rows per group (its row tile: MaxText's gmm); rows0
  * 0 gives estimate_grouped_gemm_factor. rows / (rows + rows0). */
 double estimate_grouped_gemm_factor_r0(double rows, double rows0);
+/* The rows per group a grouped GEMM op's kernel sees: op->m, or for a row-tiled kernel
+ * (group_rows0 > 0) on a chip of several devices (chip.devices) each device's share. */
+double estimate_grouped_rows(const struct spec_chip *chip, const struct model_op *op);
 /* The dtype attention (and the GEMMs fp8 recipes keep high-precision) runs in. */
 enum us_dtype estimate_attn_dtype(enum us_dtype dt);
 /* The large-GEMM efficiency of dtype dt on the system: efficiency.gemm_fp8 for fp8 and fp4

@@ -63,6 +63,18 @@ double estimate_grouped_gemm_factor_r0(double rows, double rows0)
     return rows / (rows + rows0);
 }
 
+double estimate_grouped_rows(const struct spec_chip *chip, const struct model_op *op)
+{
+    /* A row-tiled grouped kernel (MaxText's gmm) runs once per device on that device's
+     * tokens, so each device starts every group's first tile on its own: on a chip JAX
+     * addresses as two devices (TPU7x, one per die: 512 devices for 256 chips in the
+     * Ironwood recipes' ici_context_parallelism 8 x fsdp 64) each group has half the chip's
+     * rows per launch. DeepGEMM's measured curve (rows0 0) is per GPU and stays whole. */
+    if (op->group_rows0 > 0.0 && chip->devices > 1)
+        return op->m / (double)chip->devices;
+    return op->m;
+}
+
 double estimate_grouped_gemm_factor(double rows)
 {
     /* DeepGEMM's README (H800, fp8) measures grouped GEMMs with 1024, 512 and 256 rows per
@@ -214,7 +226,8 @@ double estimate_op_time_s(const struct spec_system *sys, enum us_dtype dt,
         double peak = estimate_peak_gemm_flops(chip, gd);
         double base = estimate_gemm_base_eff(sys, gd);
         if (op->grouped)
-            base *= estimate_grouped_gemm_factor_r0(op->m, op->group_rows0);
+            base *=
+                estimate_grouped_gemm_factor_r0(estimate_grouped_rows(chip, op), op->group_rows0);
         if (!backward) {
             math_s = gemm_s(sys, peak, base, flop, op->m, op->n, op->k, op->count);
         } else {

@@ -46,6 +46,8 @@ struct dims {
     bool dense_mm;       /* dispatch and combine as einsums over masks (split.moe_dense_matmul) */
     bool flex;           /* DeepEP / HybridEP dispatch (split.ep_flex) */
     double dranks;       /* EP ranks a token's top_k experts sit on, expected (<= min(k, e)) */
+    bool wcast_call;     /* weights cast to fp8/fp4 in every forward call (split) */
+    double devices;      /* devices per chip, each casting its own gathered weights */
 };
 
 double model_gemm_elem_B(enum us_dtype dt)
@@ -129,6 +131,8 @@ static void dims_init(struct dims *D, const struct spec_model *m, const struct m
     D->w_save = s->dtype == US_DTYPE_FP8 || s->dtype == US_DTYPE_FP4 ? D->w_in : D->w_act;
     D->dropout = m->hidden_dropout > 0.0;
     D->combine_keep = s->moe_probs_combine;
+    D->wcast_call = s->weight_cast_per_call;
+    D->devices = s->devices > 1 ? s->devices : 1.0;
     if (D->moe) {
         D->E = m->moe.experts;
         D->k = m->moe.top_k;
@@ -247,6 +251,28 @@ static void low_precision_casts(struct model_layer *L, const struct dims *D, int
     }
     double per = D->w_act + 2.0 * D->w_in;
     mem(L, "fp8_cast", x * per, dy * per);
+}
+
+/* A framework that quantizes each weight inside the call (MaxText's qwix: megablox _gmm_fwd
+ * runs qpl.quantize(rhs) every forward, maxtext@998b3e34 src/MaxText/kernels/megablox/ops.py;
+ * qwix's dot_general_qt_fwd quantizes rhs and saves the quantized copy as the backward's
+ * residual, google/qwix@04385d9d qwix/_src/core/dot_general_qt.py) reads the bf16
+ * weight and writes its fp8 (fp4) copy on every forward of the layer, and again where a
+ * recompute re-runs it; each device of the chip does so on its own gathered copy. The
+ * backward reuses the forward's quantized weight (its residual). One memory-bound op for the
+ * low-precision GEMMs among ops [first, nops); docs/MODEL.md 1.2. */
+static void low_precision_weight_casts(struct model_layer *L, const struct dims *D, int first)
+{
+    if (!(D->w_in < D->w_act) || !D->wcast_call)
+        return;
+    double w = 0.0;
+    for (int i = first; i < L->nops; i++) {
+        const struct model_op *o = &L->ops[i];
+        if (o->kind != MODEL_OP_GEMM || o->high_precision || strncmp(o->name, "moe_", 4) == 0)
+            continue; /* the mask einsums' operands are activations, cast with them */
+        w += o->count * o->k * o->n;
+    }
+    mem(L, "fp8_weight_cast", w * (D->w_act + D->w_in) * D->devices, 0.0);
 }
 
 enum { PRM_SPLIT = 0, PRM_REPLICATED = 1, PRM_EXPERT = 2 };
@@ -787,6 +813,7 @@ static void transformer_layer(struct model_layer *L, const struct dims *D,
     else
         dense_mlp(L, D);
     low_precision_casts(L, D, first);
+    low_precision_weight_casts(L, D, first);
     double fwd = 0;
     for (int i = first; i < L->nops; i++)
         fwd += L->ops[i].fwd_flop;

@@ -105,6 +105,13 @@ struct model_split {
     int weight_dtype;       /* enum spec_weight_dtype, resolved (spec_weight_dtype_of) */
     bool moe_probs_combine; /* the MoE combine scales and keeps the expert outputs
                                (spec_moe_probs_at_combine) */
+
+    /* fp8/fp4 weights quantized in every forward call, not once per step
+     * (spec_framework_casts_weights_per_call) */
+    bool weight_cast_per_call;
+    /* devices per chip, each holding its own copy of the gathered weights (chip.devices;
+     * 0 = 1) */
+    int devices;
 };
 
 struct model_costs {

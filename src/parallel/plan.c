@@ -138,7 +138,10 @@ static bool plan_batch(struct plan *p, const struct spec_job *job)
                                     .moe_dense_matmul = tr->moe_dense_matmul,
                                     .ep_flex = job->par.ep_dispatcher == 1,
                                     .weight_dtype = spec_weight_dtype_of(tr),
-                                    .moe_probs_combine = spec_moe_probs_at_combine(tr)};
+                                    .moe_probs_combine = spec_moe_probs_at_combine(tr),
+                                    .weight_cast_per_call =
+                                        spec_framework_casts_weights_per_call(tr->framework),
+                                    .devices = job->system.chip.devices};
     return true;
 }
 

@@ -95,6 +95,16 @@ bool spec_framework_caching_allocator(int fw)
     return fw != SPEC_FW_MAXTEXT;
 }
 
+/* MaxText's fp8 (qwix's QtProvider for dot_general, and the gmm of its sparse MoE) quantizes
+ * each weight inside the call that uses it: megablox ops.py _gmm_fwd runs qpl.quantize(rhs, ...)
+ * on every forward (AI-Hypercomputer/maxtext@998b3e34, maxtext-tutorial-v1.5.0,
+ * src/MaxText/kernels/megablox/ops.py), so a re-run forward casts again. Transformer Engine
+ * casts a weight once per step (is_first_microbatch) and reuses it. docs/MODEL.md 1.2. */
+bool spec_framework_casts_weights_per_call(int fw)
+{
+    return fw == SPEC_FW_MAXTEXT;
+}
+
 bool spec_framework_tp_overlap(int fw)
 {
     return fw > SPEC_FW_AUTO && fw < SPEC_FW_COUNT && frameworks[fw].tp_overlap;

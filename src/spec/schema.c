@@ -44,6 +44,7 @@ const struct spec_key spec_schema_chip[] = {LEAF("name"),
                                             LIST("matrix_tile"),
                                             LEAF("compute_units"),
                                             LEAF("hbm_runtime_limit"),
+                                            LEAF("devices"),
                                             END};
 
 const struct spec_key spec_schema_efficiency[] = {LEAF("gemm"),

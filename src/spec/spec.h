@@ -56,6 +56,8 @@ struct spec_chip {
     double usd_per_hour;              /* price per chip-hour */
     int matrix_m, matrix_n, matrix_k; /* GEMM tile shape the matrix units work in */
     int compute_units;                /* SMs / NeuronCores / CUs: tiles run in waves */
+    int devices; /* devices the framework addresses per chip, each running its own kernels on
+                    its share of the rows (chip.devices: JAX's two per TPU7x, one per die); 1 */
 };
 
 /* Phase power levels as fractions of TDP, for chips without a measurement (docs/MODEL.md
@@ -288,6 +290,10 @@ bool spec_framework_prefetch_fits_memory(int fw);
  * that takes its share of HBM at run time (PyTorch's CUDA caching allocator), rather than
  * assigning every buffer when it compiles (XLA: MaxText); docs/MODEL.md 2.4. */
 bool spec_framework_caching_allocator(int fw);
+
+/* Whether its fp8 recipes quantize each weight inside every call that uses it (MaxText's qwix)
+ * rather than once per step (Transformer Engine); docs/MODEL.md 1.2. */
+bool spec_framework_casts_weights_per_call(int fw);
 struct spec_job;
 /* Runs the job on framework fw (not AUTO): its constants and, unless the job's file set
  * parallel.tp_comm_overlap, its TP-overlap default. */

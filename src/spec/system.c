@@ -133,6 +133,8 @@ static enum us_status read_chip(struct spec_rd *rd, const struct spec_node *c,
     chip->matrix_k = tile[2];
     chip->compute_units = 1;
     SPEC_TRY(rd, spec_get_i32(rd, c, "compute_units", 1, 1 << 20, 0, &chip->compute_units));
+    chip->devices = 1;
+    SPEC_TRY(rd, spec_get_i32(rd, c, "devices", 1, 64, 0, &chip->devices));
     return US_OK;
 }
 

@@ -450,6 +450,18 @@ static void test_grouped_gemm(void)
     o.grouped = true;
     CHECK_NEAR(estimate_op_time_s(&s, US_DTYPE_BF16, &o, false),
                dense / estimate_grouped_gemm_factor(1024), 1e-12);
+    /* A row-tiled kernel on a chip of two devices (TPU7x) sees half the rows per group on
+     * each: 1024 rows per expert on the chip lose a 512-row tile on each device. DeepGEMM's
+     * curve (rows0 0) is per GPU and ignores devices. */
+    o.group_rows0 = 512;
+    double one = estimate_op_time_s(&s, US_DTYPE_BF16, &o, false);
+    CHECK_NEAR(one, dense * 1536.0 / 1024.0, 1e-12);
+    s.chip.devices = 2;
+    CHECK_NEAR(estimate_op_time_s(&s, US_DTYPE_BF16, &o, false), dense * 1024.0 / 512.0, 1e-12);
+    CHECK(estimate_op_time_s(&s, US_DTYPE_BF16, &o, false) > one);
+    o.group_rows0 = 0;
+    CHECK_NEAR(estimate_op_time_s(&s, US_DTYPE_BF16, &o, false),
+               dense / estimate_grouped_gemm_factor(1024), 1e-12);
 }
 
 static void test_closed_form_schedules(void)

@@ -744,6 +744,37 @@ static void test_fp8_casts(void)
     CHECK(lg && lg->high_precision); /* marked, but bf16 is its dtype anyway */
 }
 
+/* MaxText's qwix quantizes each weight inside every forward call: one memory-bound op reads
+ * the bf16 weights and writes their fp8 copies (weights qkv 64x192, o 64x64, fc1 64x256, fc2
+ * 256x64 = 49,152 at 2 + 1 B), on each device of the chip; nothing in the backward, which
+ * reuses the quantized residual; re-run with the forward under full recompute. Transformer
+ * Engine (the default) caches them per step: no op. bf16: none. */
+static void test_fp8_weight_casts(void)
+{
+    struct spec_model m = dense_model(2, 64, 4, 4, 16, 256, 100, false, false);
+    struct model_split x = split(1, 1, 1, false, US_RECOMPUTE_FULL, 1, 16);
+    struct model_costs c;
+    x.dtype = US_DTYPE_FP8;
+    model_costs_compute(&m, &x, &c);
+    CHECK(find_op(&c.dense, "fp8_weight_cast") == NULL);
+    x.weight_cast_per_call = true;
+    model_costs_compute(&m, &x, &c);
+    const struct model_op *wc = find_op(&c.dense, "fp8_weight_cast");
+    CHECK(wc != NULL && wc->kind == MODEL_OP_MEM && !wc->kept);
+    if (wc) {
+        CHECK_NEAR(wc->fwd_B, 49152.0 * 3.0, 0);
+        CHECK(wc->bwd_B == 0.0);
+    }
+    x.devices = 2;
+    model_costs_compute(&m, &x, &c);
+    wc = find_op(&c.dense, "fp8_weight_cast");
+    CHECK(wc && wc->fwd_B == 2.0 * 49152.0 * 3.0);
+    CHECK(find_op(&c.head, "fp8_weight_cast") == NULL); /* the logits stay bf16 */
+    x.dtype = US_DTYPE_BF16;
+    model_costs_compute(&m, &x, &c);
+    CHECK(find_op(&c.dense, "fp8_weight_cast") == NULL);
+}
+
 /* The unfused attention of 2021-22 Megatron: two batched GEMMs over the full s x s scores
  * (no causal skip: 2 x the flash core's FLOPs), softmax and dropout priced by bytes, all
  * re-run by selective recompute, and the Korthikanti activation accounting. */
@@ -902,6 +933,7 @@ int main(void)
     test_comm();
     test_fp8_bytes();
     test_fp8_casts();
+    test_fp8_weight_casts();
     test_unfused_attention();
     test_mtp();
     test_recompute_modules();
