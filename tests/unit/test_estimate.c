@@ -294,6 +294,18 @@ static void test_framework_costs(void)
     free(j);
 }
 
+/* The step without and with one host wait per layer forward. */
+static void price_host_sync(struct step_ctx *ctx, const struct spec_job *j,
+                            const struct us_layout *l, struct step_times *base,
+                            struct step_times *t)
+{
+    CHECK(toy_prepare(ctx, j, l));
+    estimate_step(ctx, base);
+    CHECK(toy_prepare(ctx, j, l));
+    ctx->costs.dense.host_syncs_fwd = 1;
+    estimate_step(ctx, t);
+}
+
 /* A host wait in the forward (Megatron-Core's alltoall dispatcher, model_layer.
  * host_syncs_fwd) costs one launch of host time where the launches are otherwise hidden:
  * the toy's kernels all outlast a 100 us launch, so the step grows by exactly one launch per
@@ -310,11 +322,7 @@ static void test_host_sync(void)
     j->train.fw.kernel_host_s = 1e-4;
     for (int full = 0; full < 2; full++) {
         l.recompute = full ? US_RECOMPUTE_FULL : US_RECOMPUTE_NONE;
-        CHECK(toy_prepare(ctx, j, &l));
-        estimate_step(ctx, &base);
-        CHECK(toy_prepare(ctx, j, &l));
-        ctx->costs.dense.host_syncs_fwd = 1;
-        estimate_step(ctx, &t);
+        price_host_sync(ctx, j, &l, &base, &t);
         double per = full ? 2.0 : 1.0;
         CHECK_NEAR(t.br.compute_s - base.br.compute_s, 4.0 * 8.0 * per * 1e-4, 1e-12);
         CHECK_NEAR(t.compute_busy_s, base.compute_busy_s, 1e-12);
@@ -324,19 +332,11 @@ static void test_host_sync(void)
     }
     l.recompute = US_RECOMPUTE_NONE;
     j->train.framework = SPEC_FW_TORCHTITAN;
-    CHECK(toy_prepare(ctx, j, &l));
-    estimate_step(ctx, &base);
-    CHECK(toy_prepare(ctx, j, &l));
-    ctx->costs.dense.host_syncs_fwd = 1;
-    estimate_step(ctx, &t);
+    price_host_sync(ctx, j, &l, &base, &t);
     CHECK_NEAR(t.br.compute_s, base.br.compute_s, 1e-12);
     j->train.framework = SPEC_FW_MEGATRON;
     j->train.cuda_graph_full = true;
-    CHECK(toy_prepare(ctx, j, &l));
-    estimate_step(ctx, &base);
-    CHECK(toy_prepare(ctx, j, &l));
-    ctx->costs.dense.host_syncs_fwd = 1;
-    estimate_step(ctx, &t);
+    price_host_sync(ctx, j, &l, &base, &t);
     CHECK_NEAR(t.br.compute_s, base.br.compute_s, 1e-12);
     free(ctx);
     free(j);
