@@ -120,14 +120,27 @@ void step_groups_init(struct step_ctx *ctx)
     int64_t est = cp > 1 && stride[GRP_CP] < stride[GRP_DP] ? stride[GRP_CP] : stride[GRP_DP];
     int edp = (dp * cp) / ep;
     g->edp = (struct step_group){edp > 0 ? edp : 1, est};
-    /* Expert TP 1 with tp > 1 (MoE parallel folding): Megatron-Core lays the expert ranks
-     * out as etp-ep-dp-pp over the tp x cp x dp ranks of a stage, so an EP group is ep
-     * consecutive ranks and the expert-data-parallel group the rest, at stride ep. */
+    /* Megatron-Core lays the expert ranks out with a rank generator of their own, etp-ep-dp-pp
+     * over the tp x cp x dp ranks of a stage with cp = 1 (NVIDIA/Megatron-LM@d98e8a64
+     * megatron/core/parallel_state.py, initialize_model_parallel: the dense generator has
+     * ep=1, expert_decoder_rank_generator tp=expert_tensor_parallel_size, ep, dp=world /
+     * (etp x ep x pp), cp=1, the same order): an EP group is ep ranks at stride etp (etp =
+     * tp unless parallel.etp is 1, MoE parallel folding) and the expert-data-parallel group
+     * the rest, at stride etp x ep. Under the default order this differs from the dense
+     * axes above only with expert TP 1 under tp > 1, or with cp > 1: at cp 2, ep 4 on 8-GPU
+     * nodes the expert-data-parallel group holds 2 ranks of a node, not 8 (the dp x cp
+     * stride made it contiguous), so most of its gathers and reductions cross the
+     * scale-out fabric. */
     int tp = l->tp > 0 ? l->tp : 1;
-    if (tp > 1 && ctx->job && ctx->job->par.etp == 1 && ep > 1) {
-        g->ep = (struct step_group){ep, 1};
-        int fedp = (tp * dp * cp) / ep;
-        g->edp = (struct step_group){fedp > 0 ? fedp : 1, ep};
+    bool megatron_order = true;
+    for (int i = 0; i < GRP_COUNT; i++)
+        megatron_order = megatron_order && pos[i] == i;
+    bool folded = tp > 1 && ctx->job && ctx->job->par.etp == 1;
+    if (ep > 1 && (folded || (megatron_order && cp > 1))) {
+        int etp = folded ? 1 : tp;
+        g->ep = (struct step_group){ep, etp};
+        int fedp = (tp * dp * cp) / (etp * ep);
+        g->edp = (struct step_group){fedp > 0 ? fedp : 1, (int64_t)etp * ep};
     }
 }
 
