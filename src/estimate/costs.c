@@ -320,7 +320,10 @@ static void layer_compute(const struct step_ctx *ctx, struct step_price_cache *c
          * where the kernels are shorter: an op takes at least its launches' host time -
          * forward its kernels, backward twice as many (dgrad and wgrad of a GEMM). Only
          * Megatron-Core launches a GEMM per local expert (model_op.kernels); torchtitan's
-         * grouped_mm, XLA's ragged dot and the Neuron compiler launch one grouped kernel. */
+         * grouped_mm, XLA's ragged dot and the Neuron compiler launch one grouped kernel.
+         * Likewise only Transformer Engine's ring attention (Megatron-Core's CP) is counted
+         * as one attention kernel per ring step (model_op.kernels = c); the other
+         * frameworks' CP is not traced and keeps one. */
         if (host > 0.0) {
             double n = per_expert && op->kernels > 1 ? (double)op->kernels : 1.0;
             double nq = op->kind == MODEL_OP_GEMM && !op->high_precision ? n * q : 0.0;
