@@ -120,14 +120,27 @@ void step_groups_init(struct step_ctx *ctx)
     int64_t est = cp > 1 && stride[GRP_CP] < stride[GRP_DP] ? stride[GRP_CP] : stride[GRP_DP];
     int edp = (dp * cp) / ep;
     g->edp = (struct step_group){edp > 0 ? edp : 1, est};
-    /* Expert TP 1 with tp > 1 (MoE parallel folding): Megatron-Core lays the expert ranks
-     * out as etp-ep-dp-pp over the tp x cp x dp ranks of a stage, so an EP group is ep
-     * consecutive ranks and the expert-data-parallel group the rest, at stride ep. */
+    /* Megatron-Core lays the expert ranks out with a rank generator of their own, etp-ep-dp-pp
+     * over the tp x cp x dp ranks of a stage with cp = 1 (NVIDIA/Megatron-LM@d98e8a64
+     * megatron/core/parallel_state.py, initialize_model_parallel: the dense generator has
+     * ep=1, expert_decoder_rank_generator tp=expert_tensor_parallel_size, ep, dp=world /
+     * (etp x ep x pp), cp=1, the same order): an EP group is ep ranks at stride etp (etp =
+     * tp unless parallel.etp is 1, MoE parallel folding) and the expert-data-parallel group
+     * the rest, at stride etp x ep. Under the default order this differs from the dense
+     * axes above only with expert TP 1 under tp > 1, or with cp > 1: at cp 2, ep 4 on 8-GPU
+     * nodes the expert-data-parallel group holds 2 ranks of a node, not 8 (the dp x cp
+     * stride made it contiguous), so most of its gathers and reductions cross the
+     * scale-out fabric. */
     int tp = l->tp > 0 ? l->tp : 1;
-    if (tp > 1 && ctx->job && ctx->job->par.etp == 1 && ep > 1) {
-        g->ep = (struct step_group){ep, 1};
-        int fedp = (tp * dp * cp) / ep;
-        g->edp = (struct step_group){fedp > 0 ? fedp : 1, ep};
+    bool megatron_order = true;
+    for (int i = 0; i < GRP_COUNT; i++)
+        megatron_order = megatron_order && pos[i] == i;
+    bool folded = tp > 1 && ctx->job && ctx->job->par.etp == 1;
+    if (ep > 1 && (folded || (megatron_order && cp > 1))) {
+        int etp = folded ? 1 : tp;
+        g->ep = (struct step_group){ep, etp};
+        int fedp = (tp * dp * cp) / (etp * ep);
+        g->edp = (struct step_group){fedp > 0 ? fedp : 1, (int64_t)etp * ep};
     }
 }
 
@@ -307,7 +320,10 @@ static void layer_compute(const struct step_ctx *ctx, struct step_price_cache *c
          * where the kernels are shorter: an op takes at least its launches' host time -
          * forward its kernels, backward twice as many (dgrad and wgrad of a GEMM). Only
          * Megatron-Core launches a GEMM per local expert (model_op.kernels); torchtitan's
-         * grouped_mm, XLA's ragged dot and the Neuron compiler launch one grouped kernel. */
+         * grouped_mm, XLA's ragged dot and the Neuron compiler launch one grouped kernel.
+         * Likewise only Transformer Engine's ring attention (Megatron-Core's CP) is counted
+         * as one attention kernel per ring step (model_op.kernels = c); the other
+         * frameworks' CP is not traced and keeps one. */
         if (host > 0.0) {
             double n = per_expert && op->kernels > 1 ? (double)op->kernels : 1.0;
             double nq = op->kind == MODEL_OP_GEMM && !op->high_precision ? n * q : 0.0;

@@ -350,6 +350,14 @@ static void attn_core_flash(struct model_layer *L, const struct dims *D)
     o->count = D->b * D->a_chip;
     o->fwd_flop = 2.0 * o->m * o->n * o->k * o->count;
     o->bwd_flop = 2.5 * o->fwd_flop;
+    /* Ring attention runs the core as one kernel per ring step, c in all: Transformer
+     * Engine's AttnFuncWithCPAndKVP2P forward loops `for i in range(cp_size + 1)` and calls
+     * cp_p2p_fwd_fused_attn / cp_p2p_fwd_flash_attn for each i < cp_size, its backward one
+     * attention backward per step, `for i in range(cp_size)`
+     * (NVIDIA/TransformerEngine@d0067d0d transformer_engine/pytorch/attention/
+     * dot_product_attention/context_parallel.py). The FLOPs and bytes are the same; each
+     * launch has its host cost (docs/MODEL.md 4.5). */
+    o->kernels = D->c > 1.0 ? (int)D->c : 1;
     /* Compulsory traffic: Q, O, LSE for the local queries; K, V for the whole context
      * (each ring step's chunk read once). Backward reads Q, K, V, O, dO, LSE and writes
      * dQ, dK, dV. */

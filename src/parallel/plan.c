@@ -47,13 +47,19 @@ static int dense_prefix(const struct spec_model *m)
 
 /* The checks of the fields a search varies below the degrees (micro_batch, ZeRO,
  * recompute), as plan_init makes them first. */
-static bool check_inner_fields(struct plan *p)
+static bool check_inner_fields(struct plan *p, const struct spec_job *job)
 {
     const struct us_layout *l = &p->lay;
     if (l->micro_batch < 1)
         return fail(p, "micro_batch=%d must be at least 1", l->micro_batch);
     if (l->zero < 0 || l->zero > 3)
         return fail(p, "zero=%d out of range 0..3", l->zero);
+    int zmax = spec_framework_max_zero(job->train.framework);
+    if (l->zero > zmax)
+        return fail(p,
+                    "zero=%d is not offered by the %s framework (it shards the optimizer state "
+                    "at most: zero 0..%d)",
+                    l->zero, spec_framework_name(job->train.framework), zmax);
     if ((int)l->recompute < US_RECOMPUTE_NONE || (int)l->recompute > US_RECOMPUTE_FULL)
         return fail(p, "recompute=%d is not none, selective or full", (int)l->recompute);
     return true;
@@ -179,7 +185,7 @@ bool plan_init(struct plan *p, const struct spec_job *job, const struct us_layou
     if (tp < 1 || pp < 1 || dp < 1 || cp < 1 || ep < 1 || v < 1)
         return fail(p, "parallel degrees must be at least 1 (tp=%d pp=%d dp=%d cp=%d ep=%d vpp=%d)",
                     tp, pp, dp, cp, ep, v);
-    if (!check_inner_fields(p))
+    if (!check_inner_fields(p, job))
         return false;
     if ((int)l->schedule < US_SCHEDULE_1F1B || (int)l->schedule > US_SCHEDULE_INTERLEAVED)
         return fail(p, "schedule=%d is not 1f1b, gpipe or interleaved", (int)l->schedule);
@@ -345,7 +351,7 @@ bool plan_init_like(struct plan *p, const struct plan *prev, const struct spec_j
         memcpy(p, prev, offsetof(struct plan, reason));
     p->reason[0] = '\0';
     p->lay = *lay;
-    return check_inner_fields(p) && check_moe_sp(p, &job->model) && plan_batch(p, job);
+    return check_inner_fields(p, job) && check_moe_sp(p, &job->model) && plan_batch(p, job);
 }
 
 bool plan_slot_split(int L, int pp, int vpp, int extra_first, int extra_last, int *first, int *last)

@@ -232,6 +232,7 @@ enum us_status search_space_from_job(const struct spec_job *job, const int64_t *
     sp->fixed = job->par;
     sp->fixed_micro_batch = job->train.micro_batch;
     sp->tp_beyond_domain = tp_beyond_domain;
+    sp->max_zero = spec_framework_max_zero(job->train.framework);
     return US_OK;
 }
 
@@ -258,9 +259,12 @@ static void inner_doms_init(const struct search_space *sp, struct inner_doms *in
     } else {
         in->nmb = search_divisors(sp->global_batch, in->mb, MAX_DIVISORS);
     }
+    /* An open ZeRO stage takes the framework's stages (a fixed one is the planner's to
+     * refuse, with its reason). */
+    int zmax = sp->max_zero > 0 ? US_MIN(sp->max_zero, 3) : 3;
     in->nzero = 0;
     for (int z = 0; z <= 3; z++)
-        if (sp->fixed.zero == SPEC_UNSET || sp->fixed.zero == z)
+        if (sp->fixed.zero == z || (sp->fixed.zero == SPEC_UNSET && z <= zmax))
             in->zero[in->nzero++] = z;
     in->nsp = 0;
     for (int s = 0; s <= 1; s++)

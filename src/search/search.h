@@ -77,6 +77,7 @@ struct search_space {
     struct spec_parallel fixed; /* the job's parallel fields (0 / -1 = open) */
     int fixed_micro_batch;      /* 0 = open */
     bool tp_beyond_domain;      /* let tp groups leave the scale-up domain */
+    int max_zero;               /* the highest ZeRO stage the framework offers; 0 = 3 */
     uint64_t max_tuples;        /* degree combinations to walk at most; 0 = 20 million */
 };
 

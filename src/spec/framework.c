@@ -95,6 +95,19 @@ bool spec_framework_caching_allocator(int fw)
     return fw != SPEC_FW_MAXTEXT;
 }
 
+/* NeuronX Distributed Training configures its optimizer with one sharding switch,
+ * distributed_strategy.zero1 (aws-neuron/neuronx-distributed-training@d9a345e2
+ * src/neuronx_distributed_training/lightning_modules/model/base.py, _initialize_nxd_config:
+ * optimizer_config = {"zero_one_enabled": ..., "grad_clipping", "max_grad_norm"} and the
+ * pipeline's use_zero1_optimizer; its example configs set `zero1: True`): ZeRO-1 or plain data
+ * parallelism, no sharded gradients or weights. Megatron-Core (Megatron-FSDP's optim,
+ * optim_grads, optim_grads_params), torchtitan (FSDP2), MaxText (fsdp) and DeepSpeed offer
+ * all three stages. */
+int spec_framework_max_zero(int fw)
+{
+    return fw == SPEC_FW_NEURON ? 1 : 3;
+}
+
 /* MaxText's fp8 (qwix's QtProvider for dot_general, and the gmm of its sparse MoE) quantizes
  * each weight inside the call that uses it: megablox ops.py _gmm_fwd runs qpl.quantize(rhs, ...)
  * on every forward (AI-Hypercomputer/maxtext@998b3e34, maxtext-tutorial-v1.5.0,

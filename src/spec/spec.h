@@ -290,6 +290,9 @@ bool spec_framework_prefetch_fits_memory(int fw);
  * that takes its share of HBM at run time (PyTorch's CUDA caching allocator), rather than
  * assigning every buffer when it compiles (XLA: MaxText); docs/MODEL.md 2.4. */
 bool spec_framework_caching_allocator(int fw);
+/* The highest ZeRO stage the framework offers (3 where it shards weights too; 1 under
+ * neuron, whose optimizer shards its state alone); docs/MODEL.md 2.1. */
+int spec_framework_max_zero(int fw);
 
 /* Whether its fp8 recipes quantize each weight inside every call that uses it (MaxText's qwix)
  * rather than once per step (Transformer Engine); docs/MODEL.md 1.2. */

@@ -162,6 +162,16 @@ static void test_small_dense(void)
     /* Full recompute keeps the layer input only: 2 * 16 * 64 */
     CHECK_NEAR(c.dense.act_B, 2048, 0);
 
+    /* Without CP the core is one kernel; under CP one per ring step (Transformer Engine's
+     * ring attention), its FLOPs split over the c chips. */
+    CHECK(find_op(&c.dense, "attn_core")->kernels == 1);
+    s = split(1, 2, 1, false, US_RECOMPUTE_NONE, 2, 8);
+    model_costs_compute(&m, &s, &c);
+    core = find_op(&c.dense, "attn_core");
+    CHECK(core && core->kernels == 2);
+    if (core)
+        CHECK_NEAR(core->fwd_flop, 16384 / 2, 0);
+
     /* TP=2 with SP: qkv n = (2 + 2*1) * 16 = 64, k = 64, m = 16 (gathered). */
     s = split(2, 1, 1, true, US_RECOMPUTE_NONE, 2, 8);
     model_costs_compute(&m, &s, &c);

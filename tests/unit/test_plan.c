@@ -872,9 +872,40 @@ static void test_init_like(void)
     CHECK(compared == 2 * 2 * 2 * 4 * 30 && invalid > 100 && fast > 100);
 }
 
+/* NeuronX Distributed Training shards the optimizer state at most (its one switch is
+ * distributed_strategy.zero1): a neuron job refuses ZeRO-2/3, a Megatron job takes them, and
+ * plan_init_like refuses them after a valid ZeRO-1 plan of the same degrees too (a search's
+ * ZeRO siblings go through it). */
+static void test_framework_zero(void)
+{
+    struct spec_job j = h100_job(llama3_8b(), 8);
+    struct us_layout l = layout(1, 1, 8, 1, 1);
+    struct plan p, q;
+    j.train.framework = SPEC_FW_NEURON;
+    CHECK(spec_framework_max_zero(SPEC_FW_NEURON) == 1);
+    CHECK(spec_framework_max_zero(SPEC_FW_MEGATRON) == 3);
+    CHECK(plan_init(&p, &j, &l) && p.valid); /* zero 1 */
+    l.zero = 0;
+    CHECK(plan_init(&p, &j, &l) && p.valid);
+    l.zero = 3;
+    expect_reason(&j, &l,
+                  "zero=3 is not offered by the neuron framework (it shards the optimizer state "
+                  "at most: zero 0..1)");
+    CHECK(!plan_init_like(&q, &p, &j, &l) && !q.valid);
+    l.zero = 2;
+    expect_reason(&j, &l,
+                  "zero=2 is not offered by the neuron framework (it shards the optimizer state "
+                  "at most: zero 0..1)");
+    j.train.framework = SPEC_FW_MEGATRON;
+    CHECK(plan_init(&p, &j, &l) && p.valid);
+    l.zero = 3;
+    CHECK(plan_init(&p, &j, &l) && p.valid);
+}
+
 int main(void)
 {
     test_validity();
+    test_framework_zero();
     test_stages();
     test_default_splits();
     test_inflight();

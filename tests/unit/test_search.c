@@ -988,11 +988,43 @@ static void test_never_finishes(void)
     pthread_mutex_destroy(&f.lock);
 }
 
+/* A framework that offers ZeRO 0..1 alone (neuron) leaves ZeRO-2/3 out of the space: the
+ * worked example's 936 layouts become 936 / 4 x 2 = 468; a job that fixes zero keeps it (the
+ * planner refuses it, with its reason). */
+static void test_space_max_zero(void)
+{
+    struct search_space sp;
+    struct fake f;
+    struct search_evaluator ev;
+    space_open(&sp, 4, 4, 2, 0, 4, 8, 4);
+    sp.max_zero = 1;
+    fake_init(&f, 1e30);
+    fake_evaluator(&f, &ev);
+    struct search_opts o = {.objective = US_OBJECTIVE_TIME, .threads = 1};
+    CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
+    CHECK(res1.space == 468);
+    CHECK(res1.space == pruned_sum(&res1, false) + res1.estimated);
+    for (int i = 0; i < res1.ntop; i++)
+        CHECK(res1.top[i].layout.zero <= 1);
+    sp.fixed.zero = 3;
+    fake_init(&f, 1e30);
+    CHECK(search_run(&sp, &ev, &o, &res1, NULL) == US_OK);
+    CHECK(res1.space == 936 / 4);
+    /* the real space of a Trainium job (neuron by default) */
+    static struct spec_job job;
+    CHECK(load_job("model: llama3-8b\nsystem: trn2-ultraserver\nchips: 64\n"
+                   "training: {seq_len: 4096, global_batch: 64, dtype: bf16}\n",
+                   &job));
+    CHECK(search_space_from_job(&job, NULL, 0, false, &sp, NULL) == US_OK);
+    CHECK(sp.max_zero == 1);
+}
+
 int main(void)
 {
     test_divisors();
     test_splits();
     test_space_count();
+    test_space_max_zero();
     test_uneven_vpp();
     test_memory_prune();
     test_threads_identical();

@@ -182,7 +182,10 @@ static const char *const real_jobs[] = {
     "training: {seq_len: 4096, global_batch: 256, micro_batch: 1, dtype: bf16}\n",
     "model: llama3-8b\nsystem: trn2-ultraserver\nchips: 64\n"
     "parallel: {tp: 8, pp: 1, dp: 8, zero: 3, sequence_parallel: true, recompute: none}\n"
-    "training: {seq_len: 4096, global_batch: 128, micro_batch: 2, dtype: bf16}\n",
+    /* ZeRO-3 on DMA-engine collectives: under torchtitan, since the neuron default offers
+     * ZeRO 0..1 alone (docs/MODEL.md 2.1) */
+    "training: {seq_len: 4096, global_batch: 128, micro_batch: 2, dtype: bf16, "
+    "framework: torchtitan}\n",
     "model: llama3-405b\nsystem: gb200-nvl72\nchips: 256\n"
     "parallel: {tp: 4, pp: 16, vpp: 4, dp: 4, zero: 1, sequence_parallel: true, "
     "recompute: none, first_stage_layers: 7, last_stage_layers: 7}\n"
