@@ -848,11 +848,11 @@ static double chain_s(const struct step_costs *sc, double attn, double other, do
 {
     double a = attn > cp ? attn : cp;
     double tp_t = sc->tp_overlap ? tail * tp : 0.0; /* the overlapped TP's exposed tail */
+    double tp_s = sc->tp_overlap ? 0.0 : tp, tp_o = sc->tp_overlap ? tp - tp_t : 0.0;
     if (sc->ep_overlap) {
         /* The overlapped all-to-alls run beside the other ops; the exposed share (one
          * micro-batch's of m) follows both on the EP stream, as the event engine orders them. */
         double ex = ep * step_ep_exposed_share(sc), eo = ep - ex;
-        double tp_s = sc->tp_overlap ? 0.0 : tp, tp_o = sc->tp_overlap ? tp - tp_t : 0.0;
         double s0 = tp_t > 0.0 ? (other > tp_o ? other : tp_o) + tp_t : other;
         double s1 = s0 + tp_s, e_end = (s1 > eo ? s1 : eo) + ex;
         double rest = e_end > tp_o ? e_end : tp_o;
@@ -869,7 +869,6 @@ static double chain_s(const struct step_costs *sc, double attn, double other, do
         return a + rest;
     }
     /* EP not overlapped: its all-to-alls run in series with the other ops. */
-    double tp_s = sc->tp_overlap ? 0.0 : tp, tp_o = sc->tp_overlap ? tp - tp_t : 0.0;
     if (tp_t > 0.0) {
         /* the tail waits for the other ops and the overlapped part; EP follows it */
         double s0 = (other > tp_o ? other : tp_o) + tp_t;

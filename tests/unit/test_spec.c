@@ -410,6 +410,37 @@ static void test_system_file(void)
                        "scale_out: {Gbps: 1, tiers: [{radix: 2}]}\n";
     CHECK_ERR(spec_system_parse("t.yaml", both, strlen(both), &s, &D), US_EINPUT, 2, 47,
               "chip.hbm_GiB", "give hbm_GB or hbm_GiB, not both");
+    /* chip.devices and chip.hbm_runtime_limit: a default of one device and the part's
+     * capacity; a device count out of range or a limit that is not a boolean is refused */
+    const char *plain = "name: t\nchip: {tflops: {bf16: 1}, hbm_GB: 1, hbm_TBps: 1, tdp_W: 1}\n"
+                        "scale_up: {chips: 1, GBps: 1, topology: switch}\n"
+                        "scale_out: {Gbps: 1, tiers: [{radix: 2}]}\n";
+    memset(&D, 0, sizeof D);
+    CHECK_OK(spec_system_parse("t.yaml", plain, strlen(plain), &s, &D));
+    CHECK(s.chip.devices == 1 && !s.chip.hbm_runtime_limit);
+    static const struct {
+        const char *chip, *path, *part;
+    } chips[] = {
+        {"devices: 0", "chip.devices", "must be positive"},
+        {"devices: 65", "chip.devices", "above the maximum of 64"},
+        {"devices: 1.5", "chip.devices", ""},
+        {"hbm_runtime_limit: maybe", "chip.hbm_runtime_limit", ""},
+    };
+    for (size_t i = 0; i < sizeof chips / sizeof chips[0]; i++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "name: t\nchip: {tflops: {bf16: 1}, hbm_GB: 1, hbm_TBps: 1, tdp_W: 1, %s}\n"
+                 "scale_up: {chips: 1, GBps: 1, topology: switch}\n"
+                 "scale_out: {Gbps: 1, tiers: [{radix: 2}]}\n",
+                 chips[i].chip);
+        memset(&D, 0, sizeof D);
+        enum us_status st = spec_system_parse("t.yaml", text, strlen(text), &s, &D);
+        int ok = st == US_EINPUT && D.line == 2 && strcmp(D.path, chips[i].path) == 0 &&
+                 strstr(D.msg, chips[i].part) != NULL;
+        CHECK(ok);
+        if (!ok)
+            show_diag(chips[i].chip);
+    }
 }
 
 static void check_tiny(const struct spec_model *m)
